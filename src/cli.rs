@@ -1,0 +1,38 @@
+//! Command-line interface definitions (clap). Parsing only; `app` does the work.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Publishes RSS, Atom and JSON feeds for a Hexo / Jekyll / Hugo style content folder.
+#[derive(Debug, Parser)]
+#[command(name = "tidings", version, about)]
+pub struct Cli {
+    /// Settings file; relative paths in it resolve against its folder.
+    #[arg(
+        long,
+        global = true,
+        default_value = "settings.toml",
+        value_name = "PATH"
+    )]
+    pub config: PathBuf,
+
+    /// Print only problems, not the summary.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// Log what is being done (repeat for more detail).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read the content folder and write every feed.
+    Build,
+    /// Read settings and content and report every problem; write nothing.
+    Check,
+}

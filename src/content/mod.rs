@@ -1,0 +1,276 @@
+//! Reading the content folder: every post file becomes a [`Post`] or a [`Problem`].
+//!
+//! One bad file never stops the others: it is reported as `path[:line]: what is wrong` and
+//! skipped. Files are read and parsed on every core; the result is in path order, so the same
+//! folder always gives the same posts in the same order.
+
+pub mod dates;
+pub mod frontmatter;
+pub mod markup;
+pub mod post;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::model::{BodyFormat, Post};
+use crate::progress::Progress;
+use crate::settings::Settings;
+use post::{Outcome, Source};
+
+/// Something wrong with one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+/// What a scan found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Every post that is not a draft, published or scheduled, in path order.
+    pub posts: Vec<Post>,
+    pub problems: Vec<Problem>,
+    pub drafts: usize,
+}
+
+/// The content folder could not be read at all.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read content folder `{}`: {source}", dir.display())]
+pub struct ScanError {
+    pub dir: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// A post file found by the walk.
+struct Candidate {
+    rel: String,
+    path: PathBuf,
+    format: BodyFormat,
+    draft_folder: bool,
+}
+
+/// Reads every post below `settings.content.dir`.
+pub fn scan(settings: &Settings, progress: &Progress) -> Result<Scan, ScanError> {
+    let dir = &settings.content.dir;
+    std::fs::read_dir(dir).map_err(|source| ScanError {
+        dir: dir.clone(),
+        source,
+    })?;
+    let (candidates, mut problems) = walk(settings);
+    progress.start(candidates.len());
+    let outcomes: Vec<Result<Outcome, Problem>> = candidates
+        .par_iter()
+        .map(|c| {
+            let outcome = read_candidate(c, settings);
+            progress.tick();
+            outcome
+        })
+        .collect();
+    progress.finish();
+
+    let mut scan = Scan::default();
+    let mut ids: HashMap<String, String> = HashMap::new();
+    for (candidate, outcome) in candidates.iter().zip(outcomes) {
+        match outcome {
+            Ok(Outcome::Draft) => scan.drafts += 1,
+            Ok(Outcome::Post(post)) => {
+                if let Some(first) = ids.get(&post.id) {
+                    problems.push(Problem {
+                        file: candidate.path.clone(),
+                        line: None,
+                        message: format!(
+                            "id `{}` is also used by `{first}`; give each post its own `id`",
+                            post.id
+                        ),
+                    });
+                } else {
+                    ids.insert(post.id.clone(), post.source.clone());
+                    scan.posts.push(*post);
+                }
+            }
+            Err(problem) => problems.push(problem),
+        }
+    }
+    problems.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
+    scan.problems = problems;
+    Ok(scan)
+}
+
+/// File extensions read as posts.
+fn format_of(path: &Path) -> Option<BodyFormat> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "md" | "markdown" | "mdown" | "mkd" | "mkdn" => Some(BodyFormat::Markdown),
+        "html" | "htm" => Some(BodyFormat::Html),
+        _ => None,
+    }
+}
+
+/// Finds post files in path order. Hidden entries, `exclude` matches and section index pages
+/// (`_index.md`, which Hugo and Zola use for list pages) are passed over; unreadable entries
+/// and symlink loops are problems.
+fn walk(settings: &Settings) -> (Vec<Candidate>, Vec<Problem>) {
+    let root = &settings.content.dir;
+    let mut candidates = Vec::new();
+    let mut problems = Vec::new();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|entry| {
+            entry.depth() == 0 || {
+                let hidden = entry.file_name().to_string_lossy().starts_with('.');
+                let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+                !hidden && !settings.content.exclude.is_match(rel)
+            }
+        });
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                let file = err.path().unwrap_or(root).to_path_buf();
+                let message = match err.loop_ancestor() {
+                    Some(ancestor) => format!(
+                        "symlink loop: this folder leads back to `{}`; skipped",
+                        ancestor.display()
+                    ),
+                    None => format!(
+                        "cannot read: {}",
+                        err.io_error()
+                            .map_or_else(|| err.to_string(), ToString::to_string)
+                    ),
+                };
+                problems.push(Problem {
+                    file,
+                    line: None,
+                    message,
+                });
+                continue;
+            }
+        };
+        if !entry.file_type().is_file() || entry.file_name() == "_index.md" {
+            continue;
+        }
+        let Some(format) = format_of(entry.path()) else {
+            continue;
+        };
+        let rel_path = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        let Some(rel) = rel_path.to_str() else {
+            problems.push(Problem {
+                file: entry.path().to_path_buf(),
+                line: None,
+                message: "file name is not UTF-8; rename the file".into(),
+            });
+            continue;
+        };
+        let rel = rel.replace(std::path::MAIN_SEPARATOR, "/");
+        let draft_folder = rel.split('/').any(|part| part == "_drafts");
+        candidates.push(Candidate {
+            rel,
+            path: entry.path().to_path_buf(),
+            format,
+            draft_folder,
+        });
+    }
+    (candidates, problems)
+}
+
+fn read_candidate(c: &Candidate, settings: &Settings) -> Result<Outcome, Problem> {
+    if c.draft_folder {
+        return Ok(Outcome::Draft);
+    }
+    let problem = |line: Option<usize>, message: String| Problem {
+        file: c.path.clone(),
+        line,
+        message,
+    };
+    let text = read_text(&c.path, settings.content.max_file_bytes)
+        .map_err(|(line, m)| problem(line, m))?;
+    let split = frontmatter::split(&text).map_err(|e| problem(e.line, e.message))?;
+    let meta = match &split {
+        Some(split) => frontmatter::parse(split).map_err(|e| problem(e.line, e.message))?,
+        None => {
+            let stem = Path::new(&c.rel)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("");
+            if dates::from_file_name(stem).is_none() {
+                return Err(problem(
+                    Some(1),
+                    "no front matter: start the file with a `---` line (YAML) or a `+++` line (TOML), then `title` and `date`, then the same line again".into(),
+                ));
+            }
+            serde_json::Map::new()
+        }
+    };
+    let source = Source {
+        rel: &c.rel,
+        format: c.format,
+    };
+    post::interpret(&meta, &source, settings).map_err(|e| {
+        let line = split
+            .as_ref()
+            .and_then(|s| frontmatter::line_of_key(s, e.key));
+        let message = if e.message.starts_with("no date") {
+            e.message
+        } else {
+            format!("`{}` {}", e.key, e.message)
+        };
+        problem(line, message)
+    })
+}
+
+/// Reads a post file as text, refusing what cannot be a post: too large, binary, empty, or
+/// not UTF-8 (with the line of the first bad byte).
+fn read_text(path: &Path, max_bytes: u64) -> Result<String, (Option<usize>, String)> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| (None, format!("cannot read: {e}")))?
+        .len();
+    if size > max_bytes {
+        return Err((
+            None,
+            format!(
+                "file is {:.1} MiB, over the {} MiB limit; raise `content.max_file_mib` or add it to `content.exclude`",
+                size as f64 / 1048576.0,
+                max_bytes / 1048576
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| (None, format!("cannot read: {e}")))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err((None, "empty file".into()));
+    }
+    if bytes.contains(&0) {
+        return Err((None, "binary file (it contains NUL bytes), not a post; remove it or add it to `content.exclude`".into()));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        (Some(line), "not UTF-8 text; save the file as UTF-8".into())
+    })
+}
+
+/// A post's body, read again from its file: what follows the front matter.
+pub fn read_body(post: &Post) -> std::io::Result<String> {
+    let text = std::fs::read_to_string(&post.file)?;
+    let body_start = match frontmatter::split(&text) {
+        Ok(Some(split)) => text.len() - split.body.len(),
+        _ => 0,
+    };
+    let mut text = text;
+    text.drain(..body_start);
+    Ok(text)
+}

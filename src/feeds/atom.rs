@@ -1,0 +1,100 @@
+//! Atom 1.0 (RFC 4287), written with `atom_syndication`.
+//!
+//! The feed's id is its own URL; each entry's id is the post's stable `urn:uuid`. Summary and
+//! content carry `type="html"`. The image is an `enclosure` link, with its type when the URL
+//! names one.
+
+use atom_syndication::{
+    Category, Content, Entry as AtomEntry, Feed, Generator, Link, Person, Text,
+};
+
+use super::FeedDoc;
+use super::entry::{Entry, image_type};
+use crate::settings::Format;
+
+/// The feed as Atom bytes.
+pub fn render(doc: &FeedDoc) -> Vec<u8> {
+    let site = &doc.settings.site;
+    let self_url = doc.self_url(Format::Atom);
+    let feed = Feed {
+        title: Text::plain(doc.spec.title.clone()),
+        id: self_url.clone(),
+        updated: doc.spec.updated,
+        // Atom requires an author on the feed unless every entry has one.
+        authors: vec![person(site.author.as_deref().unwrap_or(&site.title))],
+        generator: Some(Generator {
+            value: "tidings".into(),
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+            ..Generator::default()
+        }),
+        links: vec![
+            link(&site.url.to_string(), "alternate", Some("text/html")),
+            link(&self_url, "self", Some("application/atom+xml")),
+        ],
+        subtitle: Some(Text::plain(doc.description())),
+        lang: site.language.clone(),
+        entries: doc.entries.iter().map(|e| entry(e)).collect(),
+        ..Feed::default()
+    };
+    feed.write_with_config(
+        Vec::with_capacity(64 * 1024),
+        atom_syndication::WriteConfig {
+            write_document_declaration: true,
+            indent_size: Some(2),
+        },
+    )
+    .expect("writing to memory cannot fail")
+}
+
+fn entry(entry: &Entry) -> AtomEntry {
+    let post = entry.post;
+    let mut links = vec![link(&post.url, "alternate", Some("text/html"))];
+    if let Some(image) = &post.image {
+        links.push(link(image, "enclosure", image_type(image)));
+    }
+    let mut categories: Vec<Category> = post
+        .categories
+        .iter()
+        .map(|chain| Category {
+            term: chain.join("/"),
+            label: Some(chain.join(" / ")),
+            ..Category::default()
+        })
+        .collect();
+    categories.extend(post.tags.iter().map(|tag| Category {
+        term: tag.clone(),
+        ..Category::default()
+    }));
+    AtomEntry {
+        title: Text::plain(post.title.clone()),
+        id: entry.guid.clone(),
+        updated: entry.updated,
+        published: Some(post.published),
+        authors: post.author.as_deref().map(person).into_iter().collect(),
+        links,
+        categories,
+        summary: Some(Text::html(entry.summary_html.clone())),
+        content: entry.content_html.as_ref().map(|html| Content {
+            value: Some(html.clone()),
+            content_type: Some("html".into()),
+            ..Content::default()
+        }),
+        ..AtomEntry::default()
+    }
+}
+
+fn person(name: &str) -> Person {
+    Person {
+        name: name.to_owned(),
+        ..Person::default()
+    }
+}
+
+fn link(href: &str, rel: &str, mime_type: Option<&str>) -> Link {
+    Link {
+        href: href.to_owned(),
+        rel: rel.to_owned(),
+        mime_type: mime_type.map(str::to_owned),
+        ..Link::default()
+    }
+}

@@ -1,0 +1,131 @@
+//! A post made ready for feeds: its body rendered, cleaned and summarised once, then shared
+//! by every feed (site, categories, tags, all formats) that lists it.
+
+use chrono::{DateTime, FixedOffset};
+use url::Url;
+use uuid::Uuid;
+
+use super::html::{clean_for_feed, strip_illegal_xml};
+use crate::content::markup::{self, before_more, cut, html_to_text};
+use crate::content::{Problem, read_body};
+use crate::model::Post;
+use crate::settings::{ContentMode, Settings};
+
+/// What every format needs to write one item.
+#[derive(Debug)]
+pub struct Entry<'p> {
+    pub post: &'p Post,
+    /// `urn:uuid:…`, derived from the site URL and the post's stable id, so it survives edits
+    /// and renames of the URL.
+    pub guid: String,
+    /// Cleaned HTML.
+    pub summary_html: String,
+    /// The same summary as plain text (JSON Feed's `summary`).
+    pub summary_text: String,
+    /// Cleaned HTML of the whole post; `None` when feeds carry summaries only.
+    pub content_html: Option<String>,
+    /// `published` or `updated`, whichever is later.
+    pub updated: DateTime<FixedOffset>,
+}
+
+/// The item id of a post on a site.
+pub fn guid(site_url: &Url, post_id: &str) -> String {
+    let name = format!("{site_url}#{post_id}");
+    format!(
+        "urn:uuid:{}",
+        Uuid::new_v5(&Uuid::NAMESPACE_URL, name.as_bytes())
+    )
+}
+
+/// Renders and cleans one post. A body that cannot be read again (the file vanished since the
+/// scan) is reported, and the item still goes out with what the front matter says.
+pub fn prepare<'p>(post: &'p Post, settings: &Settings) -> (Entry<'p>, Option<Problem>) {
+    let base = Url::parse(&post.url).unwrap_or_else(|_| settings.site.url.clone());
+    let needs_body = settings.feeds.content == ContentMode::Full || post.summary.is_none();
+    let (body, problem) = if needs_body {
+        match read_body(post) {
+            Ok(body) => (body, None),
+            Err(e) => (
+                String::new(),
+                Some(Problem {
+                    file: post.file.clone(),
+                    line: None,
+                    message: format!("cannot read the post again to render it: {e}"),
+                }),
+            ),
+        }
+    } else {
+        (String::new(), None)
+    };
+    let body = strip_illegal_xml(&body).into_owned();
+
+    let content_html = (settings.feeds.content == ContentMode::Full)
+        .then(|| clean_for_feed(&markup::to_html(&body, post.format), &base));
+
+    let written_summary = post
+        .summary
+        .as_deref()
+        .map(markup::markdown_to_html)
+        .or_else(|| before_more(&body).map(|head| markup::to_html(head, post.format)))
+        .map(|html| clean_for_feed(&html, &base));
+    let (summary_html, summary_text) = match written_summary {
+        Some(html) => {
+            let text = html_to_text(&html);
+            (html, text)
+        }
+        None => {
+            let full_text = match &content_html {
+                Some(html) => html_to_text(html),
+                None => html_to_text(&markup::to_html(&body, post.format)),
+            };
+            let text = cut(&full_text, settings.feeds.summary_length);
+            (html_escape::encode_text(&text).into_owned(), text)
+        }
+    };
+
+    let entry = Entry {
+        post,
+        guid: guid(&settings.site.url, &post.id),
+        summary_html,
+        summary_text,
+        content_html,
+        updated: post.freshness(),
+    };
+    (entry, problem)
+}
+
+/// The MIME type of an image URL, from its extension, when it has a known one.
+pub fn image_type(url: &str) -> Option<&'static str> {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "svg" => "image/svg+xml",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guid_is_stable_and_site_scoped() {
+        let a = Url::parse("https://a.example/").unwrap();
+        let b = Url::parse("https://b.example/").unwrap();
+        assert_eq!(guid(&a, "x.md"), guid(&a, "x.md"));
+        assert_ne!(guid(&a, "x.md"), guid(&b, "x.md"));
+        assert!(guid(&a, "x.md").starts_with("urn:uuid:"));
+    }
+
+    #[test]
+    fn image_types() {
+        assert_eq!(image_type("https://x/a.JPG?w=1"), Some("image/jpeg"));
+        assert_eq!(image_type("https://x/a.jpg@s_2,w_820"), None);
+        assert_eq!(image_type("https://x/a"), None);
+    }
+}

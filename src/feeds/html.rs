@@ -1,0 +1,224 @@
+//! Making post HTML fit to travel in a feed.
+//!
+//! A feed item is read far from the site, so relative links must become absolute (against
+//! the post's own URL), lazy-loading images must get a real `src`, and nothing executable
+//! may ride along: no `<script>`, no `on…` handlers, no `javascript:` URLs. This is done by a
+//! streaming rewriter (`lol_html`) rather than a DOM, which is what keeps large archives fast.
+
+use std::borrow::Cow;
+
+use lol_html::html_content::Element;
+use lol_html::{RewriteStrSettings, element, rewrite_str};
+use url::Url;
+
+use crate::content::post::is_xml_char;
+
+/// Attributes that hold one URL.
+const URL_ATTRIBUTES: &[&str] = &[
+    "href",
+    "src",
+    "poster",
+    "cite",
+    "action",
+    "formaction",
+    "background",
+    "longdesc",
+    "usemap",
+    "data",
+    "xlink:href",
+    "manifest",
+    "icon",
+];
+
+/// Attributes that lazy-loading scripts read the real image URL from.
+const LAZY_SOURCES: &[&str] = &[
+    "data-src",
+    "data-original",
+    "data-lazy-src",
+    "data-actualsrc",
+];
+
+/// Rewrites post HTML for a feed: absolute URLs, real image sources, nothing executable,
+/// no characters that XML forbids.
+pub fn clean_for_feed(html: &str, base: &Url) -> String {
+    let settings = RewriteStrSettings::new()
+        .with_strict(false)
+        .with_enable_esi_tags(false)
+        .append_element_content_handler(element!("script", |el| {
+            el.remove();
+            Ok(())
+        }))
+        .append_element_content_handler(element!("*", |el| {
+            clean_element(el, base);
+            Ok(())
+        }));
+    let cleaned = match rewrite_str(html, settings) {
+        Ok(out) => out,
+        // lol_html only fails on memory limits; an escaped copy is safe and loses no text.
+        Err(_) => html_escape::encode_text(html).into_owned(),
+    };
+    match strip_illegal_xml(&cleaned) {
+        Cow::Borrowed(_) => cleaned,
+        Cow::Owned(stripped) => stripped,
+    }
+}
+
+fn clean_element(el: &mut Element, base: &Url) {
+    let names: Vec<String> = el.attributes().iter().map(|a| a.name()).collect();
+    for name in &names {
+        if name.starts_with("on") {
+            el.remove_attribute(name);
+        } else if URL_ATTRIBUTES.contains(&name.as_str()) {
+            let value = el.get_attribute(name).unwrap_or_default();
+            match absolute_url(&value, base) {
+                Some(url) => set(el, name, &url),
+                None => el.remove_attribute(name),
+            }
+        } else if name == "srcset" {
+            let value = el.get_attribute(name).unwrap_or_default();
+            set(el, name, &absolute_srcset(&value, base));
+        }
+    }
+    if el.tag_name() == "img" {
+        promote_lazy_source(el, base);
+    }
+}
+
+fn set(el: &mut Element, name: &str, value: &str) {
+    // The name came from the element itself, so it is a valid attribute name.
+    let _ = el.set_attribute(name, value);
+}
+
+/// `<img data-src="…">` with no usable `src` (none, empty, or a `data:` placeholder) gets
+/// the real URL as `src`, since feed readers run no lazy-loading script.
+fn promote_lazy_source(el: &mut Element, base: &Url) {
+    let src = el.get_attribute("src").unwrap_or_default();
+    let src = src.trim();
+    if !(src.is_empty() || src.starts_with("data:")) {
+        return;
+    }
+    let lazy = LAZY_SOURCES
+        .iter()
+        .find_map(|name| el.get_attribute(name).filter(|v| !v.trim().is_empty()));
+    if let Some(url) = lazy.and_then(|v| absolute_url(&v, base)) {
+        set(el, "src", &url);
+    }
+}
+
+/// Resolves a URL against `base`; `None` for a scriptable URL, which must go.
+fn absolute_url(value: &str, base: &Url) -> Option<String> {
+    let trimmed = value.trim();
+    if is_scriptable(trimmed) {
+        return None;
+    }
+    Some(match base.join(trimmed) {
+        Ok(url) => url.into(),
+        // Unparseable (a template placeholder, say): keep the author's text.
+        Err(_) => trimmed.to_owned(),
+    })
+}
+
+/// `javascript:`, `vbscript:` and HTML `data:` URLs, however they are disguised with case,
+/// white space or control characters (browsers ignore those inside a scheme).
+fn is_scriptable(url: &str) -> bool {
+    // Attribute values arrive as written, so `&#x09;` inside a scheme is still encoded.
+    let decoded = html_escape::decode_html_entities(url);
+    let scheme: String = decoded
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control())
+        .take(16)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    scheme.starts_with("javascript:")
+        || scheme.starts_with("vbscript:")
+        || scheme.starts_with("data:text/html")
+}
+
+/// `a.jpg 1x, b.jpg 2x` with each URL made absolute.
+fn absolute_srcset(value: &str, base: &Url) -> String {
+    value
+        .split(',')
+        .filter_map(|candidate| {
+            let candidate = candidate.trim();
+            let (url, descriptor) = candidate
+                .split_once(char::is_whitespace)
+                .unwrap_or((candidate, ""));
+            let url = absolute_url(url, base)?;
+            Some(if descriptor.trim().is_empty() {
+                url
+            } else {
+                format!("{url} {}", descriptor.trim())
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Removes characters that XML 1.0 forbids (most C0 controls, U+FFFE, U+FFFF); borrowed when
+/// there are none, which is nearly always.
+pub fn strip_illegal_xml(text: &str) -> Cow<'_, str> {
+    if text.chars().all(is_xml_char) {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(text.chars().filter(|&c| is_xml_char(c)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clean(html: &str) -> String {
+        clean_for_feed(
+            html,
+            &Url::parse("https://example.org/2021/06/17/post/").unwrap(),
+        )
+    }
+
+    #[test]
+    fn relative_urls_become_absolute() {
+        assert_eq!(
+            clean(r#"<a href="../x">x</a><img src="/img/a.png" srcset="a.png 1x, /b.png 2x">"#),
+            r#"<a href="https://example.org/2021/06/17/x">x</a><img src="https://example.org/img/a.png" srcset="https://example.org/2021/06/17/post/a.png 1x, https://example.org/b.png 2x">"#
+        );
+        assert_eq!(
+            clean(r##"<a href="#fn1">1</a><a href="https://例子.org/路径">x</a>"##),
+            r##"<a href="https://example.org/2021/06/17/post/#fn1">1</a><a href="https://xn--fsqu00a.org/%E8%B7%AF%E5%BE%84">x</a>"##
+        );
+    }
+
+    #[test]
+    fn scripts_handlers_and_javascript_urls_go() {
+        let out = clean(
+            r#"<p onclick="x()" onload>hi<script>alert(1)</script></p><a href=" JaVa&#x09;Script:alert(1)">a</a><a href="java script:x">b</a><iframe src="javascript:1"></iframe>"#,
+        );
+        assert!(!out.contains("alert"), "{out}");
+        assert!(!out.contains("onclick") && !out.contains("onload"), "{out}");
+        assert!(!out.to_ascii_lowercase().contains("script:"), "{out}");
+        assert!(out.contains("<p>hi</p>"), "{out}");
+    }
+
+    #[test]
+    fn lazy_images_get_a_src() {
+        assert_eq!(
+            clean(r#"<img data-src="a.jpg">"#),
+            r#"<img data-src="a.jpg" src="https://example.org/2021/06/17/post/a.jpg">"#
+        );
+        assert_eq!(
+            clean(r#"<img src="data:image/gif;base64,R0" data-original="/b.jpg">"#),
+            r#"<img src="https://example.org/b.jpg" data-original="/b.jpg">"#
+        );
+        assert_eq!(
+            clean(r#"<img src="c.jpg" data-src="d.jpg">"#),
+            r#"<img src="https://example.org/2021/06/17/post/c.jpg" data-src="d.jpg">"#
+        );
+    }
+
+    #[test]
+    fn illegal_xml_characters_are_removed_but_pre_whitespace_kept() {
+        assert_eq!(
+            clean("<pre>a\tb\n\u{1}c\u{ffff}</pre>"),
+            "<pre>a\tb\nc</pre>"
+        );
+    }
+}

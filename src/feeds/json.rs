@@ -1,0 +1,99 @@
+//! JSON Feed 1.1 (<https://jsonfeed.org/version/1.1>).
+//!
+//! The wire structs here are the format's, not our model's, so a change to `Post` cannot
+//! change the feed by accident. Field order is fixed by the structs, so output is stable.
+
+use serde::Serialize;
+
+use super::FeedDoc;
+use super::entry::Entry;
+use crate::settings::Format;
+
+#[derive(Serialize)]
+struct JsonFeed<'a> {
+    version: &'static str,
+    title: &'a str,
+    home_page_url: String,
+    feed_url: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authors: Vec<Author<'a>>,
+    items: Vec<Item<'a>>,
+}
+
+#[derive(Serialize)]
+struct Author<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct Item<'a> {
+    id: &'a str,
+    url: &'a str,
+    title: &'a str,
+    content_html: &'a str,
+    summary: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<&'a str>,
+    date_published: String,
+    date_modified: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authors: Vec<Author<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
+}
+
+/// The feed as JSON Feed bytes.
+pub fn render(doc: &FeedDoc) -> Vec<u8> {
+    let site = &doc.settings.site;
+    let description = doc.description();
+    let feed = JsonFeed {
+        version: "https://jsonfeed.org/version/1.1",
+        title: &doc.spec.title,
+        home_page_url: site.url.to_string(),
+        feed_url: doc.self_url(Format::Json),
+        description: &description,
+        language: site.language.as_deref(),
+        authors: site
+            .author
+            .as_deref()
+            .map(|name| Author { name })
+            .into_iter()
+            .collect(),
+        items: doc.entries.iter().map(|e| item(e)).collect(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&feed).expect("plain structs always serialize");
+    bytes.push(b'\n');
+    bytes
+}
+
+fn item<'a>(entry: &'a Entry) -> Item<'a> {
+    let post = entry.post;
+    let mut tags: Vec<String> = post
+        .categories
+        .iter()
+        .map(|chain| chain.join("/"))
+        .collect();
+    tags.extend(post.tags.iter().cloned());
+    Item {
+        id: &entry.guid,
+        url: &post.url,
+        title: &post.title,
+        // JSON Feed requires content; in summary mode the summary is the content.
+        content_html: entry.content_html.as_deref().unwrap_or(&entry.summary_html),
+        summary: &entry.summary_text,
+        image: post.image.as_deref(),
+        date_published: post.published.to_rfc3339(),
+        date_modified: entry.updated.to_rfc3339(),
+        authors: post
+            .author
+            .as_deref()
+            .map(|name| Author { name })
+            .into_iter()
+            .collect(),
+        tags,
+    }
+}

@@ -1,0 +1,194 @@
+//! Publishing feeds: plan which feeds exist, prepare each listed post once, write every
+//! format, index them in OPML, and remove what no longer exists.
+//!
+//! Feeds are a pure function of the posts, the settings and the clock: the same input gives
+//! the same bytes, and a rebuild with no change touches no file.
+
+pub mod atom;
+pub mod entry;
+pub mod html;
+pub mod json;
+pub mod opml;
+pub mod output;
+pub mod plan;
+pub mod rss;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+
+use crate::content::Problem;
+use crate::model::Post;
+use crate::settings::permalink::encode_segment;
+use crate::settings::{Format, Settings};
+use entry::Entry;
+use output::Written;
+pub use plan::{FeedKind, FeedSpec};
+
+/// Written into every feed.
+pub const GENERATOR: &str = concat!("tidings ", env!("CARGO_PKG_VERSION"));
+
+/// Whether to touch the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Write,
+    /// Render everything, compare with what is on disk, write nothing.
+    Check,
+}
+
+/// What a build did (or, in check mode, would do).
+#[derive(Debug, Default)]
+pub struct Report {
+    pub feeds: usize,
+    pub published: usize,
+    pub scheduled: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+    /// Posts that could not be rendered (they are still listed with what is known).
+    pub problems: Vec<Problem>,
+}
+
+/// The feeds folder could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write `{}`: {source}", path.display())]
+pub struct OutputError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// One feed with everything its writers need.
+pub struct FeedDoc<'a> {
+    pub spec: &'a FeedSpec,
+    pub entries: Vec<&'a Entry<'a>>,
+    pub settings: &'a Settings,
+}
+
+impl FeedDoc<'_> {
+    /// The public URL of this feed in `format`.
+    pub fn self_url(&self, format: Format) -> String {
+        feed_url(self.settings, self.spec, format)
+    }
+
+    /// The feed's description: the site's, or its title when the site has none.
+    pub fn description(&self) -> String {
+        let site = &self.settings.site;
+        if site.description.trim().is_empty() {
+            self.spec.title.clone()
+        } else {
+            site.description.clone()
+        }
+    }
+}
+
+/// The public URL of a feed file: `feeds.url` + its folder, each segment percent-encoded.
+pub fn feed_url(settings: &Settings, spec: &FeedSpec, format: Format) -> String {
+    let mut url = settings.feeds.url.to_string();
+    for segment in &spec.dir {
+        url.push_str(&encode_segment(segment));
+        url.push('/');
+    }
+    url.push_str(format.file_name());
+    url
+}
+
+/// Builds every feed of the site from `posts`.
+pub fn build(
+    posts: &[Post],
+    settings: &Settings,
+    now: DateTime<Utc>,
+    mode: Mode,
+) -> Result<Report, OutputError> {
+    let plan = plan::plan(posts, settings, now);
+
+    // Each listed post is rendered once, however many feeds list it.
+    let mut listed: Vec<usize> = plan
+        .feeds
+        .iter()
+        .flat_map(|f| f.items.iter().copied())
+        .collect();
+    listed.sort_unstable();
+    listed.dedup();
+    let prepared: Vec<(Entry, Option<Problem>)> = listed
+        .par_iter()
+        .map(|&i| entry::prepare(&posts[i], settings))
+        .collect();
+    let mut slot = vec![usize::MAX; posts.len()];
+    for (position, &i) in listed.iter().enumerate() {
+        slot[i] = position;
+    }
+    let mut report = Report {
+        feeds: plan.feeds.len(),
+        published: plan.published,
+        scheduled: plan.scheduled,
+        ..Report::default()
+    };
+    let mut entries = Vec::with_capacity(prepared.len());
+    for (entry, problem) in prepared {
+        entries.push(entry);
+        report.problems.extend(problem);
+    }
+
+    let root = &settings.feeds.dir;
+    let dry_run = mode == Mode::Check;
+    let results: Vec<Result<(PathBuf, Written), OutputError>> = plan
+        .feeds
+        .par_iter()
+        .flat_map_iter(|spec| {
+            let doc = FeedDoc {
+                spec,
+                entries: spec.items.iter().map(|&i| &entries[slot[i]]).collect(),
+                settings,
+            };
+            let dir = spec
+                .dir
+                .iter()
+                .fold(root.clone(), |path, segment| path.join(segment));
+            settings
+                .feeds
+                .formats
+                .iter()
+                .map(|&format| {
+                    let bytes = match format {
+                        Format::Rss => rss::render(&doc),
+                        Format::Atom => atom::render(&doc),
+                        Format::Json => json::render(&doc),
+                    };
+                    let path = dir.join(format.file_name());
+                    write(path, &bytes, dry_run)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+
+    let first_format = settings.feeds.formats[0];
+    let opml = opml::render(&plan.feeds, settings, |spec| {
+        feed_url(settings, spec, first_format)
+    });
+    let mut keep = HashSet::new();
+    for result in results
+        .into_iter()
+        .chain([write(root.join(output::OPML), &opml, dry_run)])
+    {
+        let (path, written) = result?;
+        match written {
+            Written::Changed => report.changed += 1,
+            Written::Unchanged => report.unchanged += 1,
+        }
+        keep.insert(path);
+    }
+    report.removed = output::remove_stale(root, &keep, dry_run).map_err(|source| OutputError {
+        path: root.clone(),
+        source,
+    })?;
+    Ok(report)
+}
+
+fn write(path: PathBuf, bytes: &[u8], dry_run: bool) -> Result<(PathBuf, Written), OutputError> {
+    match output::write_if_changed(&path, bytes, dry_run) {
+        Ok(written) => Ok((path, written)),
+        Err(source) => Err(OutputError { path, source }),
+    }
+}

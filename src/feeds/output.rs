@@ -1,0 +1,158 @@
+//! Putting feed files on disk: atomically, only when their bytes change, and never outside
+//! the feeds folder.
+//!
+//! A reader polling `rss.xml` must never see half a file, so each file is written to a
+//! temporary name beside it and renamed into place. A file whose bytes are unchanged is not
+//! touched, so its mtime (and the `Last-Modified` a web server derives from it) stays put.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::settings::Format;
+
+/// The names of files this program writes; only these are ever removed as stale.
+pub const OPML: &str = "index.opml";
+
+/// What happened to one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Changed,
+    Unchanged,
+}
+
+/// Writes `bytes` to `path` unless it already holds exactly them. With `dry_run`, only says
+/// whether it would write.
+pub fn write_if_changed(path: &Path, bytes: &[u8], dry_run: bool) -> io::Result<Written> {
+    if same_bytes(path, bytes)? {
+        return Ok(Written::Unchanged);
+    }
+    if dry_run {
+        return Ok(Written::Changed);
+    }
+    let dir = path.parent().expect("feed files always have a folder");
+    fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .expect("feed files always have a name")
+        .to_string_lossy();
+    let temp = dir.join(format!(".{name}.tidings-tmp"));
+    let result = fs::File::create(&temp)
+        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|()| fs::rename(&temp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result.map(|()| Written::Changed)
+}
+
+fn same_bytes(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_file() && meta.len() == bytes.len() as u64 => {
+            Ok(fs::read(path)? == bytes)
+        }
+        Ok(_) => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a file name is one this program writes (a feed, the OPML index, or a leftover
+/// temporary file from an interrupted run).
+fn is_ours(name: &str) -> bool {
+    Format::ALL.iter().any(|f| f.file_name() == name)
+        || name == OPML
+        || (name.starts_with('.') && name.ends_with(".tidings-tmp"))
+}
+
+/// Removes files of ours that this build did not produce (feeds of categories that no longer
+/// exist, formats no longer wanted) and then the folders left empty. Files anyone else put in
+/// the feeds folder are left alone. With `dry_run`, only counts.
+pub fn remove_stale(root: &Path, keep: &HashSet<PathBuf>, dry_run: bool) -> io::Result<usize> {
+    if !root.is_dir() {
+        return Ok(0);
+    }
+    let mut removed = 0;
+    // Symlinks are not followed: a link planted in the feeds folder cannot lead removal
+    // anywhere else.
+    for entry in walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .contents_first(true)
+    {
+        let entry = entry.map_err(io::Error::other)?;
+        let path = entry.path();
+        if entry.file_type().is_file() {
+            let name = entry.file_name().to_string_lossy();
+            if is_ours(&name) && !keep.contains(path) {
+                if !dry_run {
+                    fs::remove_file(path)?;
+                }
+                removed += 1;
+            }
+        } else if entry.file_type().is_dir() && entry.depth() > 0 && !dry_run {
+            // Only empty folders go; `remove_dir` refuses the others, which is the point.
+            let _ = fs::remove_dir(path);
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unchanged_files_are_not_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/rss.xml");
+        assert_eq!(
+            write_if_changed(&path, b"one", false).unwrap(),
+            Written::Changed
+        );
+        let before = fs::metadata(&path).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(
+            write_if_changed(&path, b"one", false).unwrap(),
+            Written::Unchanged
+        );
+        assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), before);
+        assert_eq!(
+            write_if_changed(&path, b"two", true).unwrap(),
+            Written::Changed
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"one", "a dry run writes nothing");
+        assert_eq!(
+            write_if_changed(&path, b"two", false).unwrap(),
+            Written::Changed
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert!(!dir.path().join("a/.rss.xml.tidings-tmp").exists());
+    }
+
+    #[test]
+    fn stale_removal_spares_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for f in [
+            "rss.xml",
+            "feed.json",
+            "categories/old/rss.xml",
+            "categories/keep/rss.xml",
+            "README.md",
+        ] {
+            let p = root.join(f);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, "x").unwrap();
+        }
+        let keep: HashSet<PathBuf> =
+            [root.join("rss.xml"), root.join("categories/keep/rss.xml")].into();
+        assert_eq!(remove_stale(root, &keep, true).unwrap(), 2);
+        assert!(root.join("feed.json").exists());
+        assert_eq!(remove_stale(root, &keep, false).unwrap(), 2);
+        assert!(!root.join("feed.json").exists());
+        assert!(!root.join("categories/old").exists());
+        assert!(root.join("categories/keep/rss.xml").exists());
+        assert!(root.join("README.md").exists());
+    }
+}

@@ -1,0 +1,270 @@
+//! Deciding which feeds exist and which posts each one lists.
+//!
+//! Pure: posts, settings and "now" in, a list of [`FeedSpec`]s out. The category tree follows
+//! Hexo: a post belongs to every node of its chains, so the feed of `新媒体` lists the posts
+//! of `新媒体/趣头条/分类`. A category exists while any post (published or scheduled) names
+//! it; a feed whose posts are all scheduled is empty but present.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::model::Post;
+use crate::settings::Settings;
+
+/// Which slice of the site a feed shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedKind {
+    Site,
+    /// The category's names, parent first.
+    Category(Vec<String>),
+    Tag(String),
+}
+
+/// One feed to write, in every configured format.
+#[derive(Debug, Clone)]
+pub struct FeedSpec {
+    pub kind: FeedKind,
+    pub title: String,
+    /// Folder below the feeds folder, one safe segment each (empty for the site feed).
+    pub dir: Vec<String>,
+    /// Indices into the posts, newest first, at most `feeds.limit`.
+    pub items: Vec<usize>,
+    /// The newest date among the items (for an empty feed: the site's newest).
+    pub updated: DateTime<FixedOffset>,
+}
+
+/// Every feed of the site.
+#[derive(Debug)]
+pub struct Plan {
+    pub feeds: Vec<FeedSpec>,
+    /// Posts whose date has come.
+    pub published: usize,
+    /// Posts dated in the future, left out until their time.
+    pub scheduled: usize,
+}
+
+/// Works out every feed.
+pub fn plan(posts: &[Post], settings: &Settings, now: DateTime<Utc>) -> Plan {
+    let limit = settings.feeds.limit.unwrap_or(usize::MAX);
+    let mut order: Vec<usize> = (0..posts.len())
+        .filter(|&i| posts[i].published <= now)
+        .collect();
+    order.sort_by(|&a, &b| {
+        posts[b]
+            .published
+            .cmp(&posts[a].published)
+            .then_with(|| posts[a].id.cmp(&posts[b].id))
+    });
+    let site_updated = order
+        .iter()
+        .map(|&i| posts[i].freshness())
+        .max()
+        .unwrap_or(DateTime::UNIX_EPOCH.fixed_offset());
+    let take = |items: Vec<usize>| -> (Vec<usize>, DateTime<FixedOffset>) {
+        let updated = items
+            .iter()
+            .map(|&i| posts[i].freshness())
+            .max()
+            .unwrap_or(site_updated);
+        (items, updated)
+    };
+
+    let site_title = &settings.site.title;
+    let mut feeds = Vec::new();
+    let (items, updated) = take(order.iter().copied().take(limit).collect());
+    feeds.push(FeedSpec {
+        kind: FeedKind::Site,
+        title: site_title.clone(),
+        dir: Vec::new(),
+        items,
+        updated,
+    });
+
+    if settings.feeds.categories {
+        let members = group(posts, &order, limit, category_nodes);
+        let dirs = safe_dirs(members.keys(), "categories", &settings.feeds.category_map);
+        for ((names, items), dir) in members.into_iter().zip(dirs) {
+            let (items, updated) = take(items);
+            feeds.push(FeedSpec {
+                title: format!("{site_title}: {}", names.join(" / ")),
+                kind: FeedKind::Category(names),
+                dir,
+                items,
+                updated,
+            });
+        }
+    }
+    if settings.feeds.tags {
+        let members = group(posts, &order, limit, |post| {
+            post.tags.iter().map(|t| vec![t.clone()]).collect()
+        });
+        let dirs = safe_dirs(members.keys(), "tags", &settings.feeds.tag_map);
+        for ((mut names, items), dir) in members.into_iter().zip(dirs) {
+            let (items, updated) = take(items);
+            let tag = names.pop().unwrap_or_default();
+            feeds.push(FeedSpec {
+                title: format!("{site_title}: #{tag}"),
+                kind: FeedKind::Tag(tag),
+                dir,
+                items,
+                updated,
+            });
+        }
+    }
+    Plan {
+        feeds,
+        published: order.len(),
+        scheduled: posts.len() - order.len(),
+    }
+}
+
+/// Every node a post belongs to: each prefix of each chain, once.
+fn category_nodes(post: &Post) -> Vec<Vec<String>> {
+    let mut nodes: Vec<Vec<String>> = Vec::new();
+    for chain in &post.categories {
+        for len in 1..=chain.len() {
+            let node = &chain[..len];
+            if !nodes.iter().any(|n| n == node) {
+                nodes.push(node.to_vec());
+            }
+        }
+    }
+    nodes
+}
+
+/// Groups posts by key. Every key named by any post exists; published posts (taken in
+/// `order`, so newest first) fill each group up to `limit`.
+fn group(
+    posts: &[Post],
+    order: &[usize],
+    limit: usize,
+    keys: impl Fn(&Post) -> Vec<Vec<String>>,
+) -> BTreeMap<Vec<String>, Vec<usize>> {
+    let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
+    for post in posts {
+        for key in keys(post) {
+            groups.entry(key).or_default();
+        }
+    }
+    for &i in order {
+        for key in keys(&posts[i]) {
+            let items = groups.get_mut(&key).expect("every key was added above");
+            if items.len() < limit {
+                items.push(i);
+            }
+        }
+    }
+    groups
+}
+
+/// Folder segments for each key (in the map's order, so parents come before children):
+/// names renamed by the map, made safe for any file system, and made unique among siblings.
+fn safe_dirs<'a>(
+    keys: impl Iterator<Item = &'a Vec<String>>,
+    root: &str,
+    rename: &BTreeMap<String, String>,
+) -> Vec<Vec<String>> {
+    let mut by_names: BTreeMap<&[String], Vec<String>> = BTreeMap::new();
+    let mut taken: HashSet<Vec<String>> = HashSet::new();
+    let mut out = Vec::new();
+    for names in keys {
+        let (last, parent) = names.split_last().expect("keys are never empty");
+        let mut dir = match parent {
+            [] => vec![root.to_owned()],
+            parent => by_names[parent].clone(),
+        };
+        let base = safe_segment(rename.get(last).unwrap_or(last));
+        let mut segment = base.clone();
+        let mut n = 1;
+        loop {
+            dir.push(segment.clone());
+            if taken.insert(dir.clone()) {
+                break;
+            }
+            dir.pop();
+            n += 1;
+            segment = format!("{base}~{n}");
+        }
+        by_names.insert(names, dir.clone());
+        out.push(dir);
+    }
+    out
+}
+
+/// A name as one folder name: separators, control characters and characters Windows refuses
+/// become `_`, leading dots and surrounding spaces go (no `..`, no hidden folders), and long
+/// names are cut to 200 bytes on a character boundary. Unicode stays as it is.
+pub fn safe_segment(name: &str) -> String {
+    let mapped: String = name
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    let trimmed = mapped
+        .trim()
+        .trim_start_matches('.')
+        .trim_end_matches(['.', ' ']);
+    let mut segment = String::new();
+    for c in trimmed.chars() {
+        if segment.len() + c.len_utf8() > 200 {
+            break;
+        }
+        segment.push(c);
+    }
+    if segment.is_empty() {
+        "_".to_owned()
+    } else {
+        segment
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_names_stay_inside() {
+        for (name, want) in [
+            ("..", "_"),
+            ("/", "_"),
+            ("", "_"),
+            ("a/../b", "a_.._b"),
+            (".hidden", "hidden"),
+            ("\u{1}\u{7f}", "__"),
+            ("新媒体", "新媒体"),
+            ("— 番剧", "— 番剧"),
+            ("C:\\x", "C__x"),
+        ] {
+            assert_eq!(safe_segment(name), want, "{name:?}");
+        }
+        assert!(safe_segment(&"字".repeat(300)).len() <= 200);
+    }
+
+    #[test]
+    fn sibling_collisions_get_suffixes() {
+        let keys = [
+            vec!["a/b".to_string()],
+            vec!["a_b".to_string()],
+            vec!["a_b".to_string(), "c".to_string()],
+        ];
+        let dirs = safe_dirs(keys.iter(), "categories", &BTreeMap::new());
+        assert_eq!(dirs[0], ["categories", "a_b"]);
+        assert_eq!(dirs[1], ["categories", "a_b~2"]);
+        assert_eq!(dirs[2], ["categories", "a_b~2", "c"]);
+    }
+
+    #[test]
+    fn renamed_segments() {
+        let keys = [
+            vec!["新媒体".to_string()],
+            vec!["新媒体".to_string(), "趣头条".to_string()],
+        ];
+        let map = BTreeMap::from([("新媒体".to_string(), "media".to_string())]);
+        let dirs = safe_dirs(keys.iter(), "categories", &map);
+        assert_eq!(dirs[1], ["categories", "media", "趣头条"]);
+    }
+}

@@ -1,0 +1,13 @@
+//! tidings: a feed and notification publisher for content sites.
+//!
+//! The data flows one way: `content` reads posts into the `model`, `feeds` publishes them.
+//! `settings` is validated once at the start; `clock` is the only reader of the time.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod content;
+pub mod feeds;
+pub mod model;
+pub mod progress;
+pub mod settings;

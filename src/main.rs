@@ -1,0 +1,32 @@
+//! The `tidings` binary: parse the command line, set up logging, run the command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tidings::app::{self, Context};
+use tidings::cli::{Cli, Command};
+use tidings::clock::SystemClock;
+use tidings::feeds::Mode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        _ => tracing::Level::DEBUG,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .init();
+    let ctx = Context {
+        config: &cli.config,
+        quiet: cli.quiet,
+        clock: &SystemClock,
+    };
+    let status = match cli.command {
+        Command::Build => app::build(&ctx, Mode::Write),
+        Command::Check => app::build(&ctx, Mode::Check),
+    };
+    status.into()
+}

@@ -1,0 +1,54 @@
+//! The post as the rest of the program sees it, whatever file format it came from.
+//!
+//! A [`Post`] holds what every feed and notifier needs to know about a post, but not its
+//! body: bodies are read again (and rendered once) only for the posts that appear in some
+//! feed, which keeps a 100,000-post archive small in memory.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, FixedOffset};
+
+/// How a post's body is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    Markdown,
+    Html,
+}
+
+/// One published (or scheduled) post.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Post {
+    /// Stable identity: front-matter `id`/`abbrlink`, else the path below the content folder.
+    /// It does not change when the post is edited.
+    pub id: String,
+    /// Path below the content folder, with `/` separators.
+    pub source: String,
+    /// The file, as a path the user can open (content folder joined with `source`).
+    pub file: PathBuf,
+    pub format: BodyFormat,
+    /// Plain text: no tags, entities decoded.
+    pub title: String,
+    /// Absolute, percent-encoded once.
+    pub url: String,
+    pub published: DateTime<FixedOffset>,
+    pub updated: Option<DateTime<FixedOffset>>,
+    pub author: Option<String>,
+    /// Category chains, each parent first (`[新媒体, 趣头条, 分类]`). A post belongs to every
+    /// prefix of every chain.
+    pub categories: Vec<Vec<String>>,
+    pub tags: Vec<String>,
+    /// Absolute URL of the post's image (`headimg`, `thumbnail`, `cover` or `image`).
+    pub image: Option<String>,
+    /// A summary written in the front matter (`description` or `excerpt`), as Markdown/HTML.
+    pub summary: Option<String>,
+}
+
+impl Post {
+    /// The date that says how fresh the post is: its `updated` date when later than published.
+    pub fn freshness(&self) -> DateTime<FixedOffset> {
+        match self.updated {
+            Some(updated) if updated > self.published => updated,
+            _ => self.published,
+        }
+    }
+}

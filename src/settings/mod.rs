@@ -1,0 +1,389 @@
+//! Validated settings: every URL, time zone, glob and pattern is parsed once, here.
+//!
+//! `settings.toml` is read into [`raw::RawSettings`] and checked in one function,
+//! [`Settings::from_raw`]. A bad value is reported with its TOML key before anything runs, so
+//! the rest of the program never meets an unparsed string.
+
+pub mod permalink;
+pub mod raw;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use url::Url;
+
+pub use permalink::Permalink;
+use raw::RawSettings;
+
+/// A setting that cannot be used, named by its TOML key.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read settings file `{path}`: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{path}` is not valid settings: {message}")]
+    Malformed { path: PathBuf, message: String },
+    #[error("`{key}` in `{path}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: &'static str,
+        message: String,
+    },
+}
+
+/// A feed format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    Rss,
+    Atom,
+    Json,
+}
+
+impl Format {
+    /// The file name a feed of this format is written to.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Rss => "rss.xml",
+            Format::Atom => "atom.xml",
+            Format::Json => "feed.json",
+        }
+    }
+
+    /// Every format, for recognising files this program wrote.
+    pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
+}
+
+/// What an item carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentMode {
+    /// The summary and the whole post.
+    Full,
+    /// The summary only.
+    Summary,
+}
+
+/// `[site]`, validated.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub title: String,
+    /// Always ends with `/`, so relative joins land under it.
+    pub url: Url,
+    pub description: String,
+    pub language: Option<String>,
+    pub author: Option<String>,
+    pub timezone: Tz,
+    pub permalink: Permalink,
+}
+
+/// `[content]`, validated.
+#[derive(Debug, Clone)]
+pub struct Content {
+    /// Absolute or relative to the working directory (already resolved against the
+    /// settings file's folder).
+    pub dir: PathBuf,
+    pub exclude: GlobSet,
+    pub max_file_bytes: u64,
+}
+
+/// `[feeds]`, validated.
+#[derive(Debug, Clone)]
+pub struct Feeds {
+    pub dir: PathBuf,
+    /// Always ends with `/`.
+    pub url: Url,
+    /// In the order given; the first is the one listed in `index.opml`.
+    pub formats: Vec<Format>,
+    /// `None` means every post.
+    pub limit: Option<usize>,
+    pub content: ContentMode,
+    pub summary_length: usize,
+    pub categories: bool,
+    pub tags: bool,
+    pub category_map: BTreeMap<String, String>,
+    pub tag_map: BTreeMap<String, String>,
+}
+
+/// Everything the program needs to know, checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file these came from, for messages.
+    pub path: PathBuf,
+    pub site: Site,
+    pub content: Content,
+    pub feeds: Feeds,
+}
+
+impl Settings {
+    /// Reads and validates a settings file; relative paths in it resolve against its folder.
+    pub fn from_file(path: &Path) -> Result<Settings, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        Settings::parse(&text, path, base)
+    }
+
+    /// Validates settings text. `path` names the file in messages; `base` is the folder that
+    /// relative paths are resolved against.
+    pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Settings, SettingsError> {
+        let raw: RawSettings = toml::from_str(text).map_err(|e| SettingsError::Malformed {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        Settings::from_raw(raw, path, base)
+    }
+
+    /// The one function that turns what was written into what is used.
+    pub fn from_raw(raw: RawSettings, path: &Path, base: &Path) -> Result<Settings, SettingsError> {
+        let invalid = |key: &'static str, message: String| SettingsError::Invalid {
+            path: path.to_owned(),
+            key,
+            message,
+        };
+
+        let site_url = parse_base_url(&raw.site.url).map_err(|m| invalid("site.url", m))?;
+        let timezone: Tz = raw.site.timezone.parse().map_err(|_| {
+            invalid(
+                "site.timezone",
+                format!(
+                    "unknown time zone `{}`; use an IANA name such as `UTC`, `Europe/Berlin` or `Asia/Shanghai`",
+                    raw.site.timezone
+                ),
+            )
+        })?;
+        let permalink =
+            Permalink::parse(&raw.site.permalink).map_err(|m| invalid("site.permalink", m))?;
+        if raw.site.title.trim().is_empty() {
+            return Err(invalid("site.title", "must not be empty".into()));
+        }
+        if let Some(lang) = &raw.site.language {
+            if !is_language_tag(lang) {
+                return Err(invalid(
+                    "site.language",
+                    format!("`{lang}` is not a language tag; use e.g. `en`, `en-US` or `zh-CN`"),
+                ));
+            }
+        }
+
+        let content_dir = base.join(&raw.content.dir);
+        if !content_dir.is_dir() {
+            return Err(invalid(
+                "content.dir",
+                format!(
+                    "`{}` is not a folder; point it at the folder that holds your posts (relative to the settings file)",
+                    content_dir.display()
+                ),
+            ));
+        }
+        let exclude =
+            build_globs(&raw.content.exclude).map_err(|m| invalid("content.exclude", m))?;
+        if raw.content.max_file_mib == 0 {
+            return Err(invalid("content.max_file_mib", "must be at least 1".into()));
+        }
+
+        let feeds_url = match &raw.feeds.url {
+            Some(u) => parse_base_url(u).map_err(|m| invalid("feeds.url", m))?,
+            None => site_url
+                .join("feeds/")
+                .expect("a relative path joins any base URL"),
+        };
+        let formats = parse_formats(&raw.feeds.formats).map_err(|m| invalid("feeds.formats", m))?;
+        let content = match raw.feeds.content.as_str() {
+            "full" => ContentMode::Full,
+            "summary" => ContentMode::Summary,
+            other => {
+                return Err(invalid(
+                    "feeds.content",
+                    format!("`{other}` is not one of `full`, `summary`"),
+                ));
+            }
+        };
+        if raw.feeds.summary_length == 0 {
+            return Err(invalid("feeds.summary_length", "must be at least 1".into()));
+        }
+        check_map(&raw.feeds.category_map).map_err(|m| invalid("feeds.category_map", m))?;
+        check_map(&raw.feeds.tag_map).map_err(|m| invalid("feeds.tag_map", m))?;
+        let feeds_dir = base.join(&raw.feeds.dir);
+        if feeds_dir.starts_with(&content_dir) || content_dir.starts_with(&feeds_dir) {
+            return Err(invalid(
+                "feeds.dir",
+                "must not be inside `content.dir` or contain it: old feeds would be read as posts, or posts removed as stale feeds".into(),
+            ));
+        }
+
+        Ok(Settings {
+            path: path.to_owned(),
+            site: Site {
+                title: raw.site.title,
+                url: site_url,
+                description: raw.site.description,
+                language: raw.site.language,
+                author: raw.site.author.filter(|a| !a.trim().is_empty()),
+                timezone,
+                permalink,
+            },
+            content: Content {
+                dir: content_dir,
+                exclude,
+                max_file_bytes: raw.content.max_file_mib.saturating_mul(1024 * 1024),
+            },
+            feeds: Feeds {
+                dir: feeds_dir,
+                url: feeds_url,
+                formats,
+                limit: (raw.feeds.limit > 0).then_some(raw.feeds.limit),
+                content,
+                summary_length: raw.feeds.summary_length,
+                categories: raw.feeds.categories,
+                tags: raw.feeds.tags,
+                category_map: raw.feeds.category_map,
+                tag_map: raw.feeds.tag_map,
+            },
+        })
+    }
+}
+
+/// An absolute http(s) URL, normalised to end with `/` so that joins stay below it.
+fn parse_base_url(text: &str) -> Result<Url, String> {
+    let mut url = Url::parse(text.trim()).map_err(|e| {
+        format!("`{text}` is not an absolute URL ({e}); write it like `https://example.org/`")
+    })?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(format!("`{text}` must start with `https://` or `http://`"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("`{text}` must not have a `?query` or `#fragment`"));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+fn parse_formats(names: &[String]) -> Result<Vec<Format>, String> {
+    let mut formats = Vec::new();
+    for name in names {
+        let format = match name.as_str() {
+            "rss" => Format::Rss,
+            "atom" => Format::Atom,
+            "json" => Format::Json,
+            other => return Err(format!("`{other}` is not one of `rss`, `atom`, `json`")),
+        };
+        if !formats.contains(&format) {
+            formats.push(format);
+        }
+    }
+    if formats.is_empty() {
+        return Err("list at least one of `rss`, `atom`, `json`".into());
+    }
+    Ok(formats)
+}
+
+fn build_globs(patterns: &[String]) -> Result<GlobSet, String> {
+    let mut set = GlobSetBuilder::new();
+    for pattern in patterns {
+        let glob = Glob::new(pattern).map_err(|e| format!("bad glob `{pattern}`: {e}"))?;
+        set.add(glob);
+    }
+    set.build().map_err(|e| e.to_string())
+}
+
+fn check_map(map: &BTreeMap<String, String>) -> Result<(), String> {
+    for (from, to) in map {
+        if to.trim().is_empty() {
+            return Err(format!("`{from}` is renamed to an empty name"));
+        }
+    }
+    Ok(())
+}
+
+/// BCP 47 in the shape feeds use: letters, digits and hyphens, starting with a letter.
+fn is_language_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= 35
+        && tag.starts_with(|c: char| c.is_ascii_alphabetic())
+        && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !tag.ends_with('-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, SettingsError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("posts")).unwrap();
+        Settings::parse(text, Path::new("settings.toml"), dir.path())
+    }
+
+    const MINIMAL: &str =
+        "[site]\ntitle = \"T\"\nurl = \"https://example.org/blog\"\n[content]\ndir = \"posts\"\n";
+
+    #[test]
+    fn minimal_settings_get_defaults() {
+        let s = parse(MINIMAL).unwrap();
+        assert_eq!(s.site.url.as_str(), "https://example.org/blog/");
+        assert_eq!(s.feeds.url.as_str(), "https://example.org/blog/feeds/");
+        assert_eq!(
+            s.feeds.formats,
+            vec![Format::Rss, Format::Atom, Format::Json]
+        );
+        assert_eq!(s.feeds.limit, Some(20));
+        assert_eq!(s.site.timezone, chrono_tz::UTC);
+    }
+
+    #[test]
+    fn unknown_key_is_refused() {
+        let err = parse(&format!("{MINIMAL}[feeds]\nlimt = 3\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("limt"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases = [
+            (
+                "url = \"https://example.org/blog\"",
+                "url = \"example.org\"",
+                "site.url",
+            ),
+            ("[content]", "[site.x]\n[content]", "site"),
+            ("dir = \"posts\"", "dir = \"nowhere\"", "content.dir"),
+        ];
+        for (from, to, key) in cases {
+            let err = parse(&MINIMAL.replace(from, to)).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
+        let extra = [
+            ("[site]\ntimezone = \"Mars/Base\"", "site.timezone"),
+            ("[feeds]\nformats = [\"rdf\"]", "feeds.formats"),
+            ("[feeds]\ncontent = \"most\"", "feeds.content"),
+            ("[content]\nexclude = [\"a[\"]", "content.exclude"),
+            ("[site]\npermalink = \":year/:slugg/\"", "site.permalink"),
+            ("[feeds]\ndir = \"posts/out\"", "feeds.dir"),
+        ];
+        for (patch, key) in extra {
+            let text = merge(MINIMAL, patch);
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(key), "{patch}: {err}");
+        }
+    }
+
+    /// Puts `patch`'s key into the table it names, adding the table when the base lacks it.
+    fn merge(base: &str, patch: &str) -> String {
+        let (table, line) = patch.split_once('\n').unwrap();
+        let header = format!("{table}\n");
+        if base.contains(&header) {
+            base.replacen(&header, &format!("{header}{line}\n"), 1)
+        } else {
+            format!("{base}{patch}\n")
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! `settings.toml` exactly as written: serde structs with a doc line on every key.
+//!
+//! Nothing here is trusted yet. Unknown keys are refused (`deny_unknown_fields`) so a typo
+//! is an error rather than a silently ignored setting; [`super::Settings::from_raw`] turns
+//! these into validated values.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    /// What the site is and where it lives.
+    pub site: RawSite,
+    /// Where the posts are.
+    pub content: RawContent,
+    /// What feeds to publish and where.
+    #[serde(default)]
+    pub feeds: RawFeeds,
+}
+
+/// `[site]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    /// The site's name: the title of the site feed and the prefix of every other feed title.
+    pub title: String,
+    /// The public root URL of the site, e.g. `https://blog.example.org/`. Post links and
+    /// relative URLs in post bodies are resolved against it.
+    pub url: String,
+    /// One line about the site, used as the feeds' description.
+    #[serde(default)]
+    pub description: String,
+    /// Language tag of the content, e.g. `en` or `zh-CN`.
+    pub language: Option<String>,
+    /// Default author for posts that name none.
+    pub author: Option<String>,
+    /// IANA time zone (e.g. `Asia/Shanghai`) in which dates without an offset are read.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Post URL pattern with Hexo tokens: `:year :month :day :i_month :i_day :hour :minute
+    /// :second :title :name :category :id`.
+    #[serde(default = "default_permalink")]
+    pub permalink: String,
+}
+
+/// `[content]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawContent {
+    /// The folder of posts, relative to the settings file.
+    pub dir: String,
+    /// Glob patterns, relative to `dir`, of files and folders to leave out.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Files larger than this many MiB are reported and skipped.
+    #[serde(default = "default_max_file_mib")]
+    pub max_file_mib: u64,
+}
+
+/// `[feeds]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeeds {
+    /// Output folder, relative to the settings file.
+    #[serde(default = "default_feeds_dir")]
+    pub dir: String,
+    /// Public URL of the output folder; default `<site.url>feeds/`.
+    pub url: Option<String>,
+    /// Formats to write: any of `rss`, `atom`, `json`.
+    #[serde(default = "default_formats")]
+    pub formats: Vec<String>,
+    /// Items per feed, newest first; 0 = every post.
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+    /// `full` (summary and whole post) or `summary` (summary only) in every item.
+    #[serde(default = "default_content")]
+    pub content: String,
+    /// Length in characters of a summary cut from the post text.
+    #[serde(default = "default_summary_length")]
+    pub summary_length: usize,
+    /// Write a feed for every category node.
+    #[serde(default = "default_true")]
+    pub categories: bool,
+    /// Write a feed for every tag.
+    #[serde(default)]
+    pub tags: bool,
+    /// Renames category names in feed paths, e.g. `{ "新媒体" = "media" }`.
+    #[serde(default)]
+    pub category_map: BTreeMap<String, String>,
+    /// Renames tag names in feed paths.
+    #[serde(default)]
+    pub tag_map: BTreeMap<String, String>,
+}
+
+impl Default for RawFeeds {
+    fn default() -> Self {
+        RawFeeds {
+            dir: default_feeds_dir(),
+            url: None,
+            formats: default_formats(),
+            limit: default_limit(),
+            content: default_content(),
+            summary_length: default_summary_length(),
+            categories: true,
+            tags: false,
+            category_map: BTreeMap::new(),
+            tag_map: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
+}
+fn default_permalink() -> String {
+    ":year/:month/:day/:title/".into()
+}
+fn default_max_file_mib() -> u64 {
+    10
+}
+fn default_feeds_dir() -> String {
+    "feeds".into()
+}
+fn default_formats() -> Vec<String> {
+    vec!["rss".into(), "atom".into(), "json".into()]
+}
+fn default_limit() -> usize {
+    20
+}
+fn default_content() -> String {
+    "full".into()
+}
+fn default_summary_length() -> usize {
+    200
+}
+fn default_true() -> bool {
+    true
+}
