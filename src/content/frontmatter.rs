@@ -110,7 +110,10 @@ fn parse_yaml(text: &str, first_line: usize) -> Result<Value, FrontMatterError> 
         let line = e
             .location()
             .map(|l| first_line + l.line().saturating_sub(1));
-        let mut message = format!("invalid YAML front matter: {e}");
+        let mut message = format!(
+            "invalid YAML front matter: {}",
+            shift_lines(&e.to_string(), first_line - 1)
+        );
         if text.contains('\t') {
             message.push_str(" (YAML does not allow TAB characters for indentation; use spaces)");
         }
@@ -128,6 +131,24 @@ fn parse_toml(text: &str, first_line: usize) -> Result<Value, FrontMatterError> 
             message: format!("invalid TOML front matter: {}", e.message()),
         }
     })
+}
+
+/// Rewrites the parser's "line N" (counted in the front matter) as lines of the file.
+fn shift_lines(message: &str, by: usize) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("line ") {
+        let (head, tail) = rest.split_at(at + "line ".len());
+        out.push_str(head);
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        match tail[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + by).to_string()),
+            Err(_) => out.push_str(&tail[..digits]),
+        }
+        rest = &tail[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The 1-based file line of the first line in `split.front` that sets `key`, for messages
@@ -182,6 +203,11 @@ mod tests {
         let err = parse(&s).unwrap_err();
         assert_eq!(err.line, Some(6), "{err:?}");
         assert!(err.message.contains("TAB"), "{}", err.message);
+        assert!(
+            err.message.contains("at line 6 column 1"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -1,0 +1,476 @@
+//! `tidings build` and `tidings check`, driven through the real binary on sites written into
+//! temp dirs. Every feed produced is parsed back by independent parsers.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Site, assert_feeds_valid, files, hexo_post, parse_feed};
+
+fn seed_site() -> Site {
+    let site = Site::new();
+    site.post(
+        "新媒体/趣头条/分类/第一条.md",
+        hexo_post(
+            "第一条 <b>新闻</b> &amp; 更多",
+            "Thu, 17 Jun 2021 11:05:02 GMT",
+            &["新媒体", "趣头条", "分类"],
+            "<div><p>正文 <a href=\"../x/\">链接</a></p><img data-original=\"/img/a.jpg\"></div>",
+        ),
+    )
+    .post(
+        "新媒体/ZAKER/channel/second.md",
+        hexo_post("Second", "Fri, 18 Jun 2021 08:00:00 GMT", &["新媒体", "ZAKER", "channel"], "<p>Two</p>"),
+    )
+    .post(
+        "二次元/番剧/第1话.md",
+        hexo_post("第1话 - 开始", "2021-06-16 20:00:00", &["二次元", "番剧"], "<p>ep</p>"),
+    )
+    .post(
+        "notes/markdown.md",
+        "---\ntitle: Markdown post\ndate: 2021-06-15\ncategories: [[Tech, Rust], Notes]\ntags: [rust, 2021]\nheadimg: /img/cover.png\n---\nIntro text.\n\n<!-- more -->\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```\nlet x = 1;\n\tindented();\n```\n",
+    )
+    .post(
+        "notes/toml.md",
+        "+++\r\ntitle = \"TOML post\"\r\ndate = \"2021-06-14T06:17:00.877081\"\r\ntags = [  \"toml\" , \"rust\" ]\r\n+++\r\n\r\nBody with {{< shortcode >}}.\r\n",
+    )
+    .post("notes/draft.md", "---\ntitle: Draft\ndate: 2021-06-10\ndraft: true\n---\nno\n")
+    .post("_drafts/folder-draft.md", "---\ntitle: Folder draft\ndate: 2021-06-10\n---\nno\n")
+    .post(
+        "notes/future.md",
+        "---\ntitle: Future\ndate: 2999-01-01 00:00:00\ncategories: [Later]\n---\nnot yet\n",
+    );
+    site
+}
+
+#[test]
+fn builds_every_feed_and_they_all_parse() {
+    let site = seed_site();
+    let run = site.run(&["build"]).expect(0);
+    assert!(
+        run.stdout().contains("5 published, 1 scheduled, 2 drafts"),
+        "{}",
+        run.stdout()
+    );
+
+    let mut expected = vec!["index.opml".to_string()];
+    for dir in [
+        "",
+        "categories/新媒体/",
+        "categories/新媒体/趣头条/",
+        "categories/新媒体/趣头条/分类/",
+        "categories/新媒体/ZAKER/channel/",
+        "categories/二次元/番剧/",
+        "categories/Tech/Rust/",
+        "categories/Notes/",
+        "categories/Later/",
+        "tags/rust/",
+        "tags/2021/",
+        "tags/toml/",
+    ] {
+        for file in ["rss.xml", "atom.xml", "feed.json"] {
+            expected.push(format!("{dir}{file}"));
+        }
+    }
+    let written: Vec<String> = files(&site.out())
+        .iter()
+        .map(|p| {
+            p.strip_prefix(site.out())
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    for file in &expected {
+        assert!(written.contains(file), "missing {file} in {written:#?}");
+    }
+    assert_feeds_valid(&site.out());
+
+    // The parent category holds its children's posts, newest first.
+    let parent = parse_feed(&site.out().join("categories/新媒体/atom.xml"));
+    let titles: Vec<String> = parent
+        .entries
+        .iter()
+        .map(|e| e.title.clone().unwrap().content)
+        .collect();
+    assert_eq!(titles, ["Second", "第一条 新闻 & 更多"]);
+    // A category whose only post is scheduled has a valid, empty feed.
+    assert!(
+        parse_feed(&site.out().join("categories/Later/rss.xml"))
+            .entries
+            .is_empty()
+    );
+}
+
+#[test]
+fn items_carry_what_readers_need() {
+    let site = seed_site();
+    site.run(&["build"]).expect(0);
+    let rss = site.read("rss.xml");
+    let atom = site.read("atom.xml");
+    let json: serde_json::Value = serde_json::from_str(&site.read("feed.json")).unwrap();
+
+    // Channel dates are the newest item's, never the build time.
+    assert!(
+        rss.contains("<lastBuildDate>Fri, 18 Jun 2021 08:00:00 +0000</lastBuildDate>"),
+        "{rss}"
+    );
+    assert!(
+        atom.contains("<updated>2021-06-18T08:00:00+00:00</updated>"),
+        "{atom}"
+    );
+    // Absolute self links.
+    assert!(
+        rss.contains(r#"<atom:link href="https://example.org/blog/feeds/rss.xml" rel="self""#),
+        "{rss}"
+    );
+    assert!(
+        site.read("categories/新媒体/rss.xml").contains(
+            "https://example.org/blog/feeds/categories/%E6%96%B0%E5%AA%92%E4%BD%93/rss.xml"
+        )
+    );
+    // Titles are plain text; ids are not permalinks.
+    assert!(
+        rss.contains("<title>第一条 新闻 &amp; 更多</title>"),
+        "{rss}"
+    );
+    assert!(rss.contains(r#"<guid isPermaLink="false">urn:uuid:"#));
+    // Zone-less dates are read in the site's zone; RSS dates have numeric offsets.
+    assert!(
+        rss.contains("<pubDate>Wed, 16 Jun 2021 20:00:00 +0800</pubDate>"),
+        "{rss}"
+    );
+    // Relative URLs absolute, lazy images promoted, CJK percent-encoded once.
+    assert!(rss.contains(r#"<a href="https://example.org/blog/2021/06/17/%E6%96%B0%E5%AA%92%E4%BD%93/%E8%B6%A3%E5%A4%B4%E6%9D%A1/%E5%88%86%E7%B1%BB/x/">"#), "{rss}");
+    // A root-relative URL resolves against the host, as a browser would.
+    assert!(
+        rss.contains(r#"src="https://example.org/img/a.jpg""#),
+        "{rss}"
+    );
+    assert!(!rss.contains("%25E"), "double-encoded URL in {rss}");
+    // Images in every format.
+    assert!(
+        rss.contains(r#"<media:thumbnail url="https://example.org/img/cover.png""#),
+        "{rss}"
+    );
+    assert!(
+        atom.contains(r#"rel="enclosure" type="image/png""#),
+        "{atom}"
+    );
+    let markdown_item = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["title"] == "Markdown post")
+        .unwrap();
+    assert_eq!(markdown_item["image"], "https://example.org/img/cover.png");
+    // The excerpt marker gives the summary; Markdown tables render; tabs in code survive.
+    assert_eq!(markdown_item["summary"], "Intro text.");
+    assert!(
+        markdown_item["content_html"]
+            .as_str()
+            .unwrap()
+            .contains("<table>")
+    );
+    assert!(
+        markdown_item["content_html"]
+            .as_str()
+            .unwrap()
+            .contains("\n\tindented();")
+    );
+    // Atom summary and content are typed HTML.
+    assert!(
+        atom.contains(r#"<summary type="html">"#) && atom.contains(r#"<content type="html">"#),
+        "{atom}"
+    );
+    // Shortcodes pass through untouched.
+    assert!(
+        rss.contains("{{&lt; shortcode &gt;}}") || rss.contains("{{< shortcode >}}"),
+        "{rss}"
+    );
+}
+
+#[test]
+fn same_input_same_bytes_and_no_rewrites() {
+    let site = seed_site();
+    site.run(&["build"]).expect(0);
+    let snapshot: Vec<(std::path::PathBuf, Vec<u8>, std::time::SystemTime)> = files(&site.out())
+        .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+            (p, bytes, mtime)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    let run = site.run(&["build"]).expect(0);
+    assert!(
+        run.stdout().contains(" 0 files written"),
+        "{}",
+        run.stdout()
+    );
+    for (path, bytes, mtime) in snapshot {
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "{}", path.display());
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            mtime,
+            "{} was rewritten",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn edits_keep_item_ids_and_gone_categories_lose_their_feeds() {
+    let site = seed_site();
+    site.run(&["build"]).expect(0);
+    let id_before = parse_feed(&site.out().join("categories/二次元/atom.xml")).entries[0]
+        .id
+        .clone();
+    site.post(
+        "二次元/番剧/第1话.md",
+        hexo_post(
+            "第1话 - 新标题",
+            "2021-06-16 21:00:00",
+            &["二次元", "番剧"],
+            "<p>edited</p>",
+        ),
+    );
+    site.run(&["build"]).expect(0);
+    let entry = &parse_feed(&site.out().join("categories/二次元/atom.xml")).entries[0];
+    assert_eq!(entry.id, id_before, "an edit must not change the item id");
+    assert_eq!(entry.title.as_ref().unwrap().content, "第1话 - 新标题");
+
+    site.remove_post("二次元/番剧/第1话.md");
+    let run = site.run(&["build"]).expect(0);
+    assert!(run.stdout().contains("6 removed"), "{}", run.stdout());
+    assert!(!site.out().join("categories/二次元").exists());
+}
+
+#[test]
+fn ties_are_broken_by_id_and_the_limit_applies() {
+    let settings = common::BASE_SETTINGS.replace("tags = true", "limit = 2");
+    let site = Site::with_settings(&settings);
+    for name in ["c", "a", "b"] {
+        site.post(
+            &format!("{name}.md"),
+            format!("---\ntitle: {name}\ndate: 2021-01-01 10:00:00\n---\n{name}\n"),
+        );
+    }
+    site.run(&["build"]).expect(0);
+    let feed = parse_feed(&site.out().join("rss.xml"));
+    let titles: Vec<String> = feed
+        .entries
+        .iter()
+        .map(|e| e.title.clone().unwrap().content)
+        .collect();
+    assert_eq!(titles, ["a", "b"]);
+}
+
+#[test]
+fn hostile_content_cannot_break_the_feed() {
+    let site = Site::new();
+    site.post(
+        "evil.md",
+        "---\ntitle: \"Ends ]]> here \\x01 \\uFFFF <script>x</script>\"\ndate: 2021-01-01\ncategories: [\"..\", \"/\", \"\\x07bell\", \"a/../../b\"]\n---\n<p>cdata ]]> end \u{1}\u{b}</p><pre>keep\ttabs\n  and lines</pre><p onmouseover=\"steal()\">x</p><a href=\"javascript:alert(1)\">y</a><script>alert(2)</script>\n",
+    );
+    site.run(&["build"]).expect(0);
+    assert_feeds_valid(&site.out());
+    let rss = site.read("rss.xml");
+    assert!(!rss.contains("steal()") && !rss.contains("alert("), "{rss}");
+    assert!(rss.contains("<pre>keep\ttabs\n  and lines</pre>"), "{rss}");
+    // Every file stays inside the feeds folder.
+    for path in files(site.path()) {
+        let rel = path.strip_prefix(site.path()).unwrap();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            ["out", "posts", "settings.toml"].contains(&top.as_str()),
+            "wrote outside: {}",
+            path.display()
+        );
+    }
+    assert!(
+        site.out()
+            .join("categories/_/_/bell/a_.._.._b/rss.xml")
+            .exists(),
+        "{:#?}",
+        files(&site.out())
+    );
+}
+
+#[test]
+fn bad_files_are_reported_and_the_rest_published() {
+    let site = Site::new();
+    site.post("good.md", "---\ntitle: Good\ndate: 2021-01-01\n---\nfine\n")
+        .post(
+            "latin1.md",
+            b"---\ntitle: caf\xe9\ndate: 2021-01-01\n---\n".as_slice(),
+        )
+        .post("binary.md", b"\x00\x01\x02binary".as_slice())
+        .post("empty.md", "")
+        .post("yaml.md", "---\ntitle: a\ntags:\n- x\n\t- y\n---\n")
+        .post("toml.md", "+++\ntitle = \"x\"\ndate = \n+++\n")
+        .post("date.md", "---\ntitle: x\ndate: 2021-02-30 10:00:00\n---\n")
+        .post("unclosed.md", "---\ntitle: x\n")
+        .post("nofront.md", "# Just a heading\n")
+        .post(
+            "2021-03-04-jekyll-no-front.md",
+            "# A Jekyll page without front matter\n",
+        );
+    std::fs::write(
+        site.path().join("posts/huge.md"),
+        vec![b'a'; 50 * 1024 * 1024],
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(".", site.path().join("posts/loop")).unwrap();
+
+    let run = site.run(&["build"]).expect(1);
+    let err = run.stderr();
+    let posts = site.path().join("posts");
+    for expected in [
+        format!("{}:2: not UTF-8", posts.join("latin1.md").display()),
+        format!("{}: binary file", posts.join("binary.md").display()),
+        format!("{}: empty file", posts.join("empty.md").display()),
+        format!("{}:5: invalid YAML", posts.join("yaml.md").display()),
+        format!("{}:3: invalid TOML", posts.join("toml.md").display()),
+        format!(
+            "{}:3: `date` `2021-02-30 10:00:00` is an impossible date",
+            posts.join("date.md").display()
+        ),
+        format!(
+            "{}:1: front matter opened with `---` on line 1 is never closed",
+            posts.join("unclosed.md").display()
+        ),
+        format!("{}:1: no front matter", posts.join("nofront.md").display()),
+        format!("{}: file is 50.0 MiB", posts.join("huge.md").display()),
+        "symlink loop".to_string(),
+    ] {
+        assert!(err.contains(&expected), "missing `{expected}` in:\n{err}");
+    }
+    let titles: Vec<String> = parse_feed(&site.out().join("rss.xml"))
+        .entries
+        .iter()
+        .map(|e| e.title.clone().unwrap().content)
+        .collect();
+    assert_eq!(titles, ["jekyll-no-front", "Good"]);
+}
+
+#[test]
+fn bad_settings_stop_everything_and_name_the_key() {
+    for (patch, key) in [
+        ("[site]\nfoo = 1", "foo"),
+        (
+            "url = \"https://example.org/blog/\"=>url = \"example.org\"",
+            "site.url",
+        ),
+        (
+            "timezone = \"Asia/Shanghai\"=>timezone = \"Asia/Atlantis\"",
+            "site.timezone",
+        ),
+        ("dir = \"posts\"=>dir = \"missing\"", "content.dir"),
+        ("tags = true=>limit = -1", "limit"),
+    ] {
+        let settings = match patch.split_once("=>") {
+            Some((from, to)) => common::BASE_SETTINGS.replace(from, to),
+            None => common::BASE_SETTINGS.replacen("[site]", patch, 1),
+        };
+        let site = Site::with_settings(&settings);
+        site.post("good.md", "---\ntitle: Good\ndate: 2021-01-01\n---\nfine\n");
+        let run = site.run(&["build"]).expect(2);
+        assert!(run.stderr().contains(key), "{patch}: {}", run.stderr());
+        assert!(
+            !site.out().exists(),
+            "{patch}: wrote output despite bad settings"
+        );
+    }
+}
+
+#[test]
+fn check_writes_nothing_and_reports_the_same() {
+    let site = seed_site();
+    site.post("bad.md", "---\ntitle: x\ndate: never\n---\n");
+    let run = site.run(&["check"]).expect(1);
+    assert!(
+        run.stderr().contains("bad.md:3: `date`"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stdout().contains("would be written"),
+        "{}",
+        run.stdout()
+    );
+    assert!(!site.out().exists());
+    site.remove_post("bad.md");
+    site.run(&["build"]).expect(0);
+    let run = site.run(&["check"]).expect(0);
+    assert!(
+        run.stdout().contains("0 files would be written"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn summary_mode_and_formats_setting() {
+    let settings = common::BASE_SETTINGS.replace(
+        "tags = true",
+        "formats = [\"atom\"]\ncontent = \"summary\"\nsummary_length = 10\ncategories = false",
+    );
+    let site = Site::with_settings(&settings);
+    site.post(
+        "a.md",
+        "---\ntitle: A\ndate: 2021-01-01\n---\nThe quick brown fox jumps over the lazy dog.\n",
+    );
+    site.run(&["build"]).expect(0);
+    let written = files(&site.out());
+    assert_eq!(
+        written,
+        [site.out().join("atom.xml"), site.out().join("index.opml")]
+    );
+    let atom = site.read("atom.xml");
+    assert!(atom.contains("The quick…"), "{atom}");
+    assert!(!atom.contains("<content"), "{atom}");
+    assert_feeds_valid(&site.out());
+}
+
+#[test]
+fn the_bundled_example_builds_cleanly() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().unwrap();
+    // The example's settings, with the output sent to a temp dir.
+    let settings = std::fs::read_to_string(root.join("settings.toml"))
+        .unwrap()
+        .replace(
+            "dir = \"feeds\"",
+            &format!("dir = {:?}", out.path().join("feeds").to_str().unwrap()),
+        )
+        .replace(
+            "dir = \"examples/site/posts\"",
+            &format!(
+                "dir = {:?}",
+                root.join("examples/site/posts").to_str().unwrap()
+            ),
+        );
+    let config = out.path().join("settings.toml");
+    std::fs::write(&config, settings).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .arg("--config")
+        .arg(&config)
+        .arg("build")
+        .output()
+        .unwrap();
+    let run = common::Run(output).expect(0);
+    assert!(
+        run.stdout().contains("1 scheduled, 2 drafts"),
+        "{}",
+        run.stdout()
+    );
+    assert!(assert_feeds_valid(&out.path().join("feeds")) > 30);
+}

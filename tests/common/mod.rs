@@ -1,0 +1,192 @@
+//! Helpers shared by the integration tests: a throw-away site in a temp dir, the real
+//! `tidings` binary, and feed validation by parsers that are not ours (feed-rs, xmllint,
+//! Python feedparser and a JSON Feed schema).
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A site in a temp dir: `posts/` for content, `out/` for feeds, `settings.toml` beside them.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+}
+
+pub const BASE_SETTINGS: &str = r#"
+[site]
+title = "Test Site"
+url = "https://example.org/blog/"
+timezone = "Asia/Shanghai"
+
+[content]
+dir = "posts"
+
+[feeds]
+dir = "out"
+tags = true
+"#;
+
+impl Site {
+    pub fn new() -> Site {
+        Site::with_settings(BASE_SETTINGS)
+    }
+
+    pub fn with_settings(settings: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("posts")).unwrap();
+        std::fs::write(dir.path().join("settings.toml"), settings).unwrap();
+        Site { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.path().join("out")
+    }
+
+    /// Writes a post below `posts/`.
+    pub fn post(&self, rel: &str, text: impl AsRef<[u8]>) -> &Site {
+        let path = self.path().join("posts").join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        self
+    }
+
+    pub fn remove_post(&self, rel: &str) {
+        std::fs::remove_file(self.path().join("posts").join(rel)).unwrap();
+    }
+
+    /// Runs `tidings --config <settings> <args…>`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .arg("--config")
+            .arg(self.path().join("settings.toml"))
+            .args(args)
+            .output()
+            .unwrap();
+        Run(output)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.out().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+}
+
+/// The result of running the binary.
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    /// Panics with the output unless the exit code is `code`.
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code(),
+            code,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// Every file below `dir`, sorted.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = walk(dir);
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Parses every feed below `dir` with feed-rs, xmllint and Python (feedparser + JSON Feed
+/// schema). Returns how many feed files there were.
+pub fn assert_feeds_valid(dir: &Path) -> usize {
+    let all = files(dir);
+    let feeds: Vec<&PathBuf> = all
+        .iter()
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("xml" | "json")))
+        .collect();
+    assert!(!feeds.is_empty(), "no feeds below {}", dir.display());
+    for path in &feeds {
+        let bytes = std::fs::read(path).unwrap();
+        let parsed = feed_rs::parser::parse(bytes.as_slice());
+        assert!(
+            parsed.is_ok(),
+            "feed-rs cannot parse {}: {:?}",
+            path.display(),
+            parsed.err()
+        );
+    }
+
+    let xml: Vec<&PathBuf> = all
+        .iter()
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("xml" | "opml")))
+        .collect();
+    for chunk in xml.chunks(500) {
+        let out = Command::new("xmllint")
+            .arg("--noout")
+            .args(chunk.iter().copied())
+            .output()
+            .expect(
+                "xmllint must be installed (Debian package libxml2-utils; .ci/run installs it)",
+            );
+        assert!(
+            out.status.success(),
+            "xmllint: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/validate_feeds.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(dir)
+        .output()
+        .expect("python3 must be installed");
+    assert!(
+        out.status.success(),
+        "feedparser / JSON Feed schema (pip install feedparser jsonschema):\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    feeds.len()
+}
+
+/// Parses one feed file with feed-rs.
+pub fn parse_feed(path: &Path) -> feed_rs::model::Feed {
+    feed_rs::parser::parse(std::fs::read(path).unwrap().as_slice()).unwrap()
+}
+
+/// A YAML post in the seed's shape: blank line first, RFC 2822 date, categories chain.
+pub fn hexo_post(title: &str, date: &str, categories: &[&str], body: &str) -> String {
+    let mut text = format!(
+        "\n---\ntitle: '{}'\ncategories: \n",
+        title.replace('\'', "''")
+    );
+    for c in categories {
+        text.push_str(&format!(" - '{}'\n", c.replace('\'', "''")));
+    }
+    text.push_str(&format!("date: {date}\n---\n\n{body}"));
+    text
+}
