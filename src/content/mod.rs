@@ -69,7 +69,9 @@ pub fn scan(settings: &Settings, progress: &Progress) -> Result<Scan, ScanError>
         dir: dir.clone(),
         source,
     })?;
+    let started = std::time::Instant::now();
     let (candidates, mut problems) = walk(settings);
+    tracing::debug!(files = candidates.len(), elapsed = ?started.elapsed(), "walked");
     progress.start(candidates.len());
     let outcomes: Vec<Result<Outcome, Problem>> = candidates
         .par_iter()

@@ -28,7 +28,7 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
             ..Generator::default()
         }),
         links: vec![
-            link(&site.url.to_string(), "alternate", Some("text/html")),
+            link(site.url.as_ref(), "alternate", Some("text/html")),
             link(&self_url, "self", Some("application/atom+xml")),
         ],
         subtitle: Some(Text::plain(doc.description())),

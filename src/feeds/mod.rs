@@ -101,6 +101,7 @@ pub fn build(
     now: DateTime<Utc>,
     mode: Mode,
 ) -> Result<Report, OutputError> {
+    let started = std::time::Instant::now();
     let plan = plan::plan(posts, settings, now);
 
     // Each listed post is rendered once, however many feeds list it.
@@ -125,6 +126,7 @@ pub fn build(
         scheduled: plan.scheduled,
         ..Report::default()
     };
+    tracing::debug!(entries = prepared.len(), elapsed = ?started.elapsed(), "posts rendered");
     let mut entries = Vec::with_capacity(prepared.len());
     for (entry, problem) in prepared {
         entries.push(entry);
@@ -163,6 +165,7 @@ pub fn build(
         })
         .collect();
 
+    tracing::debug!(elapsed = ?started.elapsed(), "feeds written");
     let first_format = settings.feeds.formats[0];
     let opml = opml::render(&plan.feeds, settings, |spec| {
         feed_url(settings, spec, first_format)

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Benchmark `tidings build` on a synthetic archive of N posts in the seed's shape.
+
+    python3 bench/bench.py --posts 10000 [--posts 100000] [--keep DIR]
+
+Generates posts like the ones RSSHub-to-Hexo generators write (a blank line before `---`,
+RFC 2822 or zone-less dates, 3-level categories under ~20 top-level ones, 3-10 KB HTML or
+Markdown bodies with images), then times a cold build (empty feeds folder) and a rebuild with
+nothing changed, and reports wall time and peak RSS of the tidings process for each. Uses the
+release binary (built first with `cargo build --release`). Touches no network.
+"""
+import argparse
+import os
+import pathlib
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BINARY = ROOT / "target" / "release" / "tidings"
+
+WORDS = ("feed reader archive post category digest schedule notify publish channel "
+         "server client update release stable network message subscriber summary").split()
+CJK = "新闻科技芯片手机动画放送周一产能工厂发布市场数据报告城市交通天气体育音乐电影读书".strip()
+DAYS = "Mon Tue Wed Thu Fri Sat Sun".split()
+MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+
+def sentence(rng):
+    if rng.random() < 0.5:
+        return " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 20))).capitalize() + "."
+    return "".join(rng.choice(CJK) for _ in range(rng.randint(15, 40))) + "。"
+
+
+def body(rng, markdown):
+    target = rng.randint(3000, 10000)
+    parts = []
+    size = 0
+    while size < target:
+        para = " ".join(sentence(rng) for _ in range(rng.randint(2, 6)))
+        if rng.random() < 0.2:
+            img = f"https://img.example.net/{rng.randrange(10**6)}.jpeg"
+            para = f"![pic]({img})" if markdown else f'<img src="{img}" data-size="1080,718">'
+        if markdown:
+            parts.append(para if rng.random() > 0.1 else f"## {sentence(rng)}")
+        else:
+            parts.append(f"<p>{para}</p>")
+        size += len(para.encode())
+    return ("\n\n" if markdown else "").join(parts) if markdown else "<div>\n" + "".join(parts) + "\n</div>\n"
+
+
+def generate(dest, n, seed=7):
+    rng = random.Random(seed)
+    tops = [f"{''.join(rng.sample(CJK, 2))}{i}" for i in range(20)]
+    tree = {t: {f"{t}-{''.join(rng.sample(CJK, 2))}{j}": [f"频道{k}" for k in range(3)] for j in range(4)} for t in tops}
+    start = 1_600_000_000
+    for i in range(n):
+        top = rng.choice(tops)
+        mid = rng.choice(list(tree[top]))
+        leaf = rng.choice(tree[top][mid])
+        ts = start + i * 3600 + rng.randrange(3600)
+        t = time.gmtime(ts)
+        if rng.random() < 0.5:
+            date = f"{DAYS[t.tm_wday]}, {t.tm_mday:02d} {MONTHS[t.tm_mon - 1]} {t.tm_year} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+        else:
+            date = time.strftime("%Y-%m-%d %H:%M:%S", t)
+        markdown = rng.random() < 0.5
+        title = sentence(rng)[:60].replace("'", "''")
+        folder = dest / top / mid / leaf
+        folder.mkdir(parents=True, exist_ok=True)
+        text = (f"\n---\ntitle: '{title}'\ncategories: \n - {top}\n - {mid}\n - {leaf}\n"
+                f"headimg: 'https://img.example.net/head/{i}.jpeg'\nauthor: bench\ndate: {date}\n---\n\n"
+                + body(rng, markdown))
+        (folder / f"post-{i:06d}.{'md' if markdown else 'html'}").write_text(text, encoding="utf-8")
+
+
+def measure(args):
+    started = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    out = proc.stdout.read().decode()
+    err = proc.stderr.read().decode()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"tidings failed:\n{out}{err}")
+    return elapsed, usage.ru_maxrss / 1024, out.strip()
+
+
+def run(n, keep):
+    work = pathlib.Path(keep) if keep else pathlib.Path(tempfile.mkdtemp(prefix="tidings-bench-"))
+    posts = work / f"posts-{n}"
+    if not posts.exists():
+        t0 = time.perf_counter()
+        generate(posts, n)
+        print(f"generated {n} posts in {time.perf_counter() - t0:.1f} s")
+    feeds = work / f"feeds-{n}"
+    shutil.rmtree(feeds, ignore_errors=True)
+    config = work / f"settings-{n}.toml"
+    config.write_text(f'[site]\ntitle = "Bench"\nurl = "https://bench.example.org/"\n'
+                      f'timezone = "Asia/Shanghai"\n[content]\ndir = "{posts}"\n'
+                      f'[feeds]\ndir = "{feeds}"\n', encoding="utf-8")
+    args = [str(BINARY), "--config", str(config), "build"]
+    cold = measure(args)
+    warm = measure(args)
+    size = sum(f.stat().st_size for f in feeds.rglob("*") if f.is_file())
+    files = sum(1 for f in feeds.rglob("*") if f.is_file())
+    print(f"posts={n}: cold build {cold[0]:.3f} s, peak RSS {cold[1]:.0f} MB | "
+          f"no-change rebuild {warm[0]:.3f} s, peak RSS {warm[1]:.0f} MB | "
+          f"{files} files, {size / 1e6:.1f} MB written")
+    print(f"  tidings: {cold[2]}")
+    if not keep:
+        shutil.rmtree(work)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, action="append", help="archive size (repeatable); default 10000")
+    parser.add_argument("--keep", help="folder to keep the generated archive in (reused when present)")
+    args = parser.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    for n in args.posts or [10000]:
+        run(n, args.keep)
+
+
+if __name__ == "__main__":
+    main()
