@@ -26,6 +26,9 @@ pub struct Post {
     /// The file, as a path the user can open (content folder joined with `source`).
     pub file: PathBuf,
     pub format: BodyFormat,
+    /// Hash (xxh3) of the file's bytes: it changes exactly when the file does, front matter
+    /// or body, so it tells an edit from a reread.
+    pub hash: u64,
     /// Plain text: no tags, entities decoded.
     pub title: String,
     /// Absolute, percent-encoded once.

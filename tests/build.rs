@@ -203,13 +203,22 @@ fn same_input_same_bytes_and_no_rewrites() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(50));
-    let run = site.run(&["build"]).expect(0);
-    assert!(
-        run.stdout().contains(" 0 files written"),
-        "{}",
-        run.stdout()
-    );
-    for (path, bytes, mtime) in snapshot {
+    // Twice: once stopped early by the manifest, once rendering everything again.
+    for forget_manifest in [false, true] {
+        if forget_manifest {
+            std::fs::remove_file(site.out().join(".tidings-manifest")).unwrap();
+        }
+        let run = site.run(&["build"]).expect(0);
+        assert!(
+            run.stdout().contains(" 0 files written"),
+            "{}",
+            run.stdout()
+        );
+    }
+    for (path, bytes, mtime) in snapshot
+        .into_iter()
+        .filter(|(p, ..)| !p.ends_with(".tidings-manifest"))
+    {
         assert_eq!(std::fs::read(&path).unwrap(), bytes, "{}", path.display());
         assert_eq!(
             std::fs::metadata(&path).unwrap().modified().unwrap(),
@@ -218,6 +227,23 @@ fn same_input_same_bytes_and_no_rewrites() {
             path.display()
         );
     }
+}
+
+#[test]
+fn feeds_changed_or_removed_by_hand_are_restored() {
+    let site = seed_site();
+    site.run(&["build"]).expect(0);
+    let original = site.read("categories/新媒体/rss.xml");
+    std::fs::write(site.out().join("categories/新媒体/rss.xml"), "tampered").unwrap();
+    std::fs::remove_file(site.out().join("atom.xml")).unwrap();
+    let run = site.run(&["build"]).expect(0);
+    assert!(
+        run.stdout().contains(" 2 files written"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(site.read("categories/新媒体/rss.xml"), original);
+    assert!(site.out().join("atom.xml").exists());
 }
 
 #[test]
@@ -432,7 +458,11 @@ fn summary_mode_and_formats_setting() {
     let written = files(&site.out());
     assert_eq!(
         written,
-        [site.out().join("atom.xml"), site.out().join("index.opml")]
+        [
+            site.out().join(".tidings-manifest"),
+            site.out().join("atom.xml"),
+            site.out().join("index.opml")
+        ]
     );
     let atom = site.read("atom.xml");
     assert!(atom.contains("The quick…"), "{atom}");

@@ -4,10 +4,6 @@
 //! bodies pass through as written. Template syntax (`{{ … }}`, `{% … %}`, Hugo shortcodes)
 //! is left untouched: it is the site generator's business, and guessing at it would lose text.
 
-use std::cell::RefCell;
-
-use lol_html::html_content::TextType;
-use lol_html::{HtmlRewriter, Settings, doc_text, element};
 use pulldown_cmark::{Options, Parser, html};
 
 use crate::model::BodyFormat;
@@ -44,38 +40,6 @@ pub fn before_more(body: &str) -> Option<&str> {
         from = start + 4 + end + 3;
     }
     None
-}
-
-/// The visible text of an HTML fragment: tags dropped, `script`/`style` skipped, entities
-/// decoded, runs of white space folded to one space.
-pub fn html_to_text(html: &str) -> String {
-    // Both handlers append, in document order, so they share the buffer.
-    let raw = RefCell::new(String::with_capacity(html.len() / 2));
-    {
-        let settings = Settings::new()
-            .with_strict(false)
-            .with_enable_esi_tags(false)
-            .append_element_content_handler(element!(
-                "br, p, div, li, tr, td, th, h1, h2, h3, h4, h5, h6, pre, blockquote",
-                |_el| {
-                    raw.borrow_mut().push(' ');
-                    Ok(())
-                }
-            ))
-            .append_document_content_handler(doc_text!(|t| {
-                // Script and style bodies are not text a reader sees.
-                if matches!(t.text_type(), TextType::Data | TextType::RCData) {
-                    raw.borrow_mut().push_str(t.as_str());
-                }
-                Ok(())
-            }));
-        let mut rewriter = HtmlRewriter::new(settings, |_: &[u8]| {});
-        // Failing to read malformed markup only shortens the text; there is nothing to report.
-        let _ = rewriter
-            .write(html.as_bytes())
-            .and_then(|()| rewriter.end());
-    }
-    fold_whitespace(&html_escape::decode_html_entities(&raw.into_inner()))
 }
 
 /// Collapses every run of white space to one space and trims the ends.
@@ -166,14 +130,6 @@ mod tests {
             Some("<!-- x -->a")
         );
         assert_eq!(before_more("a <!-- not more --> b"), None);
-    }
-
-    #[test]
-    fn text_of_html() {
-        let text = html_to_text(
-            "<div><p>Hello&nbsp;<b>wide</b>\n\tworld</p><script>x()</script><p>&lt;tag&gt; 你好</p></div>",
-        );
-        assert_eq!(text, "Hello wide world <tag> 你好");
     }
 
     #[test]

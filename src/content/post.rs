@@ -39,6 +39,8 @@ pub struct Source<'a> {
     /// Path below the content folder, `/`-separated.
     pub rel: &'a str,
     pub format: BodyFormat,
+    /// Hash of the file's bytes.
+    pub hash: u64,
 }
 
 /// Builds a post from its front matter (an empty map for a file that has none).
@@ -122,6 +124,7 @@ pub fn interpret(
         source: src.rel.to_owned(),
         file: settings.content.dir.join(src.rel),
         format: src.format,
+        hash: src.hash,
         title,
         url,
         published,
@@ -353,6 +356,7 @@ mod tests {
         let src = Source {
             rel,
             format: BodyFormat::Markdown,
+            hash: 0,
         };
         match interpret(meta.as_object().unwrap(), &src, &s)? {
             Outcome::Post(p) => Ok(*p),
@@ -460,6 +464,7 @@ mod tests {
         let src = Source {
             rel: "a.md",
             format: BodyFormat::Markdown,
+            hash: 0,
         };
         for meta in [
             json!({"draft": true}),

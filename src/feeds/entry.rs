@@ -5,8 +5,8 @@ use chrono::{DateTime, FixedOffset};
 use url::Url;
 use uuid::Uuid;
 
-use super::html::{clean_for_feed, strip_illegal_xml};
-use crate::content::markup::{self, before_more, cut, html_to_text};
+use super::html::{clean_for_feed, strip_illegal_xml, visible_text};
+use crate::content::markup::{self, before_more, cut};
 use crate::content::{Problem, read_body};
 use crate::model::Post;
 use crate::settings::{ContentMode, Settings};
@@ -59,26 +59,26 @@ pub fn prepare<'p>(post: &'p Post, settings: &Settings) -> (Entry<'p>, Option<Pr
     };
     let body = strip_illegal_xml(&body).into_owned();
 
-    let content_html = (settings.feeds.content == ContentMode::Full)
-        .then(|| clean_for_feed(&markup::to_html(&body, post.format), &base));
+    let limit = settings.feeds.summary_length;
+    let content = (settings.feeds.content == ContentMode::Full)
+        .then(|| clean_for_feed(&markup::to_html(&body, post.format), &base, limit));
 
     let written_summary = post
         .summary
         .as_deref()
         .map(markup::markdown_to_html)
         .or_else(|| before_more(&body).map(|head| markup::to_html(head, post.format)))
-        .map(|html| clean_for_feed(&html, &base));
+        .map(|html| clean_for_feed(&html, &base, usize::MAX));
     let (summary_html, summary_text) = match written_summary {
-        Some(html) => {
-            let text = html_to_text(&html);
-            (html, text)
-        }
+        Some(cleaned) => (cleaned.html, cleaned.text),
         None => {
-            let full_text = match &content_html {
-                Some(html) => html_to_text(html),
-                None => html_to_text(&markup::to_html(&body, post.format)),
+            let text = match &content {
+                Some(cleaned) => cut(&cleaned.text, limit),
+                None => cut(
+                    &visible_text(&markup::to_html(&body, post.format), limit),
+                    limit,
+                ),
             };
-            let text = cut(&full_text, settings.feeds.summary_length);
             (html_escape::encode_text(&text).into_owned(), text)
         }
     };
@@ -88,7 +88,7 @@ pub fn prepare<'p>(post: &'p Post, settings: &Settings) -> (Entry<'p>, Option<Pr
         guid: guid(&settings.site.url, &post.id),
         summary_html,
         summary_text,
-        content_html,
+        content_html: content.map(|cleaned| cleaned.html),
         updated: post.freshness(),
     };
     (entry, problem)

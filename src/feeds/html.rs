@@ -6,11 +6,13 @@
 //! streaming rewriter (`lol_html`) rather than a DOM, which is what keeps large archives fast.
 
 use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
 
-use lol_html::html_content::Element;
-use lol_html::{RewriteStrSettings, element, rewrite_str};
+use lol_html::html_content::{Element, TextType};
+use lol_html::{HtmlRewriter, Settings, doc_text, element};
 use url::Url;
 
+use crate::content::markup::fold_whitespace;
 use crate::content::post::is_xml_char;
 
 /// Attributes that hold one URL.
@@ -38,29 +40,106 @@ const LAZY_SOURCES: &[&str] = &[
     "data-actualsrc",
 ];
 
-/// Rewrites post HTML for a feed: absolute URLs, real image sources, nothing executable,
-/// no characters that XML forbids.
-pub fn clean_for_feed(html: &str, base: &Url) -> String {
-    let settings = RewriteStrSettings::new()
+/// Elements after which text reads as a new word (`<p>a</p><p>b</p>` is "a b", not "ab").
+const BLOCKS: &str = "br, p, div, li, tr, td, th, h1, h2, h3, h4, h5, h6, pre, blockquote, section, article, figure, figcaption, hr";
+
+/// Post HTML rewritten for a feed, with the start of its visible text.
+#[derive(Debug)]
+pub struct Cleaned {
+    pub html: String,
+    /// White space folded; at least `text_chars` characters when the post has that many.
+    pub text: String,
+}
+
+/// Rewrites post HTML for a feed: absolute URLs, real image sources, nothing executable, no
+/// characters that XML forbids. In the same pass it collects the visible text, up to a little
+/// over `text_chars` characters, so a summary needs no second pass.
+pub fn clean_for_feed(html: &str, base: &Url, text_chars: usize) -> Cleaned {
+    let (out, text) = rewrite(html, Some(base), text_chars);
+    let html = match strip_illegal_xml(&out) {
+        Cow::Borrowed(_) => out,
+        Cow::Owned(stripped) => stripped,
+    };
+    Cleaned { html, text }
+}
+
+/// The visible text of an HTML fragment (tags dropped, `script`/`style` skipped, entities
+/// decoded, white space folded), reading no further than `max_chars` visible characters.
+pub fn visible_text(html: &str, max_chars: usize) -> String {
+    rewrite(html, None, max_chars).1
+}
+
+/// One streaming pass: rewrites when `base` is given (else discards the output) and collects
+/// visible text until more than `text_chars` non-space characters are in hand.
+fn rewrite(html: &str, base: Option<&Url>, text_chars: usize) -> (String, String) {
+    // The handlers all append in document order, so they share these.
+    let text = RefCell::new(String::new());
+    let visible = Cell::new(0usize);
+    let enough = || visible.get() > text_chars;
+    let mut settings = Settings::new()
         .with_strict(false)
         .with_enable_esi_tags(false)
-        .append_element_content_handler(element!("script", |el| {
-            el.remove();
+        .append_element_content_handler(element!(BLOCKS, |_el| {
+            if !enough() {
+                text.borrow_mut().push(' ');
+            }
             Ok(())
         }))
-        .append_element_content_handler(element!("*", |el| {
-            clean_element(el, base);
+        .append_document_content_handler(doc_text!(|chunk| {
+            // Script and style bodies are not text a reader sees.
+            if !enough() && matches!(chunk.text_type(), TextType::Data | TextType::RCData) {
+                let s = chunk.as_str();
+                visible.set(visible.get() + s.chars().filter(|c| !c.is_whitespace()).count());
+                text.borrow_mut().push_str(s);
+            }
             Ok(())
         }));
-    let cleaned = match rewrite_str(html, settings) {
-        Ok(out) => out,
-        // lol_html only fails on memory limits; an escaped copy is safe and loses no text.
-        Err(_) => html_escape::encode_text(html).into_owned(),
-    };
-    match strip_illegal_xml(&cleaned) {
-        Cow::Borrowed(_) => cleaned,
-        Cow::Owned(stripped) => stripped,
+    if let Some(base) = base {
+        settings = settings
+            .append_element_content_handler(element!("script", |el| {
+                el.remove();
+                Ok(())
+            }))
+            .append_element_content_handler(element!("*", |el| {
+                clean_element(el, base);
+                Ok(())
+            }));
     }
+    let mut out = Vec::with_capacity(if base.is_some() {
+        html.len() + html.len() / 8
+    } else {
+        0
+    });
+    {
+        let keep = base.is_some();
+        let mut rewriter = HtmlRewriter::new(settings, |chunk: &[u8]| {
+            if keep {
+                out.extend_from_slice(chunk);
+            }
+        });
+        let mut result = Ok(());
+        for piece in html.as_bytes().chunks(16 * 1024) {
+            // Text only: stop reading once the summary has what it needs.
+            if !keep && enough() {
+                break;
+            }
+            result = rewriter.write(piece);
+            if result.is_err() {
+                break;
+            }
+        }
+        if result.is_ok() {
+            result = rewriter.end();
+        }
+        if result.is_err() && keep {
+            // lol_html fails only on its memory limit; an escaped copy is safe and loses no text.
+            out = html_escape::encode_text(html).as_bytes().to_vec();
+        }
+    }
+    let out = String::from_utf8(out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    let text = fold_whitespace(&html_escape::decode_html_entities(&text.into_inner()));
+    (out, text)
 }
 
 fn clean_element(el: &mut Element, base: &Url) {
@@ -172,7 +251,31 @@ mod tests {
         clean_for_feed(
             html,
             &Url::parse("https://example.org/2021/06/17/post/").unwrap(),
+            100,
         )
+        .html
+    }
+
+    #[test]
+    fn text_of_html() {
+        let html = "<div><p>Hello&nbsp;<b>wide</b>\n\tworld</p><script>x()</script><style>p{}</style><p>&lt;tag&gt; 你好</p></div>";
+        assert_eq!(visible_text(html, 100), "Hello wide world <tag> 你好");
+        let base = Url::parse("https://example.org/").unwrap();
+        assert_eq!(
+            clean_for_feed(html, &base, 100).text,
+            "Hello wide world <tag> 你好"
+        );
+    }
+
+    #[test]
+    fn text_collection_stops_early_but_has_enough() {
+        let html = "<p>abc def</p>".repeat(10_000);
+        let text = visible_text(&html, 10);
+        assert!(text.chars().count() > 10 && text.len() < 100, "{text}");
+        let base = Url::parse("https://example.org/").unwrap();
+        let cleaned = clean_for_feed(&html, &base, 10);
+        assert_eq!(cleaned.html, html, "the whole document is still rewritten");
+        assert!(cleaned.text.len() < 100);
     }
 
     #[test]

@@ -8,13 +8,14 @@ pub mod atom;
 pub mod entry;
 pub mod html;
 pub mod json;
+pub mod manifest;
 pub mod opml;
 pub mod output;
 pub mod plan;
 pub mod rss;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
@@ -101,8 +102,24 @@ pub fn build(
     now: DateTime<Utc>,
     mode: Mode,
 ) -> Result<Report, OutputError> {
-    let started = std::time::Instant::now();
     let plan = plan::plan(posts, settings, now);
+    let root = &settings.feeds.dir;
+    let dry_run = mode == Mode::Check;
+    let mut report = Report {
+        feeds: plan.feeds.len(),
+        published: plan.published,
+        scheduled: plan.scheduled,
+        ..Report::default()
+    };
+
+    // Nothing new since the last build: every file it wrote is still right.
+    let planned = planned_files(settings, &plan.feeds);
+    let fingerprint = manifest::fingerprint(settings, &plan.feeds, posts);
+    if manifest::is_current(root, fingerprint, &planned) {
+        report.unchanged = planned.len();
+        report.removed = remove_stale(root, &planned.into_iter().collect(), dry_run)?;
+        return Ok(report);
+    }
 
     // Each listed post is rendered once, however many feeds list it.
     let mut listed: Vec<usize> = plan
@@ -120,21 +137,12 @@ pub fn build(
     for (position, &i) in listed.iter().enumerate() {
         slot[i] = position;
     }
-    let mut report = Report {
-        feeds: plan.feeds.len(),
-        published: plan.published,
-        scheduled: plan.scheduled,
-        ..Report::default()
-    };
-    tracing::debug!(entries = prepared.len(), elapsed = ?started.elapsed(), "posts rendered");
     let mut entries = Vec::with_capacity(prepared.len());
     for (entry, problem) in prepared {
         entries.push(entry);
         report.problems.extend(problem);
     }
 
-    let root = &settings.feeds.dir;
-    let dry_run = mode == Mode::Check;
     let results: Vec<Result<(PathBuf, Written), OutputError>> = plan
         .feeds
         .par_iter()
@@ -144,10 +152,7 @@ pub fn build(
                 entries: spec.items.iter().map(|&i| &entries[slot[i]]).collect(),
                 settings,
             };
-            let dir = spec
-                .dir
-                .iter()
-                .fold(root.clone(), |path, segment| path.join(segment));
+            let dir = feed_dir(root, spec);
             settings
                 .feeds
                 .formats
@@ -158,14 +163,12 @@ pub fn build(
                         Format::Atom => atom::render(&doc),
                         Format::Json => json::render(&doc),
                     };
-                    let path = dir.join(format.file_name());
-                    write(path, &bytes, dry_run)
+                    write(dir.join(format.file_name()), &bytes, dry_run)
                 })
                 .collect::<Vec<_>>()
         })
         .collect();
 
-    tracing::debug!(elapsed = ?started.elapsed(), "feeds written");
     let first_format = settings.feeds.formats[0];
     let opml = opml::render(&plan.feeds, settings, |spec| {
         feed_url(settings, spec, first_format)
@@ -182,11 +185,46 @@ pub fn build(
         }
         keep.insert(path);
     }
-    report.removed = output::remove_stale(root, &keep, dry_run).map_err(|source| OutputError {
-        path: root.clone(),
-        source,
-    })?;
+    report.removed = remove_stale(root, &keep, dry_run)?;
+    if !dry_run {
+        manifest::record(root, fingerprint, &planned).map_err(|source| OutputError {
+            path: root.join(manifest::FILE),
+            source,
+        })?;
+    }
     Ok(report)
+}
+
+/// The folder a feed's files go in.
+fn feed_dir(root: &Path, spec: &FeedSpec) -> PathBuf {
+    spec.dir
+        .iter()
+        .fold(root.to_path_buf(), |path, segment| path.join(segment))
+}
+
+/// Every file a build with this plan writes.
+fn planned_files(settings: &Settings, feeds: &[FeedSpec]) -> Vec<PathBuf> {
+    let root = &settings.feeds.dir;
+    let mut files: Vec<PathBuf> = feeds
+        .iter()
+        .flat_map(|spec| {
+            let dir = feed_dir(root, spec);
+            settings
+                .feeds
+                .formats
+                .iter()
+                .map(move |format| dir.join(format.file_name()))
+        })
+        .collect();
+    files.push(root.join(output::OPML));
+    files
+}
+
+fn remove_stale(root: &Path, keep: &HashSet<PathBuf>, dry_run: bool) -> Result<usize, OutputError> {
+    output::remove_stale(root, keep, dry_run).map_err(|source| OutputError {
+        path: root.to_path_buf(),
+        source,
+    })
 }
 
 fn write(path: PathBuf, bytes: &[u8], dry_run: bool) -> Result<(PathBuf, Written), OutputError> {

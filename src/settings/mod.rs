@@ -112,6 +112,9 @@ pub struct Feeds {
 pub struct Settings {
     /// The file these came from, for messages.
     pub path: PathBuf,
+    /// Hash of the settings text and the folder it was read against: whatever changes it may
+    /// change every feed.
+    pub fingerprint: u64,
     pub site: Site,
     pub content: Content,
     pub feeds: Feeds,
@@ -135,7 +138,12 @@ impl Settings {
             path: path.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         })?;
-        Settings::from_raw(raw, path, base)
+        let mut settings = Settings::from_raw(raw, path, base)?;
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(text.as_bytes());
+        h.update(base.as_os_str().as_encoded_bytes());
+        settings.fingerprint = h.digest();
+        Ok(settings)
     }
 
     /// The one function that turns what was written into what is used.
@@ -218,6 +226,7 @@ impl Settings {
 
         Ok(Settings {
             path: path.to_owned(),
+            fingerprint: 0,
             site: Site {
                 title: raw.site.title,
                 url: site_url,
