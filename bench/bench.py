@@ -56,12 +56,13 @@ def generate(dest, n, seed=7):
     rng = random.Random(seed)
     tops = [f"{''.join(rng.sample(CJK, 2))}{i}" for i in range(20)]
     tree = {t: {f"{t}-{''.join(rng.sample(CJK, 2))}{j}": [f"频道{k}" for k in range(3)] for j in range(4)} for t in tops}
-    start = 1_600_000_000
+    # One post every 15 minutes, ending in 2023: every post is already published.
+    start = 1_700_000_000 - n * 900
     for i in range(n):
         top = rng.choice(tops)
         mid = rng.choice(list(tree[top]))
         leaf = rng.choice(tree[top][mid])
-        ts = start + i * 3600 + rng.randrange(3600)
+        ts = start + i * 900 + rng.randrange(900)
         t = time.gmtime(ts)
         if rng.random() < 0.5:
             date = f"{DAYS[t.tm_wday]}, {t.tm_mday:02d} {MONTHS[t.tm_mon - 1]} {t.tm_year} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"

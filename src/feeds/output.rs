@@ -90,12 +90,20 @@ pub fn remove_stale(root: &Path, keep: &HashSet<PathBuf>, dry_run: bool) -> io::
                 }
                 removed += 1;
             }
-        } else if entry.file_type().is_dir() && entry.depth() > 0 && !dry_run {
+        } else if entry.file_type().is_dir() && !dry_run && in_our_trees(root, path) {
             // Only empty folders go; `remove_dir` refuses the others, which is the point.
             let _ = fs::remove_dir(path);
         }
     }
     Ok(removed)
+}
+
+/// Folders below `categories/` and `tags/` are ours to tidy; anything else in the feeds
+/// folder belongs to whoever made it.
+fn in_our_trees(root: &Path, path: &Path) -> bool {
+    ["categories", "tags"]
+        .iter()
+        .any(|tree| path.starts_with(root.join(tree)) && path != root.join(tree))
 }
 
 #[cfg(test)]
@@ -134,6 +142,7 @@ mod tests {
     fn stale_removal_spares_other_files() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
+        fs::create_dir_all(root.join("images/empty")).unwrap();
         for f in [
             "rss.xml",
             "feed.json",
@@ -154,5 +163,9 @@ mod tests {
         assert!(!root.join("categories/old").exists());
         assert!(root.join("categories/keep/rss.xml").exists());
         assert!(root.join("README.md").exists());
+        assert!(
+            root.join("images/empty").exists(),
+            "folders outside categories/ and tags/ stay"
+        );
     }
 }

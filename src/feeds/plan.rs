@@ -159,7 +159,8 @@ fn group(
 }
 
 /// Folder segments for each key (in the map's order, so parents come before children):
-/// names renamed by the map, made safe for any file system, and made unique among siblings.
+/// names renamed by the map, made safe for any file system, and made unique among siblings
+/// regardless of case.
 fn safe_dirs<'a>(
     keys: impl Iterator<Item = &'a Vec<String>>,
     root: &str,
@@ -179,7 +180,8 @@ fn safe_dirs<'a>(
         let mut n = 1;
         loop {
             dir.push(segment.clone());
-            if taken.insert(dir.clone()) {
+            // Compared without case: on macOS and Windows `Rust` and `rust` are one folder.
+            if taken.insert(dir.iter().map(|s| s.to_lowercase()).collect()) {
                 break;
             }
             dir.pop();
@@ -255,6 +257,13 @@ mod tests {
         assert_eq!(dirs[0], ["categories", "a_b"]);
         assert_eq!(dirs[1], ["categories", "a_b~2"]);
         assert_eq!(dirs[2], ["categories", "a_b~2", "c"]);
+    }
+
+    #[test]
+    fn names_differing_only_in_case_get_their_own_folders() {
+        let keys = [vec!["Rust".to_string()], vec!["rust".to_string()]];
+        let dirs = safe_dirs(keys.iter(), "tags", &BTreeMap::new());
+        assert_eq!(dirs, [vec!["tags", "Rust"], vec!["tags", "rust~2"]]);
     }
 
     #[test]
