@@ -10,4 +10,5 @@ pub mod content;
 pub mod feeds;
 pub mod model;
 pub mod progress;
+pub mod schedule;
 pub mod settings;
