@@ -9,6 +9,8 @@ pub mod clock;
 pub mod content;
 pub mod feeds;
 pub mod model;
+pub mod notify;
 pub mod progress;
 pub mod schedule;
 pub mod settings;
+pub mod store;

@@ -32,7 +32,11 @@ impl Cron {
             "@weekly" => "0 0 * * 0".to_owned(),
             "@daily" | "@midnight" => "0 0 * * *".to_owned(),
             "@hourly" => "0 * * * *".to_owned(),
-            s if s.starts_with('@') => return Err(format!("`{source}` is not a schedule tidings knows; use @hourly, @daily, @weekly, @monthly or @yearly")),
+            s if s.starts_with('@') => {
+                return Err(format!(
+                    "`{source}` is not a schedule tidings knows; use @hourly, @daily, @weekly, @monthly or @yearly"
+                ));
+            }
             _ => source.clone(),
         };
         let fields: Vec<&str> = expanded.split_whitespace().collect();
@@ -56,11 +60,16 @@ impl Cron {
                 format!("{seconds} {minute} {hour} * {month} {dow_names}"),
             ]
         } else {
-            vec![format!("{seconds} {minute} {hour} {dom} {month} {dow_names}")]
+            vec![format!(
+                "{seconds} {minute} {hour} {dom} {month} {dow_names}"
+            )]
         };
         let schedules = expressions
             .iter()
-            .map(|e| cron::Schedule::from_str(e).map_err(|err| format!("`{source}` is not a valid schedule: {err}")))
+            .map(|e| {
+                cron::Schedule::from_str(e)
+                    .map_err(|err| format!("`{source}` is not a valid schedule: {err}"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Cron { source, schedules })
     }
@@ -105,7 +114,13 @@ fn weekdays(field: &str) -> Result<Option<Vec<&'static str>>, String> {
     let mut days = [false; 7];
     for item in field.split(',') {
         let (range, step) = match item.split_once('/') {
-            Some((range, step)) => (range, step.parse::<usize>().ok().filter(|&s| s > 0).ok_or_else(|| format!("bad step in weekday `{item}`"))?),
+            Some((range, step)) => (
+                range,
+                step.parse::<usize>()
+                    .ok()
+                    .filter(|&s| s > 0)
+                    .ok_or_else(|| format!("bad step in weekday `{item}`"))?,
+            ),
             None => (item, 1),
         };
         let (first, last) = match range {
@@ -125,24 +140,45 @@ fn weekdays(field: &str) -> Result<Option<Vec<&'static str>>, String> {
             days[day % 7] = true;
         }
     }
-    Ok(Some(DAY_NAMES.iter().zip(days).filter(|(_, on)| *on).map(|(name, _)| *name).collect()))
+    Ok(Some(
+        DAY_NAMES
+            .iter()
+            .zip(days)
+            .filter(|(_, on)| *on)
+            .map(|(name, _)| *name)
+            .collect(),
+    ))
 }
 
 /// 0–7 (0 and 7 are Sunday, kept apart so `0-7` spans the week) or a day name (0 = Sunday
 /// … 6 = Saturday).
 fn day_number(text: &str) -> Result<usize, String> {
     if let Ok(n) = text.parse::<usize>() {
-        return if n <= 7 { Ok(n) } else { Err(format!("weekday `{text}` is not 0–7")) };
+        return if n <= 7 {
+            Ok(n)
+        } else {
+            Err(format!("weekday `{text}` is not 0–7"))
+        };
     }
     let lower = text.to_ascii_lowercase();
     DAY_NAMES
         .iter()
-        .position(|name| lower.len() >= 3 && name.to_ascii_lowercase() == lower[..3] && is_day_name(&lower))
+        .position(|name| {
+            lower.len() >= 3 && name.to_ascii_lowercase() == lower[..3] && is_day_name(&lower)
+        })
         .ok_or_else(|| format!("`{text}` is not a weekday; use 0–7 or Sun, Mon, …"))
 }
 
 fn is_day_name(lower: &str) -> bool {
-    const FULL: [&str; 7] = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
+    const FULL: [&str; 7] = [
+        "sunday",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+    ];
     lower.len() == 3 || FULL.contains(&lower)
 }
 
@@ -159,12 +195,18 @@ mod tests {
     use chrono::TimeZone;
 
     fn fires(expr: &str, from: &str, tz: Tz, n: usize) -> Vec<String> {
-        let from = DateTime::parse_from_rfc3339(from).unwrap().with_timezone(&Utc);
+        let from = DateTime::parse_from_rfc3339(from)
+            .unwrap()
+            .with_timezone(&Utc);
         Cron::parse(expr)
             .unwrap()
             .upcoming(from, tz, n)
             .iter()
-            .map(|t| t.with_timezone(&tz).format("%a %Y-%m-%d %H:%M:%S").to_string())
+            .map(|t| {
+                t.with_timezone(&tz)
+                    .format("%a %Y-%m-%d %H:%M:%S")
+                    .to_string()
+            })
             .collect()
     }
 
@@ -199,12 +241,28 @@ mod tests {
         let utc = chrono_tz::UTC;
         assert_eq!(
             fires("30 9 * * 1-5", "2026-11-27T10:00:00Z", utc, 3), // a Friday, after 9:30
-            ["Mon 2026-11-30 09:30:00", "Tue 2026-12-01 09:30:00", "Wed 2026-12-02 09:30:00"]
+            [
+                "Mon 2026-11-30 09:30:00",
+                "Tue 2026-12-01 09:30:00",
+                "Wed 2026-12-02 09:30:00"
+            ]
         );
-        assert_eq!(fires("@daily", "2026-11-27T10:00:00Z", utc, 1), ["Sat 2026-11-28 00:00:00"]);
-        assert_eq!(fires("@weekly", "2026-11-27T10:00:00Z", utc, 1), ["Sun 2026-11-29 00:00:00"]);
-        assert_eq!(fires("*/20 * * * * *", "2026-11-27T10:00:00Z", utc, 2), ["Fri 2026-11-27 10:00:20", "Fri 2026-11-27 10:00:40"]);
-        assert_eq!(fires("*/5 * * * *", "2026-11-27T10:01:00Z", utc, 1), ["Fri 2026-11-27 10:05:00"]);
+        assert_eq!(
+            fires("@daily", "2026-11-27T10:00:00Z", utc, 1),
+            ["Sat 2026-11-28 00:00:00"]
+        );
+        assert_eq!(
+            fires("@weekly", "2026-11-27T10:00:00Z", utc, 1),
+            ["Sun 2026-11-29 00:00:00"]
+        );
+        assert_eq!(
+            fires("*/20 * * * * *", "2026-11-27T10:00:00Z", utc, 2),
+            ["Fri 2026-11-27 10:00:20", "Fri 2026-11-27 10:00:40"]
+        );
+        assert_eq!(
+            fires("*/5 * * * *", "2026-11-27T10:01:00Z", utc, 1),
+            ["Fri 2026-11-27 10:05:00"]
+        );
     }
 
     #[test]
@@ -212,7 +270,11 @@ mod tests {
         // The 1st of the month, or any Monday.
         assert_eq!(
             fires("0 8 1 * Mon", "2026-11-27T00:00:00Z", chrono_tz::UTC, 3),
-            ["Mon 2026-11-30 08:00:00", "Tue 2026-12-01 08:00:00", "Mon 2026-12-07 08:00:00"]
+            [
+                "Mon 2026-11-30 08:00:00",
+                "Tue 2026-12-01 08:00:00",
+                "Mon 2026-12-07 08:00:00"
+            ]
         );
     }
 
@@ -220,21 +282,36 @@ mod tests {
     fn site_time_zone_and_dst() {
         let ny = chrono_tz::America::New_York;
         // 09:00 local stays 09:00 local across the November change (UTC-4 → UTC-5).
-        let times = Cron::parse("0 9 * * *")
-            .unwrap()
-            .upcoming(Utc.with_ymd_and_hms(2026, 10, 31, 0, 0, 0).unwrap(), ny, 3);
+        let times = Cron::parse("0 9 * * *").unwrap().upcoming(
+            Utc.with_ymd_and_hms(2026, 10, 31, 0, 0, 0).unwrap(),
+            ny,
+            3,
+        );
         let utc_hours: Vec<u32> = times.iter().map(|t| chrono::Timelike::hour(t)).collect();
         assert_eq!(utc_hours, [13, 14, 14]);
         // Times are strictly increasing through the spring gap too.
-        let spring = Cron::parse("30 * * * *").unwrap().upcoming(Utc.with_ymd_and_hms(2026, 3, 8, 5, 0, 0).unwrap(), ny, 4);
+        let spring = Cron::parse("30 * * * *").unwrap().upcoming(
+            Utc.with_ymd_and_hms(2026, 3, 8, 5, 0, 0).unwrap(),
+            ny,
+            4,
+        );
         assert!(spring.windows(2).all(|w| w[0] < w[1]), "{spring:?}");
     }
 
     #[test]
     fn bad_expressions_say_why() {
-        for bad in ["* * * *", "61 * * * *", "@reboot", "* * * * * * *", "0 9 * * Funday"] {
+        for bad in [
+            "* * * *",
+            "61 * * * *",
+            "@reboot",
+            "* * * * * * *",
+            "0 9 * * Funday",
+        ] {
             let err = Cron::parse(bad).unwrap_err();
-            assert!(err.contains(bad.split_whitespace().next().unwrap()) || err.contains("fields"), "{bad}: {err}");
+            assert!(
+                err.contains(bad.split_whitespace().next().unwrap()) || err.contains("fields"),
+                "{bad}: {err}"
+            );
         }
     }
 }

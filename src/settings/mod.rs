@@ -4,6 +4,7 @@
 //! [`Settings::from_raw`]. A bad value is reported with its TOML key before anything runs, so
 //! the rest of the program never meets an unparsed string.
 
+pub mod notify_settings;
 pub mod permalink;
 pub mod raw;
 
@@ -14,7 +15,10 @@ use chrono_tz::Tz;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use url::Url;
 
+pub use notify_settings::{Delivery, Notifier, NotifierKind, Webhook};
 pub use permalink::Permalink;
+
+use crate::schedule::Cron;
 use raw::RawSettings;
 
 /// A setting that cannot be used, named by its TOML key.
@@ -30,7 +34,7 @@ pub enum SettingsError {
     #[error("`{key}` in `{path}`: {message}")]
     Invalid {
         path: PathBuf,
-        key: &'static str,
+        key: String,
         message: String,
     },
 }
@@ -118,6 +122,17 @@ pub struct Settings {
     pub site: Site,
     pub content: Content,
     pub feeds: Feeds,
+    pub schedule: Schedule,
+    /// The SQLite file of what was seen and sent.
+    pub state_path: PathBuf,
+    /// In name order.
+    pub notifiers: Vec<Notifier>,
+}
+
+/// `[schedule]`, validated.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub scan: Cron,
 }
 
 impl Settings {
@@ -148,9 +163,9 @@ impl Settings {
 
     /// The one function that turns what was written into what is used.
     pub fn from_raw(raw: RawSettings, path: &Path, base: &Path) -> Result<Settings, SettingsError> {
-        let invalid = |key: &'static str, message: String| SettingsError::Invalid {
+        let invalid = |key: &str, message: String| SettingsError::Invalid {
             path: path.to_owned(),
-            key,
+            key: key.to_owned(),
             message,
         };
 
@@ -224,9 +239,22 @@ impl Settings {
             ));
         }
 
+        let scan = Cron::parse(&raw.schedule.scan).map_err(|m| invalid("schedule.scan", m))?;
+        let state_path = base.join(raw.state.path.as_deref().unwrap_or(".tidings/state.db"));
+        let mut notifiers = Vec::new();
+        for (name, raw_notifier) in raw.notifiers {
+            notifiers.push(
+                notify_settings::validate(&name, raw_notifier, base)
+                    .map_err(|(key, m)| invalid(&format!("notifiers.{name}.{key}"), m))?,
+            );
+        }
+
         Ok(Settings {
             path: path.to_owned(),
             fingerprint: 0,
+            schedule: Schedule { scan },
+            state_path,
+            notifiers,
             site: Site {
                 title: raw.site.title,
                 url: site_url,

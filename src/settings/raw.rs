@@ -19,6 +19,80 @@ pub struct RawSettings {
     /// What feeds to publish and where.
     #[serde(default)]
     pub feeds: RawFeeds,
+    /// When `tidings run` looks for new posts.
+    #[serde(default)]
+    pub schedule: RawSchedule,
+    /// Where tidings remembers what it has seen and sent.
+    #[serde(default)]
+    pub state: RawState,
+    /// Who is told about new posts, by name.
+    #[serde(default)]
+    pub notifiers: BTreeMap<String, RawNotifier>,
+}
+
+/// `[schedule]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    /// Cron expression (5 fields, or 6 with seconds first) for scanning the content folder.
+    #[serde(default = "default_scan")]
+    pub scan: String,
+}
+
+impl Default for RawSchedule {
+    fn default() -> Self {
+        RawSchedule {
+            scan: default_scan(),
+        }
+    }
+}
+
+/// `[state]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawState {
+    /// SQLite file, relative to the settings file; default `.tidings/state.db`.
+    pub path: Option<String>,
+}
+
+/// `[notifiers.<name>]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotifier {
+    /// What kind of receiver: `webhook`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `instant` (one message per post, as soon as it is seen) or `digest` (one message per
+    /// `schedule` firing, listing everything new since the last).
+    #[serde(default = "default_mode")]
+    pub mode: String,
+    /// Cron expression for digests.
+    pub schedule: Option<String>,
+    /// Only posts in these categories (`A/B` paths; a category includes its descendants).
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Only posts with these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Posts per message; a larger digest is split into several messages.
+    #[serde(default = "default_max_posts")]
+    pub max_posts: usize,
+    /// Attempts before a delivery is given up as failed.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Seconds before one request is abandoned (and retried later).
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+    /// Webhook: the URL to POST to; `${ENV_VAR}` is replaced from the environment.
+    pub url: Option<String>,
+    /// Webhook: extra request headers; values may use `${ENV_VAR}`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Webhook: Standard Webhooks signing secret (`whsec_…` base64, or plain text), usually
+    /// `${ENV_VAR}`.
+    pub secret: Option<String>,
+    /// Webhook: a template in `templates/` that shapes the JSON body.
+    pub template: Option<String>,
 }
 
 /// `[site]`
@@ -112,6 +186,21 @@ impl Default for RawFeeds {
     }
 }
 
+fn default_scan() -> String {
+    "*/5 * * * *".into()
+}
+fn default_mode() -> String {
+    "instant".into()
+}
+fn default_max_posts() -> usize {
+    20
+}
+fn default_max_attempts() -> u32 {
+    10
+}
+fn default_timeout() -> u64 {
+    10
+}
 fn default_timezone() -> String {
     "UTC".into()
 }

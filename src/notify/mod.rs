@@ -1,0 +1,180 @@
+//! Telling receivers about new posts: the message model every notifier shares, and how a
+//! receiver's answer decides between done, try again later, and give up.
+//!
+//! Notifiers do not decide *when* (the runner and the scheduler do) and do not remember
+//! anything (the store does). Each takes a message that is already in the outbox, sends it
+//! once, and says how that went.
+
+pub mod webhook;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::feeds::entry::Entry;
+
+/// A post as messages describe it. This is wire format: fields are only ever added.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PostItem {
+    /// The post's stable item id, the same as in the feeds (`urn:uuid:…`).
+    pub id: String,
+    /// The post's id in the content folder (front-matter `id`, or its path).
+    pub post_id: String,
+    pub title: String,
+    pub url: String,
+    /// Plain text.
+    pub summary: String,
+    /// Category paths, `A/B/C`.
+    pub categories: Vec<String>,
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// RFC 3339.
+    pub published: String,
+    /// RFC 3339; the published date when the post was never updated.
+    pub updated: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+}
+
+impl PostItem {
+    pub fn from_entry(entry: &Entry) -> PostItem {
+        let post = entry.post;
+        PostItem {
+            id: entry.guid.clone(),
+            post_id: post.id.clone(),
+            title: post.title.clone(),
+            url: post.url.clone(),
+            summary: entry.summary_text.clone(),
+            categories: post.categories.iter().map(|c| c.join("/")).collect(),
+            tags: post.tags.clone(),
+            image: post.image.clone(),
+            published: post.published.to_rfc3339(),
+            updated: entry.updated.to_rfc3339(),
+            author: post.author.clone(),
+        }
+    }
+}
+
+/// A stable message id: the same (notifier, key) always gives the same id, so a receiver can
+/// drop a repeat and a retry is recognisably the same message.
+pub fn message_id(site_url: &str, notifier: &str, key: &str) -> String {
+    let name = format!("{site_url}\u{1f}{notifier}\u{1f}{key}");
+    format!(
+        "msg_{}",
+        Uuid::new_v5(&Uuid::NAMESPACE_URL, name.as_bytes()).simple()
+    )
+}
+
+/// How one attempt went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The receiver accepted the message.
+    Sent,
+    /// Worth trying again (a timeout, a 5xx, a 429), after `after` if the receiver said.
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
+    /// Trying again cannot help (a 4xx other than 408 and 429).
+    Fail { error: String },
+}
+
+/// Sorts an HTTP status into an outcome.
+pub fn classify(status: u16, retry_after: Option<Duration>, detail: &str) -> Outcome {
+    let error = if detail.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {detail}")
+    };
+    match status {
+        200..=299 => Outcome::Sent,
+        408 | 425 | 429 | 500..=599 => Outcome::Retry {
+            error,
+            after: retry_after,
+        },
+        _ => Outcome::Fail { error },
+    }
+}
+
+/// `Retry-After`: delta seconds or an HTTP date.
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+/// The wait before attempt `attempts + 1`: doubling from two minutes, capped at six hours,
+/// with ±20% jitter (derived from the message id, so it is spread but reproducible). Ten
+/// attempts span about a day.
+pub fn backoff(attempts: u32, message_id: &str) -> Duration {
+    let base = 120u64.saturating_mul(1u64 << attempts.saturating_sub(1).min(20));
+    let capped = base.min(6 * 3600);
+    let spread = xxhash_rust::xxh3::xxh3_64(format!("{message_id}:{attempts}").as_bytes()) % 41; // 0..=40
+    Duration::from_secs(capped * (80 + spread) / 100)
+}
+
+/// The longest any receiver may ask us to wait.
+pub const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn statuses() {
+        assert_eq!(classify(204, None, ""), Outcome::Sent);
+        assert!(matches!(classify(500, None, ""), Outcome::Retry { .. }));
+        assert!(matches!(
+            classify(429, Some(Duration::from_secs(3)), ""),
+            Outcome::Retry { after: Some(_), .. }
+        ));
+        assert!(matches!(classify(408, None, ""), Outcome::Retry { .. }));
+        assert!(matches!(classify(404, None, ""), Outcome::Fail { .. }));
+        assert!(
+            matches!(classify(400, None, "bad"), Outcome::Fail { error } if error == "HTTP 400: bad")
+        );
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0).unwrap();
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Fri, 27 Nov 2026 08:01:00 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_spans_about_a_day() {
+        let waits: Vec<u64> = (1..=10).map(|a| backoff(a, "msg_x").as_secs()).collect();
+        assert!(waits[0] >= 96 && waits[0] <= 168, "{waits:?}");
+        assert!(
+            waits.windows(2).all(|w| w[1] as f64 >= w[0] as f64 * 0.6),
+            "{waits:?}"
+        );
+        assert!(waits.iter().all(|&w| w <= 6 * 3600 * 12 / 10));
+        let total: u64 = waits[..9].iter().sum();
+        assert!((8 * 3600..=30 * 3600).contains(&total), "{total}");
+    }
+
+    #[test]
+    fn message_ids_are_stable_and_distinct() {
+        assert_eq!(message_id("u", "n", "p"), message_id("u", "n", "p"));
+        assert_ne!(message_id("u", "n", "p"), message_id("u", "m", "p"));
+        assert!(message_id("u", "n", "p").starts_with("msg_"));
+    }
+}

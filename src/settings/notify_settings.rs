@@ -1,0 +1,311 @@
+//! `[notifiers.<name>]`, validated: who is told about new posts, how often, and with which
+//! secrets.
+//!
+//! Secrets come from the environment (`${ENV_VAR}` in a value) and are read once, here. They
+//! live in types whose `Debug` hides them, so no log line or error message can carry one.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use url::Url;
+
+use super::raw::RawNotifier;
+use crate::model::Post;
+use crate::schedule::Cron;
+
+/// When a notifier sends.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// One message per post, as soon as the post is published.
+    Instant,
+    /// One message (split by `max_posts`) each time the schedule fires.
+    Digest(Cron),
+}
+
+/// One configured receiver.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    pub name: String,
+    pub delivery: Delivery,
+    /// Category paths, parent first; a post in a descendant matches too.
+    pub categories: Vec<Vec<String>>,
+    pub tags: Vec<String>,
+    pub max_posts: usize,
+    pub max_attempts: u32,
+    pub timeout: Duration,
+    pub kind: NotifierKind,
+}
+
+/// The receiver's protocol.
+#[derive(Debug, Clone)]
+pub enum NotifierKind {
+    Webhook(Webhook),
+}
+
+/// A generic JSON webhook (Standard Webhooks signing).
+#[derive(Clone)]
+pub struct Webhook {
+    /// May carry a token, so it is never logged whole (see [`Webhook::host`]).
+    pub url: Url,
+    pub headers: Vec<(String, String)>,
+    /// The HMAC key.
+    pub secret: Option<Vec<u8>>,
+    /// Name and source of the template that shapes the body.
+    pub template: Option<(String, String)>,
+}
+
+impl Webhook {
+    /// What may be logged of the URL.
+    pub fn host(&self) -> String {
+        self.url
+            .host_str()
+            .map_or_else(|| "?".to_owned(), str::to_owned)
+    }
+}
+
+impl fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Webhook")
+            .field("host", &self.host())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("template", &self.template.as_ref().map(|(name, _)| name))
+            .finish()
+    }
+}
+
+impl Notifier {
+    /// Whether this notifier wants to hear of `post`: any listed category (or a descendant)
+    /// or any listed tag; with no filters, every post.
+    pub fn wants(&self, post: &Post) -> bool {
+        if self.categories.is_empty() && self.tags.is_empty() {
+            return true;
+        }
+        let in_category = self.categories.iter().any(|wanted| {
+            post.categories
+                .iter()
+                .any(|chain| chain.starts_with(wanted))
+        });
+        in_category || self.tags.iter().any(|t| post.tags.contains(t))
+    }
+}
+
+/// Checks one notifier table. Errors name the key below `notifiers.<name>`.
+pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (String, String)> {
+    let err = |key: &str, message: String| (key.to_owned(), message);
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(err(
+            "",
+            "notifier names use letters, digits, `-` and `_`".into(),
+        ));
+    }
+    let delivery = match (raw.mode.as_str(), &raw.schedule) {
+        ("instant", None) => Delivery::Instant,
+        ("instant", Some(_)) => {
+            return Err(err(
+                "schedule",
+                "only digests have a schedule; set `mode = \"digest\"` or remove it".into(),
+            ));
+        }
+        ("digest", Some(expr)) => {
+            Delivery::Digest(Cron::parse(expr).map_err(|m| err("schedule", m))?)
+        }
+        ("digest", None) => {
+            return Err(err(
+                "schedule",
+                "a digest needs a schedule, e.g. `schedule = \"0 8 * * *\"` (08:00 daily)".into(),
+            ));
+        }
+        (other, _) => {
+            return Err(err(
+                "mode",
+                format!("`{other}` is not one of `instant`, `digest`"),
+            ));
+        }
+    };
+    if raw.max_posts == 0 {
+        return Err(err("max_posts", "must be at least 1".into()));
+    }
+    if raw.max_attempts == 0 {
+        return Err(err("max_attempts", "must be at least 1".into()));
+    }
+    if raw.timeout_seconds == 0 {
+        return Err(err("timeout_seconds", "must be at least 1".into()));
+    }
+    let categories = raw
+        .categories
+        .iter()
+        .map(|path| {
+            path.split('/')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .filter(|path| !path.is_empty())
+        .collect();
+    let kind = match raw.kind.as_str() {
+        "webhook" => NotifierKind::Webhook(webhook(&raw, base)?),
+        other => {
+            return Err(err(
+                "type",
+                format!("`{other}` is not a notifier type tidings knows; use `webhook`"),
+            ));
+        }
+    };
+    Ok(Notifier {
+        name: name.to_owned(),
+        delivery,
+        categories,
+        tags: raw.tags,
+        max_posts: raw.max_posts,
+        max_attempts: raw.max_attempts,
+        timeout: Duration::from_secs(raw.timeout_seconds),
+        kind,
+    })
+}
+
+fn webhook(raw: &RawNotifier, base: &Path) -> Result<Webhook, (String, String)> {
+    let err = |key: &str, message: String| (key.to_owned(), message);
+    let url_text = raw
+        .url
+        .as_deref()
+        .ok_or_else(|| err("url", "a webhook needs a `url`".into()))?;
+    let url_text = interpolate(url_text).map_err(|m| err("url", m))?;
+    // The message may not quote the URL: it can hold a token.
+    let url =
+        Url::parse(&url_text).map_err(|e| err("url", format!("not an absolute URL ({e})")))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(err("url", "must start with `https://` or `http://`".into()));
+    }
+    let mut headers = Vec::new();
+    for (name, value) in &raw.headers {
+        let key = format!("headers.{name}");
+        reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| err(&key, "is not a valid header name".into()))?;
+        let value = interpolate(value).map_err(|m| err(&key, m))?;
+        reqwest::header::HeaderValue::from_str(&value)
+            .map_err(|_| err(&key, "has characters a header cannot carry".into()))?;
+        headers.push((name.clone(), value));
+    }
+    let secret = match &raw.secret {
+        Some(text) => Some(
+            secret_key(&interpolate(text).map_err(|m| err("secret", m))?)
+                .map_err(|m| err("secret", m))?,
+        ),
+        None => None,
+    };
+    let template = match &raw.template {
+        Some(name) => Some((
+            name.clone(),
+            load_template(base, name).map_err(|m| err("template", m))?,
+        )),
+        None => None,
+    };
+    Ok(Webhook {
+        url,
+        headers,
+        secret,
+        template,
+    })
+}
+
+/// Standard Webhooks secrets are `whsec_` + base64; anything else is used as its bytes.
+fn secret_key(text: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    match text.strip_prefix("whsec_") {
+        Some(encoded) => base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| "starts with `whsec_` but the rest is not base64".to_owned()),
+        None if text.is_empty() => Err("is empty".into()),
+        None => Ok(text.as_bytes().to_vec()),
+    }
+}
+
+/// Reads `templates/<name>` beside the settings file and checks its syntax now, not at the
+/// first delivery.
+fn load_template(base: &Path, name: &str) -> Result<String, String> {
+    if name.contains("..") || Path::new(name).is_absolute() {
+        return Err(format!("`{name}` must be a file name inside `templates/`"));
+    }
+    let path = base.join("templates").join(name);
+    let source = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    minijinja::Environment::new()
+        .template_from_str(&source)
+        .map_err(|e| format!("`{}`: {e}", path.display()))?;
+    Ok(source)
+}
+
+/// Replaces every `${NAME}` with the environment variable `NAME`. A missing variable is an
+/// error naming it (never its value).
+pub fn interpolate(text: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| "has `${` without a closing `}`".to_owned())?;
+        let name = &after[..end];
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("`${{{name}}}` is not an environment variable name"));
+        }
+        let value =
+            std::env::var(name).map_err(|_| format!("environment variable `{name}` is not set"))?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolation_reads_the_environment_and_names_what_is_missing() {
+        // SAFETY: the variable name is unique to this test, so no other thread reads it.
+        unsafe { std::env::set_var("TIDINGS_TEST_TOKEN_1", "s3cret") };
+        assert_eq!(
+            interpolate("https://h/x?t=${TIDINGS_TEST_TOKEN_1}").unwrap(),
+            "https://h/x?t=s3cret"
+        );
+        let err = interpolate("${TIDINGS_TEST_MISSING_9}").unwrap_err();
+        assert!(err.contains("TIDINGS_TEST_MISSING_9"));
+        assert!(interpolate("${oops").is_err());
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let hook = Webhook {
+            url: Url::parse("https://hooks.example/T0/secret-token").unwrap(),
+            headers: vec![("Authorization".into(), "Bearer abc".into())],
+            secret: Some(b"whsec".to_vec()),
+            template: None,
+        };
+        let shown = format!("{hook:?}");
+        assert!(
+            !shown.contains("secret-token")
+                && !shown.contains("Bearer")
+                && !shown.contains("whsec"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn standard_webhooks_secret_format() {
+        assert_eq!(secret_key("whsec_aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(secret_key("plain").unwrap(), b"plain");
+        assert!(secret_key("whsec_!!").is_err());
+    }
+}

@@ -1,0 +1,661 @@
+//! The one source of truth for what has been seen and sent: a SQLite file.
+//!
+//! A new post becomes, in one transaction, "seen" plus one pending delivery per interested
+//! instant notifier (or a place in a digest notifier's queue): the outbox. A delivery is marked
+//! sent only after the receiver accepted it, so a crash can repeat a message (with the same
+//! message id) but never lose one. WAL journaling with `synchronous = FULL` keeps every commit
+//! across a crash of the process or the machine. Migrations are append-only, each in its own
+//! transaction, recorded in `schema_version`.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Schema changes, in order. Never edit one that has shipped; append.
+const MIGRATIONS: &[&str] = &[
+    // 1: posts seen, notifiers known, digest queues, the outbox, scan history.
+    "CREATE TABLE posts (
+        id TEXT PRIMARY KEY,
+        hash TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        published TEXT NOT NULL,
+        announced INTEGER NOT NULL
+    );
+    CREATE TABLE notifiers (
+        name TEXT PRIMARY KEY,
+        added TEXT NOT NULL,
+        last_fired TEXT
+    );
+    CREATE TABLE queue (
+        notifier TEXT NOT NULL,
+        post_id TEXT NOT NULL,
+        published TEXT NOT NULL,
+        item TEXT NOT NULL,
+        PRIMARY KEY (notifier, post_id)
+    );
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL UNIQUE,
+        notifier TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        posts TEXT NOT NULL,
+        body TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT NOT NULL,
+        last_error TEXT,
+        created TEXT NOT NULL,
+        sent TEXT
+    );
+    CREATE INDEX deliveries_due ON deliveries (status, next_attempt);
+    CREATE TABLE scans (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        posts INTEGER NOT NULL,
+        new_posts INTEGER NOT NULL,
+        problems INTEGER NOT NULL
+    );",
+];
+
+/// Something went wrong with the state file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state file `{path}`: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot create the folder of state file `{path}`: {source}")]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "another `tidings run` is already working on `{path}`; stop it first (two would send every message twice)"
+    )]
+    Locked { path: PathBuf },
+}
+
+/// Timestamps are stored as fixed-width RFC 3339 UTC text, so they sort as text.
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Reads a stored timestamp.
+pub fn parse_stamp(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).map_or(DateTime::UNIX_EPOCH, |t| t.with_timezone(&Utc))
+}
+
+/// An open state file.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Held while a process sends from a state file; released when dropped (or the process dies).
+pub struct RunLock {
+    _file: File,
+}
+
+/// One message in the outbox.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: i64,
+    pub message_id: String,
+    pub notifier: String,
+    pub body: String,
+    pub attempts: u32,
+}
+
+/// A post that is due to be announced.
+#[derive(Debug, Clone)]
+pub struct Announcement {
+    pub post_id: String,
+}
+
+/// Per-notifier counts for `tidings status`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct NotifierStatus {
+    pub name: String,
+    /// Posts waiting for the next digest.
+    pub queued: u64,
+    pub pending: u64,
+    pub retrying: u64,
+    pub failed: u64,
+    pub sent: u64,
+    pub next_attempt: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// The last scan, for `tidings status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ScanRecord {
+    pub at: String,
+    pub duration_ms: i64,
+    pub posts: i64,
+    pub new_posts: i64,
+    pub problems: i64,
+}
+
+impl Store {
+    /// Opens (creating if needed) the state file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+                path: path.to_owned(),
+                source,
+            })?;
+        }
+        let wrap = |source| StoreError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(wrap)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(wrap)?;
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.migrate().map_err(wrap)?;
+        Ok(store)
+    }
+
+    /// Takes the run lock: only one process may send from a state file at a time.
+    pub fn lock(&self) -> Result<RunLock, StoreError> {
+        let lock_path = self.path.with_extension("lock");
+        let file = File::create(&lock_path).map_err(|source| StoreError::Folder {
+            path: lock_path.clone(),
+            source,
+        })?;
+        match file.try_lock() {
+            Ok(()) => Ok(RunLock { _file: file }),
+            Err(_) => Err(StoreError::Locked {
+                path: self.path.clone(),
+            }),
+        }
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn migrate(&mut self) -> rusqlite::Result<()> {
+        self.conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+        )?;
+        let current: i64 = self.conn.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+            [],
+            |r| r.get(0),
+        )?;
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(migration)?;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [i as i64 + 1],
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The schema version in the file.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether any scan was ever recorded (the first scan of an archive announces nothing).
+    pub fn has_scanned(&self) -> Result<bool, StoreError> {
+        self.conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM scans)", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Starts a transaction for one scan's worth of changes.
+    pub fn transaction(&mut self) -> Result<Tx<'_>, StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|source| StoreError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Tx { tx, path })
+    }
+
+    /// Deliveries whose time has come, oldest first.
+    pub fn due(&self, now: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, message_id, notifier, body, attempts FROM deliveries
+                 WHERE status = 'pending' AND next_attempt <= ?1 ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([stamp(now)], |r| {
+                Ok(Delivery {
+                    id: r.get(0)?,
+                    message_id: r.get(1)?,
+                    notifier: r.get(2)?,
+                    body: r.get(3)?,
+                    attempts: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The earliest time a pending delivery is due, if any is pending.
+    pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let next: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT MIN(next_attempt) FROM deliveries WHERE status = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(next.as_deref().map(parse_stamp))
+    }
+
+    /// The receiver accepted the message.
+    pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent = ?2, last_error = NULL WHERE id = ?1",
+                params![id, stamp(now)],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The attempt failed; try again at `next`, or give up (`None`), keeping the error.
+    pub fn mark_failed_attempt(
+        &self,
+        id: i64,
+        error: &str,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let (status, next_attempt) = match next {
+            Some(next) => ("pending", Some(stamp(next))),
+            None => ("failed", None),
+        };
+        self.conn
+            .execute(
+                "UPDATE deliveries SET status = ?2, attempts = attempts + 1, last_error = ?3,
+                     next_attempt = COALESCE(?4, next_attempt) WHERE id = ?1",
+                params![id, status, error, next_attempt],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Puts a notifier's failed deliveries back in the queue; returns how many.
+    pub fn retry_failed(&self, notifier: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt = ?2
+                 WHERE notifier = ?1 AND status = 'failed'",
+                params![notifier, stamp(now)],
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// When a digest notifier last fired (or, never having fired, when it was added).
+    pub fn last_fired(&self, notifier: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row: Option<(String, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT added, last_fired FROM notifiers WHERE name = ?1",
+                [notifier],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(row.map(|(added, fired)| parse_stamp(fired.as_deref().unwrap_or(&added))))
+    }
+
+    /// Records a scan.
+    pub fn record_scan(
+        &self,
+        at: DateTime<Utc>,
+        duration_ms: i64,
+        posts: usize,
+        new_posts: usize,
+        problems: usize,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO scans (at, duration_ms, posts, new_posts, problems) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![stamp(at), duration_ms, posts as i64, new_posts as i64, problems as i64],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The most recent scan.
+    pub fn last_scan(&self) -> Result<Option<ScanRecord>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT at, duration_ms, posts, new_posts, problems FROM scans ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(ScanRecord {
+                        at: r.get(0)?,
+                        duration_ms: r.get(1)?,
+                        posts: r.get(2)?,
+                        new_posts: r.get(3)?,
+                        problems: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Counts for one notifier.
+    pub fn notifier_status(&self, name: &str) -> Result<NotifierStatus, StoreError> {
+        let count = |sql: &str| -> Result<u64, StoreError> {
+            self.conn
+                .query_row(sql, [name], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(|e| self.err(e))
+        };
+        let retry: Option<(String, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT next_attempt, last_error FROM deliveries
+                 WHERE notifier = ?1 AND status = 'pending' AND attempts > 0 ORDER BY next_attempt LIMIT 1",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let last_failure: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT last_error FROM deliveries WHERE notifier = ?1 AND status = 'failed' ORDER BY id DESC LIMIT 1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?
+            .flatten();
+        Ok(NotifierStatus {
+            name: name.to_owned(),
+            queued: count("SELECT COUNT(*) FROM queue WHERE notifier = ?1")?,
+            pending: count(
+                "SELECT COUNT(*) FROM deliveries WHERE notifier = ?1 AND status = 'pending' AND attempts = 0",
+            )?,
+            retrying: count(
+                "SELECT COUNT(*) FROM deliveries WHERE notifier = ?1 AND status = 'pending' AND attempts > 0",
+            )?,
+            failed: count(
+                "SELECT COUNT(*) FROM deliveries WHERE notifier = ?1 AND status = 'failed'",
+            )?,
+            sent: count("SELECT COUNT(*) FROM deliveries WHERE notifier = ?1 AND status = 'sent'")?,
+            next_attempt: retry.as_ref().map(|(next, _)| next.clone()),
+            last_error: retry.and_then(|(_, e)| e).or(last_failure),
+        })
+    }
+}
+
+/// One transaction: what a scan found, or a digest being cut, commits whole or not at all.
+pub struct Tx<'c> {
+    tx: rusqlite::Transaction<'c>,
+    path: PathBuf,
+}
+
+/// A post as a scan saw it, for [`Tx::see_post`].
+pub struct Seen<'a> {
+    pub id: &'a str,
+    pub hash: u64,
+    pub published: DateTime<Utc>,
+}
+
+impl Tx<'_> {
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Makes sure a notifier is known; a new one starts from `now` (it does not inherit the
+    /// archive).
+    pub fn know_notifier(&self, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT OR IGNORE INTO notifiers (name, added) VALUES (?1, ?2)",
+                params![name, stamp(now)],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records a post; returns true when it was never seen before. An edit updates the hash
+    /// and date but announces nothing.
+    pub fn see_post(&self, post: &Seen, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let inserted = self
+            .tx
+            .execute(
+                "INSERT INTO posts (id, hash, first_seen, published, announced) VALUES (?1, ?2, ?3, ?4, 0)
+                 ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, published = excluded.published
+                 WHERE posts.hash != excluded.hash OR posts.published != excluded.published",
+                params![post.id, format!("{:016x}", post.hash), stamp(now), stamp(post.published)],
+            )
+            .map_err(|e| self.err(e))?;
+        // `execute` counts the update too; tell the two apart by first_seen.
+        if inserted == 0 {
+            return Ok(false);
+        }
+        let first_seen: String = self
+            .tx
+            .query_row(
+                "SELECT first_seen FROM posts WHERE id = ?1",
+                [post.id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(first_seen == stamp(now))
+    }
+
+    /// Posts whose date has come but that were never announced, newest first.
+    pub fn unannounced(&self, now: DateTime<Utc>) -> Result<Vec<Announcement>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT id FROM posts WHERE announced = 0 AND published <= ?1 ORDER BY published DESC, id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([stamp(now)], |r| Ok(Announcement { post_id: r.get(0)? }))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The post has been announced (or deliberately passed over): never again.
+    pub fn mark_announced(&self, post_id: &str) -> Result<(), StoreError> {
+        self.tx
+            .execute("UPDATE posts SET announced = 1 WHERE id = ?1", [post_id])
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Adds a message to the outbox. The message id is unique, so queueing the same message
+    /// twice is a no-op.
+    #[allow(clippy::too_many_arguments)]
+    pub fn enqueue_delivery(
+        &self,
+        message_id: &str,
+        notifier: &str,
+        kind: &str,
+        post_ids: &[String],
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let posts = serde_json::to_string(post_ids).expect("strings serialize");
+        self.tx
+            .execute(
+                "INSERT OR IGNORE INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+                params![message_id, notifier, kind, posts, body, stamp(now)],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Puts a post in a digest notifier's queue, with the item as it will appear.
+    pub fn enqueue_for_digest(
+        &self,
+        notifier: &str,
+        post_id: &str,
+        published: DateTime<Utc>,
+        item: &str,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT OR IGNORE INTO queue (notifier, post_id, published, item) VALUES (?1, ?2, ?3, ?4)",
+                params![notifier, post_id, stamp(published), item],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Takes a digest notifier's whole queue (newest first) and empties it.
+    pub fn take_queue(&self, notifier: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let items = {
+            let mut stmt = self
+                .tx
+                .prepare("SELECT post_id, item FROM queue WHERE notifier = ?1 ORDER BY published DESC, post_id")
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map([notifier], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| self.err(e))?;
+            rows.collect::<rusqlite::Result<Vec<(String, String)>>>()
+                .map_err(|e| self.err(e))?
+        };
+        self.tx
+            .execute("DELETE FROM queue WHERE notifier = ?1", [notifier])
+            .map_err(|e| self.err(e))?;
+        Ok(items)
+    }
+
+    /// Records that a digest schedule fired.
+    pub fn set_last_fired(&self, notifier: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "UPDATE notifiers SET last_fired = ?2 WHERE name = ?1",
+                params![notifier, stamp(at)],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn commit(self) -> Result<(), StoreError> {
+        let path = self.path;
+        self.tx
+            .commit()
+            .map_err(|source| StoreError::Sqlite { path, source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn migrations_are_recorded_and_rerun_safely() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/state.db");
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn seen_posts_and_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let tx = store.transaction().unwrap();
+        let post = Seen {
+            id: "a",
+            hash: 1,
+            published: at(1),
+        };
+        assert!(tx.see_post(&post, at(2)).unwrap());
+        assert!(!tx.see_post(&post, at(3)).unwrap(), "seen again");
+        assert!(
+            !tx.see_post(&Seen { hash: 2, ..post }, at(4)).unwrap(),
+            "an edit is not new"
+        );
+        assert_eq!(tx.unannounced(at(5)).unwrap().len(), 1);
+        tx.mark_announced("a").unwrap();
+        assert!(tx.unannounced(at(5)).unwrap().is_empty());
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn outbox_lifecycle() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let tx = store.transaction().unwrap();
+        tx.know_notifier("hook", at(0)).unwrap();
+        tx.enqueue_delivery("msg_1", "hook", "post", &["a".into()], "{}", at(1))
+            .unwrap();
+        tx.enqueue_delivery("msg_1", "hook", "post", &["a".into()], "{}", at(1))
+            .unwrap();
+        tx.commit().unwrap();
+        let due = store.due(at(1)).unwrap();
+        assert_eq!(due.len(), 1, "the same message id is queued once");
+        store
+            .mark_failed_attempt(due[0].id, "HTTP 500", Some(at(3)))
+            .unwrap();
+        assert!(store.due(at(2)).unwrap().is_empty());
+        let status = store.notifier_status("hook").unwrap();
+        assert_eq!((status.pending, status.retrying), (0, 1));
+        assert_eq!(status.last_error.as_deref(), Some("HTTP 500"));
+        store
+            .mark_failed_attempt(due[0].id, "HTTP 404", None)
+            .unwrap();
+        assert_eq!(store.notifier_status("hook").unwrap().failed, 1);
+        assert_eq!(store.retry_failed("hook", at(4)).unwrap(), 1);
+        let due = store.due(at(4)).unwrap();
+        store.mark_sent(due[0].id, at(4)).unwrap();
+        assert_eq!(store.notifier_status("hook").unwrap().sent, 1);
+    }
+
+    #[test]
+    fn one_runner_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let lock = store.lock().unwrap();
+        let other = Store::open(&dir.path().join("s.db")).unwrap();
+        assert!(matches!(other.lock(), Err(StoreError::Locked { .. })));
+        drop(lock);
+        assert!(other.lock().is_ok());
+    }
+}
