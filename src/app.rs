@@ -1,19 +1,24 @@
 //! One function per command: wires settings, content, clock and feeds together and decides
 //! the exit status.
 //!
-//! Exit status: 0 when everything was read, 1 when some posts had problems (every good post
-//! is still published), 2 when nothing could be done (bad settings, unreadable content
-//! folder, unwritable feeds folder).
+//! Exit status: 0 when everything was read (and, for `run --once`, everything due was
+//! delivered or is scheduled for retry), 1 when some posts had problems or deliveries failed
+//! for good (every good post is still published), 2 when nothing could be done (bad settings,
+//! unreadable content folder, unwritable feeds folder, a state file in use).
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
+
 use crate::clock::Clock;
 use crate::content::{self, Problem};
 use crate::feeds::{self, Mode};
 use crate::progress::Progress;
-use crate::settings::Settings;
+use crate::run::{DeliveryReport, RunError, Runner, ScanReport};
+use crate::settings::{Delivery, Settings};
+use crate::store::{NotifierStatus, ScanRecord, Store, StoreError};
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,10 +102,248 @@ pub fn build(ctx: &Context, mode: Mode) -> Status {
             started.elapsed(),
         );
     }
+    if mode == Mode::Check && !ctx.quiet {
+        print_schedules(&settings, ctx.clock.now());
+    }
     if problems.is_empty() {
         Status::Clean
     } else {
         Status::Problems
+    }
+}
+
+/// When the scan and every digest fire next, in the site's time zone.
+fn print_schedules(settings: &Settings, now: DateTime<Utc>) {
+    let tz = settings.site.timezone;
+    let show = |times: Vec<DateTime<Utc>>| {
+        times
+            .iter()
+            .map(|t| {
+                t.with_timezone(&tz)
+                    .format("%a %Y-%m-%d %H:%M %Z")
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let scan = &settings.schedule.scan;
+    println!(
+        "scan `{}`: next {}",
+        scan.source(),
+        show(scan.upcoming(now, tz, 3))
+    );
+    for notifier in &settings.notifiers {
+        match &notifier.delivery {
+            Delivery::Instant => println!("notifier {}: instant, after each scan", notifier.name),
+            Delivery::Digest(cron) => println!(
+                "notifier {}: digest `{}`: next {}",
+                notifier.name,
+                cron.source(),
+                show(cron.upcoming(now, tz, 3))
+            ),
+        }
+    }
+}
+
+fn load(ctx: &Context) -> Option<Settings> {
+    match Settings::from_file(ctx.config) {
+        Ok(settings) => Some(settings),
+        Err(e) => {
+            eprintln!("error: {e}");
+            None
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a single-threaded runtime always starts")
+}
+
+/// `tidings run [--once] [--backfill N]`.
+pub fn run(ctx: &Context, once: bool, backfill: Option<usize>) -> Status {
+    let Some(settings) = load(ctx) else {
+        return Status::Failed;
+    };
+    let mut runner = match Runner::new(&settings, ctx.clock, backfill) {
+        Ok(runner) => runner,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Status::Failed;
+        }
+    };
+    let rt = runtime();
+    if !once {
+        rt.block_on(daemon(&mut runner, &settings, ctx.clock));
+        return Status::Clean;
+    }
+    match rt.block_on(one_pass(&mut runner)) {
+        Ok((scan, delivered)) => {
+            report_problems(&scan.problems);
+            let failed = delivered.failed + scan.unbuildable;
+            if !ctx.quiet {
+                println!(
+                    "{} posts, {} new, {} announced; {} messages sent, {} to retry, {} failed",
+                    scan.posts,
+                    scan.new_posts,
+                    scan.announced,
+                    delivered.sent,
+                    delivered.retrying,
+                    failed
+                );
+            }
+            if scan.problems.is_empty() && failed == 0 {
+                Status::Clean
+            } else {
+                Status::Problems
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Status::Failed
+        }
+    }
+}
+
+async fn one_pass(runner: &mut Runner<'_>) -> Result<(ScanReport, DeliveryReport), RunError> {
+    let scan = runner.scan()?;
+    runner.fire_digests()?;
+    let delivered = runner.deliver().await?;
+    Ok((scan, delivered))
+}
+
+/// Runs until SIGINT or SIGTERM. A signal abandons the delivery in flight without marking it
+/// (it is sent again, with the same id, next time) and returns at once.
+async fn daemon(runner: &mut Runner<'_>, settings: &Settings, clock: &dyn Clock) {
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    let tz = settings.site.timezone;
+    let mut next_scan = clock.now();
+    tracing::info!("running; scans on `{}`", settings.schedule.scan.source());
+    loop {
+        let now = clock.now();
+        if now >= next_scan {
+            match runner.scan() {
+                Ok(report) => report_problems(&report.problems),
+                Err(e) => tracing::error!("scan failed: {e}; trying again at the next scan"),
+            }
+            next_scan = settings
+                .schedule
+                .scan
+                .next_after(clock.now(), tz)
+                .unwrap_or(now + chrono::Duration::minutes(5));
+        }
+        if let Err(e) = runner.fire_digests() {
+            tracing::error!("digests: {e}");
+        }
+        tokio::select! {
+            result = runner.deliver() => if let Err(e) = result { tracing::error!("delivery: {e}") },
+            _ = &mut shutdown => break,
+        }
+        let wake = runner.next_wake(next_scan).unwrap_or(next_scan);
+        let wait = (wake - clock.now()).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = &mut shutdown => break,
+        }
+    }
+    tracing::info!("stopped");
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// `tidings status [--json]`.
+pub fn status(ctx: &Context, json: bool) -> Status {
+    let Some(settings) = load(ctx) else {
+        return Status::Failed;
+    };
+    let read = || -> Result<(Option<ScanRecord>, Vec<NotifierStatus>), StoreError> {
+        let store = Store::open(&settings.state_path)?;
+        let notifiers = settings
+            .notifiers
+            .iter()
+            .map(|n| store.notifier_status(&n.name))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((store.last_scan()?, notifiers))
+    };
+    let (last_scan, notifiers) = match read() {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Status::Failed;
+        }
+    };
+    if json {
+        let doc = serde_json::json!({ "last_scan": last_scan, "notifiers": notifiers });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("plain values serialize")
+        );
+        return Status::Clean;
+    }
+    match &last_scan {
+        Some(scan) => println!(
+            "last scan {}: {} posts, {} new, {} with problems, {} ms",
+            scan.at, scan.posts, scan.new_posts, scan.problems, scan.duration_ms
+        ),
+        None => println!("no scan yet: run `tidings run` (or `tidings run --once`)"),
+    }
+    for n in &notifiers {
+        print!(
+            "{}: {} queued for digest, {} pending, {} retrying, {} failed, {} sent",
+            n.name, n.queued, n.pending, n.retrying, n.failed, n.sent
+        );
+        if let Some(next) = &n.next_attempt {
+            print!("; next attempt {next}");
+        }
+        if let Some(error) = &n.last_error {
+            print!("; last error: {error}");
+        }
+        println!();
+    }
+    Status::Clean
+}
+
+/// `tidings retry NOTIFIER`.
+pub fn retry(ctx: &Context, notifier: &str) -> Status {
+    let Some(settings) = load(ctx) else {
+        return Status::Failed;
+    };
+    if !settings.notifiers.iter().any(|n| n.name == notifier) {
+        let known: Vec<&str> = settings.notifiers.iter().map(|n| n.name.as_str()).collect();
+        eprintln!(
+            "error: no notifier `{notifier}` in `{}`; known: {}",
+            settings.path.display(),
+            known.join(", ")
+        );
+        return Status::Failed;
+    }
+    match Store::open(&settings.state_path)
+        .and_then(|store| store.retry_failed(notifier, ctx.clock.now()))
+    {
+        Ok(n) => {
+            println!("{n} failed deliveries of {notifier} are queued again");
+            Status::Clean
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Status::Failed
+        }
     }
 }
 

@@ -33,6 +33,28 @@ pub struct Cli {
 pub enum Command {
     /// Read the content folder and write every feed.
     Build,
-    /// Read settings and content and report every problem; write nothing.
+    /// Read settings and content and report every problem; write nothing. Also shows when
+    /// the schedules fire next.
     Check,
+    /// Publish: scan on the schedule, rebuild feeds, and deliver notifications until stopped
+    /// (SIGINT or SIGTERM).
+    Run {
+        /// One pass (scan, build, record, deliver what is due), then exit.
+        #[arg(long)]
+        once: bool,
+        /// On the first scan of an archive, announce its newest N posts (default: none).
+        #[arg(long, value_name = "N")]
+        backfill: Option<usize>,
+    },
+    /// Show each notifier's outbox and the last scan.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a notifier's failed deliveries back in the queue.
+    Retry {
+        /// The notifier's name, as in `[notifiers.<name>]`.
+        notifier: String,
+    },
 }

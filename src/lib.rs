@@ -11,6 +11,7 @@ pub mod feeds;
 pub mod model;
 pub mod notify;
 pub mod progress;
+pub mod run;
 pub mod schedule;
 pub mod settings;
 pub mod store;

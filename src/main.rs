@@ -27,6 +27,9 @@ fn main() -> ExitCode {
     let status = match cli.command {
         Command::Build => app::build(&ctx, Mode::Write),
         Command::Check => app::build(&ctx, Mode::Check),
+        Command::Run { once, backfill } => app::run(&ctx, once, backfill),
+        Command::Status { json } => app::status(&ctx, json),
+        Command::Retry { notifier } => app::retry(&ctx, &notifier),
     };
     status.into()
 }

@@ -47,7 +47,7 @@ impl Progress {
     pub fn tick(&self) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         let total = self.total.load(Ordering::Relaxed);
-        if self.enabled && total >= WORTH_SHOWING && done % (total / 100).max(1) == 0 {
+        if self.enabled && total >= WORTH_SHOWING && done.is_multiple_of((total / 100).max(1)) {
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "\r{} {done}/{total}", self.label);
             let _ = err.flush();

@@ -287,7 +287,7 @@ mod tests {
             ny,
             3,
         );
-        let utc_hours: Vec<u32> = times.iter().map(|t| chrono::Timelike::hour(t)).collect();
+        let utc_hours: Vec<u32> = times.iter().map(chrono::Timelike::hour).collect();
         assert_eq!(utc_hours, [13, 14, 14]);
         // Times are strictly increasing through the spring gap too.
         let spring = Cron::parse("30 * * * *").unwrap().upcoming(

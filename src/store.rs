@@ -95,6 +95,28 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// Switches the file to write-ahead logging once. The switch needs the file to itself and
+/// does not wait for other connections, so it is retried for a few seconds.
+fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let mut tries = 0;
+    loop {
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && tries < 50 =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Held while a process sends from a state file; released when dropped (or the process dies).
 pub struct RunLock {
     _file: File,
@@ -156,10 +178,9 @@ impl Store {
         let conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(wrap)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(wrap)?;
+        set_wal(&conn).map_err(wrap)?;
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(wrap)?;
         let mut store = Store {
             conn,
             path: path.to_owned(),
@@ -191,9 +212,18 @@ impl Store {
     }
 
     fn migrate(&mut self) -> rusqlite::Result<()> {
-        self.conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+        // Read first: a reader (`tidings status`) of an up-to-date file then writes nothing
+        // and never waits for a writer's lock.
+        let has_versions: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')",
+            [],
+            |r| r.get(0),
         )?;
+        if !has_versions {
+            self.conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+            )?;
+        }
         let current: i64 = self.conn.query_row(
             "SELECT COALESCE(MAX(version), 0) FROM schema_version",
             [],
@@ -516,6 +546,17 @@ impl Tx<'_> {
                 "INSERT OR IGNORE INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
                 params![message_id, notifier, kind, posts, body, stamp(now)],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Marks a message that could not be made as failed, with the reason.
+    pub fn fail_message(&self, message_id: &str, error: &str) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "UPDATE deliveries SET status = 'failed', last_error = ?2 WHERE message_id = ?1",
+                params![message_id, error],
             )
             .map(|_| ())
             .map_err(|e| self.err(e))

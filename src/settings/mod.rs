@@ -184,13 +184,13 @@ impl Settings {
         if raw.site.title.trim().is_empty() {
             return Err(invalid("site.title", "must not be empty".into()));
         }
-        if let Some(lang) = &raw.site.language {
-            if !is_language_tag(lang) {
-                return Err(invalid(
-                    "site.language",
-                    format!("`{lang}` is not a language tag; use e.g. `en`, `en-US` or `zh-CN`"),
-                ));
-            }
+        if let Some(lang) = &raw.site.language
+            && !is_language_tag(lang)
+        {
+            return Err(invalid(
+                "site.language",
+                format!("`{lang}` is not a language tag; use e.g. `en`, `en-US` or `zh-CN`"),
+            ));
         }
 
         let content_dir = base.join(&raw.content.dir);

@@ -11,6 +11,11 @@ pub struct Site {
     pub dir: tempfile::TempDir,
 }
 
+/// The webhook secret the tests hand to the binary through `${TIDINGS_TEST_SECRET}`.
+pub const TEST_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+pub mod receiver;
+
 pub const BASE_SETTINGS: &str = r#"
 [site]
 title = "Test Site"
@@ -57,15 +62,20 @@ impl Site {
         std::fs::remove_file(self.path().join("posts").join(rel)).unwrap();
     }
 
-    /// Runs `tidings --config <settings> <args…>`.
-    pub fn run(&self, args: &[&str]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_tidings"))
+    /// `tidings --config <settings> <args…>`, ready to run or spawn.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tidings"));
+        command
             .arg("--config")
             .arg(self.path().join("settings.toml"))
             .args(args)
-            .output()
-            .unwrap();
-        Run(output)
+            .env("TIDINGS_TEST_SECRET", TEST_SECRET);
+        command
+    }
+
+    /// Runs `tidings --config <settings> <args…>`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run(self.command(args).output().unwrap())
     }
 
     pub fn read(&self, rel: &str) -> String {

@@ -1,0 +1,412 @@
+//! The publisher's loop: scan, rebuild feeds, record what is new, cut digests, deliver.
+//!
+//! `tidings run --once` calls [`Runner::pass`] once; `tidings run` calls the same steps
+//! whenever the next one is due and sleeps in between (it does not poll). The store decides
+//! what is new and what is owed; the scheduler only decides when.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
+
+use crate::clock::Clock;
+use crate::content::{self, Problem};
+use crate::feeds::{self, Mode, entry};
+use crate::model::Post;
+use crate::notify::{self, Outcome, PostItem, webhook};
+use crate::progress::Progress;
+use crate::settings::{Delivery, Notifier, NotifierKind, Settings};
+use crate::store::{self, Seen, Store, StoreError};
+
+/// What stops a pass.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Scan(#[from] content::ScanError),
+    #[error(transparent)]
+    Output(#[from] feeds::OutputError),
+    #[error("cannot start the HTTP client: {0}")]
+    Client(String),
+}
+
+/// What one scan found and recorded.
+#[derive(Debug, Default)]
+pub struct ScanReport {
+    pub posts: usize,
+    pub new_posts: usize,
+    /// Posts announced (queued for at least the notifiers that want them).
+    pub announced: usize,
+    pub problems: Vec<Problem>,
+    pub feeds: feeds::Report,
+    /// Messages that could not even be made (a template error); they are in the outbox as
+    /// failed.
+    pub unbuildable: usize,
+}
+
+/// What one round of deliveries did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DeliveryReport {
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+/// Owns the state file (and its lock) for as long as it runs.
+pub struct Runner<'a> {
+    settings: &'a Settings,
+    clock: &'a dyn Clock,
+    store: Store,
+    client: reqwest::Client,
+    backfill: Option<usize>,
+    _lock: store::RunLock,
+}
+
+impl<'a> Runner<'a> {
+    /// Opens the state file and takes its lock. `backfill` is how many of the newest posts
+    /// the very first scan of an archive announces (none by default).
+    pub fn new(
+        settings: &'a Settings,
+        clock: &'a dyn Clock,
+        backfill: Option<usize>,
+    ) -> Result<Runner<'a>, RunError> {
+        let store = Store::open(&settings.state_path)?;
+        let lock = store.lock()?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .build()
+            .map_err(|e| RunError::Client(e.to_string()))?;
+        Ok(Runner {
+            settings,
+            clock,
+            store,
+            client,
+            backfill,
+            _lock: lock,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Reads the content, rebuilds the feeds, and records what is new: in one transaction,
+    /// each new post is marked seen and queued for every notifier that wants it.
+    pub fn scan(&mut self) -> Result<ScanReport, RunError> {
+        let started = Instant::now();
+        let now = self.clock.now();
+        let settings = self.settings;
+        let scan = content::scan(settings, &Progress::hidden())?;
+        let feeds = feeds::build(&scan.posts, settings, now, Mode::Write)?;
+        let mut report = ScanReport {
+            posts: scan.posts.len(),
+            problems: scan.problems,
+            ..ScanReport::default()
+        };
+        report.problems.extend(feeds.problems.iter().cloned());
+        report.feeds = feeds;
+
+        let first_scan = !self.store.has_scanned()?;
+        if !first_scan && let Some(n) = self.backfill.take() {
+            tracing::warn!(
+                "--backfill {n} has no effect: this state file has already recorded the archive"
+            );
+        }
+        let by_id: HashMap<&str, &Post> = scan.posts.iter().map(|p| (p.id.as_str(), p)).collect();
+        let tx = self.store.transaction()?;
+        for notifier in &settings.notifiers {
+            tx.know_notifier(&notifier.name, now)?;
+        }
+        for post in &scan.posts {
+            let seen = Seen {
+                id: &post.id,
+                hash: post.hash,
+                published: post.published.with_timezone(&Utc),
+            };
+            if tx.see_post(&seen, now)? {
+                report.new_posts += 1;
+            }
+        }
+        let due = tx.unannounced(now)?;
+        let announce_count = if first_scan {
+            self.backfill.take().unwrap_or(0).min(due.len())
+        } else {
+            due.len()
+        };
+        if first_scan && due.len() > announce_count {
+            tracing::info!(
+                recorded = due.len() - announce_count,
+                "first scan of this archive: existing posts are recorded as seen and not announced"
+            );
+        }
+        // Oldest first, so instant messages arrive in the order the posts were published.
+        for (position, announcement) in due.iter().enumerate().rev() {
+            let Some(post) = by_id.get(announcement.post_id.as_str()) else {
+                continue; // gone from the folder for now; announced if it comes back
+            };
+            if position < announce_count {
+                report.unbuildable += announce(settings, &tx, post, now)?;
+                report.announced += 1;
+            }
+            tx.mark_announced(&announcement.post_id)?;
+        }
+        tx.commit()?;
+        self.store.record_scan(
+            now,
+            started.elapsed().as_millis() as i64,
+            report.posts,
+            report.new_posts,
+            report.problems.len(),
+        )?;
+        tracing::info!(
+            posts = report.posts,
+            new = report.new_posts,
+            announced = report.announced,
+            "scanned"
+        );
+        Ok(report)
+    }
+
+    /// When a digest notifier's schedule next fires after it last did.
+    fn next_digest(&self, notifier: &Notifier) -> Result<Option<DateTime<Utc>>, RunError> {
+        let Delivery::Digest(cron) = &notifier.delivery else {
+            return Ok(None);
+        };
+        let since = self
+            .store
+            .last_fired(&notifier.name)?
+            .unwrap_or_else(|| self.clock.now());
+        Ok(cron.next_after(since, self.settings.site.timezone))
+    }
+
+    /// Cuts a digest for every notifier whose schedule has fired since it last did. Missed
+    /// slots (tidings was down) fire once, not once each. Returns how many messages were made.
+    pub fn fire_digests(&mut self) -> Result<usize, RunError> {
+        let now = self.clock.now();
+        let mut made = 0;
+        for notifier in &self.settings.notifiers {
+            let Some(slot) = self.next_digest(notifier)? else {
+                continue;
+            };
+            if slot > now {
+                continue;
+            }
+            let settings = self.settings;
+            let tx = self.store.transaction()?;
+            tx.know_notifier(&notifier.name, now)?;
+            let queued = tx.take_queue(&notifier.name)?;
+            let chunks: Vec<&[(String, String)]> = queued.chunks(notifier.max_posts).collect();
+            for (i, chunk) in chunks.iter().enumerate() {
+                let items: Vec<PostItem> = chunk
+                    .iter()
+                    .filter_map(|(_, json)| serde_json::from_str(json).ok())
+                    .collect();
+                let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
+                let key = format!("digest:{}:{}/{}", store::stamp(slot), i + 1, chunks.len());
+                let id = notify::message_id(settings.site.url.as_str(), &notifier.name, &key);
+                let body = body(settings, notifier, "posts.digest", &id, now, &items);
+                enqueue(&tx, notifier, &id, "digest", &ids, body, now)?;
+                made += 1;
+            }
+            tx.set_last_fired(&notifier.name, now)?;
+            tx.commit()?;
+            tracing::info!(notifier = %notifier.name, posts = queued.len(), messages = chunks.len(), "digest");
+        }
+        Ok(made)
+    }
+
+    /// Sends every message that is due. Notifiers are served side by side, so one receiver
+    /// that is down never holds up another; one notifier's messages go in order, and after a
+    /// failure that may pass its later messages wait for the next round.
+    pub async fn deliver(&self) -> Result<DeliveryReport, RunError> {
+        let now = self.clock.now();
+        let due = self.store.due(now)?;
+        let mut by_notifier: Vec<(&Notifier, Vec<store::Delivery>)> = Vec::new();
+        for delivery in due {
+            let Some(notifier) = self
+                .settings
+                .notifiers
+                .iter()
+                .find(|n| n.name == delivery.notifier)
+            else {
+                continue; // removed from the settings: kept, but not sent
+            };
+            match by_notifier
+                .iter_mut()
+                .find(|(n, _)| n.name == notifier.name)
+            {
+                Some((_, list)) => list.push(delivery),
+                None => by_notifier.push((notifier, vec![delivery])),
+            }
+        }
+        let results = join_all(
+            by_notifier
+                .into_iter()
+                .map(|(notifier, list)| self.deliver_to(notifier, list)),
+        )
+        .await;
+        let mut report = DeliveryReport::default();
+        for result in results {
+            let r = result?;
+            report.sent += r.sent;
+            report.retrying += r.retrying;
+            report.failed += r.failed;
+        }
+        Ok(report)
+    }
+
+    async fn deliver_to(
+        &self,
+        notifier: &Notifier,
+        list: Vec<store::Delivery>,
+    ) -> Result<DeliveryReport, RunError> {
+        let mut report = DeliveryReport::default();
+        for delivery in list {
+            let NotifierKind::Webhook(hook) = &notifier.kind;
+            let outcome = webhook::send(
+                &self.client,
+                hook,
+                notifier.timeout,
+                &delivery.message_id,
+                &delivery.body,
+                self.clock.now(),
+            )
+            .await;
+            let now = self.clock.now();
+            let attempts = delivery.attempts + 1;
+            match outcome {
+                Outcome::Sent => {
+                    self.store.mark_sent(delivery.id, now)?;
+                    report.sent += 1;
+                    tracing::info!(notifier = %notifier.name, message = %delivery.message_id, "sent");
+                }
+                Outcome::Retry { error, after } if attempts < notifier.max_attempts => {
+                    let wait =
+                        after.unwrap_or_else(|| notify::backoff(attempts, &delivery.message_id));
+                    let next = now
+                        + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+                    self.store
+                        .mark_failed_attempt(delivery.id, &error, Some(next))?;
+                    report.retrying += 1;
+                    tracing::warn!(notifier = %notifier.name, message = %delivery.message_id, attempt = attempts, next = %store::stamp(next), "{error}; will retry");
+                    break; // keep order: later messages wait behind this one
+                }
+                Outcome::Retry { error, .. } | Outcome::Fail { error } => {
+                    self.store.mark_failed_attempt(delivery.id, &error, None)?;
+                    report.failed += 1;
+                    tracing::error!(notifier = %notifier.name, message = %delivery.message_id, attempt = attempts, "{error}; giving up");
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// The next moment there is work: a scan, a digest, or a retry.
+    pub fn next_wake(&self, next_scan: DateTime<Utc>) -> Result<DateTime<Utc>, RunError> {
+        let mut wake = next_scan;
+        for notifier in &self.settings.notifiers {
+            if let Some(slot) = self.next_digest(notifier)? {
+                wake = wake.min(slot);
+            }
+        }
+        if let Some(due) = self.store.next_due()? {
+            wake = wake.min(due);
+        }
+        Ok(wake)
+    }
+}
+
+/// Queues one post for every notifier that wants it; returns how many messages could not
+/// be made.
+fn announce(
+    settings: &Settings,
+    tx: &store::Tx,
+    post: &Post,
+    now: DateTime<Utc>,
+) -> Result<usize, RunError> {
+    let (prepared, _) = entry::prepare(post, settings);
+    let item = PostItem::from_entry(&prepared);
+    let mut unbuildable = 0;
+    for notifier in settings.notifiers.iter().filter(|n| n.wants(post)) {
+        match &notifier.delivery {
+            Delivery::Instant => {
+                let id = notify::message_id(
+                    settings.site.url.as_str(),
+                    &notifier.name,
+                    &format!("post:{}", post.id),
+                );
+                let body = body(
+                    settings,
+                    notifier,
+                    "posts.published",
+                    &id,
+                    now,
+                    std::slice::from_ref(&item),
+                );
+                unbuildable += enqueue(
+                    tx,
+                    notifier,
+                    &id,
+                    "post",
+                    std::slice::from_ref(&post.id),
+                    body,
+                    now,
+                )?;
+            }
+            Delivery::Digest(_) => {
+                let json = serde_json::to_string(&item).expect("plain structs serialize");
+                tx.enqueue_for_digest(
+                    &notifier.name,
+                    &post.id,
+                    post.published.with_timezone(&Utc),
+                    &json,
+                )?;
+            }
+        }
+        tracing::info!(notifier = %notifier.name, post = %post.id, "queued");
+    }
+    Ok(unbuildable)
+}
+
+fn body(
+    settings: &Settings,
+    notifier: &Notifier,
+    event: &str,
+    id: &str,
+    now: DateTime<Utc>,
+    items: &[PostItem],
+) -> Result<String, String> {
+    match &notifier.kind {
+        NotifierKind::Webhook(hook) => {
+            webhook::body(settings, hook, &notifier.name, event, id, now, items)
+        }
+    }
+}
+
+/// Puts a message in the outbox; one whose body could not be made goes in as failed, with
+/// the reason, so `status` shows it and `retry` can send it after the template is fixed.
+#[allow(clippy::too_many_arguments)]
+fn enqueue(
+    tx: &store::Tx,
+    notifier: &Notifier,
+    id: &str,
+    kind: &str,
+    post_ids: &[String],
+    body: Result<String, String>,
+    now: DateTime<Utc>,
+) -> Result<usize, RunError> {
+    match body {
+        Ok(body) => {
+            tx.enqueue_delivery(id, &notifier.name, kind, post_ids, &body, now)?;
+            Ok(0)
+        }
+        Err(error) => {
+            tracing::error!(notifier = %notifier.name, "{error}");
+            tx.enqueue_delivery(id, &notifier.name, kind, post_ids, "", now)?;
+            tx.fail_message(id, &error)?;
+            Ok(1)
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! A real HTTP receiver on 127.0.0.1 for webhook tests: records every request and answers
+//! from a script (200, 500, 429 with `Retry-After`, a slow answer, or none at all).
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How to answer one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Status(u16),
+    /// A status with a `Retry-After` header.
+    RetryAfter(u16, &'static str),
+    /// Wait, then answer 200.
+    Slow(Duration),
+    /// Read the request, then say nothing for this long and close.
+    Hang(Duration),
+}
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub path: String,
+    /// Lower-case names.
+    pub headers: HashMap<String, String>,
+    pub body: String,
+}
+
+impl Request {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+}
+
+pub struct Receiver {
+    pub url: String,
+    requests: Arc<Mutex<Vec<Request>>>,
+    script: Arc<Mutex<VecDeque<Reply>>>,
+}
+
+impl Receiver {
+    /// Starts listening on a fresh loopback port; answers 200 once the script runs out.
+    pub fn start(script: Vec<Reply>) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(VecDeque::from(script)));
+        let (r, s) = (requests.clone(), script.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (r, s) = (r.clone(), s.clone());
+                std::thread::spawn(move || serve(stream, &r, &s));
+            }
+        });
+        Receiver {
+            url,
+            requests,
+            script,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Adds answers to the end of the script.
+    pub fn then(&self, replies: Vec<Reply>) {
+        self.script.lock().unwrap().extend(replies);
+    }
+
+    /// Waits (at most `timeout`) until at least `n` requests arrived.
+    pub fn wait_for(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if self.requests.lock().unwrap().len() >= n {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+fn serve(stream: TcpStream, requests: &Mutex<Vec<Request>>, script: &Mutex<VecDeque<Reply>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let mut headers = HashMap::new();
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+        }
+    }
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let reply = script
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or(Reply::Status(200));
+    requests.lock().unwrap().push(Request {
+        path,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
+    let mut stream = stream;
+    let (status, extra) = match reply {
+        Reply::Status(code) => (code, String::new()),
+        Reply::RetryAfter(code, after) => (code, format!("Retry-After: {after}\r\n")),
+        Reply::Slow(wait) => {
+            std::thread::sleep(wait);
+            (200, String::new())
+        }
+        Reply::Hang(wait) => {
+            std::thread::sleep(wait);
+            return;
+        }
+    };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status} Scripted\r\nContent-Length: 2\r\nConnection: close\r\n{extra}\r\nok"
+    );
+    let _ = stream.flush();
+}
