@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""Benchmark `tidings build` on a synthetic archive of N posts in the seed's shape.
+"""Benchmark `tidings build` and `tidings run --once` on a synthetic archive of N posts.
 
     python3 bench/bench.py --posts 10000 [--posts 100000] [--keep DIR]
 
 Generates posts like the ones RSSHub-to-Hexo generators write (a blank line before `---`,
 RFC 2822 or zone-less dates, 3-level categories under ~20 top-level ones, 3-10 KB HTML or
 Markdown bodies with images), then times a cold build (empty feeds folder) and a rebuild with
-nothing changed, and reports wall time and peak RSS of the tidings process for each. Uses the
-release binary (built first with `cargo build --release`). Touches no network.
+nothing changed, and reports wall time and peak RSS of the tidings process for each. Then, with
+five instant webhook notifiers pointed at a receiver on 127.0.0.1, times `run --once` three
+times: the first run (records the whole archive as seen), a pass that finds nothing new, and a
+pass that finds 100 new posts (queued in one transaction, 500 messages delivered). Uses the
+release binary (built first with `cargo build --release`). Sends nothing beyond 127.0.0.1.
 """
 import argparse
+import http.server
 import os
 import pathlib
 import random
@@ -17,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -112,8 +117,52 @@ def run(n, keep):
           f"no-change rebuild {warm[0]:.3f} s, peak RSS {warm[1]:.0f} MB | "
           f"{files} files, {size / 1e6:.1f} MB written")
     print(f"  tidings: {cold[2]}")
+    bench_run(work, posts, feeds, n)
     if not keep:
         shutil.rmtree(work)
+
+
+class Accept(http.server.BaseHTTPRequestHandler):
+    """A webhook receiver that accepts everything."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def bench_run(work, posts, feeds, n):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Accept)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    state = work / f"state-{n}.db"
+    for suffix in ("", "-wal", "-shm"):
+        pathlib.Path(str(state) + suffix).unlink(missing_ok=True)
+    config = work / f"run-{n}.toml"
+    hooks = "".join(f'[notifiers.hook{i}]\ntype = "webhook"\nurl = "{url}"\nsecret = "bench-secret"\n' for i in range(5))
+    config.write_text(f'[site]\ntitle = "Bench"\nurl = "https://bench.example.org/"\n'
+                      f'timezone = "Asia/Shanghai"\n[content]\ndir = "{posts}"\n'
+                      f'[feeds]\ndir = "{feeds}"\n[state]\npath = "{state}"\n{hooks}', encoding="utf-8")
+    args = [str(BINARY), "--config", str(config), "run", "--once"]
+    first = measure(args)
+    idle = measure(args)
+    fresh = posts / "bench-new"
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir()
+    now = time.gmtime(time.time() - 3600)
+    for i in range(100):
+        (fresh / f"new-{i:03d}.md").write_text(
+            f"\n---\ntitle: 'New post {i}'\ncategories: \n - bench\ndate: {time.strftime('%Y-%m-%d %H:%M:%S', now)}\n---\n\nNew body {i}.\n",
+            encoding="utf-8")
+    burst = measure(args)
+    shutil.rmtree(fresh)
+    server.shutdown()
+    print(f"posts={n}: run --once first {first[0]:.3f} s ({first[1]:.0f} MB) | nothing new {idle[0]:.3f} s "
+          f"({idle[1]:.0f} MB) | 100 new x 5 webhooks {burst[0]:.3f} s ({burst[1]:.0f} MB)")
+    print(f"  tidings: {burst[2]}")
 
 
 def main():

@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
         sent TEXT
     );
     CREATE INDEX deliveries_due ON deliveries (status, next_attempt);
+    CREATE INDEX posts_unannounced ON posts (announced, published);
     CREATE TABLE scans (
         id INTEGER PRIMARY KEY,
         at TEXT NOT NULL,

@@ -267,6 +267,39 @@ fn digests_collect_posts_and_split_by_max_posts() {
     std::thread::sleep(Duration::from_millis(1100));
     site.run(&["run", "--once"]).expect(0);
     assert_eq!(receiver.requests().len(), 2);
+    // Several slots missed (tidings was not running) fire once, not once each.
+    site.post("p7.md", post(7, "[News]"));
+    std::thread::sleep(Duration::from_millis(3100));
+    site.run(&["run", "--once"]).expect(0);
+    assert_eq!(receiver.requests().len(), 3);
+}
+
+#[test]
+fn a_future_post_is_announced_when_its_time_comes() {
+    let receiver = Receiver::start(vec![]);
+    let site = site_with(&hook("team", &receiver.url, ""));
+    site.run(&["run", "--once"]).expect(0);
+    let now = tidings::clock::Clock::now(&tidings::clock::SystemClock);
+    let soon = (now + chrono::Duration::seconds(2)).format("%Y-%m-%dT%H:%M:%SZ");
+    site.post(
+        "soon.md",
+        format!("---\ntitle: Soon\ndate: {soon}\n---\nnot yet\n"),
+    );
+    let run = site.run(&["run", "--once"]).expect(0);
+    assert!(
+        run.stdout().contains("1 new, 0 announced"),
+        "{}",
+        run.stdout()
+    );
+    assert!(receiver.requests().is_empty());
+    assert!(
+        !site.read("rss.xml").contains("Soon"),
+        "not in the feed either"
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    site.run(&["run", "--once"]).expect(0);
+    assert_eq!(receiver.requests().len(), 1);
+    assert!(site.read("rss.xml").contains("Soon"));
 }
 
 #[test]
