@@ -10,7 +10,9 @@ use tidings::feeds::Mode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let level = match cli.verbose {
+    // The daemon says what it finds and sends by default; one-shot commands only warn.
+    let daemon = matches!(cli.command, Command::Run { .. }) && !cli.quiet;
+    let level = match cli.verbose + u8::from(daemon) {
         0 => tracing::Level::WARN,
         1 => tracing::Level::INFO,
         _ => tracing::Level::DEBUG,

@@ -280,7 +280,7 @@ impl<'a> Runner<'a> {
                 Outcome::Sent => {
                     self.store.mark_sent(delivery.id, now)?;
                     report.sent += 1;
-                    tracing::info!(notifier = %notifier.name, message = %delivery.message_id, "sent");
+                    tracing::info!(notifier = %notifier.name, id = %delivery.message_id, "sent");
                 }
                 Outcome::Retry { error, after } if attempts < notifier.max_attempts => {
                     let wait =
@@ -290,13 +290,13 @@ impl<'a> Runner<'a> {
                     self.store
                         .mark_failed_attempt(delivery.id, &error, Some(next))?;
                     report.retrying += 1;
-                    tracing::warn!(notifier = %notifier.name, message = %delivery.message_id, attempt = attempts, next = %store::stamp(next), "{error}; will retry");
+                    tracing::warn!(notifier = %notifier.name, id = %delivery.message_id, attempt = attempts, next = %store::stamp(next), "{error}; will retry");
                     break; // keep order: later messages wait behind this one
                 }
                 Outcome::Retry { error, .. } | Outcome::Fail { error } => {
                     self.store.mark_failed_attempt(delivery.id, &error, None)?;
                     report.failed += 1;
-                    tracing::error!(notifier = %notifier.name, message = %delivery.message_id, attempt = attempts, "{error}; giving up");
+                    tracing::error!(notifier = %notifier.name, id = %delivery.message_id, attempt = attempts, "{error}; giving up");
                 }
             }
         }
