@@ -273,6 +273,14 @@ pub fn status(ctx: &Context, json: bool) -> Status {
         return Status::Failed;
     };
     let read = || -> Result<(Option<ScanRecord>, Vec<NotifierStatus>), StoreError> {
+        if !settings.state_path.exists() {
+            // Nothing has run yet; looking must not create the state file.
+            let empty = settings.notifiers.iter().map(|n| NotifierStatus {
+                name: n.name.clone(),
+                ..NotifierStatus::default()
+            });
+            return Ok((None, empty.collect()));
+        }
         let store = Store::open(&settings.state_path)?;
         let notifiers = settings
             .notifiers

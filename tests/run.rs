@@ -465,3 +465,17 @@ fn send_signal(pid: u32, signal: &str) {
         .unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn status_before_any_run_creates_nothing() {
+    let site = site_with(&hook("team", "http://127.0.0.1:9/", ""));
+    let run = site.run(&["status"]).expect(0);
+    assert!(run.stdout().contains("no scan yet"), "{}", run.stdout());
+    assert!(
+        run.stdout()
+            .contains("team: 0 queued for digest, 0 pending"),
+        "{}",
+        run.stdout()
+    );
+    assert!(!site.path().join(".tidings").exists());
+}
