@@ -15,9 +15,10 @@ use chrono::{DateTime, Utc};
 use crate::clock::Clock;
 use crate::content::{self, Problem};
 use crate::feeds::{self, Mode};
+use crate::notify::PostItem;
 use crate::progress::Progress;
-use crate::run::{DeliveryReport, RunError, Runner, ScanReport};
-use crate::settings::{Delivery, Settings};
+use crate::run::{DeliveryReport, RunError, Runner, ScanReport, compose};
+use crate::settings::{Delivery, Notifier, Settings};
 use crate::store::{NotifierStatus, ScanRecord, Store, StoreError};
 
 /// How a command ended.
@@ -327,18 +328,103 @@ pub fn status(ctx: &Context, json: bool) -> Status {
     Status::Clean
 }
 
+/// The notifier called `name`, or an error naming the ones there are.
+fn find_notifier<'s>(settings: &'s Settings, name: &str) -> Option<&'s Notifier> {
+    let found = settings.notifiers.iter().find(|n| n.name == name);
+    if found.is_none() {
+        let known: Vec<&str> = settings.notifiers.iter().map(|n| n.name.as_str()).collect();
+        eprintln!(
+            "error: no notifier `{name}` in `{}`; known: {}",
+            settings.path.display(),
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        );
+    }
+    found
+}
+
+/// `tidings preview NOTIFIER`: the unsent messages as they will go, and the next digest as
+/// it would be cut now. Reads the state file; writes nothing.
+pub fn preview(ctx: &Context, name: &str) -> Status {
+    let Some(settings) = load(ctx) else {
+        return Status::Failed;
+    };
+    let Some(notifier) = find_notifier(&settings, name) else {
+        return Status::Failed;
+    };
+    if !settings.state_path.exists() {
+        println!("nothing to preview: `tidings run` has not recorded anything yet");
+        return Status::Clean;
+    }
+    let show = |body: &str| match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(json) => serde_json::to_string_pretty(&json).unwrap_or_else(|_| body.to_owned()),
+        Err(_) => body.to_owned(),
+    };
+    let result = (|| -> Result<(), String> {
+        let store = Store::open(&settings.state_path).map_err(|e| e.to_string())?;
+        let unsent = store.unsent(name).map_err(|e| e.to_string())?;
+        for delivery in &unsent {
+            println!(
+                "unsent message {} ({} attempts so far):\n{}",
+                delivery.message_id,
+                delivery.attempts,
+                show(&delivery.body)
+            );
+        }
+        let queued = store.peek_queue(name).map_err(|e| e.to_string())?;
+        if matches!(notifier.delivery, Delivery::Digest(_)) && !queued.is_empty() {
+            let items: Vec<PostItem> = queued
+                .iter()
+                .filter_map(|(_, json)| serde_json::from_str(json).ok())
+                .collect();
+            let ids: Vec<String> = queued.iter().map(|(id, _)| id.clone()).collect();
+            let messages = compose(
+                &settings,
+                notifier,
+                "posts.digest",
+                "preview",
+                &items,
+                &ids,
+                ctx.clock.now(),
+            )?;
+            let plural = |n: usize, word: &str| {
+                if n == 1 {
+                    format!("1 {word}")
+                } else {
+                    format!("{n} {word}s")
+                }
+            };
+            println!(
+                "next digest: {} in {}",
+                plural(items.len(), "post"),
+                plural(messages.len(), "message")
+            );
+            for (_, _, body) in &messages {
+                println!("{}", show(body));
+            }
+        } else if unsent.is_empty() {
+            println!("nothing queued for {name}");
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Status::Clean,
+        Err(e) => {
+            eprintln!("error: {e}");
+            Status::Failed
+        }
+    }
+}
+
 /// `tidings retry NOTIFIER`.
 pub fn retry(ctx: &Context, notifier: &str) -> Status {
     let Some(settings) = load(ctx) else {
         return Status::Failed;
     };
-    if !settings.notifiers.iter().any(|n| n.name == notifier) {
-        let known: Vec<&str> = settings.notifiers.iter().map(|n| n.name.as_str()).collect();
-        eprintln!(
-            "error: no notifier `{notifier}` in `{}`; known: {}",
-            settings.path.display(),
-            known.join(", ")
-        );
+    if find_notifier(&settings, notifier).is_none() {
         return Status::Failed;
     }
     match Store::open(&settings.state_path)

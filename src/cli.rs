@@ -52,6 +52,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the exact payloads a notifier would send next (its unsent messages and its next
+    /// digest); sends and marks nothing.
+    Preview {
+        /// The notifier's name, as in `[notifiers.<name>]`.
+        notifier: String,
+    },
     /// Put a notifier's failed deliveries back in the queue.
     Retry {
         /// The notifier's name, as in `[notifiers.<name>]`.

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Command::Run { once, backfill } => app::run(&ctx, once, backfill),
         Command::Status { json } => app::status(&ctx, json),
         Command::Retry { notifier } => app::retry(&ctx, &notifier),
+        Command::Preview { notifier } => app::preview(&ctx, &notifier),
     };
     status.into()
 }

@@ -4,6 +4,7 @@
 //! whenever the next one is due and sleeps in between (it does not poll). The store decides
 //! what is new and what is owed; the scheduler only decides when.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -61,6 +62,8 @@ pub struct Runner<'a> {
     store: Store,
     client: reqwest::Client,
     backfill: Option<usize>,
+    /// Rate-limit buckets of chat notifiers, by name; they live as long as the process.
+    buckets: RefCell<HashMap<String, notify::ratelimit::Bucket>>,
     _lock: store::RunLock,
 }
 
@@ -84,6 +87,7 @@ impl<'a> Runner<'a> {
             store,
             client,
             backfill,
+            buckets: RefCell::new(HashMap::new()),
             _lock: lock,
         })
     }
@@ -197,22 +201,30 @@ impl<'a> Runner<'a> {
             let tx = self.store.transaction()?;
             tx.know_notifier(&notifier.name, now)?;
             let queued = tx.take_queue(&notifier.name)?;
-            let chunks: Vec<&[(String, String)]> = queued.chunks(notifier.max_posts).collect();
-            for (i, chunk) in chunks.iter().enumerate() {
-                let items: Vec<PostItem> = chunk
-                    .iter()
-                    .filter_map(|(_, json)| serde_json::from_str(json).ok())
-                    .collect();
-                let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
-                let key = format!("digest:{}:{}/{}", store::stamp(slot), i + 1, chunks.len());
-                let id = notify::message_id(settings.site.url.as_str(), &notifier.name, &key);
-                let body = body(settings, notifier, "posts.digest", &id, now, &items);
-                enqueue(&tx, notifier, &id, "digest", &ids, body, now)?;
-                made += 1;
-            }
+            let items: Vec<PostItem> = queued
+                .iter()
+                .filter_map(|(_, json)| serde_json::from_str(json).ok())
+                .collect();
+            let ids: Vec<String> = queued.iter().map(|(id, _)| id.clone()).collect();
+            let key = format!("digest:{}", store::stamp(slot));
+            let (messages, _) = if items.is_empty() {
+                (0, 0) // nothing new: no empty digest
+            } else {
+                enqueue_notification(
+                    settings,
+                    &tx,
+                    notifier,
+                    "posts.digest",
+                    &key,
+                    &items,
+                    &ids,
+                    now,
+                )?
+            };
+            made += messages;
             tx.set_last_fired(&notifier.name, now)?;
             tx.commit()?;
-            tracing::info!(notifier = %notifier.name, posts = queued.len(), messages = chunks.len(), "digest");
+            tracing::info!(notifier = %notifier.name, posts = queued.len(), "digest");
         }
         Ok(made)
     }
@@ -264,16 +276,30 @@ impl<'a> Runner<'a> {
     ) -> Result<DeliveryReport, RunError> {
         let mut report = DeliveryReport::default();
         for delivery in list {
-            let NotifierKind::Webhook(hook) = &notifier.kind;
-            let outcome = webhook::send(
-                &self.client,
-                hook,
-                notifier.timeout,
-                &delivery.message_id,
-                &delivery.body,
-                self.clock.now(),
-            )
-            .await;
+            let outcome = match &notifier.kind {
+                NotifierKind::Webhook(hook) => {
+                    webhook::send(
+                        &self.client,
+                        hook,
+                        notifier.timeout,
+                        &delivery.message_id,
+                        &delivery.body,
+                        self.clock.now(),
+                    )
+                    .await
+                }
+                NotifierKind::Chat(chat) => {
+                    self.pace(notifier, chat).await;
+                    notify::send_chat(
+                        &self.client,
+                        chat,
+                        notifier.timeout,
+                        &delivery.body,
+                        self.clock.now(),
+                    )
+                    .await
+                }
+            };
             let now = self.clock.now();
             let attempts = delivery.attempts + 1;
             match outcome {
@@ -283,6 +309,9 @@ impl<'a> Runner<'a> {
                     tracing::info!(notifier = %notifier.name, id = %delivery.message_id, "sent");
                 }
                 Outcome::Retry { error, after } if attempts < notifier.max_attempts => {
+                    if let Some(after) = after {
+                        self.slow_down(notifier, after);
+                    }
                     let wait =
                         after.unwrap_or_else(|| notify::backoff(attempts, &delivery.message_id));
                     let next = now
@@ -301,6 +330,27 @@ impl<'a> Runner<'a> {
             }
         }
         Ok(report)
+    }
+
+    /// Waits for the notifier's rate-limit bucket.
+    async fn pace(&self, notifier: &Notifier, chat: &crate::settings::Chat) {
+        let wait = self
+            .buckets
+            .borrow_mut()
+            .entry(notifier.name.clone())
+            .or_insert_with(|| notify::bucket_for(chat.platform, std::time::Instant::now()))
+            .reserve(std::time::Instant::now());
+        if !wait.is_zero() {
+            tracing::debug!(notifier = %notifier.name, ?wait, "pacing to the platform's rate limit");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// A receiver asked for a pause: its bucket waits at least that long.
+    fn slow_down(&self, notifier: &Notifier, after: std::time::Duration) {
+        if let Some(bucket) = self.buckets.borrow_mut().get_mut(&notifier.name) {
+            bucket.pause(std::time::Instant::now() + after);
+        }
     }
 
     /// The next moment there is work: a scan, a digest, or a retry.
@@ -332,28 +382,20 @@ fn announce(
     for notifier in settings.notifiers.iter().filter(|n| n.wants(post)) {
         match &notifier.delivery {
             Delivery::Instant => {
-                let id = notify::message_id(
-                    settings.site.url.as_str(),
-                    &notifier.name,
-                    &format!("post:{}", post.id),
-                );
-                let body = body(
+                let key = format!("post:{}", post.id);
+                let items = std::slice::from_ref(&item);
+                let ids = std::slice::from_ref(&post.id);
+                let (_, failed) = enqueue_notification(
                     settings,
-                    notifier,
-                    "posts.published",
-                    &id,
-                    now,
-                    std::slice::from_ref(&item),
-                );
-                unbuildable += enqueue(
                     tx,
                     notifier,
-                    &id,
-                    "post",
-                    std::slice::from_ref(&post.id),
-                    body,
+                    "posts.published",
+                    &key,
+                    items,
+                    ids,
                     now,
                 )?;
+                unbuildable += failed;
             }
             Delivery::Digest(_) => {
                 let json = serde_json::to_string(&item).expect("plain structs serialize");
@@ -370,43 +412,95 @@ fn announce(
     Ok(unbuildable)
 }
 
-fn body(
+/// The messages of one notification: (message id, post ids, body) each. A webhook gets one
+/// message per `max_posts` posts; a chat platform's messages are also cut to its limits.
+pub fn compose(
     settings: &Settings,
     notifier: &Notifier,
     event: &str,
-    id: &str,
-    now: DateTime<Utc>,
+    key: &str,
     items: &[PostItem],
-) -> Result<String, String> {
+    post_ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, Vec<String>, String)>, String> {
+    let site = settings.site.url.as_str();
+    let id_of = |i: usize, n: usize| {
+        let key = if n == 1 {
+            key.to_owned()
+        } else {
+            format!("{key}:{}/{n}", i + 1)
+        };
+        notify::message_id(site, &notifier.name, &key)
+    };
     match &notifier.kind {
         NotifierKind::Webhook(hook) => {
-            webhook::body(settings, hook, &notifier.name, event, id, now, items)
+            let chunks: Vec<(&[PostItem], &[String])> = items
+                .chunks(notifier.max_posts)
+                .zip(post_ids.chunks(notifier.max_posts))
+                .collect();
+            let n = chunks.len();
+            chunks
+                .into_iter()
+                .enumerate()
+                .map(|(i, (chunk, ids))| {
+                    let id = id_of(i, n);
+                    let body =
+                        webhook::body(settings, hook, &notifier.name, event, &id, now, chunk)?;
+                    Ok((id, ids.to_vec(), body))
+                })
+                .collect()
+        }
+        NotifierKind::Chat(chat) => {
+            let digest = matches!(notifier.delivery, Delivery::Digest(_));
+            let parts = notify::chat::messages(settings, chat, digest, items, notifier.max_posts)?;
+            let n = parts.len();
+            Ok(parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, part)| {
+                    (
+                        id_of(i, n),
+                        part.posts.iter().map(|&p| post_ids[p].clone()).collect(),
+                        part.body,
+                    )
+                })
+                .collect())
         }
     }
 }
 
-/// Puts a message in the outbox; one whose body could not be made goes in as failed, with
-/// the reason, so `status` shows it and `retry` can send it after the template is fixed.
+/// Puts one notification's messages in the outbox; returns (messages queued, messages that
+/// could not be made). One that could not be made goes in as failed, with the reason, so
+/// `status` shows it and `retry` can send it after the template is fixed.
 #[allow(clippy::too_many_arguments)]
-fn enqueue(
+fn enqueue_notification(
+    settings: &Settings,
     tx: &store::Tx,
     notifier: &Notifier,
-    id: &str,
-    kind: &str,
+    event: &str,
+    key: &str,
+    items: &[PostItem],
     post_ids: &[String],
-    body: Result<String, String>,
     now: DateTime<Utc>,
-) -> Result<usize, RunError> {
-    match body {
-        Ok(body) => {
-            tx.enqueue_delivery(id, &notifier.name, kind, post_ids, &body, now)?;
-            Ok(0)
+) -> Result<(usize, usize), RunError> {
+    let kind = if event == "posts.digest" {
+        "digest"
+    } else {
+        "post"
+    };
+    match compose(settings, notifier, event, key, items, post_ids, now) {
+        Ok(messages) => {
+            for (id, ids, body) in &messages {
+                tx.enqueue_delivery(id, &notifier.name, kind, ids, body, now)?;
+            }
+            Ok((messages.len(), 0))
         }
         Err(error) => {
             tracing::error!(notifier = %notifier.name, "{error}");
-            tx.enqueue_delivery(id, &notifier.name, kind, post_ids, "", now)?;
-            tx.fail_message(id, &error)?;
-            Ok(1)
+            let id = notify::message_id(settings.site.url.as_str(), &notifier.name, key);
+            tx.enqueue_delivery(&id, &notifier.name, kind, post_ids, "", now)?;
+            tx.fail_message(&id, &error)?;
+            Ok((1, 1))
         }
     }
 }

@@ -306,6 +306,43 @@ impl Store {
         Ok(next.as_deref().map(parse_stamp))
     }
 
+    /// A digest notifier's queue as it stands (newest first), without taking it.
+    pub fn peek_queue(&self, notifier: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT post_id, item FROM queue WHERE notifier = ?1 ORDER BY published DESC, post_id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([notifier], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// A notifier's messages not yet sent (pending or retrying), oldest first.
+    pub fn unsent(&self, notifier: &str) -> Result<Vec<Delivery>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, message_id, notifier, body, attempts FROM deliveries
+                 WHERE notifier = ?1 AND status = 'pending' ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([notifier], |r| {
+                Ok(Delivery {
+                    id: r.get(0)?,
+                    message_id: r.get(1)?,
+                    notifier: r.get(2)?,
+                    body: r.get(3)?,
+                    attempts: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
     /// The receiver accepted the message.
     pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.conn

@@ -5,6 +5,12 @@
 //! anything (the store does). Each takes a message that is already in the outbox, sends it
 //! once, and says how that went.
 
+pub mod chat;
+pub mod discord;
+pub mod http;
+pub mod ratelimit;
+pub mod slack;
+pub mod telegram;
 pub mod webhook;
 
 use std::time::Duration;
@@ -119,6 +125,54 @@ pub fn backoff(attempts: u32, message_id: &str) -> Duration {
     let capped = base.min(6 * 3600);
     let spread = xxhash_rust::xxh3::xxh3_64(format!("{message_id}:{attempts}").as_bytes()) % 41; // 0..=40
     Duration::from_secs(capped * (80 + spread) / 100)
+}
+
+/// Sends one chat message, once, and reads the platform's verdict.
+pub async fn send_chat(
+    client: &reqwest::Client,
+    chat: &crate::settings::Chat,
+    timeout: Duration,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Outcome {
+    use crate::settings::Platform;
+    let answer = match http::post_json(
+        client,
+        &chat.endpoint,
+        timeout,
+        &[],
+        body,
+        &chat.host(),
+        now,
+    )
+    .await
+    {
+        Ok(answer) => answer,
+        Err(outcome) => return outcome,
+    };
+    match chat.platform {
+        Platform::Slack => classify(
+            answer.status,
+            answer.retry_after,
+            &http::snippet(&answer.body),
+        ),
+        Platform::Discord => discord::classify_answer(&answer),
+        Platform::Telegram => telegram::classify_answer(&answer),
+    }
+}
+
+/// A fresh rate-limit bucket for a platform, from its documented limit.
+pub fn bucket_for(
+    platform: crate::settings::Platform,
+    now: std::time::Instant,
+) -> ratelimit::Bucket {
+    use crate::settings::Platform;
+    let (capacity, per_second) = match platform {
+        Platform::Slack => slack::RATE,
+        Platform::Discord => discord::RATE,
+        Platform::Telegram => telegram::RATE,
+    };
+    ratelimit::Bucket::new(capacity, per_second, now)
 }
 
 /// The longest any receiver may ask us to wait.

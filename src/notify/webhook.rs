@@ -11,7 +11,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::{MAX_WAIT, Outcome, PostItem, classify, parse_retry_after};
+use super::{Outcome, PostItem, classify, http};
 use crate::settings::{Settings, Webhook};
 
 /// The default body. Wire format: fields are only ever added.
@@ -92,57 +92,36 @@ pub async fn send(
     now: DateTime<Utc>,
 ) -> Outcome {
     let timestamp = now.timestamp();
-    let mut request = client
-        .post(hook.url.clone())
-        .timeout(timeout)
-        .header("content-type", "application/json")
-        .header("user-agent", crate::feeds::GENERATOR)
-        .header("webhook-id", message_id)
-        .header("webhook-timestamp", timestamp.to_string());
+    let mut headers = vec![
+        ("webhook-id", message_id.to_owned()),
+        ("webhook-timestamp", timestamp.to_string()),
+    ];
     if let Some(secret) = &hook.secret {
-        request = request.header(
+        headers.push((
             "webhook-signature",
             sign(secret, message_id, timestamp, body),
-        );
+        ));
     }
     for (name, value) in &hook.headers {
-        request = request.header(name, value);
+        headers.push((name.as_str(), value.clone()));
     }
-    match request.body(body.to_owned()).send().await {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, now))
-                .map(|d| d.min(MAX_WAIT));
-            let detail: String = response
-                .text()
-                .await
-                .unwrap_or_default()
-                .chars()
-                .take(200)
-                .collect();
-            classify(status, retry_after, detail.trim())
-        }
-        // Never the URL: it may hold a token.
-        Err(e) if e.is_timeout() => Outcome::Retry {
-            error: format!(
-                "no answer from {} within {}s",
-                hook.host(),
-                timeout.as_secs()
-            ),
-            after: None,
-        },
-        Err(e) if e.is_connect() => Outcome::Retry {
-            error: format!("cannot connect to {}", hook.host()),
-            after: None,
-        },
-        Err(e) => Outcome::Retry {
-            error: format!("request to {} failed: {}", hook.host(), e.without_url()),
-            after: None,
-        },
+    match http::post_json(
+        client,
+        &hook.url,
+        timeout,
+        &headers,
+        body,
+        &hook.host(),
+        now,
+    )
+    .await
+    {
+        Ok(answer) => classify(
+            answer.status,
+            answer.retry_after,
+            &http::snippet(&answer.body),
+        ),
+        Err(outcome) => outcome,
     }
 }
 

@@ -15,7 +15,7 @@ use chrono_tz::Tz;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use url::Url;
 
-pub use notify_settings::{Delivery, Notifier, NotifierKind, Webhook};
+pub use notify_settings::{Chat, Delivery, Notifier, NotifierKind, Platform, Webhook};
 pub use permalink::Permalink;
 
 use crate::schedule::Cron;

@@ -41,6 +41,67 @@ pub struct Notifier {
 #[derive(Debug, Clone)]
 pub enum NotifierKind {
     Webhook(Webhook),
+    Chat(Chat),
+}
+
+/// A chat platform whose contract tidings speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Slack,
+    Discord,
+    Telegram,
+}
+
+impl Platform {
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::Slack => "slack",
+            Platform::Discord => "discord",
+            Platform::Telegram => "telegram",
+        }
+    }
+
+    /// The compiled-in per-post template.
+    pub fn default_template(self) -> &'static str {
+        match self {
+            Platform::Slack => include_str!("../../templates/slack.jinja"),
+            Platform::Discord => include_str!("../../templates/discord.jinja"),
+            Platform::Telegram => include_str!("../../templates/telegram.jinja"),
+        }
+    }
+}
+
+/// A chat group reached through its platform's webhook or bot API.
+#[derive(Clone)]
+pub struct Chat {
+    pub platform: Platform,
+    /// Where messages are POSTed. It carries the token (a Slack or Discord webhook path, a
+    /// Telegram bot token), so it is never logged whole (see [`Chat::host`]).
+    pub endpoint: Url,
+    /// Telegram's `chat_id`.
+    pub chat_id: Option<String>,
+    /// Name and source of the per-post template.
+    pub template: (String, String),
+}
+
+impl Chat {
+    /// What may be logged of the endpoint.
+    pub fn host(&self) -> String {
+        self.endpoint
+            .host_str()
+            .map_or_else(|| "?".to_owned(), str::to_owned)
+    }
+}
+
+impl fmt::Debug for Chat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chat")
+            .field("platform", &self.platform)
+            .field("host", &self.host())
+            .field("chat_id", &self.chat_id)
+            .field("template", &self.template.0)
+            .finish()
+    }
 }
 
 /// A generic JSON webhook (Standard Webhooks signing).
@@ -153,10 +214,15 @@ pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (
         .collect();
     let kind = match raw.kind.as_str() {
         "webhook" => NotifierKind::Webhook(webhook(&raw, base)?),
+        "slack" => NotifierKind::Chat(chat(Platform::Slack, &raw, base)?),
+        "discord" => NotifierKind::Chat(chat(Platform::Discord, &raw, base)?),
+        "telegram" => NotifierKind::Chat(chat(Platform::Telegram, &raw, base)?),
         other => {
             return Err(err(
                 "type",
-                format!("`{other}` is not a notifier type tidings knows; use `webhook`"),
+                format!(
+                    "`{other}` is not a notifier type tidings knows; use `webhook`, `slack`, `discord` or `telegram`"
+                ),
             ));
         }
     };
@@ -172,19 +238,135 @@ pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (
     })
 }
 
+/// Keys that belong to other notifier types are errors, not silently ignored settings.
+fn refuse(kind: &str, keys: &[(&str, bool)]) -> Result<(), (String, String)> {
+    match keys.iter().find(|(_, set)| *set) {
+        Some((key, _)) => Err((
+            (*key).to_owned(),
+            format!("does not apply to a `{kind}` notifier"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn chat(platform: Platform, raw: &RawNotifier, base: &Path) -> Result<Chat, (String, String)> {
+    let err = |key: &str, message: String| (key.to_owned(), message);
+    let kind = platform.name();
+    refuse(
+        kind,
+        &[
+            ("secret", raw.secret.is_some()),
+            ("headers", !raw.headers.is_empty()),
+        ],
+    )?;
+    let (endpoint, chat_id) = match platform {
+        Platform::Slack | Platform::Discord => {
+            refuse(
+                kind,
+                &[
+                    ("api_base", raw.api_base.is_some()),
+                    ("token", raw.token.is_some()),
+                    ("chat_id", raw.chat_id.is_some()),
+                ],
+            )?;
+            let text = raw.url.as_deref().ok_or_else(|| {
+                err(
+                    "url",
+                    format!("a {kind} notifier needs the incoming-webhook `url`"),
+                )
+            })?;
+            let mut url = http_url(&interpolate(text).map_err(|m| err("url", m))?)
+                .map_err(|m| err("url", m))?;
+            if platform == Platform::Discord && !url.query_pairs().any(|(k, _)| k == "wait") {
+                // Without it Discord answers 204 before checking the message.
+                url.query_pairs_mut().append_pair("wait", "true");
+            }
+            (url, None)
+        }
+        Platform::Telegram => {
+            refuse(kind, &[("url", raw.url.is_some())])?;
+            let token = raw.token.as_deref().ok_or_else(|| {
+                err(
+                    "token",
+                    "a telegram notifier needs the bot `token`, e.g. `\"${TELEGRAM_TOKEN}\"`"
+                        .into(),
+                )
+            })?;
+            let token = interpolate(token).map_err(|m| err("token", m))?;
+            if token.is_empty() || token.contains(['/', '?', '#', ' ']) {
+                return Err(err("token", "is not a bot token".into()));
+            }
+            let chat_id = raw
+                .chat_id
+                .clone()
+                .filter(|c| !c.trim().is_empty())
+                .ok_or_else(|| err("chat_id", "a telegram notifier needs `chat_id`".into()))?;
+            let api = raw
+                .api_base
+                .as_deref()
+                .unwrap_or("https://api.telegram.org");
+            let api = http_url(&interpolate(api).map_err(|m| err("api_base", m))?)
+                .map_err(|m| err("api_base", m))?;
+            let mut endpoint = api;
+            // Pushed as path segments: joined as text, `bot123:abc` would read as a URL scheme.
+            endpoint
+                .path_segments_mut()
+                .map_err(|_| err("api_base", "cannot hold a path".into()))?
+                .pop_if_empty()
+                .push(&format!("bot{token}"))
+                .push("sendMessage");
+            (endpoint, Some(chat_id))
+        }
+    };
+    let template = match &raw.template {
+        Some(name) => (
+            name.clone(),
+            load_template(base, name).map_err(|m| err("template", m))?,
+        ),
+        None => {
+            let name = format!("{kind}.jinja");
+            match base.join("templates").join(&name).is_file() {
+                true => {
+                    let source = load_template(base, &name).map_err(|m| err("template", m))?;
+                    (name, source)
+                }
+                false => (name, platform.default_template().to_owned()),
+            }
+        }
+    };
+    Ok(Chat {
+        platform,
+        endpoint,
+        chat_id,
+        template,
+    })
+}
+
+/// An absolute http(s) URL; the message never quotes it, since it can hold a token.
+fn http_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text.trim()).map_err(|e| format!("not an absolute URL ({e})"))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err("must start with `https://` or `http://`".into());
+    }
+    Ok(url)
+}
+
 fn webhook(raw: &RawNotifier, base: &Path) -> Result<Webhook, (String, String)> {
     let err = |key: &str, message: String| (key.to_owned(), message);
+    refuse(
+        "webhook",
+        &[
+            ("api_base", raw.api_base.is_some()),
+            ("token", raw.token.is_some()),
+            ("chat_id", raw.chat_id.is_some()),
+        ],
+    )?;
     let url_text = raw
         .url
         .as_deref()
         .ok_or_else(|| err("url", "a webhook needs a `url`".into()))?;
     let url_text = interpolate(url_text).map_err(|m| err("url", m))?;
-    // The message may not quote the URL: it can hold a token.
-    let url =
-        Url::parse(&url_text).map_err(|e| err("url", format!("not an absolute URL ({e})")))?;
-    if url.scheme() != "https" && url.scheme() != "http" {
-        return Err(err("url", "must start with `https://` or `http://`".into()));
-    }
+    let url = http_url(&url_text).map_err(|m| err("url", m))?;
     let mut headers = Vec::new();
     for (name, value) in &raw.headers {
         let key = format!("headers.{name}");

@@ -59,7 +59,7 @@ pub struct RawState {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNotifier {
-    /// What kind of receiver: `webhook`.
+    /// What kind of receiver: `webhook`, `slack`, `discord` or `telegram`.
     #[serde(rename = "type")]
     pub kind: String,
     /// `instant` (one message per post, as soon as it is seen) or `digest` (one message per
@@ -83,15 +83,23 @@ pub struct RawNotifier {
     /// Seconds before one request is abandoned (and retried later).
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
-    /// Webhook: the URL to POST to; `${ENV_VAR}` is replaced from the environment.
+    /// Webhook, Slack, Discord: the URL to POST to; `${ENV_VAR}` is replaced from the
+    /// environment.
     pub url: Option<String>,
+    /// Telegram: the Bot API root (default `https://api.telegram.org`).
+    pub api_base: Option<String>,
+    /// Telegram: the bot token, usually `${TELEGRAM_TOKEN}`.
+    pub token: Option<String>,
+    /// Telegram: the chat (group id or `@channel`).
+    pub chat_id: Option<String>,
     /// Webhook: extra request headers; values may use `${ENV_VAR}`.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// Webhook: Standard Webhooks signing secret (`whsec_…` base64, or plain text), usually
     /// `${ENV_VAR}`.
     pub secret: Option<String>,
-    /// Webhook: a template in `templates/` that shapes the JSON body.
+    /// A template in `templates/`: for webhooks it shapes the whole JSON body; for chat
+    /// platforms it writes each post's text (default `<type>.jinja`, compiled in).
     pub template: Option<String>,
 }
 

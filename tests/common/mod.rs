@@ -69,7 +69,8 @@ impl Site {
             .arg("--config")
             .arg(self.path().join("settings.toml"))
             .args(args)
-            .env("TIDINGS_TEST_SECRET", TEST_SECRET);
+            .env("TIDINGS_TEST_SECRET", TEST_SECRET)
+            .env("TIDINGS_TEST_TELEGRAM", "123:TEST-token");
         command
     }
 

@@ -17,7 +17,13 @@ pub enum Reply {
     Slow(Duration),
     /// Read the request, then say nothing for this long and close.
     Hang(Duration),
+    /// A status with a JSON body (a platform's own error).
+    Json(u16, String),
 }
+
+/// Inspects a request before the script answers; `Some(reply)` answers instead (a platform
+/// refusing a payload that breaks its contract).
+pub type Check = fn(&Request) -> Option<Reply>;
 
 /// One request as received.
 #[derive(Debug, Clone)]
@@ -36,6 +42,8 @@ impl Request {
 }
 
 pub struct Receiver {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
     pub url: String,
     requests: Arc<Mutex<Vec<Request>>>,
     script: Arc<Mutex<VecDeque<Reply>>>,
@@ -44,8 +52,14 @@ pub struct Receiver {
 impl Receiver {
     /// Starts listening on a fresh loopback port; answers 200 once the script runs out.
     pub fn start(script: Vec<Reply>) -> Receiver {
+        Receiver::enforcing(script, |_| None)
+    }
+
+    /// Like `start`, with a contract check that runs before the script.
+    pub fn enforcing(script: Vec<Reply>, check: Check) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let url = format!("{base}/hook");
         let requests = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
         let (r, s) = (requests.clone(), script.clone());
@@ -53,10 +67,11 @@ impl Receiver {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let (r, s) = (r.clone(), s.clone());
-                std::thread::spawn(move || serve(stream, &r, &s));
+                std::thread::spawn(move || serve(stream, &r, &s, check));
             }
         });
         Receiver {
+            base,
             url,
             requests,
             script,
@@ -85,7 +100,12 @@ impl Receiver {
     }
 }
 
-fn serve(stream: TcpStream, requests: &Mutex<Vec<Request>>, script: &Mutex<VecDeque<Reply>>) {
+fn serve(
+    stream: TcpStream,
+    requests: &Mutex<Vec<Request>>,
+    script: &Mutex<VecDeque<Reply>>,
+    check: Check,
+) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut line = String::new();
     if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -110,19 +130,28 @@ fn serve(stream: TcpStream, requests: &Mutex<Vec<Request>>, script: &Mutex<VecDe
     if reader.read_exact(&mut body).is_err() {
         return;
     }
-    let reply = script
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or(Reply::Status(200));
-    requests.lock().unwrap().push(Request {
+    let request = Request {
         path,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
-    });
+    };
+    let reply = match check(&request) {
+        Some(refusal) => refusal,
+        None => script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(Reply::Status(200)),
+    };
+    requests.lock().unwrap().push(request);
     let mut stream = stream;
+    let mut body = "ok".to_owned();
     let (status, extra) = match reply {
         Reply::Status(code) => (code, String::new()),
+        Reply::Json(code, json) => {
+            body = json;
+            (code, "Content-Type: application/json\r\n".to_owned())
+        }
         Reply::RetryAfter(code, after) => (code, format!("Retry-After: {after}\r\n")),
         Reply::Slow(wait) => {
             std::thread::sleep(wait);
@@ -135,7 +164,8 @@ fn serve(stream: TcpStream, requests: &Mutex<Vec<Request>>, script: &Mutex<VecDe
     };
     let _ = write!(
         stream,
-        "HTTP/1.1 {status} Scripted\r\nContent-Length: 2\r\nConnection: close\r\n{extra}\r\nok"
+        "HTTP/1.1 {status} Scripted\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+        body.len()
     );
     let _ = stream.flush();
 }

@@ -1,0 +1,377 @@
+//! The shared renderer for chat platforms: posts become messages in the platform's own
+//! markup, split at post boundaries so every message stays within the platform's limits
+//! (counted the platform's way), and a post too large on its own is shortened with an
+//! ellipsis while its link stays whole.
+//!
+//! Each platform module says four things: how to escape text, how many posts a message may
+//! hold, whether a set of rendered posts fits one message, and what the payload looks like.
+//! Escaping is applied to every template value automatically, so a title like `<b>` or
+//! `*_~` shows as written and a template author cannot forget it.
+
+use minijinja::value::Value;
+use minijinja::{AutoEscape, Environment};
+
+use super::{PostItem, discord, slack, telegram};
+use crate::content::markup::cut;
+use crate::settings::{Chat, Platform, Settings};
+
+/// One post, written for the platform.
+#[derive(Debug, Clone)]
+pub struct Rendered<'a> {
+    pub item: &'a PostItem,
+    /// The template's output (already escaped).
+    pub text: String,
+    /// The title as it is sent (shortened when the post alone was too large).
+    pub title: String,
+}
+
+/// What every message of one notification shares.
+pub struct Frame<'a> {
+    pub site_title: &'a str,
+    pub site_url: &'a str,
+    /// A digest gets a header line ("5 new posts on …").
+    pub digest: bool,
+    /// Posts in the whole notification (across its messages).
+    pub total: usize,
+    pub chat: &'a Chat,
+}
+
+/// Escapes text for a platform's markup.
+pub fn escape(platform: Platform, text: &str) -> String {
+    match platform {
+        Platform::Slack => slack::escape(text),
+        Platform::Discord => discord::escape(text),
+        Platform::Telegram => telegram::escape(text),
+    }
+}
+
+fn cap(platform: Platform) -> usize {
+    match platform {
+        Platform::Slack => slack::MAX_POSTS,
+        Platform::Discord => discord::MAX_POSTS,
+        Platform::Telegram => telegram::MAX_POSTS,
+    }
+}
+
+fn fits(frame: &Frame, posts: &[Rendered]) -> bool {
+    match frame.chat.platform {
+        Platform::Slack => slack::fits(frame, posts),
+        Platform::Discord => discord::fits(frame, posts),
+        Platform::Telegram => telegram::fits(frame, posts),
+    }
+}
+
+fn payload(frame: &Frame, posts: &[Rendered]) -> serde_json::Value {
+    match frame.chat.platform {
+        Platform::Slack => slack::payload(frame, posts),
+        Platform::Discord => discord::payload(frame, posts),
+        Platform::Telegram => telegram::payload(frame, posts),
+    }
+}
+
+/// One message: which posts (indices into the input) it tells of, and its JSON body.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub posts: Vec<usize>,
+    pub body: String,
+}
+
+/// The messages that tell of `posts`, each within the platform's limits and holding at most
+/// `max_posts` posts. Every post appears in exactly one message, in order.
+pub fn messages(
+    settings: &Settings,
+    chat: &Chat,
+    digest: bool,
+    posts: &[PostItem],
+    max_posts: usize,
+) -> Result<Vec<Message>, String> {
+    let env = environment(chat)?;
+    let frame = Frame {
+        site_title: &settings.site.title,
+        site_url: settings.site.url.as_str(),
+        digest,
+        total: posts.len(),
+        chat,
+    };
+    let per_message = max_posts.min(cap(chat.platform)).max(1);
+    let mut chunks: Vec<Vec<Rendered>> = Vec::new();
+    let mut current: Vec<Rendered> = Vec::new();
+    for item in posts {
+        let post = render_fitting(&env, &frame, item)?;
+        current.push(post);
+        if current.len() > per_message || !fits(&frame, &current) {
+            let post = current.pop().expect("just pushed");
+            if !current.is_empty() {
+                chunks.push(std::mem::take(&mut current));
+            }
+            current.push(post);
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    let mut next = 0;
+    Ok(chunks
+        .iter()
+        .map(|chunk| {
+            let indices = (next..next + chunk.len()).collect();
+            next += chunk.len();
+            Message {
+                posts: indices,
+                body: payload(&frame, chunk).to_string(),
+            }
+        })
+        .collect())
+}
+
+/// Renders a post, shortening its summary (and, if need be, its title) until a message with
+/// it alone fits.
+fn render_fitting<'a>(
+    env: &Environment,
+    frame: &Frame,
+    item: &'a PostItem,
+) -> Result<Rendered<'a>, String> {
+    let whole = render(env, frame, item, &item.summary, &item.title)?;
+    if fits(frame, std::slice::from_ref(&whole)) {
+        return Ok(whole);
+    }
+    let summary_len = item.summary.chars().count();
+    if let Some(len) = longest_fitting(summary_len, |n| {
+        render(env, frame, item, &shorten(&item.summary, n), &item.title)
+            .is_ok_and(|r| fits(frame, &[r]))
+    }) {
+        return render(env, frame, item, &shorten(&item.summary, len), &item.title);
+    }
+    let title_len = item.title.chars().count();
+    let len = longest_fitting(title_len, |n| {
+        render(env, frame, item, "", &shorten(&item.title, n)).is_ok_and(|r| fits(frame, &[r]))
+    })
+    .unwrap_or(0);
+    render(env, frame, item, "", &shorten(&item.title, len))
+}
+
+/// `text` cut to `n` characters with an ellipsis (empty for 0).
+fn shorten(text: &str, n: usize) -> String {
+    if n == 0 { String::new() } else { cut(text, n) }
+}
+
+/// The largest `n` in `0..max` for which `ok(n)` holds, if any (binary search: `ok` is
+/// monotone, longer never fits better).
+fn longest_fitting(max: usize, ok: impl Fn(usize) -> bool) -> Option<usize> {
+    if !ok(0) {
+        return None;
+    }
+    let (mut good, mut bad) = (0, max);
+    while bad - good > 1 {
+        let mid = (good + bad) / 2;
+        if ok(mid) { good = mid } else { bad = mid }
+    }
+    Some(good)
+}
+
+fn render<'a>(
+    env: &Environment,
+    frame: &Frame,
+    item: &'a PostItem,
+    summary: &str,
+    title: &str,
+) -> Result<Rendered<'a>, String> {
+    let mut post = serde_json::to_value(item).expect("plain structs serialize");
+    post["summary"] = summary.into();
+    post["title"] = title.into();
+    let context = minijinja::context! {
+        post => Value::from(minijinja::value::Serde(&post)),
+        site => minijinja::context! { title => frame.site_title, url => frame.site_url },
+        digest => frame.digest,
+    };
+    let template = env.get_template("post").map_err(|e| e.to_string())?;
+    let text = template
+        .render(context)
+        .map_err(|e| format!("template `{}`: {e}", frame.chat.template.0))?;
+    Ok(Rendered {
+        item,
+        text: text.trim().to_owned(),
+        title: title.to_owned(),
+    })
+}
+
+/// A template environment whose every `{{ value }}` is escaped for the platform.
+fn environment(chat: &Chat) -> Result<Environment<'static>, String> {
+    let mut env = Environment::new();
+    let platform = chat.platform;
+    env.set_auto_escape_callback(|_| AutoEscape::Custom("chat".into()));
+    env.set_formatter(move |out, state, value| {
+        if value.is_safe() || *state.auto_escape() == AutoEscape::None {
+            return minijinja::escape_formatter(out, state, value);
+        }
+        let text = if value.is_none() || value.is_undefined() {
+            String::new()
+        } else {
+            value.to_string()
+        };
+        out.write_str(&escape(platform, &text))
+            .map_err(minijinja::Error::from)
+    });
+    env.add_template_owned("post", chat.template.1.clone())
+        .map_err(|e| format!("template `{}`: {e}", chat.template.0))?;
+    Ok(env)
+}
+
+/// Length in UTF-16 code units, as JavaScript-based platforms count.
+pub fn utf16_len(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
+/// The digest header line, before escaping.
+pub fn header(frame: &Frame) -> Option<String> {
+    frame.digest.then(|| match frame.total {
+        1 => format!("1 new post on {}", frame.site_title),
+        n => format!("{n} new posts on {}", frame.site_title),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Settings;
+
+    fn setup(kind: &str, extra: &str) -> (tempfile::TempDir, Settings) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("posts")).unwrap();
+        let text = format!(
+            "[site]\ntitle = \"Site <&>\"\nurl = \"https://example.org/\"\n[content]\ndir = \"posts\"\n\
+             [notifiers.c]\ntype = \"{kind}\"\n{extra}\n"
+        );
+        let settings = Settings::parse(&text, std::path::Path::new("s.toml"), dir.path()).unwrap();
+        (dir, settings)
+    }
+
+    fn chat_of(settings: &Settings) -> &Chat {
+        match &settings.notifiers[0].kind {
+            crate::settings::NotifierKind::Chat(chat) => chat,
+            _ => unreachable!(),
+        }
+    }
+
+    fn item(n: usize, title: &str, summary: &str) -> PostItem {
+        PostItem {
+            id: format!("urn:uuid:{n}"),
+            post_id: format!("p{n}.md"),
+            title: title.into(),
+            url: format!("https://example.org/{n}/%E6%96%B0/"),
+            summary: summary.into(),
+            categories: vec!["新媒体/趣头条".into()],
+            tags: vec![],
+            image: Some(format!("https://img.example.org/{n}.jpg")),
+            published: "2026-11-27T08:00:00+00:00".into(),
+            updated: "2026-11-27T08:00:00+00:00".into(),
+            author: None,
+        }
+    }
+
+    const PLATFORMS: [(&str, &str); 3] = [
+        ("slack", "url = \"https://hooks.slack.example/T/B/x\""),
+        (
+            "discord",
+            "url = \"https://discord.example/api/webhooks/1/x\"",
+        ),
+        ("telegram", "token = \"123:abc\"\nchat_id = \"-100\""),
+    ];
+
+    /// Checks a payload against the platform's documented limits, counted its way.
+    fn within_limits(kind: &str, body: &serde_json::Value) -> usize {
+        match kind {
+            "slack" => {
+                let blocks = body["blocks"].as_array().unwrap();
+                assert!(blocks.len() <= 50);
+                for b in blocks {
+                    assert!(utf16_len(b["text"]["text"].as_str().unwrap()) <= 3000);
+                }
+                blocks
+                    .iter()
+                    .filter(|b| b.get("accessory").is_some())
+                    .count()
+            }
+            "discord" => {
+                let embeds = body["embeds"].as_array().unwrap();
+                assert!(embeds.len() <= 10);
+                let total: usize = embeds
+                    .iter()
+                    .map(|e| {
+                        utf16_len(e["title"].as_str().unwrap())
+                            + utf16_len(e["description"].as_str().unwrap())
+                    })
+                    .sum();
+                assert!(total <= 6000, "{total}");
+                embeds.len()
+            }
+            _ => {
+                let text = body["text"].as_str().unwrap();
+                assert!(utf16_len(text) <= 4096, "{}", utf16_len(text));
+                text.matches("<a href=").count()
+            }
+        }
+    }
+
+    #[test]
+    fn titles_show_as_written_on_every_platform() {
+        let expected = [
+            ("slack", "&lt;b&gt;*_~ &amp;"),
+            ("discord", "\\<b\\>\\*\\_\\~ &"),
+            ("telegram", "&lt;b&gt;*_~ &amp;"),
+        ];
+        for ((kind, extra), (_, want)) in PLATFORMS.iter().zip(expected) {
+            let (_dir, settings) = setup(kind, extra);
+            let posts = [item(1, "<b>*_~ &", "<b>*_~ &")];
+            let messages = messages(&settings, chat_of(&settings), false, &posts, 20).unwrap();
+            assert_eq!(messages.len(), 1);
+            let json = serde_json::to_string(want).unwrap();
+            let inner = &json[1..json.len() - 1];
+            assert!(
+                messages[0].body.contains(inner),
+                "{kind}: {inner} not in {}",
+                messages[0].body
+            );
+        }
+    }
+
+    #[test]
+    fn splitting_keeps_every_post_once_and_each_message_in_limits() {
+        let summary = "新媒体的摘要🙂 emoji and 中文 ".repeat(40);
+        let posts: Vec<PostItem> = (0..120)
+            .map(|n| item(n, &format!("标题 {n} 🙂"), &summary))
+            .collect();
+        for (kind, extra) in PLATFORMS {
+            let (_dir, settings) = setup(kind, extra);
+            let messages = messages(&settings, chat_of(&settings), true, &posts, 100).unwrap();
+            let seen: Vec<usize> = messages.iter().flat_map(|m| m.posts.clone()).collect();
+            assert_eq!(seen, (0..120).collect::<Vec<_>>(), "{kind}");
+            let counted: usize = messages
+                .iter()
+                .map(|m| within_limits(kind, &serde_json::from_str(&m.body).unwrap()))
+                .sum();
+            assert_eq!(counted, 120, "{kind}: each post rendered once");
+            assert!(messages.len() > 1, "{kind}");
+        }
+    }
+
+    #[test]
+    fn an_oversized_post_is_shortened_but_keeps_its_link() {
+        let summary = "长".repeat(20_000);
+        for (kind, extra) in PLATFORMS {
+            let (_dir, settings) = setup(kind, extra);
+            let posts = [item(7, "Huge", &summary)];
+            let messages = messages(&settings, chat_of(&settings), false, &posts, 20).unwrap();
+            assert_eq!(messages.len(), 1);
+            let body: serde_json::Value = serde_json::from_str(&messages[0].body).unwrap();
+            within_limits(kind, &body);
+            assert!(
+                messages[0]
+                    .body
+                    .contains("https://example.org/7/%E6%96%B0/"),
+                "{kind}"
+            );
+            assert!(messages[0].body.contains('…'), "{kind}");
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! One JSON POST with a timeout, as every HTTP notifier sends it; transport failures are
+//! already sorted into "try again later", with messages that never quote the URL (it may
+//! hold a token).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{MAX_WAIT, Outcome, parse_retry_after};
+
+/// What the receiver answered.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    /// From a `Retry-After` header, capped at a day.
+    pub retry_after: Option<Duration>,
+    /// The start of the body (enough for an error message or a platform's JSON verdict).
+    pub body: String,
+}
+
+/// POSTs `body` as JSON. `host` names the receiver in errors.
+pub async fn post_json(
+    client: &reqwest::Client,
+    url: &url::Url,
+    timeout: Duration,
+    headers: &[(&str, String)],
+    body: &str,
+    host: &str,
+    now: DateTime<Utc>,
+) -> Result<Answer, Outcome> {
+    let mut request = client
+        .post(url.clone())
+        .timeout(timeout)
+        .header("content-type", "application/json")
+        .header("user-agent", crate::feeds::GENERATOR);
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    match request.body(body.to_owned()).send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, now))
+                .map(|d| d.min(MAX_WAIT));
+            let text = response.text().await.unwrap_or_default();
+            let body = text.chars().take(2000).collect();
+            Ok(Answer {
+                status,
+                retry_after,
+                body,
+            })
+        }
+        Err(e) if e.is_timeout() => Err(Outcome::Retry {
+            error: format!("no answer from {host} within {}s", timeout.as_secs()),
+            after: None,
+        }),
+        Err(e) if e.is_connect() => Err(Outcome::Retry {
+            error: format!("cannot connect to {host}"),
+            after: None,
+        }),
+        Err(e) => Err(Outcome::Retry {
+            error: format!("request to {host} failed: {}", e.without_url()),
+            after: None,
+        }),
+    }
+}
+
+/// The first line or so of a body, for an error message.
+pub fn snippet(body: &str) -> String {
+    body.trim().chars().take(200).collect()
+}

@@ -1,0 +1,75 @@
+//! A token bucket per destination, so tidings stays within each platform's documented rate
+//! instead of discovering it through errors, and slows down further when told to.
+
+use std::time::{Duration, Instant};
+
+/// Tokens refill continuously up to `capacity`; each message takes one.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    capacity: f64,
+    per_second: f64,
+    tokens: f64,
+    updated: Instant,
+    /// A receiver's `Retry-After`: nothing goes before this.
+    paused_until: Option<Instant>,
+}
+
+impl Bucket {
+    /// A full bucket: a burst of `capacity` messages, then `per_second`.
+    pub fn new(capacity: f64, per_second: f64, now: Instant) -> Bucket {
+        Bucket {
+            capacity,
+            per_second,
+            tokens: capacity,
+            updated: now,
+            paused_until: None,
+        }
+    }
+
+    /// Takes a token for a message sent at `now` or later; returns how long to wait first.
+    pub fn reserve(&mut self, now: Instant) -> Duration {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
+        self.updated = now;
+        self.tokens -= 1.0;
+        let refill = if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / self.per_second)
+        };
+        let paused = self
+            .paused_until
+            .map_or(Duration::ZERO, |until| until.saturating_duration_since(now));
+        refill.max(paused)
+    }
+
+    /// The receiver asked for a pause: empty the bucket and wait at least until `until`.
+    pub fn pause(&mut self, until: Instant) {
+        self.tokens = self.tokens.min(0.0);
+        self.paused_until = Some(self.paused_until.map_or(until, |u| u.max(until)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bursts_then_paces() {
+        let start = Instant::now();
+        let mut bucket = Bucket::new(2.0, 1.0, start);
+        assert_eq!(bucket.reserve(start), Duration::ZERO);
+        assert_eq!(bucket.reserve(start), Duration::ZERO);
+        assert_eq!(bucket.reserve(start), Duration::from_secs(1));
+        let later = start + Duration::from_secs(5);
+        assert_eq!(bucket.reserve(later), Duration::ZERO, "refilled");
+    }
+
+    #[test]
+    fn a_pause_holds_everything() {
+        let start = Instant::now();
+        let mut bucket = Bucket::new(5.0, 5.0, start);
+        bucket.pause(start + Duration::from_secs(3));
+        assert!(bucket.reserve(start) >= Duration::from_secs(3));
+    }
+}

@@ -1,0 +1,51 @@
+//! Slack incoming webhooks: `blocks` with one mrkdwn section per post (its image as the
+//! section's accessory) and a `text` fallback for notifications.
+//!
+//! Contract: at most 50 blocks a message and 3,000 characters a section; `& < >` escaped in
+//! mrkdwn; 429 with `Retry-After` when over about one message a second.
+
+use serde_json::json;
+
+use super::chat::{Frame, Rendered, header, utf16_len};
+
+/// Posts per message: 50 blocks, one kept for the digest header.
+pub const MAX_POSTS: usize = 49;
+const MAX_SECTION: usize = 3000;
+
+/// One message a second, with a small burst.
+pub const RATE: (f64, f64) = (3.0, 1.0);
+
+/// Slack's mrkdwn escaping: only `&`, `<` and `>` are special.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+pub fn fits(frame: &Frame, posts: &[Rendered]) -> bool {
+    posts.len() + usize::from(frame.digest) <= 50
+        && posts.iter().all(|p| utf16_len(&p.text) <= MAX_SECTION)
+}
+
+pub fn payload(frame: &Frame, posts: &[Rendered]) -> serde_json::Value {
+    let mut blocks = Vec::new();
+    if let Some(head) = header(frame) {
+        let text = format!("*{}*", escape(&head));
+        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } }));
+    }
+    for post in posts {
+        let mut block =
+            json!({ "type": "section", "text": { "type": "mrkdwn", "text": post.text } });
+        if let Some(image) = &post.item.image {
+            block["accessory"] =
+                json!({ "type": "image", "image_url": image, "alt_text": post.title });
+        }
+        blocks.push(block);
+    }
+    let fallback = match (header(frame), posts) {
+        (Some(head), _) => head,
+        (None, [one]) => format!("{}: {}", frame.site_title, one.title),
+        (None, _) => format!("{} new posts on {}", posts.len(), frame.site_title),
+    };
+    json!({ "text": escape(&fallback), "blocks": blocks, "unfurl_links": false })
+}

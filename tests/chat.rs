@@ -1,0 +1,353 @@
+//! Slack, Discord and Telegram notifiers through the real binary, against receivers on
+//! 127.0.0.1 that enforce each platform's documented contract (shape and size limits,
+//! counted the platform's way) and answer with the platform's real error bodies.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::Site;
+use common::receiver::{Receiver, Reply, Request};
+
+fn utf16(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
+fn post(n: usize, title: &str) -> String {
+    let summary = "新闻摘要，带表情🙂: 2 * 3 in snake_case words. ".repeat(12);
+    format!(
+        "---\ntitle: {title:?}\ndate: 2021-01-{:02} 10:{:02}:00\ncategories: [News, Tech]\nheadimg: /img/{n}.jpg\n---\n{summary}\n",
+        n % 28 + 1,
+        n % 60
+    )
+}
+
+fn site(notifier: &str) -> Site {
+    let site = Site::with_settings(&format!("{}\n{notifier}", common::BASE_SETTINGS));
+    site.post("old.md", post(0, "Old"));
+    site.run(&["run", "--once"]).expect(0);
+    site
+}
+
+/// Every post title in the requests, in order.
+fn titles(requests: &[Request], extract: fn(&serde_json::Value) -> Vec<String>) -> Vec<String> {
+    requests.iter().flat_map(|r| extract(&r.json())).collect()
+}
+
+// --- Slack -----------------------------------------------------------------------------
+
+fn slack_contract(request: &Request) -> Option<Reply> {
+    let body: serde_json::Value = serde_json::from_str(&request.body).ok()?;
+    let blocks = body["blocks"].as_array();
+    let ok = body["text"].is_string()
+        && blocks.is_some_and(|b| {
+            b.len() <= 50
+                && b.iter().all(|block| {
+                    block["type"] == "section"
+                        && block["text"]["text"]
+                            .as_str()
+                            .is_some_and(|t| utf16(t) <= 3000)
+                })
+        });
+    (!ok).then(|| Reply::Json(400, "invalid_blocks".into()))
+}
+
+fn slack_titles(body: &serde_json::Value) -> Vec<String> {
+    body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["accessory"]["alt_text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn slack_escapes_splits_and_waits_when_told() {
+    let receiver = Receiver::enforcing(vec![Reply::RetryAfter(429, "1")], slack_contract);
+    let site = site(&format!(
+        "[notifiers.team]\ntype = \"slack\"\nurl = \"{}\"\nmode = \"digest\"\nschedule = \"* * * * * *\"\nmax_posts = 60",
+        receiver.url
+    ));
+    site.post("evil.md", post(1, "Vec<T> *_~ & <!channel>"));
+    for n in 2..=70 {
+        site.post(&format!("p{n}.md"), post(n, &format!("Post {n}")));
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    let run = site.run(&["run", "--once"]).expect(0);
+    assert!(
+        run.stdout().contains("1 to retry"),
+        "rate limited first: {}",
+        run.stdout()
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    site.run(&["run", "--once"]).expect(0);
+
+    let requests = receiver.requests();
+    let accepted = &requests[1..];
+    assert!(
+        accepted.len() >= 2,
+        "70 posts need more than one message of 50 blocks"
+    );
+    let all = titles(accepted, slack_titles);
+    assert_eq!(all.len(), 70, "every post exactly once");
+    assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), 70);
+    // The mrkdwn texts (alt text is plain text, which Slack never interprets).
+    let texts: String = accepted
+        .iter()
+        .flat_map(|r| {
+            let body = r.json();
+            let mut texts = vec![body["text"].as_str().unwrap().to_owned()];
+            texts.extend(
+                body["blocks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|b| b["text"]["text"].as_str().unwrap().to_owned()),
+            );
+            texts
+        })
+        .collect();
+    assert!(
+        texts.contains("Vec&lt;T&gt; *_~ &amp; &lt;!channel&gt;"),
+        "escaped for mrkdwn"
+    );
+    assert!(!texts.contains("<!channel>"), "no accidental @channel");
+    assert_eq!(
+        requests[0].headers.get("webhook-signature"),
+        None,
+        "Slack messages carry no webhook headers"
+    );
+}
+
+// --- Discord ---------------------------------------------------------------------------
+
+fn discord_contract(request: &Request) -> Option<Reply> {
+    let refuse = || {
+        Some(Reply::Json(
+            400,
+            r#"{"code": 50035, "message": "Invalid Form Body"}"#.into(),
+        ))
+    };
+    if !request.path.contains("wait=true") {
+        return refuse();
+    }
+    let body: serde_json::Value = serde_json::from_str(&request.body).ok()?;
+    let embeds = body["embeds"].as_array()?;
+    let total: usize = embeds
+        .iter()
+        .map(|e| {
+            utf16(e["title"].as_str().unwrap_or(""))
+                + utf16(e["description"].as_str().unwrap_or(""))
+        })
+        .sum();
+    let content = body["content"].as_str().map_or(0, utf16);
+    let mentions_off = body["allowed_mentions"]["parse"]
+        .as_array()
+        .is_some_and(|p| p.is_empty());
+    if embeds.len() > 10 || total > 6000 || content > 2000 || !mentions_off {
+        return refuse();
+    }
+    None
+}
+
+fn discord_titles(body: &serde_json::Value) -> Vec<String> {
+    body["embeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn discord_digest_fits_embed_limits_and_honours_json_retry_after() {
+    let receiver = Receiver::enforcing(
+        vec![Reply::Json(
+            429,
+            r#"{"message": "You are being rate limited.", "retry_after": 0.5, "global": false}"#
+                .into(),
+        )],
+        discord_contract,
+    );
+    let site = site(&format!(
+        "[notifiers.guild]\ntype = \"discord\"\nurl = \"{}\"\nmode = \"digest\"\nschedule = \"* * * * * *\"",
+        receiver.url
+    ));
+    for n in 1..=25 {
+        site.post(&format!("p{n}.md"), post(n, &format!("Post {n} *bold*")));
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    site.run(&["run", "--once"]).expect(0);
+    std::thread::sleep(Duration::from_millis(700));
+    site.run(&["run", "--once"]).expect(0);
+    let requests = receiver.requests();
+    let accepted = &requests[1..];
+    assert_eq!(accepted.len(), 3, "10 + 10 + 5 embeds");
+    let all = titles(accepted, discord_titles);
+    assert_eq!(all.len(), 25);
+    assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), 25);
+    let first = accepted[0].json();
+    assert_eq!(first["content"], "25 new posts on Test Site");
+    let description = first["embeds"][0]["description"].as_str().unwrap();
+    assert!(
+        description.contains("2 \\* 3 in snake\\_case"),
+        "markdown escaped: {description}"
+    );
+    assert!(
+        first["embeds"][0]["thumbnail"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(".jpg")
+    );
+    assert!(accepted.iter().all(|r| r.path.ends_with("?wait=true")));
+}
+
+#[test]
+fn discord_webhook_gone_fails_without_retry() {
+    let receiver = Receiver::start(vec![Reply::Json(
+        404,
+        r#"{"message": "Unknown Webhook", "code": 10015}"#.into(),
+    )]);
+    let site = site(&format!(
+        "[notifiers.guild]\ntype = \"discord\"\nurl = \"{}\"",
+        receiver.url
+    ));
+    site.post("p1.md", post(1, "One"));
+    site.run(&["run", "--once"]).expect(1);
+    let status = site.run(&["status"]).expect(0);
+    assert!(
+        status.stdout().contains("1 failed") && status.stdout().contains("Unknown Webhook"),
+        "{}",
+        status.stdout()
+    );
+    site.run(&["run", "--once"]).expect(0);
+    assert_eq!(receiver.requests().len(), 1, "not retried");
+}
+
+// --- Telegram --------------------------------------------------------------------------
+
+fn telegram_contract(request: &Request) -> Option<Reply> {
+    let refuse = |description: &str| {
+        Some(Reply::Json(
+            400,
+            format!(r#"{{"ok": false, "error_code": 400, "description": "{description}"}}"#),
+        ))
+    };
+    if request.path != "/bot123:TEST-token/sendMessage" {
+        return Some(Reply::Json(
+            404,
+            r#"{"ok": false, "error_code": 404, "description": "Not Found"}"#.into(),
+        ));
+    }
+    let body: serde_json::Value = serde_json::from_str(&request.body).ok()?;
+    if body["chat_id"] != "-1001234" {
+        return refuse("Bad Request: chat not found");
+    }
+    if body["parse_mode"] != "HTML" {
+        return refuse("Bad Request: parse_mode");
+    }
+    if utf16(body["text"].as_str().unwrap_or("")) > 4096 {
+        return refuse("Bad Request: message is too long");
+    }
+    None
+}
+
+fn telegram_notifier(base: &str) -> String {
+    format!(
+        "[notifiers.group]\ntype = \"telegram\"\napi_base = \"{base}\"\ntoken = \"${{TIDINGS_TEST_TELEGRAM}}\"\nchat_id = \"-1001234\""
+    )
+}
+
+#[test]
+fn telegram_html_messages_and_ok_false_answers() {
+    let receiver = Receiver::enforcing(
+        vec![
+            Reply::Json(429, r#"{"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}}"#.into()),
+        ],
+        telegram_contract,
+    );
+    let site = site(&telegram_notifier(&receiver.base));
+    site.post("p1.md", post(1, "<script> & \"quotes\""));
+    let run = site.run(&["run", "--once"]);
+    assert!(run.stdout().contains("1 to retry"), "{}", run.stdout());
+    std::thread::sleep(Duration::from_millis(1200));
+    site.run(&["run", "--once"]).expect(0);
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 2);
+    let text = requests[1].json()["text"].as_str().unwrap().to_owned();
+    assert!(
+        text.contains("&lt;script&gt; &amp; &quot;quotes&quot;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<a href=\"https://example.org/blog/"),
+        "{text}"
+    );
+
+    // A permanent refusal inside `ok: false` fails at once, with Telegram's words.
+    receiver.then(vec![Reply::Json(403, r#"{"ok": false, "error_code": 403, "description": "Forbidden: bot was kicked from the group chat"}"#.into())]);
+    site.post("p2.md", post(2, "Two"));
+    site.run(&["run", "--once"]).expect(1);
+    let status = site.run(&["status"]).expect(0);
+    assert!(
+        status.stdout().contains("bot was kicked"),
+        "{}",
+        status.stdout()
+    );
+}
+
+#[test]
+fn chat_settings_refuse_keys_of_other_types() {
+    for (notifier, key) in [
+        (
+            "[notifiers.x]\ntype = \"slack\"\nurl = \"https://h.example/x\"\nsecret = \"s\"",
+            "notifiers.x.secret",
+        ),
+        (
+            "[notifiers.x]\ntype = \"telegram\"\nchat_id = \"1\"",
+            "notifiers.x.token",
+        ),
+        (
+            "[notifiers.x]\ntype = \"telegram\"\ntoken = \"1:a\"",
+            "notifiers.x.chat_id",
+        ),
+        (
+            "[notifiers.x]\ntype = \"webhook\"\nurl = \"https://h.example/x\"\nchat_id = \"1\"",
+            "notifiers.x.chat_id",
+        ),
+    ] {
+        let site = Site::with_settings(&format!("{}\n{notifier}", common::BASE_SETTINGS));
+        let run = site.run(&["check"]).expect(2);
+        assert!(run.stderr().contains(key), "{notifier}: {}", run.stderr());
+    }
+}
+
+#[test]
+fn preview_prints_the_exact_payloads() {
+    let site = site(
+        "[notifiers.team]\ntype = \"slack\"\nurl = \"http://127.0.0.1:9/hook\"\nmode = \"digest\"\nschedule = \"0 8 * * *\"",
+    );
+    site.post("p1.md", post(1, "Queued <one>"));
+    site.run(&["run", "--once"]).expect(0);
+    let run = site.run(&["preview", "team"]).expect(0);
+    let out = run.stdout();
+    assert!(out.contains("next digest: 1 post"), "{out}");
+    let json_start = out.find('{').unwrap();
+    let payload: serde_json::Value = serde_json::from_str(out[json_start..].trim()).unwrap();
+    assert!(
+        payload["blocks"][1]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Queued &lt;one&gt;")
+    );
+    // Previewing sends and marks nothing.
+    let status = site.run(&["status"]).expect(0);
+    assert!(
+        status
+            .stdout()
+            .contains("team: 1 queued for digest, 0 pending"),
+        "{}",
+        status.stdout()
+    );
+}
