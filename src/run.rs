@@ -294,6 +294,7 @@ impl<'a> Runner<'a> {
                         &self.client,
                         chat,
                         notifier.timeout,
+                        &delivery.message_id,
                         &delivery.body,
                         self.clock.now(),
                     )

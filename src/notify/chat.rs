@@ -11,7 +11,7 @@
 use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment};
 
-use super::{PostItem, discord, slack, telegram};
+use super::{PostItem, dingtalk, discord, feishu, matrix, slack, teams, telegram, wecom};
 use crate::content::markup::cut;
 use crate::settings::{Chat, Platform, Settings};
 
@@ -36,37 +36,115 @@ pub struct Frame<'a> {
     pub chat: &'a Chat,
 }
 
-/// Escapes text for a platform's markup.
-pub fn escape(platform: Platform, text: &str) -> String {
+/// How one request goes out.
+pub struct Request {
+    pub method: reqwest::Method,
+    pub url: url::Url,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+/// A platform's contract: everything that differs from one chat service to the next.
+pub trait Contract: Sync {
+    /// Escapes text for the platform's markup (applied to every template value).
+    fn escape(&self, text: &str) -> String;
+    /// Posts a message may hold.
+    fn max_posts(&self) -> usize;
+    /// Whether these posts fit one message, counted the platform's way.
+    fn fits(&self, frame: &Frame, posts: &[Rendered]) -> bool;
+    /// The message body.
+    fn payload(&self, frame: &Frame, posts: &[Rendered]) -> serde_json::Value;
+    /// A URL as template text: by default made safe inside a Markdown link (the characters
+    /// that would end or break one are percent-encoded, which leaves the URL's meaning).
+    fn escape_url(&self, url: &str) -> String {
+        markdown_url(url)
+    }
+    /// The documented rate: (burst, messages per second).
+    fn rate(&self) -> (f64, f64);
+    /// The request for one attempt. Most platforms take a plain POST of the body; some sign
+    /// each attempt or name the message in the URL.
+    fn request(
+        &self,
+        chat: &Chat,
+        _message_id: &str,
+        body: &str,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Request {
+        Request {
+            method: reqwest::Method::POST,
+            url: chat.endpoint.clone(),
+            headers: Vec::new(),
+            body: body.to_owned(),
+        }
+    }
+    /// Reads the answer. By default the HTTP status decides; platforms that report failures
+    /// inside a 200 override this.
+    fn classify(&self, answer: &super::http::Answer) -> super::Outcome {
+        super::classify(
+            answer.status,
+            answer.retry_after,
+            &super::http::snippet(&answer.body),
+        )
+    }
+}
+
+/// The contract of a platform.
+pub fn contract(platform: Platform) -> &'static dyn Contract {
     match platform {
-        Platform::Slack => slack::escape(text),
-        Platform::Discord => discord::escape(text),
-        Platform::Telegram => telegram::escape(text),
+        Platform::Slack => &slack::Slack,
+        Platform::Discord => &discord::Discord,
+        Platform::Telegram => &telegram::Telegram,
+        Platform::Teams => &teams::Teams,
+        Platform::DingTalk => &dingtalk::DingTalk,
+        Platform::Feishu => &feishu::Feishu,
+        Platform::WeCom => &wecom::WeCom,
+        Platform::Matrix => &matrix::Matrix,
     }
 }
 
-fn cap(platform: Platform) -> usize {
-    match platform {
-        Platform::Slack => slack::MAX_POSTS,
-        Platform::Discord => discord::MAX_POSTS,
-        Platform::Telegram => telegram::MAX_POSTS,
+/// Backslash-escapes Markdown: the characters in `always` anywhere, and `# + - >` where
+/// they would start a heading, list or quote.
+pub fn backslash_escape(text: &str, always: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut line_start = true;
+    for c in text.chars() {
+        if always.contains(c) || (line_start && matches!(c, '#' | '-' | '+' | '>')) {
+            out.push('\\');
+        }
+        out.push(c);
+        line_start = c == '\n' || (line_start && c == ' ');
     }
+    out
 }
 
-fn fits(frame: &Frame, posts: &[Rendered]) -> bool {
-    match frame.chat.platform {
-        Platform::Slack => slack::fits(frame, posts),
-        Platform::Discord => discord::fits(frame, posts),
-        Platform::Telegram => telegram::fits(frame, posts),
+/// Percent-encodes the characters that end or break a Markdown link target.
+pub fn markdown_url(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    for c in url.chars() {
+        match c {
+            '(' => out.push_str("%28"),
+            ')' => out.push_str("%29"),
+            ' ' => out.push_str("%20"),
+            '<' => out.push_str("%3C"),
+            '>' => out.push_str("%3E"),
+            '\\' => out.push_str("%5C"),
+            c => out.push(c),
+        }
     }
+    out
 }
 
-fn payload(frame: &Frame, posts: &[Rendered]) -> serde_json::Value {
-    match frame.chat.platform {
-        Platform::Slack => slack::payload(frame, posts),
-        Platform::Discord => discord::payload(frame, posts),
-        Platform::Telegram => telegram::payload(frame, posts),
-    }
+/// HTML text escaping, for platforms whose messages are HTML.
+pub fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Length in UTF-8 bytes, for platforms that count so.
+pub fn byte_len(text: &str) -> usize {
+    text.len()
 }
 
 /// One message: which posts (indices into the input) it tells of, and its JSON body.
@@ -93,7 +171,8 @@ pub fn messages(
         total: posts.len(),
         chat,
     };
-    let per_message = max_posts.min(cap(chat.platform)).max(1);
+    let contract = contract(chat.platform);
+    let per_message = max_posts.min(contract.max_posts()).max(1);
     let mut chunks: Vec<Vec<Rendered>> = Vec::new();
     let mut current: Vec<Rendered> = Vec::new();
     for item in posts {
@@ -118,10 +197,14 @@ pub fn messages(
             next += chunk.len();
             Message {
                 posts: indices,
-                body: payload(&frame, chunk).to_string(),
+                body: contract.payload(&frame, chunk).to_string(),
             }
         })
         .collect())
+}
+
+fn fits(frame: &Frame, posts: &[Rendered]) -> bool {
+    contract(frame.chat.platform).fits(frame, posts)
 }
 
 /// Renders a post, shortening its summary (and, if need be, its title) until a message with
@@ -176,11 +259,30 @@ fn render<'a>(
     summary: &str,
     title: &str,
 ) -> Result<Rendered<'a>, String> {
-    let mut post = serde_json::to_value(item).expect("plain structs serialize");
-    post["summary"] = summary.into();
-    post["title"] = title.into();
+    let contract = contract(frame.chat.platform);
+    let mut post: std::collections::BTreeMap<String, Value> =
+        match serde_json::to_value(item).expect("plain structs serialize") {
+            serde_json::Value::Object(map) => map
+                .into_iter()
+                .map(|(k, v)| (k, Value::from(minijinja::value::Serde(v))))
+                .collect(),
+            _ => unreachable!("a PostItem serializes to an object"),
+        };
+    post.insert("summary".into(), Value::from(summary));
+    post.insert("title".into(), Value::from(title));
+    // URLs are escaped the way the platform needs them inside links, and marked safe.
+    post.insert(
+        "url".into(),
+        Value::from_safe_string(contract.escape_url(&item.url)),
+    );
+    if let Some(image) = &item.image {
+        post.insert(
+            "image".into(),
+            Value::from_safe_string(contract.escape_url(image)),
+        );
+    }
     let context = minijinja::context! {
-        post => Value::from(minijinja::value::Serde(&post)),
+        post => Value::from_object(post),
         site => minijinja::context! { title => frame.site_title, url => frame.site_url },
         digest => frame.digest,
     };
@@ -209,7 +311,7 @@ fn environment(chat: &Chat) -> Result<Environment<'static>, String> {
         } else {
             value.to_string()
         };
-        out.write_str(&escape(platform, &text))
+        out.write_str(&contract(platform).escape(&text))
             .map_err(minijinja::Error::from)
     });
     env.add_template_owned("post", chat.template.1.clone())
@@ -269,13 +371,30 @@ mod tests {
         }
     }
 
-    const PLATFORMS: [(&str, &str); 3] = [
+    const PLATFORMS: [(&str, &str); 8] = [
         ("slack", "url = \"https://hooks.slack.example/T/B/x\""),
         (
             "discord",
             "url = \"https://discord.example/api/webhooks/1/x\"",
         ),
+        ("teams", "url = \"https://prod.workflows.example/x\""),
         ("telegram", "token = \"123:abc\"\nchat_id = \"-100\""),
+        (
+            "dingtalk",
+            "url = \"https://oapi.dingtalk.example/robot/send?access_token=x\"\nsecret = \"SECx\"",
+        ),
+        (
+            "feishu",
+            "url = \"https://open.feishu.example/open-apis/bot/v2/hook/x\"\nsecret = \"s\"",
+        ),
+        (
+            "wecom",
+            "url = \"https://qyapi.weixin.example/cgi-bin/webhook/send?key=x\"",
+        ),
+        (
+            "matrix",
+            "homeserver = \"https://matrix.example\"\nroom_id = \"!r:example\"\ntoken = \"t\"",
+        ),
     ];
 
     /// Checks a payload against the platform's documented limits, counted its way.
@@ -305,10 +424,46 @@ mod tests {
                 assert!(total <= 6000, "{total}");
                 embeds.len()
             }
-            _ => {
+            "teams" => {
+                assert!(body.to_string().len() <= 28 * 1024);
+                body["attachments"][0]["content"]["body"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|b| b["type"] == "Container")
+                    .count()
+            }
+            "telegram" => {
                 let text = body["text"].as_str().unwrap();
                 assert!(utf16_len(text) <= 4096, "{}", utf16_len(text));
                 text.matches("<a href=").count()
+            }
+            "dingtalk" => {
+                let text = body["markdown"]["text"].as_str().unwrap();
+                assert!(text.len() <= 20 * 1024);
+                text.matches("#### [").count()
+            }
+            "feishu" => {
+                assert!(body.to_string().len() <= 20 * 1024);
+                body["card"]["elements"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|e| e["tag"] == "div")
+                    .count()
+            }
+            "wecom" => {
+                let content = body["markdown"]["content"].as_str().unwrap();
+                assert!(content.len() <= 4096, "{} bytes", content.len());
+                content.matches("**[").count()
+            }
+            _ => {
+                assert!(body.to_string().len() <= 64 * 1024);
+                body["formatted_body"]
+                    .as_str()
+                    .unwrap()
+                    .matches("<a href=")
+                    .count()
             }
         }
     }
@@ -318,8 +473,14 @@ mod tests {
         let expected = [
             ("slack", "&lt;b&gt;*_~ &amp;"),
             ("discord", "\\<b\\>\\*\\_\\~ &"),
+            ("teams", "\\<b\\>\\*\\_\\~ &"),
             ("telegram", "&lt;b&gt;*_~ &amp;"),
+            ("dingtalk", "\\<b\\>\\*\\_\\~ &"),
+            ("feishu", "\\<b>\\*\\_\\~ &"),
+            ("wecom", "\\<b\\>\\*\\_~ &"),
+            ("matrix", "&lt;b&gt;*_~ &amp;"),
         ];
+        assert_eq!(expected.len(), PLATFORMS.len());
         for ((kind, extra), (_, want)) in PLATFORMS.iter().zip(expected) {
             let (_dir, settings) = setup(kind, extra);
             let posts = [item(1, "<b>*_~ &", "<b>*_~ &")];

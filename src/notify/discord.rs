@@ -9,80 +9,76 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::chat::{Frame, Rendered, header, utf16_len};
+use super::chat::{Contract, Frame, Rendered, backslash_escape, header, utf16_len};
 use super::{Outcome, classify, http};
 
-pub const MAX_POSTS: usize = 10;
+pub struct Discord;
+
 const MAX_TOTAL: usize = 6000;
 const MAX_TITLE: usize = 256;
 const MAX_DESCRIPTION: usize = 4096;
-
-/// Five requests per two seconds per webhook.
-pub const RATE: (f64, f64) = (5.0, 2.5);
-
-/// Backslash-escapes Discord markdown, so text shows as written.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    let mut line_start = true;
-    for c in text.chars() {
-        let special = matches!(
-            c,
-            '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '(' | ')' | '<' | '>'
-        ) || (line_start && matches!(c, '#' | '-' | '+'));
-        if special {
-            out.push('\\');
-        }
-        out.push(c);
-        line_start = c == '\n' || (line_start && c == ' ');
-    }
-    out
-}
 
 fn title(post: &Rendered) -> String {
     post.title.chars().take(MAX_TITLE).collect()
 }
 
-pub fn fits(frame: &Frame, posts: &[Rendered]) -> bool {
-    let content = header(frame).map_or(0, |h| utf16_len(&h));
-    let text: usize = posts
-        .iter()
-        .map(|p| utf16_len(&title(p)) + utf16_len(&p.text))
-        .sum();
-    posts.len() <= MAX_POSTS
-        && content <= 2000
-        && text <= MAX_TOTAL
-        && posts.iter().all(|p| utf16_len(&p.text) <= MAX_DESCRIPTION)
-}
-
-pub fn payload(frame: &Frame, posts: &[Rendered]) -> serde_json::Value {
-    let embeds: Vec<serde_json::Value> = posts
-        .iter()
-        .map(|post| {
-            let mut embed = json!({
-                "title": title(post),
-                "url": post.item.url,
-                "description": post.text,
-                "timestamp": post.item.published,
-            });
-            if let Some(image) = &post.item.image {
-                embed["thumbnail"] = json!({ "url": image });
-            }
-            embed
-        })
-        .collect();
-    let mut body = json!({ "embeds": embeds, "allowed_mentions": { "parse": [] } });
-    if let Some(head) = header(frame) {
-        body["content"] = escape(&head).into();
+impl Contract for Discord {
+    /// Backslash-escapes Discord markdown, so text shows as written.
+    fn escape(&self, text: &str) -> String {
+        backslash_escape(text, "\\*_~`|[]()<>")
     }
-    body
-}
 
-/// Discord states its wait in the header or, in seconds, in the JSON body.
-pub fn classify_answer(answer: &http::Answer) -> Outcome {
-    let retry_after = answer.retry_after.or_else(|| {
-        let body: serde_json::Value = serde_json::from_str(&answer.body).ok()?;
-        let seconds = body.get("retry_after")?.as_f64()?;
-        Some(Duration::from_secs_f64(seconds.clamp(0.0, 86400.0)))
-    });
-    classify(answer.status, retry_after, &http::snippet(&answer.body))
+    fn max_posts(&self) -> usize {
+        10
+    }
+
+    fn fits(&self, frame: &Frame, posts: &[Rendered]) -> bool {
+        let content = header(frame).map_or(0, |h| utf16_len(&h));
+        let text: usize = posts
+            .iter()
+            .map(|p| utf16_len(&title(p)) + utf16_len(&p.text))
+            .sum();
+        posts.len() <= 10
+            && content <= 2000
+            && text <= MAX_TOTAL
+            && posts.iter().all(|p| utf16_len(&p.text) <= MAX_DESCRIPTION)
+    }
+
+    fn payload(&self, frame: &Frame, posts: &[Rendered]) -> serde_json::Value {
+        let embeds: Vec<serde_json::Value> = posts
+            .iter()
+            .map(|post| {
+                let mut embed = json!({
+                    "title": title(post),
+                    "url": post.item.url,
+                    "description": post.text,
+                    "timestamp": post.item.published,
+                });
+                if let Some(image) = &post.item.image {
+                    embed["thumbnail"] = json!({ "url": image });
+                }
+                embed
+            })
+            .collect();
+        let mut body = json!({ "embeds": embeds, "allowed_mentions": { "parse": [] } });
+        if let Some(head) = header(frame) {
+            body["content"] = self.escape(&head).into();
+        }
+        body
+    }
+
+    /// Five requests per two seconds per webhook.
+    fn rate(&self) -> (f64, f64) {
+        (5.0, 2.5)
+    }
+
+    /// Discord states its wait in the header or, in seconds, in the JSON body.
+    fn classify(&self, answer: &http::Answer) -> Outcome {
+        let retry_after = answer.retry_after.or_else(|| {
+            let body: serde_json::Value = serde_json::from_str(&answer.body).ok()?;
+            let seconds = body.get("retry_after")?.as_f64()?;
+            Some(Duration::from_secs_f64(seconds.clamp(0.0, 86400.0)))
+        });
+        classify(answer.status, retry_after, &http::snippet(&answer.body))
+    }
 }

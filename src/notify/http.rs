@@ -28,8 +28,33 @@ pub async fn post_json(
     host: &str,
     now: DateTime<Utc>,
 ) -> Result<Answer, Outcome> {
+    send_json(
+        client,
+        reqwest::Method::POST,
+        url,
+        timeout,
+        headers,
+        body,
+        host,
+        now,
+    )
+    .await
+}
+
+/// Sends `body` as JSON with `method`.
+#[allow(clippy::too_many_arguments)]
+pub async fn send_json(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: &url::Url,
+    timeout: Duration,
+    headers: &[(&str, String)],
+    body: &str,
+    host: &str,
+    now: DateTime<Utc>,
+) -> Result<Answer, Outcome> {
     let mut request = client
-        .post(url.clone())
+        .request(method, url.clone())
         .timeout(timeout)
         .header("content-type", "application/json")
         .header("user-agent", crate::feeds::GENERATOR);

@@ -6,12 +6,17 @@
 //! once, and says how that went.
 
 pub mod chat;
+pub mod dingtalk;
 pub mod discord;
+pub mod feishu;
 pub mod http;
+pub mod matrix;
 pub mod ratelimit;
 pub mod slack;
+pub mod teams;
 pub mod telegram;
 pub mod webhook;
+pub mod wecom;
 
 use std::time::Duration;
 
@@ -132,32 +137,26 @@ pub async fn send_chat(
     client: &reqwest::Client,
     chat: &crate::settings::Chat,
     timeout: Duration,
+    message_id: &str,
     body: &str,
     now: DateTime<Utc>,
 ) -> Outcome {
-    use crate::settings::Platform;
-    let answer = match http::post_json(
+    let contract = chat::contract(chat.platform);
+    let request = contract.request(chat, message_id, body, now);
+    match http::send_json(
         client,
-        &chat.endpoint,
+        request.method,
+        &request.url,
         timeout,
-        &[],
-        body,
+        &request.headers,
+        &request.body,
         &chat.host(),
         now,
     )
     .await
     {
-        Ok(answer) => answer,
-        Err(outcome) => return outcome,
-    };
-    match chat.platform {
-        Platform::Slack => classify(
-            answer.status,
-            answer.retry_after,
-            &http::snippet(&answer.body),
-        ),
-        Platform::Discord => discord::classify_answer(&answer),
-        Platform::Telegram => telegram::classify_answer(&answer),
+        Ok(answer) => contract.classify(&answer),
+        Err(outcome) => outcome,
     }
 }
 
@@ -166,12 +165,7 @@ pub fn bucket_for(
     platform: crate::settings::Platform,
     now: std::time::Instant,
 ) -> ratelimit::Bucket {
-    use crate::settings::Platform;
-    let (capacity, per_second) = match platform {
-        Platform::Slack => slack::RATE,
-        Platform::Discord => discord::RATE,
-        Platform::Telegram => telegram::RATE,
-    };
+    let (capacity, per_second) = chat::contract(platform).rate();
     ratelimit::Bucket::new(capacity, per_second, now)
 }
 

@@ -6,14 +6,11 @@
 
 use serde_json::json;
 
-use super::chat::{Frame, Rendered, header, utf16_len};
+use super::chat::{Contract, Frame, Rendered, header, utf16_len};
 
-/// Posts per message: 50 blocks, one kept for the digest header.
-pub const MAX_POSTS: usize = 49;
+pub struct Slack;
+
 const MAX_SECTION: usize = 3000;
-
-/// One message a second, with a small burst.
-pub const RATE: (f64, f64) = (3.0, 1.0);
 
 /// Slack's mrkdwn escaping: only `&`, `<` and `>` are special.
 pub fn escape(text: &str) -> String {
@@ -22,30 +19,50 @@ pub fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-pub fn fits(frame: &Frame, posts: &[Rendered]) -> bool {
-    posts.len() + usize::from(frame.digest) <= 50
-        && posts.iter().all(|p| utf16_len(&p.text) <= MAX_SECTION)
-}
+impl Contract for Slack {
+    fn escape(&self, text: &str) -> String {
+        escape(text)
+    }
 
-pub fn payload(frame: &Frame, posts: &[Rendered]) -> serde_json::Value {
-    let mut blocks = Vec::new();
-    if let Some(head) = header(frame) {
-        let text = format!("*{}*", escape(&head));
-        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } }));
+    /// 50 blocks, one kept for the digest header.
+    fn escape_url(&self, url: &str) -> String {
+        escape(url)
     }
-    for post in posts {
-        let mut block =
-            json!({ "type": "section", "text": { "type": "mrkdwn", "text": post.text } });
-        if let Some(image) = &post.item.image {
-            block["accessory"] =
-                json!({ "type": "image", "image_url": image, "alt_text": post.title });
+
+    fn max_posts(&self) -> usize {
+        49
+    }
+
+    fn fits(&self, frame: &Frame, posts: &[Rendered]) -> bool {
+        posts.len() + usize::from(frame.digest) <= 50
+            && posts.iter().all(|p| utf16_len(&p.text) <= MAX_SECTION)
+    }
+
+    fn payload(&self, frame: &Frame, posts: &[Rendered]) -> serde_json::Value {
+        let mut blocks = Vec::new();
+        if let Some(head) = header(frame) {
+            let text = format!("*{}*", escape(&head));
+            blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } }));
         }
-        blocks.push(block);
+        for post in posts {
+            let mut block =
+                json!({ "type": "section", "text": { "type": "mrkdwn", "text": post.text } });
+            if let Some(image) = &post.item.image {
+                block["accessory"] =
+                    json!({ "type": "image", "image_url": image, "alt_text": post.title });
+            }
+            blocks.push(block);
+        }
+        let fallback = match (header(frame), posts) {
+            (Some(head), _) => head,
+            (None, [one]) => format!("{}: {}", frame.site_title, one.title),
+            (None, _) => format!("{} new posts on {}", posts.len(), frame.site_title),
+        };
+        json!({ "text": escape(&fallback), "blocks": blocks, "unfurl_links": false })
     }
-    let fallback = match (header(frame), posts) {
-        (Some(head), _) => head,
-        (None, [one]) => format!("{}: {}", frame.site_title, one.title),
-        (None, _) => format!("{} new posts on {}", posts.len(), frame.site_title),
-    };
-    json!({ "text": escape(&fallback), "blocks": blocks, "unfurl_links": false })
+
+    /// About one message a second, with a small burst.
+    fn rate(&self) -> (f64, f64) {
+        (3.0, 1.0)
+    }
 }

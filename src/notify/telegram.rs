@@ -9,76 +9,85 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::chat::{Frame, Rendered, header, utf16_len};
+use super::chat::{Contract, Frame, Rendered, header, html_escape, utf16_len};
 use super::{Outcome, classify, http};
 
-pub const MAX_POSTS: usize = 50;
+pub struct Telegram;
+
 const MAX_TEXT: usize = 4096;
-
-/// Twenty messages a minute to one group.
-pub const RATE: (f64, f64) = (20.0, 20.0 / 60.0);
-
-/// The four characters Telegram's HTML mode needs escaped.
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 fn text(frame: &Frame, posts: &[Rendered]) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(head) = header(frame) {
-        parts.push(format!("<b>{}</b>", escape(&head)));
+        parts.push(format!("<b>{}</b>", html_escape(&head)));
     }
     parts.extend(posts.iter().map(|p| p.text.clone()));
     parts.join("\n\n")
 }
 
-pub fn fits(frame: &Frame, posts: &[Rendered]) -> bool {
-    utf16_len(&text(frame, posts)) <= MAX_TEXT
-}
-
-pub fn payload(frame: &Frame, posts: &[Rendered]) -> serde_json::Value {
-    json!({
-        "chat_id": frame.chat.chat_id,
-        "text": text(frame, posts),
-        "parse_mode": "HTML",
-        // One post: let Telegram show its page's preview (title, image). A digest: no.
-        "link_preview_options": { "is_disabled": frame.digest || posts.len() > 1 },
-    })
-}
-
-/// Reads the `ok` verdict; without one (a proxy's error page), the HTTP status decides.
-pub fn classify_answer(answer: &http::Answer) -> Outcome {
-    let Ok(body) = serde_json::from_str::<serde_json::Value>(&answer.body) else {
-        return classify(
-            answer.status,
-            answer.retry_after,
-            &http::snippet(&answer.body),
-        );
-    };
-    if body["ok"].as_bool() == Some(true) {
-        return Outcome::Sent;
+impl Contract for Telegram {
+    fn escape(&self, text: &str) -> String {
+        html_escape(text)
     }
-    let description = body["description"]
-        .as_str()
-        .unwrap_or("no description")
-        .to_owned();
-    let code = body["error_code"]
-        .as_u64()
-        .unwrap_or(u64::from(answer.status));
-    let retry_after = body["parameters"]["retry_after"]
-        .as_u64()
-        .map(Duration::from_secs)
-        .or(answer.retry_after);
-    let error = format!("Telegram error {code}: {description}");
-    if code == 429 || retry_after.is_some() || code >= 500 {
-        Outcome::Retry {
-            error,
-            after: retry_after,
+
+    fn escape_url(&self, url: &str) -> String {
+        html_escape(url)
+    }
+
+    fn max_posts(&self) -> usize {
+        50
+    }
+
+    fn fits(&self, frame: &Frame, posts: &[Rendered]) -> bool {
+        utf16_len(&text(frame, posts)) <= MAX_TEXT
+    }
+
+    fn payload(&self, frame: &Frame, posts: &[Rendered]) -> serde_json::Value {
+        json!({
+            "chat_id": frame.chat.chat_id,
+            "text": text(frame, posts),
+            "parse_mode": "HTML",
+            // One post: let Telegram show its page's preview (title, image). A digest: no.
+            "link_preview_options": { "is_disabled": frame.digest || posts.len() > 1 },
+        })
+    }
+
+    /// Twenty messages a minute to one group.
+    fn rate(&self) -> (f64, f64) {
+        (20.0, 20.0 / 60.0)
+    }
+
+    /// Reads the `ok` verdict; without one (a proxy's error page), the HTTP status decides.
+    fn classify(&self, answer: &http::Answer) -> Outcome {
+        let Ok(body) = serde_json::from_str::<serde_json::Value>(&answer.body) else {
+            return classify(
+                answer.status,
+                answer.retry_after,
+                &http::snippet(&answer.body),
+            );
+        };
+        if body["ok"].as_bool() == Some(true) {
+            return Outcome::Sent;
         }
-    } else {
-        Outcome::Fail { error }
+        let description = body["description"]
+            .as_str()
+            .unwrap_or("no description")
+            .to_owned();
+        let code = body["error_code"]
+            .as_u64()
+            .unwrap_or(u64::from(answer.status));
+        let retry_after = body["parameters"]["retry_after"]
+            .as_u64()
+            .map(Duration::from_secs)
+            .or(answer.retry_after);
+        let error = format!("Telegram error {code}: {description}");
+        if code == 429 || retry_after.is_some() || code >= 500 {
+            Outcome::Retry {
+                error,
+                after: retry_after,
+            }
+        } else {
+            Outcome::Fail { error }
+        }
     }
 }

@@ -49,15 +49,37 @@ pub enum NotifierKind {
 pub enum Platform {
     Slack,
     Discord,
+    Teams,
     Telegram,
+    DingTalk,
+    Feishu,
+    WeCom,
+    Matrix,
 }
 
 impl Platform {
+    pub const ALL: [Platform; 8] = [
+        Platform::Slack,
+        Platform::Discord,
+        Platform::Teams,
+        Platform::Telegram,
+        Platform::DingTalk,
+        Platform::Feishu,
+        Platform::WeCom,
+        Platform::Matrix,
+    ];
+
+    /// The `type` that selects it.
     pub fn name(self) -> &'static str {
         match self {
             Platform::Slack => "slack",
             Platform::Discord => "discord",
+            Platform::Teams => "teams",
             Platform::Telegram => "telegram",
+            Platform::DingTalk => "dingtalk",
+            Platform::Feishu => "feishu",
+            Platform::WeCom => "wecom",
+            Platform::Matrix => "matrix",
         }
     }
 
@@ -66,7 +88,12 @@ impl Platform {
         match self {
             Platform::Slack => include_str!("../../templates/slack.jinja"),
             Platform::Discord => include_str!("../../templates/discord.jinja"),
+            Platform::Teams => include_str!("../../templates/teams.jinja"),
             Platform::Telegram => include_str!("../../templates/telegram.jinja"),
+            Platform::DingTalk => include_str!("../../templates/dingtalk.jinja"),
+            Platform::Feishu => include_str!("../../templates/feishu.jinja"),
+            Platform::WeCom => include_str!("../../templates/wecom.jinja"),
+            Platform::Matrix => include_str!("../../templates/matrix.jinja"),
         }
     }
 }
@@ -80,6 +107,10 @@ pub struct Chat {
     pub endpoint: Url,
     /// Telegram's `chat_id`.
     pub chat_id: Option<String>,
+    /// DingTalk's and Feishu's signing secret.
+    pub secret: Option<Vec<u8>>,
+    /// Matrix's access token (sent as `Authorization: Bearer`).
+    pub auth: Option<String>,
     /// Name and source of the per-post template.
     pub template: (String, String),
 }
@@ -99,6 +130,8 @@ impl fmt::Debug for Chat {
             .field("platform", &self.platform)
             .field("host", &self.host())
             .field("chat_id", &self.chat_id)
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("auth", &self.auth.as_ref().map(|_| "***"))
             .field("template", &self.template.0)
             .finish()
     }
@@ -214,14 +247,18 @@ pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (
         .collect();
     let kind = match raw.kind.as_str() {
         "webhook" => NotifierKind::Webhook(webhook(&raw, base)?),
-        "slack" => NotifierKind::Chat(chat(Platform::Slack, &raw, base)?),
-        "discord" => NotifierKind::Chat(chat(Platform::Discord, &raw, base)?),
-        "telegram" => NotifierKind::Chat(chat(Platform::Telegram, &raw, base)?),
+        kind if Platform::ALL.iter().any(|p| p.name() == kind) => {
+            let platform = *Platform::ALL
+                .iter()
+                .find(|p| p.name() == kind)
+                .expect("just found");
+            NotifierKind::Chat(chat(platform, &raw, base)?)
+        }
         other => {
             return Err(err(
                 "type",
                 format!(
-                    "`{other}` is not a notifier type tidings knows; use `webhook`, `slack`, `discord` or `telegram`"
+                    "`{other}` is not a notifier type tidings knows; use one of `webhook`, `slack`, `discord`, `teams`, `telegram`, `dingtalk`, `feishu`, `wecom`, `matrix`"
                 ),
             ));
         }
@@ -252,39 +289,26 @@ fn refuse(kind: &str, keys: &[(&str, bool)]) -> Result<(), (String, String)> {
 fn chat(platform: Platform, raw: &RawNotifier, base: &Path) -> Result<Chat, (String, String)> {
     let err = |key: &str, message: String| (key.to_owned(), message);
     let kind = platform.name();
-    refuse(
-        kind,
-        &[
-            ("secret", raw.secret.is_some()),
-            ("headers", !raw.headers.is_empty()),
-        ],
-    )?;
-    let (endpoint, chat_id) = match platform {
-        Platform::Slack | Platform::Discord => {
+    let env = |key: &str, value: &str| interpolate(value).map_err(|m| err(key, m));
+    refuse(kind, &[("headers", !raw.headers.is_empty())])?;
+    let signs = matches!(platform, Platform::DingTalk | Platform::Feishu);
+    if !signs {
+        refuse(kind, &[("secret", raw.secret.is_some())])?;
+    }
+    let secret = match &raw.secret {
+        Some(text) if signs => Some(env("secret", text)?.into_bytes()).filter(|s| !s.is_empty()),
+        _ => None,
+    };
+    let (endpoint, chat_id, auth) = match platform {
+        Platform::Telegram => {
             refuse(
                 kind,
                 &[
-                    ("api_base", raw.api_base.is_some()),
-                    ("token", raw.token.is_some()),
-                    ("chat_id", raw.chat_id.is_some()),
+                    ("url", raw.url.is_some()),
+                    ("homeserver", raw.homeserver.is_some()),
+                    ("room_id", raw.room_id.is_some()),
                 ],
             )?;
-            let text = raw.url.as_deref().ok_or_else(|| {
-                err(
-                    "url",
-                    format!("a {kind} notifier needs the incoming-webhook `url`"),
-                )
-            })?;
-            let mut url = http_url(&interpolate(text).map_err(|m| err("url", m))?)
-                .map_err(|m| err("url", m))?;
-            if platform == Platform::Discord && !url.query_pairs().any(|(k, _)| k == "wait") {
-                // Without it Discord answers 204 before checking the message.
-                url.query_pairs_mut().append_pair("wait", "true");
-            }
-            (url, None)
-        }
-        Platform::Telegram => {
-            refuse(kind, &[("url", raw.url.is_some())])?;
             let token = raw.token.as_deref().ok_or_else(|| {
                 err(
                     "token",
@@ -292,7 +316,7 @@ fn chat(platform: Platform, raw: &RawNotifier, base: &Path) -> Result<Chat, (Str
                         .into(),
                 )
             })?;
-            let token = interpolate(token).map_err(|m| err("token", m))?;
+            let token = env("token", token)?;
             if token.is_empty() || token.contains(['/', '?', '#', ' ']) {
                 return Err(err("token", "is not a bot token".into()));
             }
@@ -301,21 +325,88 @@ fn chat(platform: Platform, raw: &RawNotifier, base: &Path) -> Result<Chat, (Str
                 .clone()
                 .filter(|c| !c.trim().is_empty())
                 .ok_or_else(|| err("chat_id", "a telegram notifier needs `chat_id`".into()))?;
-            let api = raw
-                .api_base
-                .as_deref()
-                .unwrap_or("https://api.telegram.org");
-            let api = http_url(&interpolate(api).map_err(|m| err("api_base", m))?)
-                .map_err(|m| err("api_base", m))?;
-            let mut endpoint = api;
+            let api = http_url(&env(
+                "api_base",
+                raw.api_base
+                    .as_deref()
+                    .unwrap_or("https://api.telegram.org"),
+            )?)
+            .map_err(|m| err("api_base", m))?;
             // Pushed as path segments: joined as text, `bot123:abc` would read as a URL scheme.
-            endpoint
-                .path_segments_mut()
-                .map_err(|_| err("api_base", "cannot hold a path".into()))?
-                .pop_if_empty()
-                .push(&format!("bot{token}"))
-                .push("sendMessage");
-            (endpoint, Some(chat_id))
+            let endpoint = with_segments(api, &[&format!("bot{token}"), "sendMessage"])
+                .map_err(|m| err("api_base", m))?;
+            (endpoint, Some(chat_id), None)
+        }
+        Platform::Matrix => {
+            refuse(
+                kind,
+                &[
+                    ("url", raw.url.is_some()),
+                    ("api_base", raw.api_base.is_some()),
+                    ("chat_id", raw.chat_id.is_some()),
+                ],
+            )?;
+            let homeserver = raw.homeserver.as_deref().ok_or_else(|| {
+                err(
+                    "homeserver",
+                    "a matrix notifier needs `homeserver`, e.g. `\"https://matrix.example.org\"`"
+                        .into(),
+                )
+            })?;
+            let homeserver =
+                http_url(&env("homeserver", homeserver)?).map_err(|m| err("homeserver", m))?;
+            let room = raw
+                .room_id
+                .as_deref()
+                .filter(|r| r.starts_with('!') || r.starts_with('#'))
+                .ok_or_else(|| {
+                    err(
+                        "room_id",
+                        "a matrix notifier needs `room_id`, like `!abc:example.org`".into(),
+                    )
+                })?;
+            let token = raw.token.as_deref().ok_or_else(|| {
+                err(
+                    "token",
+                    "a matrix notifier needs the access `token`, e.g. `\"${MATRIX_TOKEN}\"`".into(),
+                )
+            })?;
+            let endpoint = with_segments(
+                homeserver,
+                &[
+                    "_matrix",
+                    "client",
+                    "v3",
+                    "rooms",
+                    room,
+                    "send",
+                    "m.room.message",
+                ],
+            )
+            .map_err(|m| err("homeserver", m))?;
+            (endpoint, None, Some(env("token", token)?))
+        }
+        _ => {
+            refuse(
+                kind,
+                &[
+                    ("api_base", raw.api_base.is_some()),
+                    ("token", raw.token.is_some()),
+                    ("chat_id", raw.chat_id.is_some()),
+                    ("homeserver", raw.homeserver.is_some()),
+                    ("room_id", raw.room_id.is_some()),
+                ],
+            )?;
+            let text = raw
+                .url
+                .as_deref()
+                .ok_or_else(|| err("url", format!("a {kind} notifier needs its webhook `url`")))?;
+            let mut url = http_url(&env("url", text)?).map_err(|m| err("url", m))?;
+            if platform == Platform::Discord && !url.query_pairs().any(|(k, _)| k == "wait") {
+                // Without it Discord answers 204 before checking the message.
+                url.query_pairs_mut().append_pair("wait", "true");
+            }
+            (url, None, None)
         }
     };
     let template = match &raw.template {
@@ -338,8 +429,19 @@ fn chat(platform: Platform, raw: &RawNotifier, base: &Path) -> Result<Chat, (Str
         platform,
         endpoint,
         chat_id,
+        secret,
+        auth,
         template,
     })
+}
+
+/// `base` with path segments added (each percent-encoded as a segment).
+fn with_segments(mut base: Url, segments: &[&str]) -> Result<Url, String> {
+    base.path_segments_mut()
+        .map_err(|_| "cannot hold a path".to_owned())?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(base)
 }
 
 /// An absolute http(s) URL; the message never quotes it, since it can hold a token.
@@ -359,6 +461,8 @@ fn webhook(raw: &RawNotifier, base: &Path) -> Result<Webhook, (String, String)> 
             ("api_base", raw.api_base.is_some()),
             ("token", raw.token.is_some()),
             ("chat_id", raw.chat_id.is_some()),
+            ("homeserver", raw.homeserver.is_some()),
+            ("room_id", raw.room_id.is_some()),
         ],
     )?;
     let url_text = raw

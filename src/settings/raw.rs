@@ -59,7 +59,8 @@ pub struct RawState {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNotifier {
-    /// What kind of receiver: `webhook`, `slack`, `discord` or `telegram`.
+    /// What kind of receiver: `webhook`, `slack`, `discord`, `teams`, `telegram`,
+    /// `dingtalk`, `feishu`, `wecom` or `matrix`.
     #[serde(rename = "type")]
     pub kind: String,
     /// `instant` (one message per post, as soon as it is seen) or `digest` (one message per
@@ -88,15 +89,19 @@ pub struct RawNotifier {
     pub url: Option<String>,
     /// Telegram: the Bot API root (default `https://api.telegram.org`).
     pub api_base: Option<String>,
-    /// Telegram: the bot token, usually `${TELEGRAM_TOKEN}`.
+    /// Telegram: the bot token; Matrix: the access token. Usually `${ENV_VAR}`.
     pub token: Option<String>,
     /// Telegram: the chat (group id or `@channel`).
     pub chat_id: Option<String>,
+    /// Matrix: the homeserver's URL.
+    pub homeserver: Option<String>,
+    /// Matrix: the room (`!id:server` or `#alias:server`).
+    pub room_id: Option<String>,
     /// Webhook: extra request headers; values may use `${ENV_VAR}`.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// Webhook: Standard Webhooks signing secret (`whsec_…` base64, or plain text), usually
-    /// `${ENV_VAR}`.
+    /// Webhook: Standard Webhooks signing secret (`whsec_…` base64, or plain text);
+    /// DingTalk, Feishu: the robot's signing secret. Usually `${ENV_VAR}`.
     pub secret: Option<String>,
     /// A template in `templates/`: for webhooks it shapes the whole JSON body; for chat
     /// platforms it writes each post's text (default `<type>.jinja`, compiled in).
