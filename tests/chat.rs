@@ -351,3 +351,326 @@ fn preview_prints_the_exact_payloads() {
         status.stdout()
     );
 }
+
+// --- DingTalk, Feishu, WeCom, Teams, Matrix --------------------------------------------
+
+use base64::Engine;
+use hmac::{KeyInit, Mac};
+
+const DINGTALK_SECRET: &str = "SECtidings-test-secret";
+
+fn query(path: &str, key: &str) -> Option<String> {
+    let url = url::Url::parse(&format!("http://h{path}")).ok()?;
+    url.query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn hmac_b64(key: &[u8], message: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(message);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// DingTalk's robot: checks the token, the signature (its own implementation of the
+/// documented formula) and the message shape; every verdict is an HTTP 200.
+fn dingtalk_contract(request: &Request) -> Option<Reply> {
+    let verdict = |code: i64, message: &str| {
+        Some(Reply::Json(
+            200,
+            format!(r#"{{"errcode": {code}, "errmsg": "{message}"}}"#),
+        ))
+    };
+    if query(&request.path, "access_token").as_deref() != Some("robot-token") {
+        return verdict(300001, "token is not exist");
+    }
+    let (Some(timestamp), Some(sign)) = (
+        query(&request.path, "timestamp"),
+        query(&request.path, "sign"),
+    ) else {
+        return verdict(310000, "sign not match");
+    };
+    let expected = hmac_b64(
+        DINGTALK_SECRET.as_bytes(),
+        format!("{timestamp}\n{DINGTALK_SECRET}").as_bytes(),
+    );
+    let now_ms = tidings::clock::Clock::now(&tidings::clock::SystemClock).timestamp_millis();
+    if sign != expected || (now_ms - timestamp.parse::<i64>().unwrap_or(0)).abs() > 3_600_000 {
+        return verdict(
+            310000,
+            "sign not match, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]",
+        );
+    }
+    let body: serde_json::Value = serde_json::from_str(&request.body).ok()?;
+    if body["msgtype"] != "markdown"
+        || !body["markdown"]["title"].is_string()
+        || !body["markdown"]["text"].is_string()
+    {
+        return verdict(40035, "缺少参数 json");
+    }
+    None
+}
+
+#[test]
+fn dingtalk_signs_each_attempt_and_reads_errcode_in_200() {
+    let receiver = Receiver::enforcing(
+        vec![
+            Reply::Json(
+                200,
+                r#"{"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"}"#
+                    .into(),
+            ),
+            Reply::Json(200, r#"{"errcode": 0, "errmsg": "ok"}"#.into()),
+        ],
+        dingtalk_contract,
+    );
+    let site = site(&format!(
+        "[notifiers.robot]\ntype = \"dingtalk\"\nurl = \"{}?access_token=robot-token\"\nsecret = \"{DINGTALK_SECRET}\"\n\
+         [notifiers.wrong]\ntype = \"dingtalk\"\nurl = \"{}?access_token=robot-token\"\nsecret = \"SECwrong\"",
+        receiver.url, receiver.url
+    ));
+    site.post("p1.md", post(1, "钉钉 *标题*"));
+    let run = site.run(&["run", "--once"]).expect(1);
+    assert!(
+        run.stdout().contains("1 to retry, 1 failed"),
+        "{}",
+        run.stdout()
+    );
+    let status = site.run(&["status", "--json"]).expect(0);
+    let doc: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
+    let by_name = |name: &str| {
+        doc["notifiers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("robot")["retrying"], 1);
+    assert!(
+        by_name("robot")["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("130101")
+    );
+    assert_eq!(by_name("wrong")["failed"], 1);
+    assert!(
+        by_name("wrong")["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("sign not match")
+    );
+    // Throttled robots wait ten minutes; let that time pass.
+    let db = rusqlite::Connection::open(site.path().join(".tidings/state.db")).unwrap();
+    db.execute("UPDATE deliveries SET next_attempt = '2000-01-01T00:00:00.000000Z' WHERE status = 'pending'", []).unwrap();
+    site.run(&["run", "--once"]).expect(0);
+    let requests = receiver.requests();
+    let text = requests.last().unwrap().json()["markdown"]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("钉钉 \\*标题\\*"), "{text}");
+    let signs: BTreeSet<String> = requests
+        .iter()
+        .filter_map(|r| query(&r.path, "sign"))
+        .collect();
+    assert!(signs.len() >= 2, "each attempt carries its own signature");
+}
+
+const FEISHU_SECRET: &str = "feishu-test-secret";
+
+fn feishu_contract(request: &Request) -> Option<Reply> {
+    let verdict = |code: i64, message: &str| {
+        Some(Reply::Json(
+            200,
+            format!(r#"{{"code": {code}, "msg": "{message}", "data": {{}}}}"#),
+        ))
+    };
+    if request.body.len() > 20 * 1024 {
+        return verdict(9499, "request body too large");
+    }
+    let body: serde_json::Value = serde_json::from_str(&request.body).ok()?;
+    let timestamp = body["timestamp"].as_str().unwrap_or("");
+    let expected = hmac_b64(format!("{timestamp}\n{FEISHU_SECRET}").as_bytes(), b"");
+    if body["sign"].as_str() != Some(expected.as_str()) {
+        return verdict(
+            19021,
+            "sign match fail or timestamp is not within one hour from current time",
+        );
+    }
+    if body["msg_type"] != "interactive" || !body["card"]["elements"].is_array() {
+        return verdict(9499, "Bad Request");
+    }
+    None
+}
+
+#[test]
+fn feishu_signs_in_the_body_and_treats_code_as_the_verdict() {
+    let receiver = Receiver::enforcing(vec![], feishu_contract);
+    let site = site(&format!(
+        "[notifiers.lark]\ntype = \"feishu\"\nurl = \"{}\"\nsecret = \"{FEISHU_SECRET}\"\n\
+         [notifiers.unsigned]\ntype = \"feishu\"\nurl = \"{}\"",
+        receiver.url, receiver.url
+    ));
+    site.post("p1.md", post(1, "飞书 [链接](x)"));
+    let run = site.run(&["run", "--once"]).expect(1);
+    assert!(
+        run.stdout()
+            .contains("1 messages sent, 0 to retry, 1 failed"),
+        "{}",
+        run.stdout()
+    );
+    let status = site.run(&["status"]).expect(0);
+    assert!(
+        status.stdout().contains("error 19021"),
+        "{}",
+        status.stdout()
+    );
+    let sent = receiver
+        .requests()
+        .into_iter()
+        .find(|r| r.json()["sign"].is_string())
+        .unwrap();
+    let content = sent.json()["card"]["elements"][0]["text"]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(content.contains("飞书 \\[链接\\](x)"), "{content}");
+}
+
+fn wecom_contract(request: &Request) -> Option<Reply> {
+    let body: serde_json::Value = serde_json::from_str(&request.body).ok()?;
+    let content = body["markdown"]["content"].as_str().unwrap_or("");
+    if body["msgtype"] != "markdown" || content.len() > 4096 {
+        return Some(Reply::Json(
+            200,
+            r#"{"errcode": 40058, "errmsg": "markdown.content exceed max length 4096"}"#.into(),
+        ));
+    }
+    None
+}
+
+#[test]
+fn wecom_counts_bytes_and_retries_on_45009() {
+    let receiver = Receiver::enforcing(
+        vec![Reply::Json(
+            200,
+            r#"{"errcode": 45009, "errmsg": "api freq out of limit"}"#.into(),
+        )],
+        wecom_contract,
+    );
+    let site = site(&format!(
+        "[notifiers.work]\ntype = \"wecom\"\nurl = \"{}?key=k\"\nmode = \"digest\"\nschedule = \"* * * * * *\"",
+        receiver.url
+    ));
+    for n in 1..=12 {
+        site.post(&format!("p{n}.md"), post(n, &format!("企业微信 {n}")));
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    let run = site.run(&["run", "--once"]).expect(0);
+    assert!(run.stdout().contains("to retry"), "{}", run.stdout());
+    let db = rusqlite::Connection::open(site.path().join(".tidings/state.db")).unwrap();
+    db.execute("UPDATE deliveries SET next_attempt = '2000-01-01T00:00:00.000000Z' WHERE status = 'pending'", []).unwrap();
+    site.run(&["run", "--once"]).expect(0);
+    let accepted: Vec<Request> = receiver.requests().into_iter().skip(1).collect();
+    assert!(
+        accepted.len() >= 2,
+        "12 CJK posts exceed 4,096 bytes in one message"
+    );
+    let posts: usize = accepted
+        .iter()
+        .map(|r| {
+            r.json()["markdown"]["content"]
+                .as_str()
+                .unwrap()
+                .matches("**[企业微信")
+                .count()
+        })
+        .sum();
+    assert_eq!(posts, 12);
+}
+
+#[test]
+fn teams_sends_an_adaptive_card() {
+    fn contract(request: &Request) -> Option<Reply> {
+        if request.body.len() > 28 * 1024 {
+            return Some(Reply::Status(413));
+        }
+        let body: serde_json::Value = serde_json::from_str(&request.body).ok()?;
+        let card = &body["attachments"][0];
+        let ok = body["type"] == "message"
+            && card["contentType"] == "application/vnd.microsoft.card.adaptive"
+            && card["content"]["type"] == "AdaptiveCard";
+        (!ok).then_some(Reply::Status(400))
+    }
+    let receiver = Receiver::enforcing(vec![Reply::Status(202)], contract);
+    let site = site(&format!(
+        "[notifiers.channel]\ntype = \"teams\"\nurl = \"{}\"",
+        receiver.url
+    ));
+    site.post("p1.md", post(1, "Teams_post"));
+    site.run(&["run", "--once"]).expect(0);
+    let body = receiver.requests()[0].json();
+    let text = body["attachments"][0]["content"]["body"][0]["items"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        text.starts_with("**[Teams\\_post](https://example.org/blog/"),
+        "{text}"
+    );
+}
+
+fn matrix_contract(request: &Request) -> Option<Reply> {
+    if request.headers.get("authorization").map(String::as_str) != Some("Bearer matrix-token") {
+        return Some(Reply::Json(
+            401,
+            r#"{"errcode": "M_UNKNOWN_TOKEN", "error": "Invalid access token"}"#.into(),
+        ));
+    }
+    if !request
+        .path
+        .starts_with("/_matrix/client/v3/rooms/!room:example.org/send/m.room.message/msg_")
+    {
+        return Some(Reply::Json(
+            404,
+            r#"{"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"}"#.into(),
+        ));
+    }
+    let body: serde_json::Value = serde_json::from_str(&request.body).ok()?;
+    let ok = body["msgtype"] == "m.text"
+        && body["format"] == "org.matrix.custom.html"
+        && body["body"].is_string();
+    (!ok || request.body.len() > 65536)
+        .then(|| Reply::Json(400, r#"{"errcode": "M_BAD_JSON", "error": "bad"}"#.into()))
+}
+
+#[test]
+fn matrix_retries_reuse_the_transaction_id() {
+    let receiver = Receiver::enforcing(
+        vec![Reply::Json(429, r#"{"errcode": "M_LIMIT_EXCEEDED", "error": "Too many requests", "retry_after_ms": 200}"#.into())],
+        matrix_contract,
+    );
+    let site = site(&format!(
+        "[notifiers.room]\ntype = \"matrix\"\nhomeserver = \"{}\"\nroom_id = \"!room:example.org\"\ntoken = \"matrix-token\"",
+        receiver.base
+    ));
+    site.post("p1.md", post(1, "Matrix <post>"));
+    site.run(&["run", "--once"]).expect(0);
+    std::thread::sleep(Duration::from_millis(400));
+    site.run(&["run", "--once"]).expect(0);
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        requests[0].path, requests[1].path,
+        "the same txnId on the retry"
+    );
+    assert!(
+        requests[1].json()["formatted_body"]
+            .as_str()
+            .unwrap()
+            .contains("Matrix &lt;post&gt;")
+    );
+    assert!(site.run(&["status"]).stdout().contains("1 sent"));
+}
