@@ -83,21 +83,29 @@ def generate(dest, n, seed=7):
         (folder / f"post-{i:06d}.{'md' if markdown else 'html'}").write_text(text, encoding="utf-8")
 
 
-def measure(args):
-    started = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    out = proc.stdout.read().decode()
-    err = proc.stderr.read().decode()
+def measure(args, cpu=False):
+    # Output goes to files, not pipes: a daemon's log lines would fill a pipe nobody reads
+    # until the process ends, and the process would wait forever.
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        started = time.perf_counter()
+        proc = subprocess.Popen(args, stdout=out_file, stderr=err_file)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        out_file.seek(0)
+        err_file.seek(0)
+        out = out_file.read().decode()
+        err = err_file.read().decode()
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"tidings failed:\n{out}{err}")
+    if cpu:
+        return elapsed, usage.ru_maxrss / 1024, out.strip(), usage.ru_utime + usage.ru_stime
     return elapsed, usage.ru_maxrss / 1024, out.strip()
 
 
 def run(n, keep):
     work = pathlib.Path(keep) if keep else pathlib.Path(tempfile.mkdtemp(prefix="tidings-bench-"))
     posts = work / f"posts-{n}"
+    shutil.rmtree(posts / "bench-new", ignore_errors=True)  # left by an interrupted run
     if not posts.exists():
         t0 = time.perf_counter()
         generate(posts, n)
@@ -122,6 +130,13 @@ def run(n, keep):
         shutil.rmtree(work)
 
 
+class Server(http.server.ThreadingHTTPServer):
+    """A local receiver with a listen backlog deep enough for 50 connections at once."""
+
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class Accept(http.server.BaseHTTPRequestHandler):
     """A webhook receiver that accepts everything."""
 
@@ -135,7 +150,7 @@ class Accept(http.server.BaseHTTPRequestHandler):
 
 
 def bench_run(work, posts, feeds, n):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Accept)
+    server = Server(("127.0.0.1", 0), Accept)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     state = work / f"state-{n}.db"
@@ -165,6 +180,37 @@ def bench_run(work, posts, feeds, n):
     print(f"  tidings: {burst[2]}")
 
 
+def bench_chat():
+    """One digest of 30 posts fanned out to 50 Slack-type targets on a local receiver."""
+    server = Server(("127.0.0.1", 0), Accept)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    work = pathlib.Path(tempfile.mkdtemp(prefix="tidings-chat-bench-"))
+    posts = work / "posts"
+    posts.mkdir()
+    (posts / "old.md").write_text("---\ntitle: Old\ndate: 2020-01-01\n---\nold\n", encoding="utf-8")
+    targets = "".join(
+        f'[notifiers.chat{i}]\ntype = "slack"\nurl = "{url}"\nmode = "digest"\nschedule = "* * * * * *"\nmax_posts = 30\n'
+        for i in range(50))
+    config = work / "settings.toml"
+    config.write_text(f'[site]\ntitle = "Bench"\nurl = "https://bench.example.org/"\n[content]\ndir = "posts"\n'
+                      f'[feeds]\ndir = "feeds"\n{targets}', encoding="utf-8")
+    args = [str(BINARY), "--config", str(config), "run", "--once"]
+    measure(args)
+    rng = random.Random(3)
+    for i in range(30):
+        (posts / f"new-{i}.md").write_text(
+            f"---\ntitle: '新闻 {i} {sentence(rng)[:40]}'\ndate: 2024-01-01 10:{i:02d}:00\ncategories: [a, b]\n---\n{body(rng, True)}",
+            encoding="utf-8")
+    time.sleep(1.1)
+    elapsed, rss, out, cpu = measure(args, cpu=True)
+    server.shutdown()
+    shutil.rmtree(work)
+    print(f"chat fan-out: one digest of 30 posts to 50 Slack targets: {elapsed:.3f} s wall, "
+          f"{cpu * 1000 / 50:.1f} ms CPU per message, peak RSS {rss:.0f} MB")
+    print(f"  tidings: {out}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, action="append", help="archive size (repeatable); default 10000")
@@ -173,6 +219,7 @@ def main():
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     for n in args.posts or [10000]:
         run(n, args.keep)
+    bench_chat()
 
 
 if __name__ == "__main__":
