@@ -96,6 +96,15 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// A digest queue's (post id, item JSON) pairs, newest post first.
+fn queue_items(conn: &Connection, notifier: &str) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT post_id, item FROM queue WHERE notifier = ?1 ORDER BY published DESC, post_id",
+    )?;
+    let rows = stmt.query_map([notifier], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
 /// Switches the file to write-ahead logging once. The switch needs the file to itself and
 /// does not wait for other connections, so it is retried for a few seconds.
 fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
@@ -271,15 +280,22 @@ impl Store {
 
     /// Deliveries whose time has come, oldest first.
     pub fn due(&self, now: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT id, message_id, notifier, body, attempts FROM deliveries
-                 WHERE status = 'pending' AND next_attempt <= ?1 ORDER BY id",
-            )
-            .map_err(|e| self.err(e))?;
+        self.deliveries("status = 'pending' AND next_attempt <= ?1", &stamp(now))
+    }
+
+    /// A notifier's messages not yet sent (pending or retrying), oldest first.
+    pub fn unsent(&self, notifier: &str) -> Result<Vec<Delivery>, StoreError> {
+        self.deliveries("status = 'pending' AND notifier = ?1", notifier)
+    }
+
+    /// Deliveries matching `condition` (with one parameter), oldest first.
+    fn deliveries(&self, condition: &str, param: &str) -> Result<Vec<Delivery>, StoreError> {
+        let sql = format!(
+            "SELECT id, message_id, notifier, body, attempts FROM deliveries WHERE {condition} ORDER BY id"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([stamp(now)], |r| {
+            .query_map([param], |r| {
                 Ok(Delivery {
                     id: r.get(0)?,
                     message_id: r.get(1)?,
@@ -308,39 +324,7 @@ impl Store {
 
     /// A digest notifier's queue as it stands (newest first), without taking it.
     pub fn peek_queue(&self, notifier: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT post_id, item FROM queue WHERE notifier = ?1 ORDER BY published DESC, post_id")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([notifier], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e))
-    }
-
-    /// A notifier's messages not yet sent (pending or retrying), oldest first.
-    pub fn unsent(&self, notifier: &str) -> Result<Vec<Delivery>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, message_id, notifier, body, attempts FROM deliveries
-                 WHERE notifier = ?1 AND status = 'pending' ORDER BY id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([notifier], |r| {
-                Ok(Delivery {
-                    id: r.get(0)?,
-                    message_id: r.get(1)?,
-                    notifier: r.get(2)?,
-                    body: r.get(3)?,
-                    attempts: r.get(4)?,
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e))
+        queue_items(&self.conn, notifier).map_err(|e| self.err(e))
     }
 
     /// The receiver accepted the message.
@@ -619,17 +603,7 @@ impl Tx<'_> {
 
     /// Takes a digest notifier's whole queue (newest first) and empties it.
     pub fn take_queue(&self, notifier: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let items = {
-            let mut stmt = self
-                .tx
-                .prepare("SELECT post_id, item FROM queue WHERE notifier = ?1 ORDER BY published DESC, post_id")
-                .map_err(|e| self.err(e))?;
-            let rows = stmt
-                .query_map([notifier], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(|e| self.err(e))?;
-            rows.collect::<rusqlite::Result<Vec<(String, String)>>>()
-                .map_err(|e| self.err(e))?
-        };
+        let items = queue_items(&self.tx, notifier).map_err(|e| self.err(e))?;
         self.tx
             .execute("DELETE FROM queue WHERE notifier = ?1", [notifier])
             .map_err(|e| self.err(e))?;

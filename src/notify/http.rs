@@ -18,30 +18,7 @@ pub struct Answer {
     pub body: String,
 }
 
-/// POSTs `body` as JSON. `host` names the receiver in errors.
-pub async fn post_json(
-    client: &reqwest::Client,
-    url: &url::Url,
-    timeout: Duration,
-    headers: &[(&str, String)],
-    body: &str,
-    host: &str,
-    now: DateTime<Utc>,
-) -> Result<Answer, Outcome> {
-    send_json(
-        client,
-        reqwest::Method::POST,
-        url,
-        timeout,
-        headers,
-        body,
-        host,
-        now,
-    )
-    .await
-}
-
-/// Sends `body` as JSON with `method`.
+/// Sends `body` as JSON with `method`. `host` names the receiver in errors.
 #[allow(clippy::too_many_arguments)]
 pub async fn send_json(
     client: &reqwest::Client,

@@ -105,8 +105,9 @@ pub async fn send(
     for (name, value) in &hook.headers {
         headers.push((name.as_str(), value.clone()));
     }
-    match http::post_json(
+    match http::send_json(
         client,
+        reqwest::Method::POST,
         &hook.url,
         timeout,
         &headers,

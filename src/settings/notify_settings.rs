@@ -246,7 +246,10 @@ pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (
         .filter(|path| !path.is_empty())
         .collect();
     let kind = match raw.kind.as_str() {
-        "webhook" => NotifierKind::Webhook(webhook(&raw, base)?),
+        "webhook" => {
+            check_keys_apply(&raw)?;
+            NotifierKind::Webhook(webhook(&raw, base)?)
+        }
         kind if Platform::ALL.iter().any(|p| p.name() == kind) => {
             let platform = *Platform::ALL
                 .iter()
@@ -275,40 +278,66 @@ pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (
     })
 }
 
-/// Keys that belong to other notifier types are errors, not silently ignored settings.
-fn refuse(kind: &str, keys: &[(&str, bool)]) -> Result<(), (String, String)> {
-    match keys.iter().find(|(_, set)| *set) {
-        Some((key, _)) => Err((
-            (*key).to_owned(),
-            format!("does not apply to a `{kind}` notifier"),
-        )),
-        None => Ok(()),
+/// The keys that only some notifier types take, and which.
+const TYPE_KEYS: &[(&str, &[&str])] = &[
+    (
+        "url",
+        &[
+            "webhook", "slack", "discord", "teams", "dingtalk", "feishu", "wecom",
+        ],
+    ),
+    ("headers", &["webhook"]),
+    ("secret", &["webhook", "dingtalk", "feishu"]),
+    ("token", &["telegram", "matrix"]),
+    ("chat_id", &["telegram"]),
+    ("api_base", &["telegram"]),
+    ("homeserver", &["matrix"]),
+    ("room_id", &["matrix"]),
+];
+
+/// A key set for a type that does not use it is an error, not a silently ignored setting.
+fn check_keys_apply(raw: &RawNotifier) -> Result<(), (String, String)> {
+    let set = [
+        ("url", raw.url.is_some()),
+        ("headers", !raw.headers.is_empty()),
+        ("secret", raw.secret.is_some()),
+        ("token", raw.token.is_some()),
+        ("chat_id", raw.chat_id.is_some()),
+        ("api_base", raw.api_base.is_some()),
+        ("homeserver", raw.homeserver.is_some()),
+        ("room_id", raw.room_id.is_some()),
+    ];
+    for (key, is_set) in set {
+        let takes = TYPE_KEYS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(&[][..], |(_, types)| *types);
+        if is_set && !takes.contains(&raw.kind.as_str()) {
+            return Err((
+                key.to_owned(),
+                format!(
+                    "does not apply to a `{}` notifier (it is for {})",
+                    raw.kind,
+                    takes.join(", ")
+                ),
+            ));
+        }
     }
+    Ok(())
 }
 
 fn chat(platform: Platform, raw: &RawNotifier, base: &Path) -> Result<Chat, (String, String)> {
     let err = |key: &str, message: String| (key.to_owned(), message);
     let kind = platform.name();
+    check_keys_apply(raw)?;
     let env = |key: &str, value: &str| interpolate(value).map_err(|m| err(key, m));
-    refuse(kind, &[("headers", !raw.headers.is_empty())])?;
-    let signs = matches!(platform, Platform::DingTalk | Platform::Feishu);
-    if !signs {
-        refuse(kind, &[("secret", raw.secret.is_some())])?;
-    }
+    // Only DingTalk and Feishu take one (checked by `check_keys_apply`).
     let secret = match &raw.secret {
-        Some(text) if signs => Some(env("secret", text)?.into_bytes()).filter(|s| !s.is_empty()),
-        _ => None,
+        Some(text) => Some(env("secret", text)?.into_bytes()).filter(|s| !s.is_empty()),
+        None => None,
     };
     let (endpoint, chat_id, auth) = match platform {
         Platform::Telegram => {
-            refuse(
-                kind,
-                &[
-                    ("url", raw.url.is_some()),
-                    ("homeserver", raw.homeserver.is_some()),
-                    ("room_id", raw.room_id.is_some()),
-                ],
-            )?;
             let token = raw.token.as_deref().ok_or_else(|| {
                 err(
                     "token",
@@ -338,14 +367,6 @@ fn chat(platform: Platform, raw: &RawNotifier, base: &Path) -> Result<Chat, (Str
             (endpoint, Some(chat_id), None)
         }
         Platform::Matrix => {
-            refuse(
-                kind,
-                &[
-                    ("url", raw.url.is_some()),
-                    ("api_base", raw.api_base.is_some()),
-                    ("chat_id", raw.chat_id.is_some()),
-                ],
-            )?;
             let homeserver = raw.homeserver.as_deref().ok_or_else(|| {
                 err(
                     "homeserver",
@@ -387,16 +408,6 @@ fn chat(platform: Platform, raw: &RawNotifier, base: &Path) -> Result<Chat, (Str
             (endpoint, None, Some(env("token", token)?))
         }
         _ => {
-            refuse(
-                kind,
-                &[
-                    ("api_base", raw.api_base.is_some()),
-                    ("token", raw.token.is_some()),
-                    ("chat_id", raw.chat_id.is_some()),
-                    ("homeserver", raw.homeserver.is_some()),
-                    ("room_id", raw.room_id.is_some()),
-                ],
-            )?;
             let text = raw
                 .url
                 .as_deref()
@@ -455,16 +466,6 @@ fn http_url(text: &str) -> Result<Url, String> {
 
 fn webhook(raw: &RawNotifier, base: &Path) -> Result<Webhook, (String, String)> {
     let err = |key: &str, message: String| (key.to_owned(), message);
-    refuse(
-        "webhook",
-        &[
-            ("api_base", raw.api_base.is_some()),
-            ("token", raw.token.is_some()),
-            ("chat_id", raw.chat_id.is_some()),
-            ("homeserver", raw.homeserver.is_some()),
-            ("room_id", raw.room_id.is_some()),
-        ],
-    )?;
     let url_text = raw
         .url
         .as_deref()
