@@ -15,10 +15,10 @@ use chrono::{DateTime, Utc};
 use crate::clock::Clock;
 use crate::content::{self, Problem};
 use crate::feeds::{self, Mode};
-use crate::notify::PostItem;
+use crate::notify::{self, PostItem};
 use crate::progress::Progress;
 use crate::run::{DeliveryReport, RunError, Runner, ScanReport, compose};
-use crate::settings::{Delivery, Notifier, Settings};
+use crate::settings::{Delivery, EmailTarget, Notifier, NotifierKind, Settings};
 use crate::store::{NotifierStatus, ScanRecord, Store, StoreError};
 
 /// How a command ended.
@@ -168,6 +168,10 @@ pub fn run(ctx: &Context, once: bool, backfill: Option<usize>) -> Status {
     let Some(settings) = load(ctx) else {
         return Status::Failed;
     };
+    // The runtime comes first: the SMTP pool starts a task when it is made, and is dropped
+    // (before the runtime) when `runner` goes.
+    let rt = runtime();
+    let _entered = rt.enter();
     let mut runner = match Runner::new(&settings, ctx.clock, backfill) {
         Ok(runner) => runner,
         Err(e) => {
@@ -175,7 +179,6 @@ pub fn run(ctx: &Context, once: bool, backfill: Option<usize>) -> Status {
             return Status::Failed;
         }
     };
-    let rt = runtime();
     if !once {
         rt.block_on(daemon(&mut runner, &settings, ctx.clock));
         return Status::Clean;
@@ -323,6 +326,9 @@ pub fn status(ctx: &Context, json: bool) -> Status {
         if let Some(error) = &n.last_error {
             print!("; last error: {error}");
         }
+        if let Some(error) = &n.last_failure {
+            print!("; last failure: {error}");
+        }
         println!();
     }
     Status::Clean
@@ -346,9 +352,9 @@ fn find_notifier<'s>(settings: &'s Settings, name: &str) -> Option<&'s Notifier>
     found
 }
 
-/// `tidings preview NOTIFIER`: the unsent messages as they will go, and the next digest as
-/// it would be cut now. Reads the state file; writes nothing.
-pub fn preview(ctx: &Context, name: &str) -> Status {
+/// `tidings preview NOTIFIER [--to EMAIL] [--html FILE]`: the unsent messages as they will
+/// go, and the next digest as it would be cut now. Reads the state file; writes nothing there.
+pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&Path>) -> Status {
     let Some(settings) = load(ctx) else {
         return Status::Failed;
     };
@@ -359,59 +365,189 @@ pub fn preview(ctx: &Context, name: &str) -> Status {
         println!("nothing to preview: `tidings run` has not recorded anything yet");
         return Status::Clean;
     }
-    let show = |body: &str| match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(json) => serde_json::to_string_pretty(&json).unwrap_or_else(|_| body.to_owned()),
-        Err(_) => body.to_owned(),
-    };
     let result = (|| -> Result<(), String> {
         let store = Store::open(&settings.state_path).map_err(|e| e.to_string())?;
         let unsent = store.unsent(name).map_err(|e| e.to_string())?;
         for delivery in &unsent {
             println!(
-                "unsent message {} ({} attempts so far):\n{}",
-                delivery.message_id,
-                delivery.attempts,
-                show(&delivery.body)
+                "unsent message {} ({} attempts so far):",
+                delivery.message_id, delivery.attempts
             );
+            println!("{}", readable(&delivery.body));
         }
         let queued = store.peek_queue(name).map_err(|e| e.to_string())?;
-        if matches!(notifier.delivery, Delivery::Digest(_)) && !queued.is_empty() {
-            let items: Vec<PostItem> = queued
-                .iter()
-                .filter_map(|(_, json)| serde_json::from_str(json).ok())
-                .collect();
-            let ids: Vec<String> = queued.iter().map(|(id, _)| id.clone()).collect();
-            let messages = compose(
+        let unsubscribed = store.unsubscribed(name).map_err(|e| e.to_string())?;
+        let is_unsubscribed = |a: &str| unsubscribed.contains(&a.to_lowercase());
+        if !matches!(notifier.delivery, Delivery::Digest(_)) || queued.is_empty() {
+            if unsent.is_empty() {
+                println!("nothing queued for {name}");
+            }
+            return Ok(());
+        }
+        let items: Vec<PostItem> = queued
+            .iter()
+            .filter_map(|(_, json)| serde_json::from_str(json).ok())
+            .collect();
+        let ids: Vec<String> = queued.iter().map(|(id, _)| id.clone()).collect();
+        let now = ctx.clock.now();
+        if let (NotifierKind::Email(target), Some(email)) = (&notifier.kind, &settings.email) {
+            let recipient = notify::email::recipient(target, to)
+                .ok_or_else(|| format!("`{}` is not a recipient of {name}", to.unwrap_or("?")))?;
+            let one = EmailTarget {
+                recipients: vec![recipient.clone()],
+                ..target.clone()
+            };
+            let rendered = notify::email::render(
                 &settings,
-                notifier,
-                "posts.digest",
-                "preview",
+                email,
+                name,
+                &one,
+                true,
+                notifier.max_posts,
                 &items,
                 &ids,
-                ctx.clock.now(),
+                now,
+                &is_unsubscribed,
             )?;
-            let plural = |n: usize, word: &str| {
-                if n == 1 {
-                    format!("1 {word}")
-                } else {
-                    format!("{n} {word}s")
-                }
+            let Some(message) = rendered.first() else {
+                println!(
+                    "next digest: nothing for {} (unsubscribed, or none of the posts match their filters)",
+                    recipient.address()
+                );
+                return Ok(());
             };
             println!(
-                "next digest: {} in {}",
-                plural(items.len(), "post"),
-                plural(messages.len(), "message")
+                "next digest for {}: {} of {} queued posts",
+                message.recipient,
+                message.posts.len(),
+                items.len()
             );
-            for (_, _, body) in &messages {
-                println!("{}", show(body));
+            println!("Subject: {}\n\n{}", message.subject, message.text);
+            if let Some(path) = html_file {
+                std::fs::write(path, &message.html)
+                    .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+                println!("(HTML part written to {})", path.display());
             }
-        } else if unsent.is_empty() {
-            println!("nothing queued for {name}");
+            return Ok(());
+        }
+        let messages = compose(
+            &settings,
+            notifier,
+            "posts.digest",
+            "preview",
+            &items,
+            &ids,
+            now,
+            &is_unsubscribed,
+        )?;
+        let plural = |n: usize, word: &str| {
+            if n == 1 {
+                format!("1 {word}")
+            } else {
+                format!("{n} {word}s")
+            }
+        };
+        println!(
+            "next digest: {} in {}",
+            plural(items.len(), "post"),
+            plural(messages.len(), "message")
+        );
+        for (_, _, body) in &messages {
+            println!("{}", readable(body));
         }
         Ok(())
     })();
     match result {
         Ok(()) => Status::Clean,
+        Err(e) => {
+            eprintln!("error: {e}");
+            Status::Failed
+        }
+    }
+}
+
+/// A stored body for people: an email as its message text, JSON pretty-printed.
+fn readable(body: &str) -> String {
+    if let Ok(stored) = serde_json::from_str::<notify::email::Stored>(body) {
+        return stored.eml;
+    }
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(json) => serde_json::to_string_pretty(&json).unwrap_or_else(|_| body.to_owned()),
+        Err(_) => body.to_owned(),
+    }
+}
+
+/// `tidings send NOTIFIER`: cut its digest now and deliver what is due for it.
+pub fn send(ctx: &Context, name: &str) -> Status {
+    let Some(settings) = load(ctx) else {
+        return Status::Failed;
+    };
+    let Some(notifier) = find_notifier(&settings, name) else {
+        return Status::Failed;
+    };
+    if !matches!(notifier.delivery, Delivery::Digest(_)) {
+        eprintln!(
+            "error: {name} sends instantly; `send` is for digests (its messages go out with every `run`)"
+        );
+        return Status::Failed;
+    }
+    let rt = runtime();
+    let _entered = rt.enter();
+    let mut runner = match Runner::new(&settings, ctx.clock, None) {
+        Ok(runner) => runner,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Status::Failed;
+        }
+    };
+    let result = rt.block_on(async {
+        let made = runner.send_now(name)?;
+        let delivered = runner.deliver().await?;
+        Ok::<_, RunError>((made, delivered))
+    });
+    match result {
+        Ok((made, delivered)) => {
+            println!(
+                "{made} messages made; {} sent, {} to retry, {} failed",
+                delivered.sent, delivered.retrying, delivered.failed
+            );
+            if delivered.failed > 0 {
+                Status::Problems
+            } else {
+                Status::Clean
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Status::Failed
+        }
+    }
+}
+
+/// `tidings unsubscribe EMAIL [--notifier NAME]`.
+pub fn unsubscribe(ctx: &Context, address: &str, notifier: Option<&str>) -> Status {
+    let Some(settings) = load(ctx) else {
+        return Status::Failed;
+    };
+    if address.parse::<lettre::Address>().is_err() {
+        eprintln!("error: `{address}` is not an email address");
+        return Status::Failed;
+    }
+    if let Some(name) = notifier
+        && find_notifier(&settings, name).is_none()
+    {
+        return Status::Failed;
+    }
+    match Store::open(&settings.state_path)
+        .and_then(|store| store.unsubscribe(address, notifier, ctx.clock.now()))
+    {
+        Ok(()) => {
+            println!(
+                "{address} gets no more mail from {}",
+                notifier.unwrap_or("any notifier")
+            );
+            Status::Clean
+        }
         Err(e) => {
             eprintln!("error: {e}");
             Status::Failed

@@ -57,6 +57,26 @@ pub enum Command {
     Preview {
         /// The notifier's name, as in `[notifiers.<name>]`.
         notifier: String,
+        /// Email: whose digest to show (default: the first recipient).
+        #[arg(long, value_name = "EMAIL")]
+        to: Option<String>,
+        /// Email: also write the HTML part to this file, to open in a browser.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
+    /// Send a digest notifier's pending digest now, whatever its schedule says.
+    Send {
+        /// The notifier's name.
+        notifier: String,
+    },
+    /// Stop mail to an address (from one notifier, or from all), even if it stays in a
+    /// subscriber list.
+    Unsubscribe {
+        /// The address.
+        email: String,
+        /// Only from this notifier.
+        #[arg(long, value_name = "NAME")]
+        notifier: Option<String>,
     },
     /// Put a notifier's failed deliveries back in the queue.
     Retry {

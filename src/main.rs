@@ -32,7 +32,13 @@ fn main() -> ExitCode {
         Command::Run { once, backfill } => app::run(&ctx, once, backfill),
         Command::Status { json } => app::status(&ctx, json),
         Command::Retry { notifier } => app::retry(&ctx, &notifier),
-        Command::Preview { notifier } => app::preview(&ctx, &notifier),
+        Command::Preview { notifier, to, html } => {
+            app::preview(&ctx, &notifier, to.as_deref(), html.as_deref())
+        }
+        Command::Send { notifier } => app::send(&ctx, &notifier),
+        Command::Unsubscribe { email, notifier } => {
+            app::unsubscribe(&ctx, &email, notifier.as_deref())
+        }
     };
     status.into()
 }

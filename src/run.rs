@@ -29,7 +29,7 @@ pub enum RunError {
     Scan(#[from] content::ScanError),
     #[error(transparent)]
     Output(#[from] feeds::OutputError),
-    #[error("cannot start the HTTP client: {0}")]
+    #[error("cannot start a transport: {0}")]
     Client(String),
 }
 
@@ -62,7 +62,10 @@ pub struct Runner<'a> {
     store: Store,
     client: reqwest::Client,
     backfill: Option<usize>,
-    /// Rate-limit buckets of chat notifiers, by name; they live as long as the process.
+    /// The email transport, when any notifier sends email.
+    mailer: Option<notify::email::Mailer>,
+    /// Rate-limit buckets of chat and email notifiers, by name; they live as long as the
+    /// process.
     buckets: RefCell<HashMap<String, notify::ratelimit::Bucket>>,
     _lock: store::RunLock,
 }
@@ -81,9 +84,18 @@ impl<'a> Runner<'a> {
             .connect_timeout(std::time::Duration::from_secs(5))
             .build()
             .map_err(|e| RunError::Client(e.to_string()))?;
+        let wants_mail = settings
+            .notifiers
+            .iter()
+            .any(|n| matches!(n.kind, NotifierKind::Email(_)));
+        let mailer = match (&settings.email, wants_mail) {
+            (Some(email), true) => Some(notify::email::mailer(email).map_err(RunError::Client)?),
+            _ => None,
+        };
         Ok(Runner {
             settings,
             clock,
+            mailer,
             store,
             client,
             backfill,
@@ -191,42 +203,58 @@ impl<'a> Runner<'a> {
         let now = self.clock.now();
         let mut made = 0;
         for notifier in &self.settings.notifiers {
-            let Some(slot) = self.next_digest(notifier)? else {
-                continue;
-            };
-            if slot > now {
-                continue;
+            match self.next_digest(notifier)? {
+                Some(slot) if slot <= now => made += self.cut_digest(notifier, slot)?,
+                _ => {}
             }
-            let settings = self.settings;
-            let tx = self.store.transaction()?;
-            tx.know_notifier(&notifier.name, now)?;
-            let queued = tx.take_queue(&notifier.name)?;
-            let items: Vec<PostItem> = queued
-                .iter()
-                .filter_map(|(_, json)| serde_json::from_str(json).ok())
-                .collect();
-            let ids: Vec<String> = queued.iter().map(|(id, _)| id.clone()).collect();
-            let key = format!("digest:{}", store::stamp(slot));
-            let (messages, _) = if items.is_empty() {
-                (0, 0) // nothing new: no empty digest
-            } else {
-                enqueue_notification(
-                    settings,
-                    &tx,
-                    notifier,
-                    "posts.digest",
-                    &key,
-                    &items,
-                    &ids,
-                    now,
-                )?
-            };
-            made += messages;
-            tx.set_last_fired(&notifier.name, now)?;
-            tx.commit()?;
-            tracing::info!(notifier = %notifier.name, posts = queued.len(), "digest");
         }
         Ok(made)
+    }
+
+    /// `tidings send`: cuts a digest notifier's digest now, whatever its schedule says.
+    pub fn send_now(&mut self, name: &str) -> Result<usize, RunError> {
+        let settings = self.settings;
+        match settings.notifiers.iter().find(|n| n.name == name) {
+            Some(notifier) if matches!(notifier.delivery, Delivery::Digest(_)) => {
+                self.cut_digest(notifier, self.clock.now())
+            }
+            _ => Ok(0),
+        }
+    }
+
+    /// In one transaction: takes the notifier's queue, puts its messages in the outbox (none
+    /// when nothing is new) and records that it fired. `slot` names the digest, so its
+    /// message ids are stable.
+    fn cut_digest(&mut self, notifier: &Notifier, slot: DateTime<Utc>) -> Result<usize, RunError> {
+        let now = self.clock.now();
+        let settings = self.settings;
+        let tx = self.store.transaction()?;
+        tx.know_notifier(&notifier.name, now)?;
+        let queued = tx.take_queue(&notifier.name)?;
+        let items: Vec<PostItem> = queued
+            .iter()
+            .filter_map(|(_, json)| serde_json::from_str(json).ok())
+            .collect();
+        let ids: Vec<String> = queued.iter().map(|(id, _)| id.clone()).collect();
+        let key = format!("digest:{}", store::stamp(slot));
+        let (messages, _) = if items.is_empty() {
+            (0, 0) // nothing new: no empty digest
+        } else {
+            enqueue_notification(
+                settings,
+                &tx,
+                notifier,
+                "posts.digest",
+                &key,
+                &items,
+                &ids,
+                now,
+            )?
+        };
+        tx.set_last_fired(&notifier.name, now)?;
+        tx.commit()?;
+        tracing::info!(notifier = %notifier.name, posts = queued.len(), messages, "digest");
+        Ok(messages)
     }
 
     /// Sends every message that is due. Notifiers are served side by side, so one receiver
@@ -289,7 +317,8 @@ impl<'a> Runner<'a> {
                     .await
                 }
                 NotifierKind::Chat(chat) => {
-                    self.pace(notifier, chat).await;
+                    let (burst, per_second) = notify::chat::contract(chat.platform).rate();
+                    self.pace(notifier, burst, per_second).await;
                     notify::send_chat(
                         &self.client,
                         chat,
@@ -300,6 +329,15 @@ impl<'a> Runner<'a> {
                     )
                     .await
                 }
+                NotifierKind::Email(_) => match (&self.mailer, &self.settings.email) {
+                    (Some(mailer), Some(email)) => {
+                        self.pace(notifier, email.rate.max(1.0), email.rate).await;
+                        notify::email::send(mailer, email, &delivery.body).await
+                    }
+                    _ => Outcome::Unreachable {
+                        error: "no `[email]` transport".into(),
+                    },
+                },
             };
             let now = self.clock.now();
             let attempts = delivery.attempts + 1;
@@ -309,7 +347,14 @@ impl<'a> Runner<'a> {
                     report.sent += 1;
                     tracing::info!(notifier = %notifier.name, id = %delivery.message_id, "sent");
                 }
-                Outcome::Retry { error, after } if attempts < notifier.max_attempts => {
+                Outcome::Retry { ref error, .. } | Outcome::Unreachable { ref error }
+                    if attempts < notifier.max_attempts =>
+                {
+                    let after = if let Outcome::Retry { after, .. } = outcome {
+                        after
+                    } else {
+                        None
+                    };
                     if let Some(after) = after {
                         self.slow_down(notifier, after);
                     }
@@ -318,12 +363,21 @@ impl<'a> Runner<'a> {
                     let next = now
                         + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
                     self.store
-                        .mark_failed_attempt(delivery.id, &error, Some(next))?;
+                        .mark_failed_attempt(delivery.id, error, Some(next))?;
                     report.retrying += 1;
                     tracing::warn!(notifier = %notifier.name, id = %delivery.message_id, attempt = attempts, next = %store::stamp(next), "{error}; will retry");
-                    break; // keep order: later messages wait behind this one
+                    // Keep order: a group's later messages wait behind this one. Emails go to
+                    // different people, so one recipient's refusal holds up no one else,
+                    // unless the server itself is out of reach.
+                    let independent = matches!(notifier.kind, NotifierKind::Email(_))
+                        && matches!(outcome, Outcome::Retry { .. });
+                    if !independent {
+                        break;
+                    }
                 }
-                Outcome::Retry { error, .. } | Outcome::Fail { error } => {
+                Outcome::Retry { error, .. }
+                | Outcome::Unreachable { error }
+                | Outcome::Fail { error } => {
                     self.store.mark_failed_attempt(delivery.id, &error, None)?;
                     report.failed += 1;
                     tracing::error!(notifier = %notifier.name, id = %delivery.message_id, attempt = attempts, "{error}; giving up");
@@ -333,16 +387,19 @@ impl<'a> Runner<'a> {
         Ok(report)
     }
 
-    /// Waits for the notifier's rate-limit bucket.
-    async fn pace(&self, notifier: &Notifier, chat: &crate::settings::Chat) {
+    /// Waits for the notifier's rate-limit bucket (`burst` messages at once, then
+    /// `per_second`).
+    async fn pace(&self, notifier: &Notifier, burst: f64, per_second: f64) {
         let wait = self
             .buckets
             .borrow_mut()
             .entry(notifier.name.clone())
-            .or_insert_with(|| notify::bucket_for(chat.platform, std::time::Instant::now()))
+            .or_insert_with(|| {
+                notify::ratelimit::Bucket::new(burst, per_second, std::time::Instant::now())
+            })
             .reserve(std::time::Instant::now());
         if !wait.is_zero() {
-            tracing::debug!(notifier = %notifier.name, ?wait, "pacing to the platform's rate limit");
+            tracing::debug!(notifier = %notifier.name, ?wait, "pacing to the rate limit");
             tokio::time::sleep(wait).await;
         }
     }
@@ -415,6 +472,7 @@ fn announce(
 
 /// The messages of one notification: (message id, post ids, body) each. A webhook gets one
 /// message per `max_posts` posts; a chat platform's messages are also cut to its limits.
+#[allow(clippy::too_many_arguments)]
 pub fn compose(
     settings: &Settings,
     notifier: &Notifier,
@@ -423,6 +481,7 @@ pub fn compose(
     items: &[PostItem],
     post_ids: &[String],
     now: DateTime<Utc>,
+    unsubscribed: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<(String, Vec<String>, String)>, String> {
     let site = settings.site.url.as_str();
     let id_of = |i: usize, n: usize| {
@@ -448,6 +507,41 @@ pub fn compose(
                     let body =
                         webhook::body(settings, hook, &notifier.name, event, &id, now, chunk)?;
                     Ok((id, ids.to_vec(), body))
+                })
+                .collect()
+        }
+        NotifierKind::Email(target) => {
+            let email = settings
+                .email
+                .as_ref()
+                .ok_or("email notifiers need an `[email]` table")?;
+            let digest = matches!(notifier.delivery, Delivery::Digest(_));
+            let rendered = notify::email::render(
+                settings,
+                email,
+                &notifier.name,
+                target,
+                digest,
+                notifier.max_posts,
+                items,
+                post_ids,
+                now,
+                unsubscribed,
+            )?;
+            let dkim = notify::email::dkim(email)?;
+            rendered
+                .iter()
+                .map(|r| {
+                    let (id, body) = notify::email::encode(
+                        settings,
+                        email,
+                        dkim.as_ref(),
+                        &notifier.name,
+                        key,
+                        r,
+                        now,
+                    )?;
+                    Ok((id, r.posts.clone(), body))
                 })
                 .collect()
         }
@@ -489,7 +583,18 @@ fn enqueue_notification(
     } else {
         "post"
     };
-    match compose(settings, notifier, event, key, items, post_ids, now) {
+    let unsubscribed = tx.unsubscribed(&notifier.name)?;
+    let is_unsubscribed = |address: &str| unsubscribed.contains(&address.to_lowercase());
+    match compose(
+        settings,
+        notifier,
+        event,
+        key,
+        items,
+        post_ids,
+        now,
+        &is_unsubscribed,
+    ) {
         Ok(messages) => {
             for (id, ids, body) in &messages {
                 tx.enqueue_delivery(id, &notifier.name, kind, ids, body, now)?;

@@ -59,6 +59,13 @@ const MIGRATIONS: &[&str] = &[
         new_posts INTEGER NOT NULL,
         problems INTEGER NOT NULL
     );",
+    // 2: addresses that unsubscribed; notifier '' means from everything.
+    "CREATE TABLE unsubscribes (
+        address TEXT NOT NULL,
+        notifier TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (address, notifier)
+    );",
 ];
 
 /// Something went wrong with the state file.
@@ -94,6 +101,16 @@ pub fn parse_stamp(text: &str) -> DateTime<Utc> {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+}
+
+fn unsubscribed_from(
+    conn: &Connection,
+    notifier: &str,
+) -> rusqlite::Result<std::collections::HashSet<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT address FROM unsubscribes WHERE notifier IN ('', ?1)")?;
+    let rows = stmt.query_map([notifier], |r| r.get(0))?;
+    rows.collect()
 }
 
 /// A digest queue's (post id, item JSON) pairs, newest post first.
@@ -159,7 +176,10 @@ pub struct NotifierStatus {
     pub failed: u64,
     pub sent: u64,
     pub next_attempt: Option<String>,
+    /// The error of the delivery waiting for its next attempt.
     pub last_error: Option<String>,
+    /// The error of the latest delivery given up as failed.
+    pub last_failure: Option<String>,
 }
 
 /// The last scan, for `tidings status`.
@@ -384,6 +404,35 @@ impl Store {
         Ok(row.map(|(added, fired)| parse_stamp(fired.as_deref().unwrap_or(&added))))
     }
 
+    /// Records that `address` wants no more mail from `notifier` (or from any, with `None`).
+    /// Addresses are kept in lower case, as they compare.
+    pub fn unsubscribe(
+        &self,
+        address: &str,
+        notifier: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO unsubscribes (address, notifier, at) VALUES (?1, ?2, ?3)",
+                params![
+                    address.trim().to_lowercase(),
+                    notifier.unwrap_or(""),
+                    stamp(now)
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Addresses (lower case) that must not get mail from `notifier`.
+    pub fn unsubscribed(
+        &self,
+        notifier: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        unsubscribed_from(&self.conn, notifier).map_err(|e| self.err(e))
+    }
+
     /// Records a scan.
     pub fn record_scan(
         &self,
@@ -464,7 +513,8 @@ impl Store {
             )?,
             sent: count("SELECT COUNT(*) FROM deliveries WHERE notifier = ?1 AND status = 'sent'")?,
             next_attempt: retry.as_ref().map(|(next, _)| next.clone()),
-            last_error: retry.and_then(|(_, e)| e).or(last_failure),
+            last_error: retry.and_then(|(_, e)| e),
+            last_failure,
         })
     }
 }
@@ -608,6 +658,14 @@ impl Tx<'_> {
             .execute("DELETE FROM queue WHERE notifier = ?1", [notifier])
             .map_err(|e| self.err(e))?;
         Ok(items)
+    }
+
+    /// Addresses (lower case) that must not get mail from `notifier`.
+    pub fn unsubscribed(
+        &self,
+        notifier: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        unsubscribed_from(&self.tx, notifier).map_err(|e| self.err(e))
     }
 
     /// Records that a digest schedule fired.

@@ -456,7 +456,7 @@ fn dingtalk_signs_each_attempt_and_reads_errcode_in_200() {
     );
     assert_eq!(by_name("wrong")["failed"], 1);
     assert!(
-        by_name("wrong")["last_error"]
+        by_name("wrong")["last_failure"]
             .as_str()
             .unwrap()
             .contains("sign not match")

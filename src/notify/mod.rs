@@ -8,6 +8,7 @@
 pub mod chat;
 pub mod dingtalk;
 pub mod discord;
+pub mod email;
 pub mod feishu;
 pub mod http;
 pub mod matrix;
@@ -91,6 +92,9 @@ pub enum Outcome {
     },
     /// Trying again cannot help (a 4xx other than 408 and 429).
     Fail { error: String },
+    /// The receiver could not be reached at all (connection refused, TLS failure, no
+    /// answer): worth trying again, but not with this receiver's next message right now.
+    Unreachable { error: String },
 }
 
 /// Sorts an HTTP status into an outcome.

@@ -4,6 +4,7 @@
 //! [`Settings::from_raw`]. A bad value is reported with its TOML key before anything runs, so
 //! the rest of the program never meets an unparsed string.
 
+pub mod email_settings;
 pub mod notify_settings;
 pub mod permalink;
 pub mod raw;
@@ -15,6 +16,7 @@ use chrono_tz::Tz;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use url::Url;
 
+pub use email_settings::{Email, EmailTarget};
 pub use notify_settings::{Chat, Delivery, Notifier, NotifierKind, Platform, Webhook};
 pub use permalink::Permalink;
 
@@ -127,6 +129,8 @@ pub struct Settings {
     pub state_path: PathBuf,
     /// In name order.
     pub notifiers: Vec<Notifier>,
+    /// `[email]`, when present.
+    pub email: Option<email_settings::Email>,
 }
 
 /// `[schedule]`, validated.
@@ -241,8 +245,21 @@ impl Settings {
 
         let scan = Cron::parse(&raw.schedule.scan).map_err(|m| invalid("schedule.scan", m))?;
         let state_path = base.join(raw.state.path.as_deref().unwrap_or(".tidings/state.db"));
+        let email = match &raw.email {
+            Some(raw_email) => Some(
+                email_settings::email(raw_email, base)
+                    .map_err(|(key, m)| invalid(&format!("email.{key}"), m))?,
+            ),
+            None => None,
+        };
         let mut notifiers = Vec::new();
         for (name, raw_notifier) in raw.notifiers {
+            if raw_notifier.kind == "email" && email.is_none() {
+                return Err(invalid(
+                    &format!("notifiers.{name}.type"),
+                    "an email notifier needs an `[email]` table with at least `from` (and `smtp`, or messages go to `outbox/` as files)".into(),
+                ));
+            }
             notifiers.push(
                 notify_settings::validate(&name, raw_notifier, base)
                     .map_err(|(key, m)| invalid(&format!("notifiers.{name}.{key}"), m))?,
@@ -255,6 +272,7 @@ impl Settings {
             schedule: Schedule { scan },
             state_path,
             notifiers,
+            email,
             site: Site {
                 title: raw.site.title,
                 url: site_url,

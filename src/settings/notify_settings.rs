@@ -42,6 +42,7 @@ pub struct Notifier {
 pub enum NotifierKind {
     Webhook(Webhook),
     Chat(Chat),
+    Email(super::email_settings::EmailTarget),
 }
 
 /// A chat platform whose contract tidings speaks.
@@ -250,6 +251,11 @@ pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (
             check_keys_apply(&raw)?;
             NotifierKind::Webhook(webhook(&raw, base)?)
         }
+        "email" => {
+            check_keys_apply(&raw)?;
+            let digest = matches!(delivery, Delivery::Digest(_));
+            NotifierKind::Email(super::email_settings::target(&raw, base, digest)?)
+        }
         kind if Platform::ALL.iter().any(|p| p.name() == kind) => {
             let platform = *Platform::ALL
                 .iter()
@@ -261,7 +267,7 @@ pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (
             return Err(err(
                 "type",
                 format!(
-                    "`{other}` is not a notifier type tidings knows; use one of `webhook`, `slack`, `discord`, `teams`, `telegram`, `dingtalk`, `feishu`, `wecom`, `matrix`"
+                    "`{other}` is not a notifier type tidings knows; use one of `email`, `webhook`, `slack`, `discord`, `teams`, `telegram`, `dingtalk`, `feishu`, `wecom`, `matrix`"
                 ),
             ));
         }
@@ -293,6 +299,9 @@ const TYPE_KEYS: &[(&str, &[&str])] = &[
     ("api_base", &["telegram"]),
     ("homeserver", &["matrix"]),
     ("room_id", &["matrix"]),
+    ("to", &["email"]),
+    ("subscribers", &["email"]),
+    ("subject", &["email"]),
 ];
 
 /// A key set for a type that does not use it is an error, not a silently ignored setting.
@@ -306,6 +315,9 @@ fn check_keys_apply(raw: &RawNotifier) -> Result<(), (String, String)> {
         ("api_base", raw.api_base.is_some()),
         ("homeserver", raw.homeserver.is_some()),
         ("room_id", raw.room_id.is_some()),
+        ("to", !raw.to.is_empty()),
+        ("subscribers", raw.subscribers.is_some()),
+        ("subject", raw.subject.is_some()),
     ];
     for (key, is_set) in set {
         let takes = TYPE_KEYS

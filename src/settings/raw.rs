@@ -28,6 +28,45 @@ pub struct RawSettings {
     /// Who is told about new posts, by name.
     #[serde(default)]
     pub notifiers: BTreeMap<String, RawNotifier>,
+    /// How email is sent (for `email` notifiers).
+    pub email: Option<RawEmail>,
+}
+
+/// `[email]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmail {
+    /// `smtps://user@host:465` (TLS), `smtp://user@host:587` (STARTTLS, required), or
+    /// `smtp://host:25?tls=none` (plain, for a local relay). Without it, messages are written
+    /// as `.eml` files into `outbox`.
+    pub smtp: Option<String>,
+    /// The SMTP password, usually `${SMTP_PASSWORD}`.
+    pub password: Option<String>,
+    /// The sender, e.g. `"Example News <news@example.org>"`.
+    pub from: String,
+    /// Where replies go.
+    pub reply_to: Option<String>,
+    /// Messages per second.
+    #[serde(default = "default_rate")]
+    pub rate: f64,
+    /// Most SMTP connections open at once.
+    #[serde(default = "default_pool")]
+    pub pool: u32,
+    /// Folder for `.eml` files when no `smtp` is set, relative to the settings file.
+    #[serde(default = "default_outbox")]
+    pub outbox: String,
+    /// HTTPS page that takes signed unsubscribe tokens (`?token=…`), for the one-click
+    /// `List-Unsubscribe` header and the footer link.
+    pub unsubscribe_url: Option<String>,
+    /// Signs unsubscribe tokens, usually `${TIDINGS_SECRET}`; needed with `unsubscribe_url`.
+    pub secret: Option<String>,
+    /// DKIM: a PEM file with the RSA private key (PKCS#1), relative to the settings file.
+    pub dkim_key: Option<String>,
+    /// DKIM: the selector published in DNS.
+    pub dkim_selector: Option<String>,
+    /// Seconds before one message is abandoned (and retried later).
+    #[serde(default = "default_email_timeout")]
+    pub timeout_seconds: u64,
 }
 
 /// `[schedule]`
@@ -59,8 +98,8 @@ pub struct RawState {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNotifier {
-    /// What kind of receiver: `webhook`, `slack`, `discord`, `teams`, `telegram`,
-    /// `dingtalk`, `feishu`, `wecom` or `matrix`.
+    /// What kind of receiver: `email`, `webhook`, `slack`, `discord`, `teams`,
+    /// `telegram`, `dingtalk`, `feishu`, `wecom` or `matrix`.
     #[serde(rename = "type")]
     pub kind: String,
     /// `instant` (one message per post, as soon as it is seen) or `digest` (one message per
@@ -104,8 +143,17 @@ pub struct RawNotifier {
     /// DingTalk, Feishu: the robot's signing secret. Usually `${ENV_VAR}`.
     pub secret: Option<String>,
     /// A template in `templates/`: for webhooks it shapes the whole JSON body; for chat
-    /// platforms it writes each post's text (default `<type>.jinja`, compiled in).
+    /// platforms it writes each post's text (default `<type>.jinja`, compiled in); for email
+    /// it names the `<name>.html` / `<name>.txt` pair (default `digest` or `instant`).
     pub template: Option<String>,
+    /// Email: recipients.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Email: a CSV file of subscribers (`email,name,categories,tags`), relative to the
+    /// settings file.
+    pub subscribers: Option<String>,
+    /// Email: the subject, a template (default `{{ site.title }}: {{ posts|length }} new posts`).
+    pub subject: Option<String>,
 }
 
 /// `[site]`
@@ -199,6 +247,18 @@ impl Default for RawFeeds {
     }
 }
 
+fn default_rate() -> f64 {
+    2.0
+}
+fn default_pool() -> u32 {
+    4
+}
+fn default_outbox() -> String {
+    "outbox".into()
+}
+fn default_email_timeout() -> u64 {
+    30
+}
 fn default_scan() -> String {
     "*/5 * * * *".into()
 }

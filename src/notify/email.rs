@@ -1,0 +1,476 @@
+//! Email digests and announcements: one message per recipient (so each carries its own
+//! unsubscribe link and no one sees a list of strangers), multipart/alternative with a text
+//! and an HTML part from templates, the list headers mail clients use, and optional DKIM.
+//!
+//! A message is built completely when it enters the outbox (stable `Message-ID`, date,
+//! signature), so a retry sends exactly the same bytes. Delivery goes through lettre: SMTP
+//! with a connection pool, or `.eml` files when no server is configured.
+
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use lettre::message::dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{
+    Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Outcome, PostItem, message_id};
+use crate::settings::Settings;
+use crate::settings::email_settings::{Email, EmailTarget, MailTransport, Recipient, TlsMode};
+use crate::tokens;
+
+/// How long an unsubscribe link in a message keeps working.
+const LINK_LIFETIME_DAYS: i64 = 365;
+
+/// Where messages go.
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(AsyncFileTransport<Tokio1Executor>),
+}
+
+/// Opens the transport `[email]` describes (connections are made lazily and pooled).
+pub fn mailer(email: &Email) -> Result<Mailer, String> {
+    match &email.transport {
+        MailTransport::Files(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+            Ok(Mailer::Files(AsyncFileTransport::new(dir)))
+        }
+        MailTransport::Smtp {
+            host,
+            port,
+            tls,
+            user,
+            password,
+        } => {
+            let tls = match tls {
+                TlsMode::None => Tls::None,
+                mode => {
+                    let parameters = TlsParameters::new(host.clone())
+                        .map_err(|e| format!("TLS for {host}: {e}"))?;
+                    if *mode == TlsMode::Implicit {
+                        Tls::Wrapper(parameters)
+                    } else {
+                        Tls::Required(parameters)
+                    }
+                }
+            };
+            let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
+                .port(*port)
+                .tls(tls)
+                .timeout(Some(email.timeout))
+                // The pool reconnects when the server closes an idle connection.
+                .pool_config(
+                    PoolConfig::new()
+                        .max_size(email.pool)
+                        .idle_timeout(Duration::from_secs(60)),
+                );
+            if let Some(user) = user {
+                builder = builder.credentials(Credentials::new(
+                    user.clone(),
+                    password.clone().unwrap_or_default(),
+                ));
+            }
+            Ok(Mailer::Smtp(builder.build()))
+        }
+    }
+}
+
+/// What the outbox keeps for one email: the recipient and the complete message.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Stored {
+    pub to: String,
+    pub eml: String,
+}
+
+/// One recipient's message, before it is encoded.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The address, for the envelope and the outbox.
+    pub recipient: String,
+    /// Name and address, for the `To` header.
+    pub mailbox: Mailbox,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub unsubscribe: Unsubscribe,
+    /// Post ids the message tells of.
+    pub posts: Vec<String>,
+}
+
+/// Where a recipient unsubscribes.
+#[derive(Debug, Clone)]
+pub struct Unsubscribe {
+    /// One-click HTTPS link with a signed token, when `[email] unsubscribe_url` is set.
+    pub https: Option<String>,
+    pub mailto: String,
+}
+
+impl Unsubscribe {
+    /// The link shown in the footer.
+    pub fn link(&self) -> &str {
+        self.https.as_deref().unwrap_or(&self.mailto)
+    }
+}
+
+/// The context templates see for one message.
+#[derive(Serialize)]
+struct Context<'a> {
+    site: SiteInfo<'a>,
+    notifier: &'a str,
+    recipient: RecipientInfo,
+    subject: String,
+    posts: &'a [&'a PostItem],
+    groups: Vec<Group<'a>>,
+    total: usize,
+    more: usize,
+    digest: bool,
+    unsubscribe_url: &'a str,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct SiteInfo<'a> {
+    title: &'a str,
+    url: &'a str,
+    language: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct RecipientInfo {
+    email: String,
+    name: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Group<'a> {
+    name: String,
+    posts: Vec<&'a PostItem>,
+}
+
+/// Posts grouped by their first category (in order of first appearance); uncategorised
+/// posts last.
+fn groups<'a>(posts: &[&'a PostItem]) -> Vec<Group<'a>> {
+    let mut out: Vec<Group> = Vec::new();
+    for post in posts {
+        let name = post
+            .categories
+            .first()
+            .map(|c| c.replace('/', " / "))
+            .unwrap_or_default();
+        match out.iter_mut().find(|g| g.name == name) {
+            Some(group) => group.posts.push(post),
+            None => out.push(Group {
+                name,
+                posts: vec![post],
+            }),
+        }
+    }
+    out.sort_by_key(|g| g.name.is_empty());
+    for group in &mut out {
+        if group.name.is_empty() {
+            group.name = "More".into();
+        }
+    }
+    out
+}
+
+/// Renders what each recipient gets. Recipients who unsubscribed, or whose own filters
+/// leave nothing, get nothing. A digest longer than `max_posts` shows the newest and links
+/// to the site for the rest.
+#[allow(clippy::too_many_arguments)]
+pub fn render(
+    settings: &Settings,
+    email: &Email,
+    notifier: &str,
+    target: &EmailTarget,
+    digest: bool,
+    max_posts: usize,
+    items: &[PostItem],
+    post_ids: &[String],
+    now: DateTime<Utc>,
+    unsubscribed: &dyn Fn(&str) -> bool,
+) -> Result<Vec<Rendered>, String> {
+    let mut html_env = minijinja::Environment::new();
+    html_env
+        .add_template("message.html", &target.template.1)
+        .map_err(|e| format!("template `{}.html`: {e}", target.template.0))?;
+    let mut text_env = minijinja::Environment::new();
+    text_env
+        .add_template("message.txt", &target.template.2)
+        .map_err(|e| format!("template `{}.txt`: {e}", target.template.0))?;
+    text_env
+        .add_template("subject.txt", &target.subject)
+        .map_err(|e| format!("subject: {e}"))?;
+    let site_url = settings.site.url.as_str();
+    let mut out = Vec::new();
+    for recipient in &target.recipients {
+        let address = recipient.address();
+        if unsubscribed(&address) {
+            continue;
+        }
+        let wanted: Vec<(&PostItem, &String)> = items
+            .iter()
+            .zip(post_ids)
+            .filter(|(item, _)| recipient.wants(&item.categories, &item.tags))
+            .collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        let shown: Vec<&PostItem> = wanted
+            .iter()
+            .take(max_posts)
+            .map(|(item, _)| *item)
+            .collect();
+        let unsubscribe = unsubscribe_for(email, notifier, &address, now);
+        let reason = format!(
+            "You receive this email because {address} is subscribed to “{notifier}” updates from {}.",
+            settings.site.title
+        );
+        let all: Vec<&PostItem> = wanted.iter().map(|(item, _)| *item).collect();
+        let mut context = Context {
+            site: SiteInfo {
+                title: &settings.site.title,
+                url: site_url,
+                language: settings.site.language.as_deref(),
+            },
+            notifier,
+            recipient: RecipientInfo {
+                email: address.clone(),
+                name: recipient.mailbox.name.clone(),
+            },
+            subject: String::new(),
+            posts: &all,
+            groups: Vec::new(),
+            total: wanted.len(),
+            more: wanted.len() - shown.len(),
+            digest,
+            unsubscribe_url: unsubscribe.link(),
+            reason,
+        };
+        let subject = text_env
+            .get_template("subject.txt")
+            .and_then(|t| t.render(minijinja::value::Serde(&context)))
+            .map_err(|e| format!("subject: {e}"))?;
+        context.subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+        context.posts = &shown;
+        context.groups = groups(&shown);
+        let html = html_env
+            .get_template("message.html")
+            .and_then(|t| t.render(minijinja::value::Serde(&context)))
+            .map_err(|e| format!("template `{}.html`: {e}", target.template.0))?;
+        let text = text_env
+            .get_template("message.txt")
+            .and_then(|t| t.render(minijinja::value::Serde(&context)))
+            .map_err(|e| format!("template `{}.txt`: {e}", target.template.0))?;
+        out.push(Rendered {
+            recipient: address,
+            mailbox: recipient.mailbox.clone(),
+            subject: context.subject,
+            text,
+            html,
+            unsubscribe: unsubscribe.clone(),
+            posts: wanted
+                .iter()
+                .take(max_posts)
+                .map(|(_, id)| (*id).clone())
+                .collect(),
+        });
+    }
+    Ok(out)
+}
+
+fn unsubscribe_for(
+    email: &Email,
+    notifier: &str,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Unsubscribe {
+    let subject = format!("unsubscribe {notifier}");
+    let mailto = format!(
+        "mailto:{}?subject={}",
+        email.from.email,
+        percent_encoding::utf8_percent_encode(&subject, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let https = match (&email.unsubscribe_url, &email.secret) {
+        (Some(url), Some(secret)) => {
+            let grant = tokens::Grant {
+                action: "unsubscribe".into(),
+                address: address.to_owned(),
+                notifier: notifier.to_owned(),
+                expires: now + chrono::Duration::days(LINK_LIFETIME_DAYS),
+            };
+            let mut url = url.clone();
+            url.query_pairs_mut()
+                .append_pair("token", &tokens::sign(secret, &grant));
+            Some(url.to_string())
+        }
+        _ => None,
+    };
+    Unsubscribe { https, mailto }
+}
+
+/// Encodes one rendered message with every header, signs it if DKIM is set, and returns the
+/// message id and what the outbox stores.
+pub fn encode(
+    settings: &Settings,
+    email: &Email,
+    dkim: Option<&DkimConfig>,
+    notifier: &str,
+    key: &str,
+    rendered: &Rendered,
+    now: DateTime<Utc>,
+) -> Result<(String, String), String> {
+    let domain = settings
+        .site
+        .url
+        .host_str()
+        .unwrap_or("localhost")
+        .to_owned();
+    let id = message_id(
+        settings.site.url.as_str(),
+        notifier,
+        &format!("{key}\u{1f}{}", rendered.recipient),
+    );
+    let mut list_unsubscribe = format!("<{}>", rendered.unsubscribe.mailto);
+    if let Some(https) = &rendered.unsubscribe.https {
+        list_unsubscribe = format!("<{https}>, {list_unsubscribe}");
+    }
+    let mut builder = Message::builder()
+        .from(email.from.clone())
+        .to(rendered.mailbox.clone())
+        .subject(rendered.subject.clone())
+        .date(SystemTime::from(now))
+        .message_id(Some(format!("<{id}@{domain}>")));
+    if let Some(reply_to) = &email.reply_to {
+        builder = builder.reply_to(reply_to.clone());
+    }
+    let mut headers = vec![
+        ("List-Id", format!("<{notifier}.{domain}>")),
+        ("List-Unsubscribe", list_unsubscribe),
+        ("Auto-Submitted", "auto-generated".to_owned()),
+        ("Precedence", "bulk".to_owned()),
+    ];
+    if rendered.unsubscribe.https.is_some() {
+        headers.push((
+            "List-Unsubscribe-Post",
+            "List-Unsubscribe=One-Click".to_owned(),
+        ));
+    }
+    for (name, value) in headers {
+        builder = builder.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str(name),
+            value,
+        ));
+    }
+    let mut message = builder
+        .multipart(MultiPart::alternative_plain_html(
+            rendered.text.clone(),
+            rendered.html.clone(),
+        ))
+        .map_err(|e| format!("cannot build the message: {e}"))?;
+    if let Some(config) = dkim {
+        message.sign(config);
+    }
+    let stored = Stored {
+        to: rendered.recipient.clone(),
+        eml: String::from_utf8_lossy(&message.formatted()).into_owned(),
+    };
+    Ok((
+        id,
+        serde_json::to_string(&stored).expect("plain structs serialize"),
+    ))
+}
+
+/// The DKIM signer for `[email]`, if configured (the key was checked at load).
+pub fn dkim(email: &Email) -> Result<Option<DkimConfig>, String> {
+    let Some((selector, pem)) = &email.dkim else {
+        return Ok(None);
+    };
+    let key = DkimSigningKey::new(pem, DkimSigningAlgorithm::Rsa)
+        .map_err(|e| format!("DKIM key: {e}"))?;
+    // Signed for the sender's domain, which is what receivers align DKIM with.
+    let domain = email.from.email.domain().to_owned();
+    Ok(Some(DkimConfig::default_config(
+        selector.clone(),
+        domain,
+        key,
+    )))
+}
+
+/// Sends one stored message, once.
+pub async fn send(mailer: &Mailer, email: &Email, body: &str) -> Outcome {
+    let stored: Stored = match serde_json::from_str(body) {
+        Ok(stored) => stored,
+        Err(e) => {
+            return Outcome::Fail {
+                error: format!("the stored message is damaged: {e}"),
+            };
+        }
+    };
+    let to: Address = match stored.to.parse() {
+        Ok(to) => to,
+        Err(e) => {
+            return Outcome::Fail {
+                error: format!("`{}` is not an address: {e}", stored.to),
+            };
+        }
+    };
+    let envelope = match lettre::address::Envelope::new(Some(email.from.email.clone()), vec![to]) {
+        Ok(envelope) => envelope,
+        Err(e) => {
+            return Outcome::Fail {
+                error: format!("no envelope: {e}"),
+            };
+        }
+    };
+    let bytes = stored.eml.as_bytes();
+    match mailer {
+        Mailer::Smtp(transport) => {
+            // lettre's own timeout covers connecting and each command; this covers the whole send.
+            match tokio::time::timeout(email.timeout, transport.send_raw(&envelope, bytes)).await {
+                Err(_) => Outcome::Unreachable {
+                    error: format!(
+                        "no answer from the SMTP server within {}s",
+                        email.timeout.as_secs()
+                    ),
+                },
+                Ok(Ok(_)) => Outcome::Sent,
+                Ok(Err(e)) if e.is_permanent() => Outcome::Fail {
+                    error: format!("SMTP: {e}"),
+                },
+                Ok(Err(e)) if e.is_transient() => Outcome::Retry {
+                    error: format!("SMTP: {e}"),
+                    after: None,
+                },
+                Ok(Err(e)) => Outcome::Unreachable {
+                    error: format!("SMTP: {e}"),
+                },
+            }
+        }
+        Mailer::Files(transport) => match transport.send_raw(&envelope, bytes).await {
+            Ok(_) => Outcome::Sent,
+            Err(e) => Outcome::Unreachable {
+                error: format!("cannot write the message file: {e}"),
+            },
+        },
+    }
+}
+
+/// The recipients of a target, for previews.
+pub fn recipient<'t>(target: &'t EmailTarget, address: Option<&str>) -> Option<&'t Recipient> {
+    match address {
+        Some(address) => target
+            .recipients
+            .iter()
+            .find(|r| r.address().eq_ignore_ascii_case(address)),
+        None => target.recipients.first(),
+    }
+}

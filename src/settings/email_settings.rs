@@ -1,0 +1,499 @@
+//! `[email]` and the email-specific parts of `[notifiers.<name>]`, validated: the SMTP
+//! server (or the `.eml` folder), the sender, DKIM, and every recipient's address, checked
+//! when the settings load, with the CSV file and line of a bad one.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+use url::Url;
+
+use super::notify_settings::interpolate;
+use super::raw::{RawEmail, RawNotifier};
+
+/// How messages leave.
+#[derive(Clone)]
+pub enum MailTransport {
+    Smtp {
+        host: String,
+        port: u16,
+        tls: TlsMode,
+        user: Option<String>,
+        password: Option<String>,
+    },
+    /// No server: each message becomes an `.eml` file in this folder.
+    Files(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// TLS from the first byte (`smtps://`, usually port 465).
+    Implicit,
+    /// STARTTLS, and refuse to go on without it (`smtp://`, usually 587).
+    StartTls,
+    /// No encryption (`?tls=none`): only for a relay on the same machine or network.
+    None,
+}
+
+impl fmt::Debug for MailTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MailTransport::Smtp {
+                host,
+                port,
+                tls,
+                user,
+                ..
+            } => f
+                .debug_struct("Smtp")
+                .field("host", host)
+                .field("port", port)
+                .field("tls", tls)
+                .field("user", user)
+                .field("password", &"***")
+                .finish(),
+            MailTransport::Files(dir) => f.debug_tuple("Files").field(dir).finish(),
+        }
+    }
+}
+
+/// `[email]`, validated.
+#[derive(Clone)]
+pub struct Email {
+    pub transport: MailTransport,
+    pub from: Mailbox,
+    pub reply_to: Option<Mailbox>,
+    pub rate: f64,
+    pub pool: u32,
+    pub unsubscribe_url: Option<Url>,
+    /// Signs unsubscribe tokens.
+    pub secret: Option<Vec<u8>>,
+    /// DKIM selector and PEM key.
+    pub dkim: Option<(String, String)>,
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Email")
+            .field("transport", &self.transport)
+            .field("from", &self.from.to_string())
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("dkim", &self.dkim.as_ref().map(|(selector, _)| selector))
+            .finish()
+    }
+}
+
+/// One person an email notifier writes to.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub mailbox: Mailbox,
+    /// The subscriber's own filters, which narrow the notifier's.
+    pub categories: Vec<Vec<String>>,
+    pub tags: Vec<String>,
+}
+
+impl Recipient {
+    pub fn address(&self) -> String {
+        self.mailbox.email.to_string()
+    }
+
+    /// Whether this person wants a post the notifier already wants.
+    pub fn wants(&self, categories: &[String], tags: &[String]) -> bool {
+        if self.categories.is_empty() && self.tags.is_empty() {
+            return true;
+        }
+        let in_category = self.categories.iter().any(|wanted| {
+            categories.iter().any(|path| {
+                path.split('/')
+                    .collect::<Vec<_>>()
+                    .starts_with(&wanted.iter().map(String::as_str).collect::<Vec<_>>())
+            })
+        });
+        in_category || self.tags.iter().any(|t| tags.contains(t))
+    }
+}
+
+/// An email notifier's own settings.
+#[derive(Debug, Clone)]
+pub struct EmailTarget {
+    pub recipients: Vec<Recipient>,
+    /// The subject template's source.
+    pub subject: String,
+    /// Template name and the HTML and text sources.
+    pub template: (String, String, String),
+}
+
+pub const DEFAULT_SUBJECT: &str =
+    "{{ site.title }}: {{ posts|length }} new post{{ 's' if posts|length != 1 else '' }}";
+
+/// Validates `[email]`; errors name the key below `email`.
+pub fn email(raw: &RawEmail, base: &Path) -> Result<Email, (String, String)> {
+    let err = |key: &str, message: String| (key.to_owned(), message);
+    let from: Mailbox = raw.from.parse().map_err(|e| {
+        err(
+            "from",
+            format!(
+                "`{}` is not a sender like `Site <news@example.org>` ({e})",
+                raw.from
+            ),
+        )
+    })?;
+    let reply_to = match &raw.reply_to {
+        Some(text) => Some(
+            text.parse::<Mailbox>()
+                .map_err(|e| err("reply_to", format!("`{text}` is not an address ({e})")))?,
+        ),
+        None => None,
+    };
+    let password = match &raw.password {
+        Some(text) => Some(interpolate(text).map_err(|m| err("password", m))?),
+        None => None,
+    };
+    let transport = match &raw.smtp {
+        Some(text) => smtp(&interpolate(text).map_err(|m| err("smtp", m))?, password)
+            .map_err(|m| err("smtp", m))?,
+        None => {
+            if password.is_some() {
+                return Err(err("password", "is set but `smtp` is not".into()));
+            }
+            MailTransport::Files(base.join(&raw.outbox))
+        }
+    };
+    if !(raw.rate > 0.0 && raw.rate.is_finite()) {
+        return Err(err(
+            "rate",
+            "must be a number of messages per second above 0".into(),
+        ));
+    }
+    if raw.pool == 0 {
+        return Err(err("pool", "must be at least 1".into()));
+    }
+    let unsubscribe_url = match &raw.unsubscribe_url {
+        Some(text) => {
+            let url = Url::parse(text)
+                .map_err(|e| err("unsubscribe_url", format!("`{text}` is not a URL ({e})")))?;
+            if url.scheme() != "https"
+                && url.host_str() != Some("127.0.0.1")
+                && url.host_str() != Some("localhost")
+            {
+                return Err(err(
+                    "unsubscribe_url",
+                    "must be https:// (mail clients only offer one-click unsubscribe over HTTPS)"
+                        .into(),
+                ));
+            }
+            Some(url)
+        }
+        None => None,
+    };
+    let secret = match &raw.secret {
+        Some(text) => Some(
+            interpolate(text)
+                .map_err(|m| err("secret", m))?
+                .into_bytes(),
+        )
+        .filter(|s| !s.is_empty()),
+        None => None,
+    };
+    if unsubscribe_url.is_some() && secret.is_none() {
+        return Err(err(
+            "secret",
+            "is needed with `unsubscribe_url`: it signs the unsubscribe links".into(),
+        ));
+    }
+    let dkim = match (&raw.dkim_key, &raw.dkim_selector) {
+        (Some(path), Some(selector)) => {
+            let path = base.join(path);
+            let pem = std::fs::read_to_string(&path)
+                .map_err(|e| err("dkim_key", format!("cannot read `{}`: {e}", path.display())))?;
+            lettre::message::dkim::DkimSigningKey::new(
+                &pem,
+                lettre::message::dkim::DkimSigningAlgorithm::Rsa,
+            )
+            .map_err(|e| {
+                err(
+                    "dkim_key",
+                    format!(
+                        "`{}` is not an RSA private key in PKCS#1 PEM ({e})",
+                        path.display()
+                    ),
+                )
+            })?;
+            Some((selector.clone(), pem))
+        }
+        (None, None) => None,
+        (Some(_), None) => return Err(err("dkim_selector", "is needed with `dkim_key`".into())),
+        (None, Some(_)) => return Err(err("dkim_key", "is needed with `dkim_selector`".into())),
+    };
+    Ok(Email {
+        transport,
+        from,
+        reply_to,
+        rate: raw.rate,
+        pool: raw.pool,
+        unsubscribe_url,
+        secret,
+        dkim,
+        timeout: Duration::from_secs(raw.timeout_seconds.max(1)),
+    })
+}
+
+/// `smtp://` / `smtps://` URLs as the README describes them.
+fn smtp(text: &str, password: Option<String>) -> Result<MailTransport, String> {
+    let url = Url::parse(text).map_err(|_| "is not a URL like `smtp://user@host:587` (the message does not quote it: it may hold a password)".to_owned())?;
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or("has no host")?
+        .to_owned();
+    let tls_param = url
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    let (tls, default_port) = match (url.scheme(), tls_param.as_deref()) {
+        ("smtps", None) => (TlsMode::Implicit, 465),
+        ("smtp", None | Some("required")) => (TlsMode::StartTls, 587),
+        ("smtp", Some("none")) => (TlsMode::None, 25),
+        (scheme @ ("smtp" | "smtps"), Some(other)) => {
+            return Err(format!(
+                "`tls={other}` is not known for {scheme}://; use `tls=none` for a plain local relay"
+            ));
+        }
+        (other, _) => return Err(format!("`{other}://` is not `smtp://` or `smtps://`")),
+    };
+    if !url.password().unwrap_or("").is_empty() {
+        return Err(
+            "must not hold the password; put it in `email.password` as `${SMTP_PASSWORD}`".into(),
+        );
+    }
+    let user = Some(url.username()).filter(|u| !u.is_empty()).map(|u| {
+        percent_encoding::percent_decode_str(u)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
+    Ok(MailTransport::Smtp {
+        host,
+        port: url.port().unwrap_or(default_port),
+        tls,
+        user,
+        password,
+    })
+}
+
+/// The email parts of one notifier; errors name the key below `notifiers.<name>`.
+pub fn target(
+    raw: &RawNotifier,
+    base: &Path,
+    digest: bool,
+) -> Result<EmailTarget, (String, String)> {
+    let err = |key: &str, message: String| (key.to_owned(), message);
+    let mut recipients = Vec::new();
+    for (i, text) in raw.to.iter().enumerate() {
+        let mailbox: Mailbox = text.parse().map_err(|e| {
+            err(
+                "to",
+                format!("item {}: `{text}` is not an email address ({e})", i + 1),
+            )
+        })?;
+        recipients.push(Recipient {
+            mailbox,
+            categories: Vec::new(),
+            tags: Vec::new(),
+        });
+    }
+    if let Some(file) = &raw.subscribers {
+        recipients.extend(read_subscribers(&base.join(file)).map_err(|m| err("subscribers", m))?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    recipients.retain(|r| seen.insert(r.address().to_lowercase()));
+    if recipients.is_empty() {
+        return Err(err("to", "an email notifier needs recipients: `to = [\"a@example.org\"]` and/or `subscribers = \"subscribers.csv\"`".into()));
+    }
+    let subject = raw
+        .subject
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SUBJECT.to_owned());
+    minijinja::Environment::new()
+        .template_from_str(&subject)
+        .map_err(|e| err("subject", format!("is not a valid template: {e}")))?;
+    let name = raw
+        .template
+        .clone()
+        .unwrap_or_else(|| if digest { "digest" } else { "instant" }.to_owned());
+    let (html, text) = email_templates(base, &name).map_err(|m| err("template", m))?;
+    Ok(EmailTarget {
+        recipients,
+        subject,
+        template: (name, html, text),
+    })
+}
+
+/// `templates/<name>.html` and `.txt` beside the settings, else the compiled-in defaults.
+fn email_templates(base: &Path, name: &str) -> Result<(String, String), String> {
+    if name.contains(['/', '\\']) || name.contains("..") {
+        return Err(format!("`{name}` must be a template name in `templates/`"));
+    }
+    let read = |ext: &str, default: Option<&str>| -> Result<String, String> {
+        let path = base.join("templates").join(format!("{name}.{ext}"));
+        let source = match std::fs::read_to_string(&path) {
+            Ok(source) => source,
+            Err(_) => default
+                .map(str::to_owned)
+                .ok_or_else(|| format!("`{}` does not exist", path.display()))?,
+        };
+        minijinja::Environment::new()
+            .template_from_str(&source)
+            .map_err(|e| format!("`{}`: {e}", path.display()))?;
+        Ok(source)
+    };
+    let (html_default, text_default) = match name {
+        "digest" => (
+            Some(include_str!("../../templates/digest.html")),
+            Some(include_str!("../../templates/digest.txt")),
+        ),
+        "instant" => (
+            Some(include_str!("../../templates/instant.html")),
+            Some(include_str!("../../templates/instant.txt")),
+        ),
+        _ => (None, None),
+    };
+    Ok((read("html", html_default)?, read("txt", text_default)?))
+}
+
+/// Reads `email,name,categories,tags` rows (`;` between several categories or tags). A bad
+/// address is reported with the file and line.
+pub fn read_subscribers(path: &Path) -> Result<Vec<Recipient>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("`{}`: {e}", path.display()))?
+        .clone();
+    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let email_col = column("email").ok_or_else(|| {
+        format!(
+            "`{}` has no `email` column (columns: email,name,categories,tags)",
+            path.display()
+        )
+    })?;
+    let (name_col, cat_col, tag_col) = (column("name"), column("categories"), column("tags"));
+    let mut out = Vec::new();
+    for row in reader.records() {
+        let row = row.map_err(|e| format!("`{}`: {e}", path.display()))?;
+        let line = row.position().map_or(0, csv::Position::line);
+        let field = |col: Option<usize>| col.and_then(|c| row.get(c)).unwrap_or("").trim();
+        let address = field(Some(email_col));
+        if address.is_empty() {
+            continue;
+        }
+        let name = field(name_col);
+        let address_parsed: lettre::Address = address.parse().map_err(|_| {
+            format!(
+                "{}:{line}: `{address}` is not an email address",
+                path.display()
+            )
+        })?;
+        // Built, not parsed: a name like `Bob, Jr.` needs no quoting in the CSV.
+        let mailbox = Mailbox::new(
+            Some(name.to_owned()).filter(|n| !n.is_empty()),
+            address_parsed,
+        );
+        let list = |text: &str| -> Vec<String> {
+            text.split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        out.push(Recipient {
+            mailbox,
+            categories: list(field(cat_col))
+                .iter()
+                .map(|c| c.split('/').map(|s| s.trim().to_owned()).collect())
+                .collect(),
+            tags: list(field(tag_col)),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_urls() {
+        let t = smtp(
+            "smtps://ada%40example.org@mail.example.org",
+            Some("pw".into()),
+        )
+        .unwrap();
+        assert!(
+            matches!(t, MailTransport::Smtp { ref host, port: 465, tls: TlsMode::Implicit, ref user, .. } if host == "mail.example.org" && user.as_deref() == Some("ada@example.org"))
+        );
+        assert!(matches!(
+            smtp("smtp://h", None).unwrap(),
+            MailTransport::Smtp {
+                port: 587,
+                tls: TlsMode::StartTls,
+                ..
+            }
+        ));
+        assert!(matches!(
+            smtp("smtp://127.0.0.1:2525?tls=none", None).unwrap(),
+            MailTransport::Smtp {
+                port: 2525,
+                tls: TlsMode::None,
+                ..
+            }
+        ));
+        assert!(
+            smtp("smtp://u:secret@h", None)
+                .unwrap_err()
+                .contains("password")
+        );
+        assert!(smtp("http://h", None).is_err());
+        assert!(smtp("smtp://h?tls=maybe", None).is_err());
+    }
+
+    #[test]
+    fn subscribers_csv_with_line_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("subscribers.csv");
+        std::fs::write(&path, "email,name,categories,tags\nada@example.org,Ada Lovelace,新媒体/趣头条;Tech,\n\"bob@example.org\",\"Bob, Jr.\",,rust;feeds\n").unwrap();
+        let list = read_subscribers(&path).unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(
+            list[0].categories,
+            vec![
+                vec!["新媒体".to_string(), "趣头条".to_string()],
+                vec!["Tech".to_string()]
+            ]
+        );
+        assert_eq!(list[1].tags, ["rust", "feeds"]);
+        assert_eq!(list[1].mailbox.name.as_deref(), Some("Bob, Jr."));
+        std::fs::write(&path, "email,name\nok@example.org,A\nnot-an-address,B\n").unwrap();
+        let err = read_subscribers(&path).err().unwrap();
+        assert!(
+            err.ends_with("subscribers.csv:3: `not-an-address` is not an email address"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn subscriber_filters_narrow() {
+        let r = Recipient {
+            mailbox: "a@example.org".parse().unwrap(),
+            categories: vec![vec!["A".into()]],
+            tags: vec!["t".into()],
+        };
+        assert!(r.wants(&["A/B".into()], &[]));
+        assert!(r.wants(&["Z".into()], &["t".into()]));
+        assert!(!r.wants(&["AB".into()], &[]));
+    }
+}

@@ -1,0 +1,362 @@
+//! Email notifiers through the real binary and a real SMTP server (Python aiosmtpd) on
+//! 127.0.0.1; every message received is parsed back with a real MIME parser (mail-parser).
+
+mod common;
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::Site;
+use mail_parser::{MessageParser, MimeHeaders};
+
+/// An aiosmtpd server writing what it accepts into a folder; stopped when dropped.
+struct SmtpSink {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl SmtpSink {
+    fn start() -> SmtpSink {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 with aiosmtpd (pip install aiosmtpd; .ci/run installs it)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
+        SmtpSink { port, dir, child }
+    }
+
+    /// Messages received so far, by file name order (arrival).
+    fn messages(&self) -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                let rcpt = name
+                    .split_once('-')
+                    .unwrap()
+                    .1
+                    .trim_end_matches(".eml")
+                    .to_owned();
+                (rcpt, std::fs::read(p).unwrap())
+            })
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn settings(port: u16, notifier: &str) -> String {
+    format!(
+        "{}\n[email]\nsmtp = \"smtp://127.0.0.1:{port}?tls=none\"\nfrom = \"测试站 <news@example.org>\"\n\
+         unsubscribe_url = \"https://example.org/unsubscribe\"\nsecret = \"${{TIDINGS_TEST_SECRET}}\"\nrate = 50\n{notifier}",
+        common::BASE_SETTINGS
+    )
+}
+
+fn post(title: &str, categories: &str, tags: &str) -> String {
+    format!(
+        "---\ntitle: {title:?}\ndate: 2024-01-02 10:00:00\ncategories: {categories}\ntags: {tags}\n---\nThe body of {title}.\n"
+    )
+}
+
+/// A site with a digest notifier (firing every second) and subscribers with filters.
+fn digest_site(sink: &SmtpSink, extra_recipients: &str) -> Site {
+    let notifier = format!(
+        "[notifiers.daily]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"* * * * * *\"\nsubscribers = \"subscribers.csv\"\n{extra_recipients}"
+    );
+    let site = Site::with_settings(&settings(sink.port, &notifier));
+    std::fs::write(
+        site.path().join("subscribers.csv"),
+        "email,name,categories,tags\nada@example.org,Ada Lovelace,,\nbob@example.org,Bob,Tech,\ncarol@example.org,Carol,,nothing-matches\n",
+    )
+    .unwrap();
+    site.post("old.md", post("Old", "[News]", "[]"));
+    site.run(&["run", "--once"]).expect(0);
+    site
+}
+
+fn parse(bytes: &[u8]) -> mail_parser::Message<'_> {
+    MessageParser::default()
+        .parse(bytes)
+        .expect("a MIME message")
+}
+
+#[test]
+fn one_message_per_recipient_with_their_posts_and_list_headers() {
+    let sink = SmtpSink::start();
+    let site = digest_site(&sink, "");
+    site.post("news.md", post("新闻：第一条 <重要>", "[News, 国内]", "[]"));
+    site.post("tech.md", post("Rust 2024 ships", "[Tech]", "[rust]"));
+    std::thread::sleep(Duration::from_millis(1100));
+    let run = site.run(&["run", "--once"]).expect(0);
+    assert!(run.stdout().contains("2 messages sent"), "{}", run.stdout());
+
+    let messages = sink.messages();
+    let recipients: Vec<&str> = messages.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(
+        recipients,
+        ["ada@example.org", "bob@example.org"],
+        "carol's filter matches nothing"
+    );
+    for (rcpt, bytes) in &messages {
+        let message = parse(bytes);
+        let to = message
+            .to()
+            .unwrap()
+            .first()
+            .unwrap()
+            .address()
+            .unwrap()
+            .to_owned();
+        assert_eq!(&to, rcpt, "one recipient per message");
+        assert!(
+            message.subject().unwrap().starts_with("Test Site: "),
+            "{:?}",
+            message.subject()
+        );
+        assert_eq!(
+            message.from().unwrap().first().unwrap().name(),
+            Some("测试站"),
+            "CJK display name decoded"
+        );
+        let ct = message.content_type().unwrap();
+        assert_eq!(
+            (ct.ctype(), ct.subtype()),
+            ("multipart", Some("alternative"))
+        );
+        assert_eq!(message.text_body_count(), 1);
+        assert_eq!(message.html_body_count(), 1);
+        let header = |name: &str| {
+            message
+                .header_raw(name)
+                .unwrap_or_else(|| panic!("no {name}"))
+                .trim()
+                .to_owned()
+        };
+        assert!(header("Message-ID").ends_with("@example.org>"));
+        assert_eq!(header("List-Id"), "<daily.example.org>");
+        assert!(header("List-Unsubscribe").contains("<https://example.org/unsubscribe?token="));
+        assert!(header("List-Unsubscribe").contains("mailto:news@example.org"));
+        assert_eq!(
+            header("List-Unsubscribe-Post"),
+            "List-Unsubscribe=One-Click"
+        );
+        assert_eq!(header("Auto-Submitted"), "auto-generated");
+        assert_eq!(header("Precedence"), "bulk");
+        assert!(message.date().is_some());
+    }
+    let ada = parse(&messages[0].1);
+    assert_eq!(ada.subject(), Some("Test Site: 2 new posts"));
+    let text = ada.body_text(0).unwrap();
+    assert!(
+        text.contains("新闻：第一条 <重要>") && text.contains("Rust 2024 ships"),
+        "{text}"
+    );
+    let html = ada.body_html(0).unwrap();
+    assert!(
+        html.contains("新闻：第一条 &lt;重要&gt;"),
+        "escaped in HTML"
+    );
+    let bob = parse(&messages[1].1);
+    assert_eq!(bob.subject(), Some("Test Site: 1 new post"));
+    assert!(
+        !bob.body_text(0).unwrap().contains("新闻"),
+        "bob follows Tech only"
+    );
+
+    // No repeat on the next run.
+    std::thread::sleep(Duration::from_millis(1100));
+    site.run(&["run", "--once"]).expect(0);
+    assert_eq!(sink.messages().len(), 2);
+}
+
+#[test]
+fn a_4xx_is_retried_a_5xx_fails_one_recipient_only() {
+    let sink = SmtpSink::start();
+    let site = digest_site(
+        &sink,
+        "to = [\"later@example.org\", \"reject@example.org\"]",
+    );
+    site.post("news.md", post("Hello", "[News]", "[]"));
+    std::thread::sleep(Duration::from_millis(1100));
+    let run = site.run(&["run", "--once"]).expect(1);
+    assert!(
+        run.stdout()
+            .contains("1 messages sent, 1 to retry, 1 failed"),
+        "{}",
+        run.stdout()
+    );
+    let status = site.run(&["status"]).expect(0);
+    assert!(
+        status.stdout().contains("User unknown") || status.stdout().contains("550"),
+        "{}",
+        status.stdout()
+    );
+
+    let db = rusqlite::Connection::open(site.path().join(".tidings/state.db")).unwrap();
+    db.execute("UPDATE deliveries SET next_attempt = '2000-01-01T00:00:00.000000Z' WHERE status = 'pending'", []).unwrap();
+    site.run(&["run", "--once"]).expect(0);
+    let got: Vec<String> = sink.messages().into_iter().map(|(r, _)| r).collect();
+    assert_eq!(got, ["ada@example.org", "later@example.org"]);
+}
+
+#[test]
+fn unsubscribed_addresses_are_skipped_even_when_listed() {
+    let sink = SmtpSink::start();
+    let site = digest_site(&sink, "");
+    site.run(&["unsubscribe", "ADA@example.org", "--notifier", "daily"])
+        .expect(0);
+    site.run(&["unsubscribe", "not an address"]).expect(2);
+    site.post("tech.md", post("Tech news", "[Tech]", "[]"));
+    std::thread::sleep(Duration::from_millis(1100));
+    site.run(&["run", "--once"]).expect(0);
+    let got: Vec<String> = sink.messages().into_iter().map(|(r, _)| r).collect();
+    assert_eq!(got, ["bob@example.org"]);
+}
+
+#[test]
+fn without_smtp_messages_become_eml_files_and_send_cuts_a_digest_now() {
+    let site = Site::with_settings(&format!(
+        "{}\n[email]\nfrom = \"news@example.org\"\n[notifiers.weekly]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"@weekly\"\nto = [\"a@example.org\"]",
+        common::BASE_SETTINGS
+    ));
+    site.post("old.md", post("Old", "[News]", "[]"));
+    site.run(&["run", "--once"]).expect(0);
+    site.post("new.md", post("Fresh", "[News]", "[]"));
+    site.run(&["run", "--once"]).expect(0);
+    let preview = site
+        .run(&[
+            "preview",
+            "weekly",
+            "--html",
+            site.path().join("p.html").to_str().unwrap(),
+        ])
+        .expect(0);
+    assert!(
+        preview.stdout().contains("Subject: Test Site: 1 new post"),
+        "{}",
+        preview.stdout()
+    );
+    assert!(
+        std::fs::read_to_string(site.path().join("p.html"))
+            .unwrap()
+            .contains("Fresh")
+    );
+    let sent = site.run(&["send", "weekly"]).expect(0);
+    assert!(
+        sent.stdout().contains("1 messages made; 1 sent"),
+        "{}",
+        sent.stdout()
+    );
+    let files: Vec<PathBuf> = std::fs::read_dir(site.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    let bytes = std::fs::read(&files[0]).unwrap();
+    assert_eq!(parse(&bytes).subject(), Some("Test Site: 1 new post"));
+}
+
+#[test]
+fn bad_recipients_are_reported_with_file_and_line() {
+    let site = Site::with_settings(&settings(
+        25,
+        "[notifiers.d]\ntype = \"email\"\nsubscribers = \"subs.csv\"",
+    ));
+    std::fs::write(
+        site.path().join("subs.csv"),
+        "email,name\nok@example.org,A\nnope,B\n",
+    )
+    .unwrap();
+    let run = site.run(&["check"]).expect(2);
+    assert!(
+        run.stderr().contains("notifiers.d.subscribers")
+            && run.stderr().contains("subs.csv:3: `nope`"),
+        "{}",
+        run.stderr()
+    );
+    let site = Site::with_settings(&format!(
+        "{}\n[notifiers.d]\ntype = \"email\"\nto = [\"a@example.org\"]",
+        common::BASE_SETTINGS
+    ));
+    assert!(site.run(&["check"]).expect(2).stderr().contains("[email]"));
+}
+
+/// The default digest, rendered for real posts (the zfour corpus when `TIDINGS_CORPUS` is
+/// set, the bundled example otherwise): well-formed, no scripts or style blocks, styles
+/// inline on the elements that carry the layout.
+#[test]
+fn the_default_digest_html_is_clean_and_inline_styled() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let content = match std::env::var_os("TIDINGS_CORPUS") {
+        Some(corpus) => root.join(corpus).join("zfour-news/source/_posts"),
+        None => root.join("examples/site/posts"),
+    };
+    let site = Site::with_settings(&format!(
+        "{}\n[email]\nfrom = \"news@example.org\"\n[notifiers.d]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"@yearly\"\nto = [\"a@example.org\"]\nmax_posts = 30",
+        common::BASE_SETTINGS.replace(
+            "dir = \"posts\"",
+            &format!("dir = {:?}", content.to_str().unwrap())
+        )
+    ));
+    site.run(&["run", "--once", "--backfill", "30"]).expect(0);
+    let html_path = site.path().join("digest.html");
+    site.run(&["preview", "d", "--html", html_path.to_str().unwrap()])
+        .expect(0);
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    let lower = html.to_lowercase();
+    assert!(
+        !lower.contains("<script") && !lower.contains("<style"),
+        "no script or style blocks"
+    );
+    for tag in ["<table", "<td", "<a ", "<p "] {
+        let total = lower.matches(tag).count();
+        let styled = lower
+            .split(tag)
+            .skip(1)
+            .filter(|rest| rest.split('>').next().unwrap_or("").contains("style="))
+            .count();
+        assert!(
+            total > 0 && styled == total,
+            "{tag}: {styled} of {total} styled"
+        );
+    }
+    assert!(lower.contains("max-width:100%"), "images scale on phones");
+    let out = Command::new("xmllint")
+        .args(["--html", "--noout"])
+        .arg(&html_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "xmllint: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""A real SMTP server on 127.0.0.1 for the email tests (aiosmtpd).
+
+    python3 smtp_sink.py PORT OUTDIR
+
+Writes every message it accepts to OUTDIR, one file per recipient (`<n>-<address>.eml`, the
+bytes as received). Scripted refusals by address: any address containing `reject` gets
+`550 5.1.1` (permanent); one containing `later` gets `451 4.7.1` (transient) the first time
+and is accepted after that. Prints `ready` when it listens.
+"""
+import collections
+import itertools
+import pathlib
+import sys
+import threading
+
+from aiosmtpd.controller import Controller
+
+
+class Sink:
+    def __init__(self, outdir):
+        self.outdir = outdir
+        self.counter = itertools.count(1)
+        self.deferred = collections.Counter()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if "reject" in address:
+            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+        if "later" in address and self.deferred[address] < 1:
+            self.deferred[address] += 1
+            return "451 4.7.1 <%s>: Please try again later" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        for rcpt in envelope.rcpt_tos:
+            name = "%04d-%s.eml" % (next(self.counter), rcpt)
+            (self.outdir / name).write_bytes(envelope.original_content or envelope.content)
+        return "250 Message accepted for delivery"
+
+
+def main():
+    port, outdir = int(sys.argv[1]), pathlib.Path(sys.argv[2])
+    outdir.mkdir(parents=True, exist_ok=True)
+    controller = Controller(Sink(outdir), hostname="127.0.0.1", port=port)
+    controller.start()
+    print("ready", flush=True)
+    try:
+        threading.Event().wait()
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()
