@@ -102,6 +102,11 @@ fn digest_site(sink: &SmtpSink, extra_recipients: &str) -> Site {
     site
 }
 
+fn header_raw_is_encoded(message: &mail_parser::Message, name: &str) -> bool {
+    let raw = message.header_raw(name).unwrap_or("");
+    raw.is_ascii() && raw.contains("=?utf-8?")
+}
+
 fn parse(bytes: &[u8]) -> mail_parser::Message<'_> {
     MessageParser::default()
         .parse(bytes)
@@ -111,7 +116,10 @@ fn parse(bytes: &[u8]) -> mail_parser::Message<'_> {
 #[test]
 fn one_message_per_recipient_with_their_posts_and_list_headers() {
     let sink = SmtpSink::start();
-    let site = digest_site(&sink, "");
+    let site = digest_site(
+        &sink,
+        "subject = \"{{ site.title }}：{{ posts|length }} 篇新文章\"",
+    );
     site.post("news.md", post("新闻：第一条 <重要>", "[News, 国内]", "[]"));
     site.post("tech.md", post("Rust 2024 ships", "[Tech]", "[rust]"));
     std::thread::sleep(Duration::from_millis(1100));
@@ -137,9 +145,13 @@ fn one_message_per_recipient_with_their_posts_and_list_headers() {
             .to_owned();
         assert_eq!(&to, rcpt, "one recipient per message");
         assert!(
-            message.subject().unwrap().starts_with("Test Site: "),
+            message.subject().unwrap().starts_with("Test Site："),
             "{:?}",
             message.subject()
+        );
+        assert!(
+            header_raw_is_encoded(&message, "Subject"),
+            "a CJK subject travels RFC 2047-encoded"
         );
         assert_eq!(
             message.from().unwrap().first().unwrap().name(),
@@ -173,7 +185,7 @@ fn one_message_per_recipient_with_their_posts_and_list_headers() {
         assert!(message.date().is_some());
     }
     let ada = parse(&messages[0].1);
-    assert_eq!(ada.subject(), Some("Test Site: 2 new posts"));
+    assert_eq!(ada.subject(), Some("Test Site：2 篇新文章"));
     let text = ada.body_text(0).unwrap();
     assert!(
         text.contains("新闻：第一条 <重要>") && text.contains("Rust 2024 ships"),
@@ -185,7 +197,7 @@ fn one_message_per_recipient_with_their_posts_and_list_headers() {
         "escaped in HTML"
     );
     let bob = parse(&messages[1].1);
-    assert_eq!(bob.subject(), Some("Test Site: 1 new post"));
+    assert_eq!(bob.subject(), Some("Test Site：1 篇新文章"));
     assert!(
         !bob.body_text(0).unwrap().contains("新闻"),
         "bob follows Tech only"
@@ -359,4 +371,42 @@ fn the_default_digest_html_is_clean_and_inline_styled() {
         "xmllint: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn dkim_signs_every_message() {
+    let site = Site::with_settings(&format!(
+        "{}\n[email]\nfrom = \"news@example.org\"\ndkim_key = \"dkim.pem\"\ndkim_selector = \"s2026\"\n\
+         [notifiers.now]\ntype = \"email\"\nto = [\"a@example.org\"]",
+        common::BASE_SETTINGS
+    ));
+    let key = Command::new("openssl")
+        .args(["genrsa", "-traditional", "2048"])
+        .output()
+        .expect("openssl makes the test key");
+    std::fs::write(site.path().join("dkim.pem"), &key.stdout).unwrap();
+    site.post("old.md", post("Old", "[News]", "[]"));
+    site.run(&["run", "--once"]).expect(0);
+    site.post("new.md", post("Signed", "[News]", "[]"));
+    site.run(&["run", "--once"]).expect(0);
+    let file = std::fs::read_dir(site.path().join("outbox"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let bytes = std::fs::read(file).unwrap();
+    let signature = parse(&bytes)
+        .header_raw("DKIM-Signature")
+        .expect("a DKIM-Signature header")
+        .to_owned();
+    assert!(
+        signature.contains("d=example.org")
+            && signature.contains("s=s2026")
+            && signature.contains("a=rsa-sha256"),
+        "{signature}"
+    );
+    std::fs::write(site.path().join("dkim.pem"), "not a key").unwrap();
+    let run = site.run(&["check"]).expect(2);
+    assert!(run.stderr().contains("email.dkim_key"), "{}", run.stderr());
 }
