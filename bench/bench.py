@@ -211,6 +211,79 @@ def bench_chat():
     print(f"  tidings: {out}")
 
 
+def bench_email():
+    """One digest of 50 posts to 1,000 subscribers through a local SMTP server."""
+    try:
+        from aiosmtpd.controller import Controller
+    except ImportError:
+        print("email: skipped (pip install aiosmtpd)")
+        return
+
+    class Count:
+        received = 0
+
+        async def handle_DATA(self, server, session, envelope):
+            Count.received += 1
+            return "250 OK"
+
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Count(), hostname="127.0.0.1", port=port)
+    controller.start()
+    work = pathlib.Path(tempfile.mkdtemp(prefix="tidings-email-bench-"))
+    posts = work / "posts"
+    posts.mkdir()
+    (posts / "old.md").write_text("---\ntitle: Old\ndate: 2020-01-01\n---\nold\n", encoding="utf-8")
+    (work / "subscribers.csv").write_text(
+        "email,name,categories,tags\n" + "".join(f"reader{i}@example.org,Reader {i},,\n" for i in range(1000)), encoding="utf-8")
+    config = work / "settings.toml"
+    config.write_text(
+        '[site]\ntitle = "Bench 新闻"\nurl = "https://bench.example.org/"\n[content]\ndir = "posts"\n[feeds]\ndir = "feeds"\n'
+        f'[email]\nsmtp = "smtp://127.0.0.1:{port}?tls=none"\nfrom = "Bench <news@example.org>"\nrate = 100000\npool = 4\n'
+        'unsubscribe_url = "https://bench.example.org/unsubscribe"\nsecret = "bench"\n'
+        '[notifiers.daily]\ntype = "email"\nmode = "digest"\nschedule = "@yearly"\nsubscribers = "subscribers.csv"\nmax_posts = 50\n',
+        encoding="utf-8")
+    base = [str(BINARY), "--config", str(config)]
+    measure(base + ["run", "--once"])
+    rng = random.Random(5)
+    for i in range(50):
+        (posts / f"new-{i}.md").write_text(
+            f"---\ntitle: '新闻 {i} {sentence(rng)[:40]}'\ndate: 2024-01-01 10:{i:02d}:00\ncategories: [c{i % 5}]\n"
+            f"headimg: /img/{i}.jpg\n---\n{body(rng, True)}", encoding="utf-8")
+    measure(base + ["run", "--once"])  # queues the 50 posts for the digest
+    with tempfile.TemporaryFile() as err_file:
+        started = time.time()
+        proc = subprocess.Popen(base + ["-v", "send", "daily"], stdout=subprocess.DEVNULL, stderr=err_file)
+        _, status, usage = os.wait4(proc.pid, 0)
+        finished = time.time()
+        err_file.seek(0)
+        log = err_file.read().decode()
+    controller.stop()
+    shutil.rmtree(work)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"tidings send failed:\n{log}")
+    stamps = [(line.split()[0], line) for line in log.splitlines() if "Z" in line.split()[0]]
+
+    def at(marker):
+        import datetime
+        for stamp, line in stamps:
+            if marker in line:
+                return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        return None
+
+    cut = at(" digest ")
+    sends = [s for s, line in stamps if " sent " in line]
+    import datetime
+    last = datetime.datetime.fromisoformat(sends[-1].replace("Z", "+00:00")).timestamp() if sends else finished
+    render = (cut - started) if cut else float("nan")
+    deliver = last - (cut or started)
+    print(f"email: digest of 50 posts to 1,000 subscribers: rendered and queued in {render:.2f} s "
+          f"(process start included), delivered in {deliver:.2f} s = {Count.received / deliver:.0f} messages/s "
+          f"over SMTP; {Count.received} received; peak RSS {usage.ru_maxrss / 1024:.0f} MB")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, action="append", help="archive size (repeatable); default 10000")
@@ -220,6 +293,7 @@ def main():
     for n in args.posts or [10000]:
         run(n, args.keep)
     bench_chat()
+    bench_email()
 
 
 if __name__ == "__main__":

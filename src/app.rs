@@ -397,7 +397,8 @@ pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&P
                 recipients: vec![recipient.clone()],
                 ..target.clone()
             };
-            let rendered = notify::email::render(
+            let mut rendered = Vec::new();
+            notify::email::render(
                 &settings,
                 email,
                 name,
@@ -408,6 +409,10 @@ pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&P
                 &ids,
                 now,
                 &is_unsubscribed,
+                &mut |message| {
+                    rendered.push(message);
+                    Ok(())
+                },
             )?;
             let Some(message) = rendered.first() else {
                 println!(
@@ -430,7 +435,8 @@ pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&P
             }
             return Ok(());
         }
-        let messages = compose(
+        let mut messages = Vec::new();
+        compose(
             &settings,
             notifier,
             "posts.digest",
@@ -439,6 +445,10 @@ pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&P
             &ids,
             now,
             &is_unsubscribed,
+            &mut |id, posts, body| {
+                messages.push((id, posts, body));
+                Ok(())
+            },
         )?;
         let plural = |n: usize, word: &str| {
             if n == 1 {

@@ -470,8 +470,10 @@ fn announce(
     Ok(unbuildable)
 }
 
-/// The messages of one notification: (message id, post ids, body) each. A webhook gets one
-/// message per `max_posts` posts; a chat platform's messages are also cut to its limits.
+/// Makes the messages of one notification and hands each to `emit` as (message id, post
+/// ids, body): a webhook gets one message per `max_posts` posts; a chat platform's messages
+/// are also cut to its limits; email gets one message per recipient. Messages are emitted
+/// one by one, so a digest to many subscribers never sits whole in memory. Returns how many.
 #[allow(clippy::too_many_arguments)]
 pub fn compose(
     settings: &Settings,
@@ -482,7 +484,8 @@ pub fn compose(
     post_ids: &[String],
     now: DateTime<Utc>,
     unsubscribed: &dyn Fn(&str) -> bool,
-) -> Result<Vec<(String, Vec<String>, String)>, String> {
+    emit: &mut dyn FnMut(String, Vec<String>, String) -> Result<(), String>,
+) -> Result<usize, String> {
     let site = settings.site.url.as_str();
     let id_of = |i: usize, n: usize| {
         let key = if n == 1 {
@@ -492,31 +495,29 @@ pub fn compose(
         };
         notify::message_id(site, &notifier.name, &key)
     };
+    let digest = matches!(notifier.delivery, Delivery::Digest(_));
     match &notifier.kind {
         NotifierKind::Webhook(hook) => {
-            let chunks: Vec<(&[PostItem], &[String])> = items
+            let n = items.len().div_ceil(notifier.max_posts);
+            for (i, (chunk, ids)) in items
                 .chunks(notifier.max_posts)
                 .zip(post_ids.chunks(notifier.max_posts))
-                .collect();
-            let n = chunks.len();
-            chunks
-                .into_iter()
                 .enumerate()
-                .map(|(i, (chunk, ids))| {
-                    let id = id_of(i, n);
-                    let body =
-                        webhook::body(settings, hook, &notifier.name, event, &id, now, chunk)?;
-                    Ok((id, ids.to_vec(), body))
-                })
-                .collect()
+            {
+                let id = id_of(i, n);
+                let body = webhook::body(settings, hook, &notifier.name, event, &id, now, chunk)?;
+                emit(id, ids.to_vec(), body)?;
+            }
+            Ok(n)
         }
         NotifierKind::Email(target) => {
             let email = settings
                 .email
                 .as_ref()
                 .ok_or("email notifiers need an `[email]` table")?;
-            let digest = matches!(notifier.delivery, Delivery::Digest(_));
-            let rendered = notify::email::render(
+            let dkim = notify::email::dkim(email)?;
+            let mut made = 0;
+            notify::email::render(
                 settings,
                 email,
                 &notifier.name,
@@ -527,39 +528,30 @@ pub fn compose(
                 post_ids,
                 now,
                 unsubscribed,
-            )?;
-            let dkim = notify::email::dkim(email)?;
-            rendered
-                .iter()
-                .map(|r| {
+                &mut |rendered| {
                     let (id, body) = notify::email::encode(
                         settings,
                         email,
                         dkim.as_ref(),
                         &notifier.name,
                         key,
-                        r,
+                        &rendered,
                         now,
                     )?;
-                    Ok((id, r.posts.clone(), body))
-                })
-                .collect()
+                    made += 1;
+                    emit(id, rendered.posts, body)
+                },
+            )?;
+            Ok(made)
         }
         NotifierKind::Chat(chat) => {
-            let digest = matches!(notifier.delivery, Delivery::Digest(_));
             let parts = notify::chat::messages(settings, chat, digest, items, notifier.max_posts)?;
             let n = parts.len();
-            Ok(parts
-                .into_iter()
-                .enumerate()
-                .map(|(i, part)| {
-                    (
-                        id_of(i, n),
-                        part.posts.iter().map(|&p| post_ids[p].clone()).collect(),
-                        part.body,
-                    )
-                })
-                .collect())
+            for (i, part) in parts.into_iter().enumerate() {
+                let ids = part.posts.iter().map(|&p| post_ids[p].clone()).collect();
+                emit(id_of(i, n), ids, part.body)?;
+            }
+            Ok(n)
         }
     }
 }
@@ -585,7 +577,17 @@ fn enqueue_notification(
     };
     let unsubscribed = tx.unsubscribed(&notifier.name)?;
     let is_unsubscribed = |address: &str| unsubscribed.contains(&address.to_lowercase());
-    match compose(
+    // A store failure stops composing; it is not a fault of the message.
+    let mut store_error = None;
+    let mut emit = |id: String, ids: Vec<String>, body: String| {
+        tx.enqueue_delivery(&id, &notifier.name, kind, &ids, &body, now)
+            .map_err(|e| {
+                let message = e.to_string();
+                store_error = Some(e);
+                message
+            })
+    };
+    let result = compose(
         settings,
         notifier,
         event,
@@ -594,13 +596,13 @@ fn enqueue_notification(
         post_ids,
         now,
         &is_unsubscribed,
-    ) {
-        Ok(messages) => {
-            for (id, ids, body) in &messages {
-                tx.enqueue_delivery(id, &notifier.name, kind, ids, body, now)?;
-            }
-            Ok((messages.len(), 0))
-        }
+        &mut emit,
+    );
+    if let Some(e) = store_error {
+        return Err(e.into());
+    }
+    match result {
+        Ok(made) => Ok((made, 0)),
         Err(error) => {
             tracing::error!(notifier = %notifier.name, "{error}");
             let id = notify::message_id(settings.site.url.as_str(), &notifier.name, key);

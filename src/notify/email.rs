@@ -182,7 +182,7 @@ fn groups<'a>(posts: &[&'a PostItem]) -> Vec<Group<'a>> {
     out
 }
 
-/// Renders what each recipient gets. Recipients who unsubscribed, or whose own filters
+/// Renders what each recipient gets, handing each message to `emit` as it is made. Recipients who unsubscribed, or whose own filters
 /// leave nothing, get nothing. A digest longer than `max_posts` shows the newest and links
 /// to the site for the rest.
 #[allow(clippy::too_many_arguments)]
@@ -197,7 +197,8 @@ pub fn render(
     post_ids: &[String],
     now: DateTime<Utc>,
     unsubscribed: &dyn Fn(&str) -> bool,
-) -> Result<Vec<Rendered>, String> {
+    emit: &mut dyn FnMut(Rendered) -> Result<(), String>,
+) -> Result<(), String> {
     let mut html_env = minijinja::Environment::new();
     html_env
         .add_template("message.html", &target.template.1)
@@ -210,7 +211,6 @@ pub fn render(
         .add_template("subject.txt", &target.subject)
         .map_err(|e| format!("subject: {e}"))?;
     let site_url = settings.site.url.as_str();
-    let mut out = Vec::new();
     for recipient in &target.recipients {
         let address = recipient.address();
         if unsubscribed(&address) {
@@ -270,7 +270,7 @@ pub fn render(
             .get_template("message.txt")
             .and_then(|t| t.render(minijinja::value::Serde(&context)))
             .map_err(|e| format!("template `{}.txt`: {e}", target.template.0))?;
-        out.push(Rendered {
+        emit(Rendered {
             recipient: address,
             mailbox: recipient.mailbox.clone(),
             subject: context.subject,
@@ -282,9 +282,9 @@ pub fn render(
                 .take(max_posts)
                 .map(|(_, id)| (*id).clone())
                 .collect(),
-        });
+        })?;
     }
-    Ok(out)
+    Ok(())
 }
 
 fn unsubscribe_for(
