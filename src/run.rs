@@ -304,6 +304,7 @@ impl<'a> Runner<'a> {
     ) -> Result<DeliveryReport, RunError> {
         let mut report = DeliveryReport::default();
         for delivery in list {
+            let body = self.store.body(delivery.id)?;
             let outcome = match &notifier.kind {
                 NotifierKind::Webhook(hook) => {
                     webhook::send(
@@ -311,7 +312,7 @@ impl<'a> Runner<'a> {
                         hook,
                         notifier.timeout,
                         &delivery.message_id,
-                        &delivery.body,
+                        &body,
                         self.clock.now(),
                     )
                     .await
@@ -324,7 +325,7 @@ impl<'a> Runner<'a> {
                         chat,
                         notifier.timeout,
                         &delivery.message_id,
-                        &delivery.body,
+                        &body,
                         self.clock.now(),
                     )
                     .await
@@ -332,7 +333,7 @@ impl<'a> Runner<'a> {
                 NotifierKind::Email(_) => match (&self.mailer, &self.settings.email) {
                     (Some(mailer), Some(email)) => {
                         self.pace(notifier, email.rate.max(1.0), email.rate).await;
-                        notify::email::send(mailer, email, &delivery.body).await
+                        notify::email::send(mailer, email, &body).await
                     }
                     _ => Outcome::Unreachable {
                         error: "no `[email]` transport".into(),

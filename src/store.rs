@@ -155,6 +155,7 @@ pub struct Delivery {
     pub id: i64,
     pub message_id: String,
     pub notifier: String,
+    /// Empty when listed by [`Store::due`].
     pub body: String,
     pub attempts: u32,
 }
@@ -298,20 +299,28 @@ impl Store {
         Ok(Tx { tx, path })
     }
 
-    /// Deliveries whose time has come, oldest first.
+    /// Deliveries whose time has come, oldest first. Bodies are left out (a digest to many
+    /// subscribers would fill memory); [`Store::body`] reads one when it is sent.
     pub fn due(&self, now: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
-        self.deliveries("status = 'pending' AND next_attempt <= ?1", &stamp(now))
+        self.deliveries("''", "status = 'pending' AND next_attempt <= ?1", &stamp(now))
     }
 
-    /// A notifier's messages not yet sent (pending or retrying), oldest first.
+    /// A notifier's messages not yet sent (pending or retrying), oldest first, with bodies.
     pub fn unsent(&self, notifier: &str) -> Result<Vec<Delivery>, StoreError> {
-        self.deliveries("status = 'pending' AND notifier = ?1", notifier)
+        self.deliveries("body", "status = 'pending' AND notifier = ?1", notifier)
+    }
+
+    /// One delivery's body.
+    pub fn body(&self, id: i64) -> Result<String, StoreError> {
+        self.conn
+            .query_row("SELECT body FROM deliveries WHERE id = ?1", [id], |r| r.get(0))
+            .map_err(|e| self.err(e))
     }
 
     /// Deliveries matching `condition` (with one parameter), oldest first.
-    fn deliveries(&self, condition: &str, param: &str) -> Result<Vec<Delivery>, StoreError> {
+    fn deliveries(&self, body: &str, condition: &str, param: &str) -> Result<Vec<Delivery>, StoreError> {
         let sql = format!(
-            "SELECT id, message_id, notifier, body, attempts FROM deliveries WHERE {condition} ORDER BY id"
+            "SELECT id, message_id, notifier, {body}, attempts FROM deliveries WHERE {condition} ORDER BY id"
         );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let rows = stmt
@@ -347,11 +356,13 @@ impl Store {
         queue_items(&self.conn, notifier).map_err(|e| self.err(e))
     }
 
-    /// The receiver accepted the message.
+    /// The receiver accepted the message. Its body is dropped: a sent message is never sent
+    /// again, and a daily digest to a thousand readers would otherwise grow the file by
+    /// tens of megabytes a day.
     pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent = ?2, last_error = NULL WHERE id = ?1",
+                "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent = ?2, last_error = NULL, body = '' WHERE id = ?1",
                 params![id, stamp(now)],
             )
             .map(|_| ())
