@@ -580,13 +580,19 @@ fn enqueue_notification(
     let is_unsubscribed = |address: &str| unsubscribed.contains(&address.to_lowercase());
     // A store failure stops composing; it is not a fault of the message.
     let mut store_error = None;
+    let started = std::time::Instant::now();
+    let mut storing = std::time::Duration::ZERO;
     let mut emit = |id: String, ids: Vec<String>, body: String| {
-        tx.enqueue_delivery(&id, &notifier.name, kind, &ids, &body, now)
+        let insert = std::time::Instant::now();
+        let stored = tx
+            .enqueue_delivery(&id, &notifier.name, kind, &ids, &body, now)
             .map_err(|e| {
                 let message = e.to_string();
                 store_error = Some(e);
                 message
-            })
+            });
+        storing += insert.elapsed();
+        stored
     };
     let result = compose(
         settings,
@@ -599,6 +605,7 @@ fn enqueue_notification(
         &is_unsubscribed,
         &mut emit,
     );
+    tracing::debug!(notifier = %notifier.name, rendering = ?started.elapsed().saturating_sub(storing), ?storing, "composed");
     if let Some(e) = store_error {
         return Err(e.into());
     }

@@ -302,7 +302,11 @@ impl Store {
     /// Deliveries whose time has come, oldest first. Bodies are left out (a digest to many
     /// subscribers would fill memory); [`Store::body`] reads one when it is sent.
     pub fn due(&self, now: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
-        self.deliveries("''", "status = 'pending' AND next_attempt <= ?1", &stamp(now))
+        self.deliveries(
+            "''",
+            "status = 'pending' AND next_attempt <= ?1",
+            &stamp(now),
+        )
     }
 
     /// A notifier's messages not yet sent (pending or retrying), oldest first, with bodies.
@@ -313,12 +317,19 @@ impl Store {
     /// One delivery's body.
     pub fn body(&self, id: i64) -> Result<String, StoreError> {
         self.conn
-            .query_row("SELECT body FROM deliveries WHERE id = ?1", [id], |r| r.get(0))
+            .query_row("SELECT body FROM deliveries WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
             .map_err(|e| self.err(e))
     }
 
     /// Deliveries matching `condition` (with one parameter), oldest first.
-    fn deliveries(&self, body: &str, condition: &str, param: &str) -> Result<Vec<Delivery>, StoreError> {
+    fn deliveries(
+        &self,
+        body: &str,
+        condition: &str,
+        param: &str,
+    ) -> Result<Vec<Delivery>, StoreError> {
         let sql = format!(
             "SELECT id, message_id, notifier, {body}, attempts FROM deliveries WHERE {condition} ORDER BY id"
         );
