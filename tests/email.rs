@@ -319,6 +319,16 @@ fn bad_recipients_are_reported_with_file_and_line() {
         common::BASE_SETTINGS
     ));
     assert!(site.run(&["check"]).expect(2).stderr().contains("[email]"));
+    let site = Site::with_settings(&settings(
+        25,
+        "[notifiers.d]\ntype = \"email\"\nto = [\"a@example.org\"]\ntimeout_seconds = 5",
+    ));
+    assert!(
+        site.run(&["check"])
+            .expect(2)
+            .stderr()
+            .contains("email.timeout_seconds")
+    );
 }
 
 /// The default digest, rendered for real posts (the zfour corpus when `TIDINGS_CORPUS` is

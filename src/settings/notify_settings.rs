@@ -33,6 +33,7 @@ pub struct Notifier {
     pub tags: Vec<String>,
     pub max_posts: usize,
     pub max_attempts: u32,
+    /// Per request, for HTTP notifiers (email uses `[email] timeout_seconds`).
     pub timeout: Duration,
     pub kind: NotifierKind,
 }
@@ -232,9 +233,17 @@ pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (
     if raw.max_attempts == 0 {
         return Err(err("max_attempts", "must be at least 1".into()));
     }
-    if raw.timeout_seconds == 0 {
-        return Err(err("timeout_seconds", "must be at least 1".into()));
-    }
+    let timeout_seconds = match (raw.timeout_seconds, raw.kind.as_str()) {
+        (Some(_), "email") => {
+            return Err(err(
+                "timeout_seconds",
+                "does not apply to an `email` notifier; set `email.timeout_seconds`".into(),
+            ));
+        }
+        (Some(0), _) => return Err(err("timeout_seconds", "must be at least 1".into())),
+        (Some(seconds), _) => seconds,
+        (None, _) => 10,
+    };
     let categories = raw
         .categories
         .iter()
@@ -279,7 +288,7 @@ pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (
         tags: raw.tags,
         max_posts: raw.max_posts,
         max_attempts: raw.max_attempts,
-        timeout: Duration::from_secs(raw.timeout_seconds),
+        timeout: Duration::from_secs(timeout_seconds),
         kind,
     })
 }

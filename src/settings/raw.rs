@@ -120,9 +120,9 @@ pub struct RawNotifier {
     /// Attempts before a delivery is given up as failed.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
-    /// Seconds before one request is abandoned (and retried later).
-    #[serde(default = "default_timeout")]
-    pub timeout_seconds: u64,
+    /// Seconds before one request is abandoned (and retried later); default 10. Email
+    /// notifiers use `email.timeout_seconds`.
+    pub timeout_seconds: Option<u64>,
     /// Webhook, Slack, Discord: the URL to POST to; `${ENV_VAR}` is replaced from the
     /// environment.
     pub url: Option<String>,
@@ -269,9 +269,6 @@ fn default_max_posts() -> usize {
     20
 }
 fn default_max_attempts() -> u32 {
-    10
-}
-fn default_timeout() -> u64 {
     10
 }
 fn default_timezone() -> String {
