@@ -168,14 +168,17 @@ impl<'a> Runner<'a> {
             }
             tx.mark_announced(&announcement.post_id)?;
         }
-        tx.commit()?;
-        self.store.record_scan(
+        // In the same transaction: "has this archive been scanned?" must never be answered
+        // "no" for posts that were already recorded, or the next scan would take new posts
+        // for the archive and announce nothing.
+        tx.record_scan(
             now,
             started.elapsed().as_millis() as i64,
             report.posts,
             report.new_posts,
             report.problems.len(),
         )?;
+        tx.commit()?;
         tracing::info!(
             posts = report.posts,
             new = report.new_posts,

@@ -455,24 +455,6 @@ impl Store {
         unsubscribed_from(&self.conn, notifier).map_err(|e| self.err(e))
     }
 
-    /// Records a scan.
-    pub fn record_scan(
-        &self,
-        at: DateTime<Utc>,
-        duration_ms: i64,
-        posts: usize,
-        new_posts: usize,
-        problems: usize,
-    ) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO scans (at, duration_ms, posts, new_posts, problems) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![stamp(at), duration_ms, posts as i64, new_posts as i64, problems as i64],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
-    }
-
     /// The most recent scan.
     pub fn last_scan(&self) -> Result<Option<ScanRecord>, StoreError> {
         self.conn
@@ -688,6 +670,24 @@ impl Tx<'_> {
         notifier: &str,
     ) -> Result<std::collections::HashSet<String>, StoreError> {
         unsubscribed_from(&self.tx, notifier).map_err(|e| self.err(e))
+    }
+
+    /// Records a scan.
+    pub fn record_scan(
+        &self,
+        at: DateTime<Utc>,
+        duration_ms: i64,
+        posts: usize,
+        new_posts: usize,
+        problems: usize,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO scans (at, duration_ms, posts, new_posts, problems) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![stamp(at), duration_ms, posts as i64, new_posts as i64, problems as i64],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     /// Records that a digest schedule fired.
