@@ -674,3 +674,30 @@ fn matrix_retries_reuse_the_transaction_id() {
     );
     assert!(site.run(&["status"]).stdout().contains("1 sent"));
 }
+
+#[test]
+fn the_daemon_waits_out_a_rate_limit_then_delivers() {
+    let receiver = Receiver::enforcing(vec![Reply::RetryAfter(429, "1")], slack_contract);
+    let site = site(&format!(
+        "[notifiers.team]\ntype = \"slack\"\nurl = \"{}\"",
+        receiver.url
+    ));
+    site.post("p1.md", post(1, "Waited for"));
+    let mut daemon = site.command(&["run"]).spawn().unwrap();
+    let delivered = receiver.wait_for(2, Duration::from_secs(10));
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(daemon.id().to_string())
+        .status();
+    let status = daemon.wait().unwrap();
+    assert!(
+        delivered,
+        "the daemon should retry when Retry-After has passed, not at the next scan"
+    );
+    assert!(status.success());
+    let requests = receiver.requests();
+    assert_eq!(
+        requests[0].body, requests[1].body,
+        "the same message, sent again"
+    );
+}
