@@ -242,6 +242,11 @@ impl Store {
         }
     }
 
+    /// Runs one statement; returns the rows it changed.
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
+        self.conn.execute(sql, params).map_err(|e| self.err(e))
+    }
+
     fn migrate(&mut self) -> rusqlite::Result<()> {
         // Read first: a reader (`tidings status`) of an up-to-date file then writes nothing
         // and never waits for a writer's lock.
@@ -371,13 +376,10 @@ impl Store {
     /// again, and a daily digest to a thousand readers would otherwise grow the file by
     /// tens of megabytes a day.
     pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn
-            .execute(
+        self.exec(
                 "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent = ?2, last_error = NULL, body = '' WHERE id = ?1",
                 params![id, stamp(now)],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            ).map(|_| ())
     }
 
     /// The attempt failed; try again at `next`, or give up (`None`), keeping the error.
@@ -391,25 +393,21 @@ impl Store {
             Some(next) => ("pending", Some(stamp(next))),
             None => ("failed", None),
         };
-        self.conn
-            .execute(
-                "UPDATE deliveries SET status = ?2, attempts = attempts + 1, last_error = ?3,
+        self.exec(
+            "UPDATE deliveries SET status = ?2, attempts = attempts + 1, last_error = ?3,
                      next_attempt = COALESCE(?4, next_attempt) WHERE id = ?1",
-                params![id, status, error, next_attempt],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            params![id, status, error, next_attempt],
+        )
+        .map(|_| ())
     }
 
     /// Puts a notifier's failed deliveries back in the queue; returns how many.
     pub fn retry_failed(&self, notifier: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        self.conn
-            .execute(
-                "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt = ?2
+        self.exec(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt = ?2
                  WHERE notifier = ?1 AND status = 'failed'",
-                params![notifier, stamp(now)],
-            )
-            .map_err(|e| self.err(e))
+            params![notifier, stamp(now)],
+        )
     }
 
     /// When a digest notifier last fired (or, never having fired, when it was added).
@@ -434,17 +432,15 @@ impl Store {
         notifier: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO unsubscribes (address, notifier, at) VALUES (?1, ?2, ?3)",
-                params![
-                    address.trim().to_lowercase(),
-                    notifier.unwrap_or(""),
-                    stamp(now)
-                ],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.exec(
+            "INSERT OR IGNORE INTO unsubscribes (address, notifier, at) VALUES (?1, ?2, ?3)",
+            params![
+                address.trim().to_lowercase(),
+                notifier.unwrap_or(""),
+                stamp(now)
+            ],
+        )
+        .map(|_| ())
     }
 
     /// Addresses (lower case) that must not get mail from `notifier`.
@@ -544,30 +540,30 @@ impl Tx<'_> {
         }
     }
 
+    /// Runs one statement; returns the rows it changed.
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
+        self.tx.execute(sql, params).map_err(|e| self.err(e))
+    }
+
     /// Makes sure a notifier is known; a new one starts from `now` (it does not inherit the
     /// archive).
     pub fn know_notifier(&self, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.tx
-            .execute(
-                "INSERT OR IGNORE INTO notifiers (name, added) VALUES (?1, ?2)",
-                params![name, stamp(now)],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.exec(
+            "INSERT OR IGNORE INTO notifiers (name, added) VALUES (?1, ?2)",
+            params![name, stamp(now)],
+        )
+        .map(|_| ())
     }
 
     /// Records a post; returns true when it was never seen before. An edit updates the hash
     /// and date but announces nothing.
     pub fn see_post(&self, post: &Seen, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let inserted = self
-            .tx
-            .execute(
+        let inserted = self.exec(
                 "INSERT INTO posts (id, hash, first_seen, published, announced) VALUES (?1, ?2, ?3, ?4, 0)
                  ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, published = excluded.published
                  WHERE posts.hash != excluded.hash OR posts.published != excluded.published",
                 params![post.id, format!("{:016x}", post.hash), stamp(now), stamp(post.published)],
-            )
-            .map_err(|e| self.err(e))?;
+            )?;
         // `execute` counts the update too; tell the two apart by first_seen.
         if inserted == 0 {
             return Ok(false);
@@ -598,10 +594,8 @@ impl Tx<'_> {
 
     /// The post has been announced (or deliberately passed over): never again.
     pub fn mark_announced(&self, post_id: &str) -> Result<(), StoreError> {
-        self.tx
-            .execute("UPDATE posts SET announced = 1 WHERE id = ?1", [post_id])
+        self.exec("UPDATE posts SET announced = 1 WHERE id = ?1", [post_id])
             .map(|_| ())
-            .map_err(|e| self.err(e))
     }
 
     /// Adds a message to the outbox. The message id is unique, so queueing the same message
@@ -617,25 +611,20 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let posts = serde_json::to_string(post_ids).expect("strings serialize");
-        self.tx
-            .execute(
+        self.exec(
                 "INSERT OR IGNORE INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
                 params![message_id, notifier, kind, posts, body, stamp(now)],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            ).map(|_| ())
     }
 
     /// Marks a message that could not be made as failed, with the reason.
     pub fn fail_message(&self, message_id: &str, error: &str) -> Result<(), StoreError> {
-        self.tx
-            .execute(
-                "UPDATE deliveries SET status = 'failed', last_error = ?2 WHERE message_id = ?1",
-                params![message_id, error],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.exec(
+            "UPDATE deliveries SET status = 'failed', last_error = ?2 WHERE message_id = ?1",
+            params![message_id, error],
+        )
+        .map(|_| ())
     }
 
     /// Puts a post in a digest notifier's queue, with the item as it will appear.
@@ -646,21 +635,16 @@ impl Tx<'_> {
         published: DateTime<Utc>,
         item: &str,
     ) -> Result<(), StoreError> {
-        self.tx
-            .execute(
+        self.exec(
                 "INSERT OR IGNORE INTO queue (notifier, post_id, published, item) VALUES (?1, ?2, ?3, ?4)",
                 params![notifier, post_id, stamp(published), item],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            ).map(|_| ())
     }
 
     /// Takes a digest notifier's whole queue (newest first) and empties it.
     pub fn take_queue(&self, notifier: &str) -> Result<Vec<(String, String)>, StoreError> {
         let items = queue_items(&self.tx, notifier).map_err(|e| self.err(e))?;
-        self.tx
-            .execute("DELETE FROM queue WHERE notifier = ?1", [notifier])
-            .map_err(|e| self.err(e))?;
+        self.exec("DELETE FROM queue WHERE notifier = ?1", [notifier])?;
         Ok(items)
     }
 
@@ -681,24 +665,19 @@ impl Tx<'_> {
         new_posts: usize,
         problems: usize,
     ) -> Result<(), StoreError> {
-        self.tx
-            .execute(
+        self.exec(
                 "INSERT INTO scans (at, duration_ms, posts, new_posts, problems) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![stamp(at), duration_ms, posts as i64, new_posts as i64, problems as i64],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            ).map(|_| ())
     }
 
     /// Records that a digest schedule fired.
     pub fn set_last_fired(&self, notifier: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.tx
-            .execute(
-                "UPDATE notifiers SET last_fired = ?2 WHERE name = ?1",
-                params![notifier, stamp(at)],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.exec(
+            "UPDATE notifiers SET last_fired = ?2 WHERE name = ?1",
+            params![notifier, stamp(at)],
+        )
+        .map(|_| ())
     }
 
     pub fn commit(self) -> Result<(), StoreError> {
