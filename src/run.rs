@@ -104,10 +104,6 @@ impl<'a> Runner<'a> {
         })
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// Reads the content, rebuilds the feeds, and records what is new: in one transaction,
     /// each new post is marked seen and queued for every notifier that wants it.
     pub fn scan(&mut self) -> Result<ScanReport, RunError> {
@@ -438,7 +434,11 @@ fn announce(
     post: &Post,
     now: DateTime<Utc>,
 ) -> Result<usize, RunError> {
-    let (prepared, _) = entry::prepare(post, settings);
+    let (prepared, problem) = entry::prepare(post, settings);
+    if let Some(problem) = problem {
+        // Announced all the same, with what the front matter says.
+        tracing::warn!("{problem}");
+    }
     let item = PostItem::from_entry(&prepared);
     let mut unbuildable = 0;
     for notifier in settings.notifiers.iter().filter(|n| n.wants(post)) {

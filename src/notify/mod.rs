@@ -164,15 +164,6 @@ pub async fn send_chat(
     }
 }
 
-/// A fresh rate-limit bucket for a platform, from its documented limit.
-pub fn bucket_for(
-    platform: crate::settings::Platform,
-    now: std::time::Instant,
-) -> ratelimit::Bucket {
-    let (capacity, per_second) = chat::contract(platform).rate();
-    ratelimit::Bucket::new(capacity, per_second, now)
-}
-
 /// The longest any receiver may ask us to wait.
 pub const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
 
