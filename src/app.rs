@@ -8,6 +8,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -18,6 +19,7 @@ use crate::feeds::{self, Mode};
 use crate::notify::{self, PostItem};
 use crate::progress::Progress;
 use crate::run::{DeliveryReport, RunError, Runner, ScanReport, compose};
+use crate::serve;
 use crate::settings::{Delivery, EmailTarget, Notifier, NotifierKind, Settings};
 use crate::store::{NotifierStatus, ScanRecord, Store, StoreError};
 
@@ -46,7 +48,8 @@ impl From<Status> for ExitCode {
 pub struct Context<'a> {
     pub config: &'a Path,
     pub quiet: bool,
-    pub clock: &'a dyn Clock,
+    /// `'static`: the server's threads read it too.
+    pub clock: &'static dyn Clock,
 }
 
 /// `tidings build` (mode Write) and `tidings check` (mode Check).
@@ -180,8 +183,7 @@ pub fn run(ctx: &Context, once: bool, backfill: Option<usize>) -> Status {
         }
     };
     if !once {
-        rt.block_on(daemon(&mut runner, &settings, ctx.clock));
-        return Status::Clean;
+        return run_daemon(&rt, &mut runner, &settings, ctx.clock);
     }
     match rt.block_on(one_pass(&mut runner)) {
         Ok((scan, delivered)) => {
@@ -211,6 +213,50 @@ pub fn run(ctx: &Context, once: bool, backfill: Option<usize>) -> Status {
     }
 }
 
+/// `tidings serve`: `run` with `[server]` required.
+pub fn serve(ctx: &Context) -> Status {
+    let Some(settings) = load(ctx) else {
+        return Status::Failed;
+    };
+    if settings.server.is_none() {
+        eprintln!(
+            "error: `tidings serve` needs a `[server]` table in `{}` (listen, public_url, secret)",
+            settings.path.display()
+        );
+        return Status::Failed;
+    }
+    run(ctx, false, None)
+}
+
+/// The daemon, with the server beside it when `[server]` is set: the socket is opened first
+/// (an address in use stops everything before it starts), and the server stops with the
+/// daemon.
+fn run_daemon(
+    rt: &tokio::runtime::Runtime,
+    runner: &mut Runner<'_>,
+    settings: &Settings,
+    clock: &'static dyn Clock,
+) -> Status {
+    let Some(server) = &settings.server else {
+        rt.block_on(daemon(runner, settings, clock, None));
+        return Status::Clean;
+    };
+    let shared = Arc::new(serve::Shared::default());
+    let started = serve::bind(server).and_then(|listener| {
+        serve::start(Arc::new(settings.clone()), clock, listener, shared.clone())
+    });
+    let running = match started {
+        Ok(running) => running,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Status::Failed;
+        }
+    };
+    rt.block_on(daemon(runner, settings, clock, Some(&shared)));
+    running.stop();
+    Status::Clean
+}
+
 async fn one_pass(runner: &mut Runner<'_>) -> Result<(ScanReport, DeliveryReport), RunError> {
     let scan = runner.scan()?;
     runner.fire_digests()?;
@@ -220,7 +266,12 @@ async fn one_pass(runner: &mut Runner<'_>) -> Result<(ScanReport, DeliveryReport
 
 /// Runs until SIGINT or SIGTERM. A signal abandons the delivery in flight without marking it
 /// (it is sent again, with the same id, next time) and returns at once.
-async fn daemon(runner: &mut Runner<'_>, settings: &Settings, clock: &dyn Clock) {
+async fn daemon(
+    runner: &mut Runner<'_>,
+    settings: &Settings,
+    clock: &dyn Clock,
+    shared: Option<&serve::Shared>,
+) {
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let tz = settings.site.timezone;
@@ -230,7 +281,12 @@ async fn daemon(runner: &mut Runner<'_>, settings: &Settings, clock: &dyn Clock)
         let now = clock.now();
         if now >= next_scan {
             match runner.scan() {
-                Ok(report) => report_problems(&report.problems),
+                Ok(report) => {
+                    report_problems(&report.problems);
+                    if let Some(shared) = shared {
+                        shared.publish(report.feeds.listing);
+                    }
+                }
                 Err(e) => tracing::error!("scan failed: {e}; trying again at the next scan"),
             }
             next_scan = settings
@@ -248,8 +304,16 @@ async fn daemon(runner: &mut Runner<'_>, settings: &Settings, clock: &dyn Clock)
         }
         let wake = runner.next_wake(next_scan).unwrap_or(next_scan);
         let wait = (wake - clock.now()).to_std().unwrap_or_default();
+        // The server queues confirmation emails: they go at once, not at the next wake.
+        let queued = async {
+            match shared {
+                Some(shared) => shared.queued().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            _ = queued => {}
             _ = &mut shutdown => break,
         }
     }
@@ -377,7 +441,8 @@ pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&P
         }
         let queued = store.peek_queue(name).map_err(|e| e.to_string())?;
         let unsubscribed = store.unsubscribed(name).map_err(|e| e.to_string())?;
-        let is_unsubscribed = |a: &str| unsubscribed.contains(&a.to_lowercase());
+        let signups = store.signups(name).map_err(|e| e.to_string())?;
+        let mut audience = notify::email::Audience::new(&signups, unsubscribed);
         if !matches!(notifier.delivery, Delivery::Digest(_)) || queued.is_empty() {
             if unsent.is_empty() {
                 println!("nothing queued for {name}");
@@ -391,7 +456,11 @@ pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&P
         let ids: Vec<String> = queued.iter().map(|(id, _)| id.clone()).collect();
         let now = ctx.clock.now();
         if let (NotifierKind::Email(target), Some(email)) = (&notifier.kind, &settings.email) {
-            let recipient = notify::email::recipient(target, to)
+            let everyone: Vec<_> = std::mem::take(&mut audience.signed_up)
+                .into_iter()
+                .chain(target.recipients.iter().cloned())
+                .collect();
+            let recipient = notify::email::recipient(&everyone, to)
                 .ok_or_else(|| format!("`{}` is not a recipient of {name}", to.unwrap_or("?")))?;
             let one = EmailTarget {
                 recipients: vec![recipient.clone()],
@@ -408,7 +477,7 @@ pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&P
                 &items,
                 &ids,
                 now,
-                &is_unsubscribed,
+                &audience,
                 &mut |message| {
                     rendered.push(message);
                     Ok(())
@@ -444,7 +513,7 @@ pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&P
             &items,
             &ids,
             now,
-            &is_unsubscribed,
+            &audience,
             &mut |id, posts, body| {
                 messages.push((id, posts, body));
                 Ok(())

@@ -37,7 +37,7 @@ pub enum Command {
     /// the schedules fire next.
     Check,
     /// Publish: scan on the schedule, rebuild feeds, and deliver notifications until stopped
-    /// (SIGINT or SIGTERM).
+    /// (SIGINT or SIGTERM); also serves when the settings have a `[server]` table.
     Run {
         /// One pass (scan, build, record, deliver what is due), then exit.
         #[arg(long)]
@@ -46,6 +46,9 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         backfill: Option<usize>,
     },
+    /// `run` with the web front door required: publish, deliver, and serve the feed index,
+    /// the feeds, sign-up and one-click unsubscribe, health and metrics (`[server]`).
+    Serve,
     /// Show each notifier's outbox and the last scan.
     Status {
         /// Machine-readable output.

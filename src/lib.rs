@@ -2,6 +2,8 @@
 //!
 //! The data flows one way: `content` reads posts into the `model`, `feeds` publishes them.
 //! `settings` is validated once at the start; `clock` is the only reader of the time.
+//! `run` records what is new in the `store` and has `notify` deliver it; `serve` is the web
+//! front door beside it, which changes nothing but through the store.
 
 pub mod app;
 pub mod cli;
@@ -13,6 +15,7 @@ pub mod notify;
 pub mod progress;
 pub mod run;
 pub mod schedule;
+pub mod serve;
 pub mod settings;
 pub mod store;
 pub mod tokens;

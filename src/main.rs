@@ -11,7 +11,7 @@ use tidings::feeds::Mode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The daemon says what it finds and sends by default; one-shot commands only warn.
-    let daemon = matches!(cli.command, Command::Run { .. }) && !cli.quiet;
+    let daemon = matches!(cli.command, Command::Run { .. } | Command::Serve) && !cli.quiet;
     let level = match cli.verbose + u8::from(daemon) {
         0 => tracing::Level::WARN,
         1 => tracing::Level::INFO,
@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Command::Build => app::build(&ctx, Mode::Write),
         Command::Check => app::build(&ctx, Mode::Check),
         Command::Run { once, backfill } => app::run(&ctx, once, backfill),
+        Command::Serve => app::serve(&ctx),
         Command::Status { json } => app::status(&ctx, json),
         Command::Retry { notifier } => app::retry(&ctx, &notifier),
         Command::Preview { notifier, to, html } => {

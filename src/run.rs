@@ -167,6 +167,9 @@ impl<'a> Runner<'a> {
         // In the same transaction: "has this archive been scanned?" must never be answered
         // "no" for posts that were already recorded, or the next scan would take new posts
         // for the archive and announce nothing.
+        if !first_scan {
+            queue_pings(settings, &tx, &report.feeds.changed_urls, now)?;
+        }
         tx.record_scan(
             now,
             started.elapsed().as_millis() as i64,
@@ -324,6 +327,16 @@ impl<'a> Runner<'a> {
                         chat,
                         notifier.timeout,
                         &delivery.message_id,
+                        &body,
+                        self.clock.now(),
+                    )
+                    .await
+                }
+                NotifierKind::Hub(hub) => {
+                    notify::websub::ping(
+                        &self.client,
+                        hub,
+                        notifier.timeout,
                         &body,
                         self.clock.now(),
                     )
@@ -487,7 +500,7 @@ pub fn compose(
     items: &[PostItem],
     post_ids: &[String],
     now: DateTime<Utc>,
-    unsubscribed: &dyn Fn(&str) -> bool,
+    audience: &notify::email::Audience,
     emit: &mut dyn FnMut(String, Vec<String>, String) -> Result<(), String>,
 ) -> Result<usize, String> {
     let site = settings.site.url.as_str();
@@ -531,7 +544,7 @@ pub fn compose(
                 items,
                 post_ids,
                 now,
-                unsubscribed,
+                audience,
                 &mut |rendered| {
                     let (id, body) = notify::email::encode(
                         settings,
@@ -548,6 +561,7 @@ pub fn compose(
             )?;
             Ok(made)
         }
+        NotifierKind::Hub(_) => Err("a WebSub hub is told of changed feeds, not of posts".into()),
         NotifierKind::Chat(chat) => {
             let parts = notify::chat::messages(settings, chat, digest, items, notifier.max_posts)?;
             let n = parts.len();
@@ -558,6 +572,30 @@ pub fn compose(
             Ok(n)
         }
     }
+}
+
+/// Queues a publish ping to every WebSub hub for each feed that changed. The first scan of
+/// an archive pings nothing: no one can have subscribed to feeds that did not exist.
+fn queue_pings(
+    settings: &Settings,
+    tx: &store::Tx,
+    changed: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), RunError> {
+    let hubs = settings
+        .notifiers
+        .iter()
+        .filter(|n| matches!(n.kind, NotifierKind::Hub(_)));
+    for hub in hubs {
+        for feed_url in changed {
+            let key = format!("ping\u{1f}{feed_url}\u{1f}{}", store::stamp(now));
+            let id = notify::message_id(settings.site.url.as_str(), &hub.name, &key);
+            if tx.enqueue_ping(&id, &hub.name, &notify::websub::body(feed_url), now)? {
+                tracing::debug!(hub = %hub.name, feed = %feed_url, "ping queued");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Puts one notification's messages in the outbox; returns (messages queued, messages that
@@ -579,8 +617,13 @@ fn enqueue_notification(
     } else {
         "post"
     };
-    let unsubscribed = tx.unsubscribed(&notifier.name)?;
-    let is_unsubscribed = |address: &str| unsubscribed.contains(&address.to_lowercase());
+    let audience = match notifier.kind {
+        NotifierKind::Email(_) => notify::email::Audience::new(
+            &tx.signups(&notifier.name)?,
+            tx.unsubscribed(&notifier.name)?,
+        ),
+        _ => notify::email::Audience::default(),
+    };
     // A store failure stops composing; it is not a fault of the message.
     let mut store_error = None;
     let started = std::time::Instant::now();
@@ -598,15 +641,7 @@ fn enqueue_notification(
         stored
     };
     let result = compose(
-        settings,
-        notifier,
-        event,
-        key,
-        items,
-        post_ids,
-        now,
-        &is_unsubscribed,
-        &mut emit,
+        settings, notifier, event, key, items, post_ids, now, &audience, &mut emit,
     );
     tracing::debug!(notifier = %notifier.name, rendering = ?started.elapsed().saturating_sub(storing), ?storing, "composed");
     if let Some(e) = store_error {

@@ -66,6 +66,15 @@ const MIGRATIONS: &[&str] = &[
         at TEXT NOT NULL,
         PRIMARY KEY (address, notifier)
     );",
+    // 3: subscribers who signed up on the server's page and confirmed their address.
+    "CREATE TABLE signups (
+        notifier TEXT NOT NULL,
+        address TEXT NOT NULL,
+        mailbox TEXT NOT NULL,
+        categories TEXT NOT NULL,
+        confirmed TEXT NOT NULL,
+        PRIMARY KEY (notifier, address)
+    );",
 ];
 
 /// Something went wrong with the state file.
@@ -110,6 +119,21 @@ fn unsubscribed_from(
     let mut stmt =
         conn.prepare_cached("SELECT address FROM unsubscribes WHERE notifier IN ('', ?1)")?;
     let rows = stmt.query_map([notifier], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// A notifier's confirmed sign-ups: (address as typed, category paths), oldest first.
+fn signups_of(conn: &Connection, notifier: &str) -> rusqlite::Result<Vec<Signup>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT mailbox, categories FROM signups WHERE notifier = ?1 ORDER BY confirmed, address",
+    )?;
+    let rows = stmt.query_map([notifier], |r| {
+        let categories: String = r.get(1)?;
+        Ok(Signup {
+            address: r.get(0)?,
+            categories: serde_json::from_str(&categories).unwrap_or_default(),
+        })
+    })?;
     rows.collect()
 }
 
@@ -181,6 +205,25 @@ pub struct NotifierStatus {
     pub last_error: Option<String>,
     /// The error of the latest delivery given up as failed.
     pub last_failure: Option<String>,
+}
+
+/// A subscriber who signed up on the server's page and confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signup {
+    /// As typed (compared in lower case).
+    pub address: String,
+    /// Category paths (`A/B`) they follow; empty means everything the notifier sends.
+    pub categories: Vec<String>,
+}
+
+/// Counts for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub posts: i64,
+    /// (notifier, status, messages).
+    pub deliveries: Vec<(String, String, i64)>,
+    /// (notifier, confirmed sign-ups).
+    pub signups: Vec<(String, i64)>,
 }
 
 /// The last scan, for `tidings status`.
@@ -432,13 +475,15 @@ impl Store {
         notifier: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let address = address.trim().to_lowercase();
         self.exec(
             "INSERT OR IGNORE INTO unsubscribes (address, notifier, at) VALUES (?1, ?2, ?3)",
-            params![
-                address.trim().to_lowercase(),
-                notifier.unwrap_or(""),
-                stamp(now)
-            ],
+            params![address, notifier.unwrap_or(""), stamp(now)],
+        )?;
+        // A sign-up is forgotten with it: the address is kept only to keep it unsubscribed.
+        self.exec(
+            "DELETE FROM signups WHERE address = ?1 AND (?2 = '' OR notifier = ?2)",
+            params![address, notifier.unwrap_or("")],
         )
         .map(|_| ())
     }
@@ -449,6 +494,93 @@ impl Store {
         notifier: &str,
     ) -> Result<std::collections::HashSet<String>, StoreError> {
         unsubscribed_from(&self.conn, notifier).map_err(|e| self.err(e))
+    }
+
+    /// Stores a confirmed sign-up (again: a second confirmation replaces the categories).
+    /// Signing up undoes an earlier unsubscribe from this notifier; one from every notifier
+    /// becomes one from each of `others`, so only the notifier asked for starts again.
+    pub fn confirm_signup(
+        &mut self,
+        notifier: &str,
+        signup: &Signup,
+        others: &[&str],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let address = signup.address.trim().to_lowercase();
+        let categories = serde_json::to_string(&signup.categories).expect("strings serialize");
+        let tx = self.transaction()?;
+        tx.exec(
+            "INSERT INTO signups (notifier, address, mailbox, categories, confirmed)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (notifier, address) DO UPDATE SET mailbox = ?3, categories = ?4, confirmed = ?5",
+            params![notifier, address, signup.address.trim(), categories, stamp(now)],
+        )?;
+        let everything = tx.exec(
+            "DELETE FROM unsubscribes WHERE address = ?1 AND notifier = ''",
+            [&address],
+        )?;
+        if everything > 0 {
+            for other in others.iter().filter(|o| **o != notifier) {
+                tx.exec(
+                    "INSERT OR IGNORE INTO unsubscribes (address, notifier, at) VALUES (?1, ?2, ?3)",
+                    params![address, other, stamp(now)],
+                )?;
+            }
+        }
+        tx.exec(
+            "DELETE FROM unsubscribes WHERE address = ?1 AND notifier = ?2",
+            params![address, notifier],
+        )?;
+        tx.commit()
+    }
+
+    /// Adds one message to the outbox outside a scan (a sign-up's confirmation email).
+    pub fn enqueue(
+        &self,
+        message_id: &str,
+        notifier: &str,
+        kind: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT OR IGNORE INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created)
+             VALUES (?1, ?2, ?3, '[]', ?4, 'pending', ?5, ?5)",
+            params![message_id, notifier, kind, body, stamp(now)],
+        )
+        .map(|_| ())
+    }
+
+    /// A notifier's confirmed sign-ups.
+    pub fn signups(&self, notifier: &str) -> Result<Vec<Signup>, StoreError> {
+        signups_of(&self.conn, notifier).map_err(|e| self.err(e))
+    }
+
+    /// Posts seen, messages by notifier and status, and sign-ups by notifier.
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        let query = || -> rusqlite::Result<Counts> {
+            let posts = self
+                .conn
+                .query_row("SELECT COUNT(*) FROM posts", [], |r| r.get(0))?;
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT notifier, status, COUNT(*) FROM deliveries GROUP BY notifier, status ORDER BY notifier, status",
+            )?;
+            let deliveries = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT notifier, COUNT(*) FROM signups GROUP BY notifier ORDER BY notifier",
+            )?;
+            let signups = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(Counts {
+                posts,
+                deliveries,
+                signups,
+            })
+        };
+        query().map_err(|e| self.err(e))
     }
 
     /// The most recent scan.
@@ -654,6 +786,29 @@ impl Tx<'_> {
         notifier: &str,
     ) -> Result<std::collections::HashSet<String>, StoreError> {
         unsubscribed_from(&self.tx, notifier).map_err(|e| self.err(e))
+    }
+
+    /// A notifier's confirmed sign-ups, as the digest being cut sees them.
+    pub fn signups(&self, notifier: &str) -> Result<Vec<Signup>, StoreError> {
+        signups_of(&self.tx, notifier).map_err(|e| self.err(e))
+    }
+
+    /// Queues a WebSub ping unless the same ping is still waiting to go: one ping tells a
+    /// hub of every change since.
+    pub fn enqueue_ping(
+        &self,
+        message_id: &str,
+        notifier: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let added = self.exec(
+            "INSERT OR IGNORE INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created)
+             SELECT ?1, ?2, 'ping', '[]', ?3, 'pending', ?4, ?4
+             WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE notifier = ?2 AND status = 'pending' AND body = ?3)",
+            params![message_id, notifier, body, stamp(now)],
+        )?;
+        Ok(added > 0)
     }
 
     /// Records a scan.

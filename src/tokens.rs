@@ -1,6 +1,6 @@
-//! Signed tokens for links that act without a login: an unsubscribe link in a digest (and,
-//! later, a sign-up confirmation). A token carries what it allows (action, address, notifier)
-//! and until when, signed with HMAC-SHA256 under the site's secret; checking compares in
+//! Signed tokens for links and forms that act without a login: an unsubscribe link in a
+//! digest, a sign-up confirmation link, the sign-up form itself. A token carries what it
+//! allows (action, address, notifier, and for a sign-up the categories) and until when, signed with HMAC-SHA256 under the site's secret; checking compares in
 //! constant time, so a token cannot be forged or guessed byte by byte.
 
 use base64::Engine;
@@ -16,7 +16,12 @@ pub struct Grant {
     pub address: String,
     pub notifier: String,
     pub expires: DateTime<Utc>,
+    /// Category paths a sign-up follows (empty for every other action).
+    pub categories: Vec<String>,
 }
+
+/// Separates categories in the payload; it cannot occur in a category path taken from a form.
+const CATEGORY_SEPARATOR: char = '\u{1f}';
 
 /// Why a token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,13 +42,19 @@ fn mac(secret: &[u8], payload: &[u8]) -> Hmac<Sha256> {
 
 /// Makes a token: base64url(payload) "." base64url(signature).
 pub fn sign(secret: &[u8], grant: &Grant) -> String {
-    let payload = format!(
+    let mut payload = format!(
         "{}\n{}\n{}\n{}",
         grant.action,
         grant.address,
         grant.notifier,
         grant.expires.timestamp()
     );
+    // Only when there are some, so the tokens of every other action keep their old shape
+    // (links in digests already sent stay valid).
+    if !grant.categories.is_empty() {
+        payload.push('\n');
+        payload.push_str(&grant.categories.join(&CATEGORY_SEPARATOR.to_string()));
+    }
     let signature = mac(secret, payload.as_bytes()).finalize().into_bytes();
     format!(
         "{}.{}",
@@ -66,8 +77,19 @@ pub fn verify(secret: &[u8], token: &str, now: DateTime<Utc>) -> Result<Grant, T
         .map_err(|_| TokenError::BadSignature)?;
     let text = String::from_utf8(payload).map_err(|_| TokenError::Malformed)?;
     let parts: Vec<&str> = text.split('\n').collect();
-    let [action, address, notifier, expires] = parts[..] else {
-        return Err(TokenError::Malformed);
+    let (action, address, notifier, expires, categories) = match parts[..] {
+        [action, address, notifier, expires] => (action, address, notifier, expires, Vec::new()),
+        [action, address, notifier, expires, categories] => (
+            action,
+            address,
+            notifier,
+            expires,
+            categories
+                .split(CATEGORY_SEPARATOR)
+                .map(str::to_owned)
+                .collect(),
+        ),
+        _ => return Err(TokenError::Malformed),
     };
     let expires = expires
         .parse::<i64>()
@@ -82,6 +104,7 @@ pub fn verify(secret: &[u8], token: &str, now: DateTime<Utc>) -> Result<Grant, T
         address: address.to_owned(),
         notifier: notifier.to_owned(),
         expires,
+        categories,
     })
 }
 
@@ -96,7 +119,19 @@ mod tests {
             address: "ada@example.org".into(),
             notifier: "daily".into(),
             expires: Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap(),
+            categories: Vec::new(),
         }
+    }
+
+    #[test]
+    fn categories_round_trip() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap();
+        let with = Grant {
+            action: "confirm".into(),
+            categories: vec!["新闻/科技".into(), "anime".into()],
+            ..grant()
+        };
+        assert_eq!(verify(b"k", &sign(b"k", &with), now), Ok(with));
     }
 
     #[test]

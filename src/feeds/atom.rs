@@ -27,10 +27,19 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
             version: Some(env!("CARGO_PKG_VERSION").into()),
             ..Generator::default()
         }),
-        links: vec![
+        links: [
             link(site.url.as_ref(), "alternate", Some("text/html")),
             link(&self_url, "self", Some("application/atom+xml")),
-        ],
+        ]
+        .into_iter()
+        .chain(
+            doc.settings
+                .feeds
+                .hubs
+                .iter()
+                .map(|hub| link(hub.as_str(), "hub", None)),
+        )
+        .collect(),
         subtitle: Some(Text::plain(doc.description())),
         lang: site.language.clone(),
         entries: doc.entries.iter().map(|e| entry(e)).collect(),

@@ -21,7 +21,17 @@ struct JsonFeed<'a> {
     language: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     authors: Vec<Author<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub<'a>>,
     items: Vec<Item<'a>>,
+}
+
+/// A WebSub hub, as JSON Feed names one.
+#[derive(Serialize)]
+struct Hub<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -62,6 +72,16 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
             .as_deref()
             .map(|name| Author { name })
             .into_iter()
+            .collect(),
+        hubs: doc
+            .settings
+            .feeds
+            .hubs
+            .iter()
+            .map(|hub| Hub {
+                kind: "WebSub",
+                url: hub.as_str(),
+            })
             .collect(),
         items: doc.entries.iter().map(|e| item(e)).collect(),
     };

@@ -50,6 +50,22 @@ pub struct Report {
     pub removed: usize,
     /// Posts that could not be rendered (they are still listed with what is known).
     pub problems: Vec<Problem>,
+    /// Every feed, in plan order (site, categories parent first, tags): what the server's
+    /// front page lists.
+    pub listing: Vec<Listed>,
+    /// Public URLs of the feed files this build changed (WebSub hubs are told of them).
+    pub changed_urls: Vec<String>,
+}
+
+/// One feed as a person picks it from a list.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub kind: FeedKind,
+    pub title: String,
+    /// How many items the feed holds.
+    pub items: usize,
+    /// Its public URL in each format, in `feeds.formats` order.
+    pub urls: Vec<(Format, String)>,
 }
 
 /// The feeds folder could not be written.
@@ -109,6 +125,7 @@ pub fn build(
         feeds: plan.feeds.len(),
         published: plan.published,
         scheduled: plan.scheduled,
+        listing: listing(settings, &plan.feeds),
         ..Report::default()
     };
 
@@ -143,7 +160,7 @@ pub fn build(
         report.problems.extend(problem);
     }
 
-    let results: Vec<Result<(PathBuf, Written), OutputError>> = plan
+    let results: Vec<Result<FileWritten, OutputError>> = plan
         .feeds
         .par_iter()
         .flat_map_iter(|spec| {
@@ -163,7 +180,9 @@ pub fn build(
                         Format::Atom => atom::render(&doc),
                         Format::Json => json::render(&doc),
                     };
+                    let url = feed_url(settings, spec, format);
                     write(dir.join(format.file_name()), &bytes, dry_run)
+                        .map(|(path, written)| (path, written, Some(url)))
                 })
                 .collect::<Vec<_>>()
         })
@@ -174,13 +193,15 @@ pub fn build(
         feed_url(settings, spec, first_format)
     });
     let mut keep = HashSet::new();
-    for result in results
-        .into_iter()
-        .chain([write(root.join(output::OPML), &opml, dry_run)])
-    {
-        let (path, written) = result?;
+    let opml_written =
+        write(root.join(output::OPML), &opml, dry_run).map(|(path, written)| (path, written, None));
+    for result in results.into_iter().chain([opml_written]) {
+        let (path, written, url) = result?;
         match written {
-            Written::Changed => report.changed += 1,
+            Written::Changed => {
+                report.changed += 1;
+                report.changed_urls.extend(url);
+            }
             Written::Unchanged => report.unchanged += 1,
         }
         keep.insert(path);
@@ -194,6 +215,26 @@ pub fn build(
     }
     Ok(report)
 }
+
+fn listing(settings: &Settings, feeds: &[FeedSpec]) -> Vec<Listed> {
+    feeds
+        .iter()
+        .map(|spec| Listed {
+            kind: spec.kind.clone(),
+            title: spec.title.clone(),
+            items: spec.items.len(),
+            urls: settings
+                .feeds
+                .formats
+                .iter()
+                .map(|&format| (format, feed_url(settings, spec, format)))
+                .collect(),
+        })
+        .collect()
+}
+
+/// A file the build wrote (or found unchanged), with its public URL when it is a feed.
+type FileWritten = (PathBuf, Written, Option<String>);
 
 /// The folder a feed's files go in.
 fn feed_dir(root: &Path, spec: &FeedSpec) -> PathBuf {

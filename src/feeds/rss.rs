@@ -31,12 +31,18 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
         last_build_date: Some(updated.clone()),
         pub_date: Some(updated),
         atom_ext: Some(AtomExtension {
-            links: vec![Link {
+            links: std::iter::once(Link {
                 href: doc.self_url(Format::Rss),
                 rel: "self".into(),
                 mime_type: Some("application/rss+xml".into()),
                 ..Link::default()
-            }],
+            })
+            .chain(doc.settings.feeds.hubs.iter().map(|hub| Link {
+                href: hub.to_string(),
+                rel: "hub".into(),
+                ..Link::default()
+            }))
+            .collect(),
         }),
         items: doc.entries.iter().map(|e| item(e)).collect(),
         ..Channel::default()

@@ -182,6 +182,46 @@ fn groups<'a>(posts: &[&'a PostItem]) -> Vec<Group<'a>> {
     out
 }
 
+/// Who a message may go to beyond the notifier's own list, and who must not get one.
+#[derive(Debug, Default)]
+pub struct Audience {
+    /// Confirmed sign-ups from the state file.
+    pub signed_up: Vec<Recipient>,
+    /// Addresses (lower case) that unsubscribed.
+    pub unsubscribed: std::collections::HashSet<String>,
+}
+
+impl Audience {
+    fn unsubscribed(&self, address: &str) -> bool {
+        self.unsubscribed.contains(&address.to_lowercase())
+    }
+
+    /// From the state file's sign-ups; one whose address no longer parses is skipped.
+    pub fn new(
+        signups: &[crate::store::Signup],
+        unsubscribed: std::collections::HashSet<String>,
+    ) -> Audience {
+        let signed_up = signups
+            .iter()
+            .filter_map(|signup| {
+                Some(Recipient {
+                    mailbox: signup.address.parse().ok()?,
+                    categories: signup
+                        .categories
+                        .iter()
+                        .map(|path| path.split('/').map(str::to_owned).collect())
+                        .collect(),
+                    tags: Vec::new(),
+                })
+            })
+            .collect();
+        Audience {
+            signed_up,
+            unsubscribed,
+        }
+    }
+}
+
 /// Renders what each recipient gets, handing each message to `emit` as it is made. Recipients who unsubscribed, or whose own filters
 /// leave nothing, get nothing. A digest longer than `max_posts` shows the newest and links
 /// to the site for the rest.
@@ -196,7 +236,7 @@ pub fn render(
     items: &[PostItem],
     post_ids: &[String],
     now: DateTime<Utc>,
-    unsubscribed: &dyn Fn(&str) -> bool,
+    audience: &Audience,
     emit: &mut dyn FnMut(Rendered) -> Result<(), String>,
 ) -> Result<(), String> {
     let mut html_env = minijinja::Environment::new();
@@ -211,9 +251,11 @@ pub fn render(
         .add_template("subject.txt", &target.subject)
         .map_err(|e| format!("subject: {e}"))?;
     let site_url = settings.site.url.as_str();
-    for recipient in &target.recipients {
+    let mut seen = std::collections::HashSet::new();
+    // A sign-up first: it is the person's own latest choice of categories.
+    for recipient in audience.signed_up.iter().chain(&target.recipients) {
         let address = recipient.address();
-        if unsubscribed(&address) {
+        if !seen.insert(address.to_lowercase()) || audience.unsubscribed(&address) {
             continue;
         }
         let wanted: Vec<(&PostItem, &String)> = items
@@ -306,6 +348,7 @@ fn unsubscribe_for(
                 address: address.to_owned(),
                 notifier: notifier.to_owned(),
                 expires: now + chrono::Duration::days(LINK_LIFETIME_DAYS),
+                categories: Vec::new(),
             };
             let mut url = url.clone();
             url.query_pairs_mut()
@@ -389,6 +432,99 @@ pub fn encode(
     ))
 }
 
+/// A double opt-in request: who asked, for what, and the link that confirms it.
+pub struct Confirmation<'a> {
+    pub notifier: &'a str,
+    /// How the page and the email name what is subscribed to.
+    pub label: &'a str,
+    pub to: &'a Mailbox,
+    pub categories: &'a [String],
+    pub link: &'a str,
+    pub hours: i64,
+}
+
+/// The confirmation email (templates `confirm.html` and `confirm.txt`), made whole for the
+/// outbox like any message; returns the message id and what the outbox stores. It carries no
+/// list headers: it is one answer to one request, not list mail.
+pub fn confirmation(
+    settings: &Settings,
+    email: &Email,
+    pages: &crate::settings::server_settings::Pages,
+    request: &Confirmation,
+    now: DateTime<Utc>,
+) -> Result<(String, String), String> {
+    #[derive(Serialize)]
+    struct ConfirmContext<'a> {
+        site: SiteInfo<'a>,
+        notifier: &'a str,
+        label: &'a str,
+        address: String,
+        categories: &'a [String],
+        confirm_url: &'a str,
+        hours: i64,
+    }
+    let context = ConfirmContext {
+        site: SiteInfo {
+            title: &settings.site.title,
+            url: settings.site.url.as_str(),
+            language: settings.site.language.as_deref(),
+        },
+        notifier: request.notifier,
+        label: request.label,
+        address: request.to.email.to_string(),
+        categories: request.categories,
+        confirm_url: request.link,
+        hours: request.hours,
+    };
+    let mut env = minijinja::Environment::new();
+    env.add_template("confirm.html", &pages.confirm_html)
+        .and_then(|()| env.add_template("confirm.txt", &pages.confirm_txt))
+        .map_err(|e| format!("confirmation template: {e}"))?;
+    let render = |name: &str| {
+        env.get_template(name)
+            .and_then(|t| t.render(minijinja::value::Serde(&context)))
+            .map_err(|e| format!("template `{name}`: {e}"))
+    };
+    let (html, text) = (render("confirm.html")?, render("confirm.txt")?);
+    let domain = settings.site.url.host_str().unwrap_or("localhost");
+    let key = format!(
+        "confirm\u{1f}{}\u{1f}{}",
+        context.address,
+        now.timestamp_nanos_opt().unwrap_or_default()
+    );
+    let id = message_id(settings.site.url.as_str(), request.notifier, &key);
+    let mut builder = Message::builder()
+        .from(email.from.clone())
+        .to(request.to.clone())
+        .subject(format!(
+            "Confirm your subscription to {}",
+            settings.site.title
+        ))
+        .date(SystemTime::from(now))
+        .message_id(Some(format!("<{id}@{domain}>")))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".to_owned(),
+        ));
+    if let Some(reply_to) = &email.reply_to {
+        builder = builder.reply_to(reply_to.clone());
+    }
+    let mut message = builder
+        .multipart(MultiPart::alternative_plain_html(text, html))
+        .map_err(|e| format!("cannot build the message: {e}"))?;
+    if let Some(config) = dkim(email)? {
+        message.sign(&config);
+    }
+    let stored = Stored {
+        to: context.address.clone(),
+        eml: String::from_utf8_lossy(&message.formatted()).into_owned(),
+    };
+    Ok((
+        id,
+        serde_json::to_string(&stored).expect("plain structs serialize"),
+    ))
+}
+
 /// The DKIM signer for `[email]`, if configured (the key was checked at load).
 pub fn dkim(email: &Email) -> Result<Option<DkimConfig>, String> {
     let Some((selector, pem)) = &email.dkim else {
@@ -464,13 +600,12 @@ pub async fn send(mailer: &Mailer, email: &Email, body: &str) -> Outcome {
     }
 }
 
-/// The recipients of a target, for previews.
-pub fn recipient<'t>(target: &'t EmailTarget, address: Option<&str>) -> Option<&'t Recipient> {
+/// One of `recipients` by address (the first without one), for previews.
+pub fn recipient<'r>(recipients: &'r [Recipient], address: Option<&str>) -> Option<&'r Recipient> {
     match address {
-        Some(address) => target
-            .recipients
+        Some(address) => recipients
             .iter()
             .find(|r| r.address().eq_ignore_ascii_case(address)),
-        None => target.recipients.first(),
+        None => recipients.first(),
     }
 }

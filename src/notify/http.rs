@@ -1,4 +1,4 @@
-//! One JSON POST with a timeout, as every HTTP notifier sends it; transport failures are
+//! One HTTP request with a timeout, as every HTTP notifier sends it; transport failures are
 //! already sorted into "try again later", with messages that never quote the URL (it may
 //! hold a token).
 
@@ -30,10 +30,43 @@ pub async fn send_json(
     host: &str,
     now: DateTime<Utc>,
 ) -> Result<Answer, Outcome> {
+    let request = Request {
+        method,
+        url,
+        content_type: "application/json",
+        headers,
+        body,
+    };
+    send(client, request, timeout, host, now).await
+}
+
+/// One request to make.
+pub struct Request<'a> {
+    pub method: reqwest::Method,
+    pub url: &'a url::Url,
+    pub content_type: &'a str,
+    pub headers: &'a [(&'a str, String)],
+    pub body: &'a str,
+}
+
+/// Sends one request, once. `host` names the receiver in errors.
+pub async fn send(
+    client: &reqwest::Client,
+    Request {
+        method,
+        url,
+        content_type,
+        headers,
+        body,
+    }: Request<'_>,
+    timeout: Duration,
+    host: &str,
+    now: DateTime<Utc>,
+) -> Result<Answer, Outcome> {
     let mut request = client
         .request(method, url.clone())
         .timeout(timeout)
-        .header("content-type", "application/json")
+        .header("content-type", content_type)
         .header("user-agent", crate::feeds::GENERATOR);
     for (name, value) in headers {
         request = request.header(*name, value);

@@ -17,6 +17,7 @@ pub mod slack;
 pub mod teams;
 pub mod telegram;
 pub mod webhook;
+pub mod websub;
 pub mod wecom;
 
 use std::time::Duration;

@@ -28,9 +28,7 @@ impl Bucket {
 
     /// Takes a token for a message sent at `now` or later; returns how long to wait first.
     pub fn reserve(&mut self, now: Instant) -> Duration {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
-        self.updated = now;
+        self.refill(now);
         self.tokens -= 1.0;
         let refill = if self.tokens >= 0.0 {
             Duration::ZERO
@@ -41,6 +39,32 @@ impl Bucket {
             .paused_until
             .map_or(Duration::ZERO, |until| until.saturating_duration_since(now));
         refill.max(paused)
+    }
+
+    /// Takes a token if one is there; otherwise takes nothing and says how long until one
+    /// is. For refusing (a client over its limit) rather than waiting.
+    pub fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - self.tokens) / self.per_second,
+            ))
+        }
+    }
+
+    /// Whether the bucket is full again at `now` (its client can be forgotten).
+    pub fn is_full(&self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens + elapsed * self.per_second >= self.capacity
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
+        self.updated = now;
     }
 
     /// The receiver asked for a pause: empty the bucket and wait at least until `until`.
@@ -63,6 +87,21 @@ mod tests {
         assert_eq!(bucket.reserve(start), Duration::from_secs(1));
         let later = start + Duration::from_secs(5);
         assert_eq!(bucket.reserve(later), Duration::ZERO, "refilled");
+    }
+
+    #[test]
+    fn try_take_refuses_without_taking() {
+        let start = Instant::now();
+        let mut bucket = Bucket::new(1.0, 0.5, start);
+        assert_eq!(bucket.try_take(start), Ok(()));
+        assert_eq!(bucket.try_take(start), Err(Duration::from_secs(2)));
+        assert_eq!(
+            bucket.try_take(start),
+            Err(Duration::from_secs(2)),
+            "nothing taken"
+        );
+        assert!(bucket.is_full(start + Duration::from_secs(2)));
+        assert_eq!(bucket.try_take(start + Duration::from_secs(2)), Ok(()));
     }
 
     #[test]

@@ -123,6 +123,9 @@ pub struct EmailTarget {
     pub subject: String,
     /// Template name and the HTML and text sources.
     pub template: (String, String, String),
+    /// Whether the server's front page offers a sign-up form for it; confirmed sign-ups
+    /// are recipients too, from the state file.
+    pub signup: bool,
 }
 
 pub const DEFAULT_SUBJECT: &str =
@@ -308,8 +311,8 @@ pub fn target(
     }
     let mut seen = std::collections::HashSet::new();
     recipients.retain(|r| seen.insert(r.address().to_lowercase()));
-    if recipients.is_empty() {
-        return Err(err("to", "an email notifier needs recipients: `to = [\"a@example.org\"]` and/or `subscribers = \"subscribers.csv\"`".into()));
+    if recipients.is_empty() && !raw.signup {
+        return Err(err("to", "an email notifier needs recipients: `to = [\"a@example.org\"]`, `subscribers = \"subscribers.csv\"` and/or `signup = true`".into()));
     }
     let subject = raw
         .subject
@@ -327,6 +330,7 @@ pub fn target(
         recipients,
         subject,
         template: (name, html, text),
+        signup: raw.signup,
     })
 }
 
@@ -335,18 +339,8 @@ fn email_templates(base: &Path, name: &str) -> Result<(String, String), String> 
     if name.contains(['/', '\\']) || name.contains("..") {
         return Err(format!("`{name}` must be a template name in `templates/`"));
     }
-    let read = |ext: &str, default: Option<&str>| -> Result<String, String> {
-        let path = base.join("templates").join(format!("{name}.{ext}"));
-        let source = match std::fs::read_to_string(&path) {
-            Ok(source) => source,
-            Err(_) => default
-                .map(str::to_owned)
-                .ok_or_else(|| format!("`{}` does not exist", path.display()))?,
-        };
-        minijinja::Environment::new()
-            .template_from_str(&source)
-            .map_err(|e| format!("`{}`: {e}", path.display()))?;
-        Ok(source)
+    let read = |ext: &str, default: Option<&str>| {
+        super::template_source(base, &format!("{name}.{ext}"), default)
     };
     let (html_default, text_default) = match name {
         "digest" => (

@@ -8,6 +8,7 @@ pub mod email_settings;
 pub mod notify_settings;
 pub mod permalink;
 pub mod raw;
+pub mod server_settings;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use url::Url;
 pub use email_settings::{Email, EmailTarget};
 pub use notify_settings::{Chat, Delivery, Notifier, NotifierKind, Platform, Webhook};
 pub use permalink::Permalink;
+pub use server_settings::Server;
 
 use crate::schedule::Cron;
 use raw::RawSettings;
@@ -111,6 +113,8 @@ pub struct Feeds {
     pub tags: bool,
     pub category_map: BTreeMap<String, String>,
     pub tag_map: BTreeMap<String, String>,
+    /// WebSub hubs named in every feed.
+    pub hubs: Vec<Url>,
 }
 
 /// Everything the program needs to know, checked.
@@ -127,10 +131,12 @@ pub struct Settings {
     pub schedule: Schedule,
     /// The SQLite file of what was seen and sent.
     pub state_path: PathBuf,
-    /// In name order.
+    /// In name order, then one per WebSub hub (see [`notify_settings::hub`]).
     pub notifiers: Vec<Notifier>,
     /// `[email]`, when present.
     pub email: Option<email_settings::Email>,
+    /// `[server]`, when present.
+    pub server: Option<Server>,
 }
 
 /// `[schedule]`, validated.
@@ -245,13 +251,42 @@ impl Settings {
 
         let scan = Cron::parse(&raw.schedule.scan).map_err(|m| invalid("schedule.scan", m))?;
         let state_path = base.join(raw.state.path.as_deref().unwrap_or(".tidings/state.db"));
-        let email = match &raw.email {
+        let server = match &raw.server {
+            Some(raw_server) => Some(
+                server_settings::server(raw_server, base)
+                    .map_err(|(key, m)| invalid(&format!("server.{key}"), m))?,
+            ),
+            None => None,
+        };
+        let mut email = match &raw.email {
             Some(raw_email) => Some(
                 email_settings::email(raw_email, base)
                     .map_err(|(key, m)| invalid(&format!("email.{key}"), m))?,
             ),
             None => None,
         };
+        if let (Some(server), Some(email)) = (&server, &mut email) {
+            // The server takes the links: one secret signs and checks them.
+            for (key, set) in [
+                ("unsubscribe_url", email.unsubscribe_url.is_some()),
+                ("secret", email.secret.is_some()),
+            ] {
+                if set {
+                    return Err(invalid(
+                        &format!("email.{key}"),
+                        "remove it: with `[server]`, unsubscribe links go to `<server.public_url>unsubscribe`, signed with `server.secret`".into(),
+                    ));
+                }
+            }
+            email.unsubscribe_url = Some(
+                server
+                    .public_url
+                    .join("unsubscribe")
+                    .expect("a relative path joins any base URL"),
+            );
+            email.secret = Some(server.secret.clone());
+        }
+        let hubs = parse_hubs(&raw.feeds.hubs).map_err(|m| invalid("feeds.hubs", m))?;
         let mut notifiers = Vec::new();
         for (name, raw_notifier) in raw.notifiers {
             if raw_notifier.kind == "email" && email.is_none() {
@@ -260,11 +295,18 @@ impl Settings {
                     "an email notifier needs an `[email]` table with at least `from` (and `smtp`, or messages go to `outbox/` as files)".into(),
                 ));
             }
+            if raw_notifier.signup && server.is_none() {
+                return Err(invalid(
+                    &format!("notifiers.{name}.signup"),
+                    "needs a `[server]` table: the sign-up form is on its front page".into(),
+                ));
+            }
             notifiers.push(
                 notify_settings::validate(&name, raw_notifier, base)
                     .map_err(|(key, m)| invalid(&format!("notifiers.{name}.{key}"), m))?,
             );
         }
+        notifiers.extend(hubs.iter().cloned().map(notify_settings::hub));
 
         Ok(Settings {
             path: path.to_owned(),
@@ -273,6 +315,7 @@ impl Settings {
             state_path,
             notifiers,
             email,
+            server,
             site: Site {
                 title: raw.site.title,
                 url: site_url,
@@ -298,13 +341,34 @@ impl Settings {
                 tags: raw.feeds.tags,
                 category_map: raw.feeds.category_map,
                 tag_map: raw.feeds.tag_map,
+                hubs,
             },
         })
     }
 }
 
+/// A template's source: `templates/<file>` beside the settings file when it exists, else
+/// the compiled-in `default`; checked to compile, so a broken template is a settings error.
+pub(crate) fn template_source(
+    base: &Path,
+    file: &str,
+    default: Option<&str>,
+) -> Result<String, String> {
+    let path = base.join("templates").join(file);
+    let source = match std::fs::read_to_string(&path) {
+        Ok(source) => source,
+        Err(_) => default
+            .map(str::to_owned)
+            .ok_or_else(|| format!("`{}` does not exist", path.display()))?,
+    };
+    minijinja::Environment::new()
+        .template_from_str(&source)
+        .map_err(|e| format!("`{}`: {e}", path.display()))?;
+    Ok(source)
+}
+
 /// An absolute http(s) URL, normalised to end with `/` so that joins stay below it.
-fn parse_base_url(text: &str) -> Result<Url, String> {
+pub(crate) fn parse_base_url(text: &str) -> Result<Url, String> {
     let mut url = Url::parse(text.trim()).map_err(|e| {
         format!("`{text}` is not an absolute URL ({e}); write it like `https://example.org/`")
     })?;
@@ -319,6 +383,21 @@ fn parse_base_url(text: &str) -> Result<Url, String> {
         url.set_path(&path);
     }
     Ok(url)
+}
+
+fn parse_hubs(texts: &[String]) -> Result<Vec<Url>, String> {
+    let mut hubs: Vec<Url> = Vec::new();
+    for text in texts {
+        let url = Url::parse(text.trim())
+            .map_err(|e| format!("`{text}` is not an absolute URL ({e})"))?;
+        if url.scheme() != "http" && url.scheme() != "https" {
+            return Err(format!("`{text}` must start with `https://` or `http://`"));
+        }
+        if !hubs.contains(&url) {
+            hubs.push(url);
+        }
+    }
+    Ok(hubs)
 }
 
 fn parse_formats(names: &[String]) -> Result<Vec<Format>, String> {

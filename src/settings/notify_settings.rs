@@ -44,6 +44,8 @@ pub enum NotifierKind {
     Webhook(Webhook),
     Chat(Chat),
     Email(super::email_settings::EmailTarget),
+    /// A WebSub hub, told when a feed changes (from `feeds.hubs`; it hears of no posts).
+    Hub(Url),
 }
 
 /// A chat platform whose contract tidings speaks.
@@ -178,6 +180,9 @@ impl Notifier {
     /// Whether this notifier wants to hear of `post`: any listed category (or a descendant)
     /// or any listed tag; with no filters, every post.
     pub fn wants(&self, post: &Post) -> bool {
+        if matches!(self.kind, NotifierKind::Hub(_)) {
+            return false;
+        }
         if self.categories.is_empty() && self.tags.is_empty() {
             return true;
         }
@@ -311,6 +316,7 @@ const TYPE_KEYS: &[(&str, &[&str])] = &[
     ("to", &["email"]),
     ("subscribers", &["email"]),
     ("subject", &["email"]),
+    ("signup", &["email"]),
 ];
 
 /// A key set for a type that does not use it is an error, not a silently ignored setting.
@@ -327,6 +333,7 @@ fn check_keys_apply(raw: &RawNotifier) -> Result<(), (String, String)> {
         ("to", !raw.to.is_empty()),
         ("subscribers", raw.subscribers.is_some()),
         ("subject", raw.subject.is_some()),
+        ("signup", raw.signup),
     ];
     for (key, is_set) in set {
         let takes = TYPE_KEYS
@@ -574,6 +581,25 @@ pub fn interpolate(text: &str) -> Result<String, String> {
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// What the notifiers of WebSub hubs are called: `websub:<hub URL>`. A configured
+/// notifier's name cannot contain `:`, so the two never meet.
+pub const HUB_PREFIX: &str = "websub:";
+
+/// The notifier that carries publish pings to one WebSub hub (from `feeds.hubs`): pings wait
+/// in the outbox and are retried like any delivery.
+pub fn hub(url: Url) -> Notifier {
+    Notifier {
+        name: format!("{HUB_PREFIX}{url}"),
+        delivery: Delivery::Instant,
+        categories: Vec::new(),
+        tags: Vec::new(),
+        max_posts: 1,
+        max_attempts: 10,
+        timeout: Duration::from_secs(10),
+        kind: NotifierKind::Hub(url),
+    }
 }
 
 #[cfg(test)]

@@ -30,6 +30,26 @@ pub struct RawSettings {
     pub notifiers: BTreeMap<String, RawNotifier>,
     /// How email is sent (for `email` notifiers).
     pub email: Option<RawEmail>,
+    /// The web front door (`tidings serve`, and `tidings run` when set).
+    pub server: Option<RawServer>,
+}
+
+/// `[server]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// Address and port to listen on, e.g. `127.0.0.1:8080`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// How the world reaches this server, e.g. `https://news.example.org/`: the base of the
+    /// links in confirmation and unsubscribe emails.
+    pub public_url: String,
+    /// Signs confirmation and unsubscribe tokens, usually `${TIDINGS_SECRET}`; at least 16
+    /// characters.
+    pub secret: String,
+    /// Sign-up requests accepted from one client address per hour.
+    #[serde(default = "default_signups_per_hour")]
+    pub signups_per_hour: u32,
 }
 
 /// `[email]`
@@ -154,6 +174,10 @@ pub struct RawNotifier {
     pub subscribers: Option<String>,
     /// Email: the subject, a template (default `{{ site.title }}: {{ posts|length }} new posts`).
     pub subject: Option<String>,
+    /// Email: offer a sign-up form for this notifier on the server's front page (double
+    /// opt-in); confirmed subscribers are kept in the state file.
+    #[serde(default)]
+    pub signup: bool,
 }
 
 /// `[site]`
@@ -228,6 +252,9 @@ pub struct RawFeeds {
     /// Renames tag names in feed paths.
     #[serde(default)]
     pub tag_map: BTreeMap<String, String>,
+    /// WebSub hubs: announced in every feed, and pinged when a feed changes.
+    #[serde(default)]
+    pub hubs: Vec<String>,
 }
 
 impl Default for RawFeeds {
@@ -243,10 +270,17 @@ impl Default for RawFeeds {
             tags: false,
             category_map: BTreeMap::new(),
             tag_map: BTreeMap::new(),
+            hubs: Vec::new(),
         }
     }
 }
 
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_signups_per_hour() -> u32 {
+    10
+}
 fn default_rate() -> f64 {
     2.0
 }

@@ -1,0 +1,261 @@
+//! `GET /feeds/...`: the files the last build wrote, with validators and compression, and
+//! nothing else. A request path is decoded segment by segment and refused if any segment
+//! could climb out (`..`, `.`, an encoded `/` or `\`), is hidden (`.tidings-manifest`), or
+//! names anything but a feed or the OPML index; what is left is resolved and must still be
+//! inside `feeds.dir`.
+//!
+//! Files are cached in memory with their ETag and gzip form, checked against the file's
+//! size and modification time on every request: the build replaces files atomically and only
+//! when their bytes change, so those two are a faithful fingerprint.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
+
+use hyper::body::Bytes;
+use percent_encoding::percent_decode_str;
+
+use crate::feeds::output::OPML;
+use crate::settings::Format;
+
+/// The media type of a file the build writes, by its name.
+pub fn media_type(file_name: &str) -> Option<&'static str> {
+    Some(match file_name {
+        name if name == Format::Rss.file_name() => "application/rss+xml; charset=utf-8",
+        name if name == Format::Atom.file_name() => "application/atom+xml; charset=utf-8",
+        name if name == Format::Json.file_name() => "application/feed+json; charset=utf-8",
+        OPML => "text/x-opml; charset=utf-8",
+        _ => return None,
+    })
+}
+
+/// The segments of a path below `/feeds/`, decoded, if every one is safe to join.
+pub fn safe_segments(raw: &str) -> Option<Vec<String>> {
+    let mut segments = Vec::new();
+    for part in raw.split('/') {
+        let segment = percent_decode_str(part).decode_utf8().ok()?;
+        let unsafe_segment = segment.is_empty()
+            || segment.starts_with('.')
+            || segment.contains(['/', '\\', '\0'])
+            || segment.chars().any(char::is_control);
+        if unsafe_segment {
+            return None;
+        }
+        segments.push(segment.into_owned());
+    }
+    media_type(segments.last()?)?;
+    Some(segments)
+}
+
+/// One file as served.
+pub struct Cached {
+    len: u64,
+    modified: SystemTime,
+    pub media_type: &'static str,
+    /// Strong validator of the bytes (xxh3), quoted.
+    pub etag: String,
+    /// `Last-Modified`, an HTTP date.
+    pub last_modified: String,
+    pub body: Bytes,
+    gzip: OnceLock<Bytes>,
+}
+
+impl Cached {
+    /// The gzip form, made on first request.
+    pub fn gzipped(&self) -> Bytes {
+        self.gzip
+            .get_or_init(|| {
+                let mut encoder = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(self.body.len() / 3),
+                    flate2::Compression::new(6),
+                );
+                encoder
+                    .write_all(&self.body)
+                    .expect("writing to memory cannot fail");
+                Bytes::from(encoder.finish().expect("writing to memory cannot fail"))
+            })
+            .clone()
+    }
+
+    /// The ETag of the gzip form: a different representation needs a different strong tag.
+    pub fn gzip_etag(&self) -> String {
+        format!("{}-gz\"", self.etag.trim_end_matches('"'))
+    }
+
+    /// The modification time, for `If-Modified-Since`.
+    pub fn modified(&self) -> SystemTime {
+        self.modified
+    }
+}
+
+/// What a lookup found.
+pub enum Lookup {
+    Found(Arc<Cached>),
+    /// Not a servable file (refused, or not there): the same answer either way.
+    NotFound,
+}
+
+/// The feeds folder as the server sees it.
+pub struct FeedFiles {
+    root: PathBuf,
+    cache: Mutex<HashMap<Vec<String>, Arc<Cached>>>,
+}
+
+/// Above this many bytes of cached files, the cache starts again (a build that renamed
+/// everything should not keep the old names in memory).
+const CACHE_BUDGET: usize = 256 * 1024 * 1024;
+
+impl FeedFiles {
+    pub fn new(root: &Path) -> FeedFiles {
+        FeedFiles {
+            root: root.to_path_buf(),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The file for the path below `/feeds/` (still percent-encoded).
+    pub fn lookup(&self, raw: &str) -> Lookup {
+        let Some(segments) = safe_segments(raw) else {
+            return Lookup::NotFound;
+        };
+        let path = segments
+            .iter()
+            .fold(self.root.clone(), |path, segment| path.join(segment));
+        let Ok(meta) = std::fs::metadata(&path) else {
+            return Lookup::NotFound;
+        };
+        if !meta.is_file() {
+            return Lookup::NotFound;
+        }
+        let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        if let Some(cached) = self.cache.lock().expect("cache lock").get(&segments)
+            && cached.len == meta.len()
+            && cached.modified == modified
+        {
+            return Lookup::Found(cached.clone());
+        }
+        match self.load(&path, &segments, meta.len(), modified) {
+            Some(cached) => Lookup::Found(cached),
+            None => Lookup::NotFound,
+        }
+    }
+
+    fn load(
+        &self,
+        path: &Path,
+        segments: &[String],
+        len: u64,
+        modified: SystemTime,
+    ) -> Option<Arc<Cached>> {
+        // A symlink inside the folder must not lead out of it.
+        let root = std::fs::canonicalize(&self.root).ok()?;
+        let real = std::fs::canonicalize(path).ok()?;
+        if !real.starts_with(&root) {
+            tracing::warn!(path = %path.display(), "refused: resolves outside the feeds folder");
+            return None;
+        }
+        let body = std::fs::read(&real).ok()?;
+        let cached = Arc::new(Cached {
+            len,
+            modified,
+            media_type: media_type(segments.last()?)?,
+            etag: format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body)),
+            last_modified: httpdate::fmt_http_date(modified),
+            body: Bytes::from(body),
+            gzip: OnceLock::new(),
+        });
+        let mut cache = self.cache.lock().expect("cache lock");
+        let size: usize = cache.values().map(|c| c.body.len()).sum();
+        if size + cached.body.len() > CACHE_BUDGET {
+            cache.clear();
+        }
+        cache.insert(segments.to_vec(), cached.clone());
+        Some(cached)
+    }
+}
+
+/// Whether an `If-None-Match` value matches any of `tags` (weak comparison, as RFC 9110 asks
+/// for GET).
+pub fn none_match(header: &str, tags: &[&str]) -> bool {
+    header.split(',').map(str::trim).any(|candidate| {
+        candidate == "*"
+            || tags
+                .iter()
+                .any(|tag| candidate.trim_start_matches("W/") == tag.trim_start_matches("W/"))
+    })
+}
+
+/// Whether the file is unchanged since an `If-Modified-Since` date (whole seconds).
+pub fn not_modified_since(header: &str, modified: SystemTime) -> bool {
+    let Ok(since) = httpdate::parse_http_date(header.trim()) else {
+        return false;
+    };
+    let seconds = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    seconds(modified) <= seconds(since)
+}
+
+/// Whether `Accept-Encoding` takes gzip (and does not refuse it with `q=0`).
+pub fn accepts_gzip(header: &str) -> bool {
+    header.split(',').any(|part| {
+        let mut pieces = part.split(';').map(str::trim);
+        let coding = pieces.next().unwrap_or("");
+        let refused = pieces.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q == 0.0)
+        });
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_feed_files_below_the_folder() {
+        assert_eq!(safe_segments("rss.xml"), Some(vec!["rss.xml".into()]));
+        assert_eq!(
+            safe_segments("categories/%E6%96%B0%E9%97%BB/feed.json"),
+            Some(vec!["categories".into(), "新闻".into(), "feed.json".into()])
+        );
+        for bad in [
+            "../state.db",
+            "%2e%2e/state.db",
+            "%2E%2E%2Fstate.db",
+            "a/../../rss.xml",
+            "..%2frss.xml",
+            "a%5c..%5crss.xml",
+            ".tidings-manifest",
+            "a//rss.xml",
+            "./rss.xml",
+            "rss.xml%00",
+            "state.db",
+            "",
+            "categories/",
+        ] {
+            assert_eq!(safe_segments(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn validators() {
+        assert!(none_match("\"abc\"", &["\"abc\""]));
+        assert!(none_match("W/\"abc\", \"x\"", &["\"abc\""]));
+        assert!(none_match("*", &["\"abc\""]));
+        assert!(!none_match("\"abd\"", &["\"abc\""]));
+        let t = httpdate::parse_http_date("Fri, 27 Nov 2026 08:00:00 GMT").unwrap();
+        assert!(not_modified_since("Fri, 27 Nov 2026 08:00:00 GMT", t));
+        assert!(!not_modified_since("Fri, 27 Nov 2026 07:59:59 GMT", t));
+        assert!(!not_modified_since("yesterday", t));
+        assert!(accepts_gzip("gzip, deflate, br"));
+        assert!(accepts_gzip("br;q=1.0, GZIP;q=0.5"));
+        assert!(!accepts_gzip("gzip;q=0, br"));
+        assert!(!accepts_gzip("identity"));
+    }
+}

@@ -1,0 +1,211 @@
+//! The server's HTML: the front page (every feed, and a sign-up form per email notifier that
+//! offers one) and the short answer pages. Rendered from `templates/index.html` and
+//! `templates/page.html` with HTML auto-escaping, so whatever a page echoes (an address, a
+//! category name) is text, never markup.
+
+use serde::Serialize;
+
+use crate::feeds::{FeedKind, Listed};
+use crate::settings::{Format, Settings};
+
+/// Both page templates, compiled once.
+pub struct Pages {
+    env: minijinja::Environment<'static>,
+}
+
+#[derive(Serialize)]
+struct SiteInfo<'a> {
+    title: &'a str,
+    url: &'a str,
+    description: &'a str,
+    language: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct FeedLink {
+    label: &'static str,
+    media_type: &'static str,
+    url: String,
+}
+
+#[derive(Serialize)]
+struct FeedInfo {
+    title: String,
+    name: String,
+    kind: &'static str,
+    depth: usize,
+    posts: usize,
+    links: Vec<FeedLink>,
+}
+
+/// One sign-up form on the front page.
+#[derive(Serialize)]
+pub struct SignupForm {
+    pub notifier: String,
+    pub label: String,
+    /// Signed, expiring: the form must have come from this page.
+    pub token: String,
+    pub categories: Vec<CategoryChoice>,
+}
+
+/// A category a sign-up can follow.
+#[derive(Serialize, Clone)]
+pub struct CategoryChoice {
+    /// `A/B`, as posted back.
+    pub path: String,
+    pub name: String,
+    pub depth: usize,
+}
+
+/// A short answer page: a title, a sentence, and at most one button.
+pub struct Page {
+    pub title: &'static str,
+    pub message: String,
+    pub form: Option<PageForm>,
+}
+
+/// The one button of a page: a POST to `action` with hidden `fields`.
+#[derive(Serialize)]
+pub struct PageForm {
+    pub action: String,
+    pub button: &'static str,
+    pub fields: Vec<Field>,
+}
+
+#[derive(Serialize)]
+pub struct Field {
+    pub name: &'static str,
+    pub value: String,
+}
+
+impl Pages {
+    pub fn new(pages: &crate::settings::server_settings::Pages) -> Result<Pages, String> {
+        let mut env = minijinja::Environment::new();
+        // The `.html` names switch auto-escaping on.
+        env.add_template_owned("index.html", pages.index.clone())
+            .map_err(|e| format!("template `index.html`: {e}"))?;
+        env.add_template_owned("page.html", pages.page.clone())
+            .map_err(|e| format!("template `page.html`: {e}"))?;
+        Ok(Pages { env })
+    }
+
+    /// The front page.
+    pub fn index(
+        &self,
+        settings: &Settings,
+        base: &str,
+        listing: &[Listed],
+        signups: &[SignupForm],
+    ) -> Result<String, String> {
+        #[derive(Serialize)]
+        struct Context<'a> {
+            site: SiteInfo<'a>,
+            base: &'a str,
+            feeds: Vec<FeedInfo>,
+            site_feed: Option<FeedInfo>,
+            opml_url: String,
+            signups: &'a [SignupForm],
+            generator: &'static str,
+        }
+        let feeds: Vec<FeedInfo> = listing.iter().map(feed_info).collect();
+        let context = Context {
+            site: site_info(settings),
+            base,
+            site_feed: listing.first().map(feed_info),
+            feeds,
+            opml_url: format!("{}{}", settings.feeds.url, crate::feeds::output::OPML),
+            signups,
+            generator: crate::feeds::GENERATOR,
+        };
+        self.render("index.html", &context)
+    }
+
+    /// An answer page.
+    pub fn page(&self, settings: &Settings, base: &str, page: &Page) -> Result<String, String> {
+        #[derive(Serialize)]
+        struct Context<'a> {
+            site: SiteInfo<'a>,
+            base: &'a str,
+            title: &'a str,
+            message: &'a str,
+            form: Option<&'a PageForm>,
+        }
+        let context = Context {
+            site: site_info(settings),
+            base,
+            title: page.title,
+            message: &page.message,
+            form: page.form.as_ref(),
+        };
+        self.render("page.html", &context)
+    }
+
+    fn render(&self, name: &str, context: &impl Serialize) -> Result<String, String> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(minijinja::value::Serde(context)))
+            .map_err(|e| format!("template `{name}`: {e}"))
+    }
+}
+
+fn site_info(settings: &Settings) -> SiteInfo<'_> {
+    SiteInfo {
+        title: &settings.site.title,
+        url: settings.site.url.as_str(),
+        description: &settings.site.description,
+        language: settings.site.language.as_deref(),
+    }
+}
+
+fn feed_info(listed: &Listed) -> FeedInfo {
+    let (kind, name, depth) = match &listed.kind {
+        FeedKind::Site => ("site", "All posts".to_owned(), 0),
+        FeedKind::Category(path) => (
+            "category",
+            path.last().cloned().unwrap_or_default(),
+            path.len(),
+        ),
+        FeedKind::Tag(tag) => ("tag", tag.clone(), 1),
+    };
+    FeedInfo {
+        title: listed.title.clone(),
+        name,
+        kind,
+        depth,
+        posts: listed.items,
+        links: listed
+            .urls
+            .iter()
+            .map(|(format, url)| {
+                let (label, media_type) = match format {
+                    Format::Rss => ("RSS", "application/rss+xml"),
+                    Format::Atom => ("Atom", "application/atom+xml"),
+                    Format::Json => ("JSON", "application/feed+json"),
+                };
+                FeedLink {
+                    label,
+                    media_type,
+                    url: url.clone(),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// The categories a notifier's sign-up form offers: every category feed inside the
+/// notifier's own filter (all of them when it has none), parent first.
+pub fn category_choices(listing: &[Listed], filter: &[Vec<String>]) -> Vec<CategoryChoice> {
+    listing
+        .iter()
+        .filter_map(|listed| match &listed.kind {
+            FeedKind::Category(path) => Some(path),
+            _ => None,
+        })
+        .filter(|path| filter.is_empty() || filter.iter().any(|f| path.starts_with(f)))
+        .map(|path| CategoryChoice {
+            path: path.join("/"),
+            name: path.last().cloned().unwrap_or_default(),
+            depth: path.len() - 1,
+        })
+        .collect()
+}

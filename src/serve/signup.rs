@@ -1,0 +1,574 @@
+//! Signing up and leaving: the front page's forms, `POST /subscribe` (which only sends a
+//! confirmation email), `GET /confirm` (which stores the subscriber), and the one-click
+//! `/unsubscribe` of RFC 8058.
+//!
+//! Nothing here tells whether an address is already subscribed: `/subscribe` answers the same
+//! for every well-formed address. Links and forms carry HMAC-signed, expiring tokens
+//! ([`crate::tokens`]); a post from another site is refused by its `Origin` and
+//! `Sec-Fetch-Site` headers; each client address may sign up a few times an hour, and each
+//! address gets at most one confirmation email per ten minutes.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::DateTime;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, StatusCode};
+use lettre::message::Mailbox;
+
+use super::pages::{self, Field, Page, PageForm, SignupForm};
+use super::{Answer, State, html_answer, page, prune};
+use crate::notify::email::{Confirmation, confirmation};
+use crate::settings::{Delivery, Notifier, NotifierKind};
+use crate::store::Signup;
+use crate::tokens::{self, Grant, TokenError};
+
+/// How long a confirmation link works.
+const CONFIRM_HOURS: i64 = 48;
+/// How long the front page's form can be sent.
+const FORM_HOURS: i64 = 24;
+/// One confirmation email per address per this long; more requests are answered the same
+/// but send nothing.
+const RESEND_AFTER: Duration = Duration::from_secs(600);
+/// The largest form accepted (an address and a list of categories).
+const MAX_FORM_BYTES: usize = 16 * 1024;
+/// A form body must arrive within this time.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest address SMTP carries.
+const MAX_ADDRESS: usize = 254;
+/// Clients remembered before spent entries are dropped.
+const REMEMBERED: usize = 10_000;
+
+/// Sign-up limits: per client address, and per email address.
+pub struct Limits {
+    per_hour: u32,
+    clients: Mutex<HashMap<IpAddr, crate::notify::ratelimit::Bucket>>,
+    recent: Mutex<HashMap<(String, String), Instant>>,
+}
+
+impl Limits {
+    pub fn new(per_hour: u32) -> Limits {
+        Limits {
+            per_hour,
+            clients: Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one of the client's sign-ups, or says how long until it has one. IPv6 clients
+    /// are counted by their /64, which one host usually holds whole.
+    fn admit(&self, client: IpAddr) -> Result<(), Duration> {
+        let client = match client {
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(bits.into())
+            }
+            v4 => v4,
+        };
+        let now = Instant::now();
+        let mut clients = self.clients.lock().expect("limits lock");
+        prune(&mut clients, REMEMBERED, |bucket| !bucket.is_full(now));
+        let per_hour = f64::from(self.per_hour);
+        clients
+            .entry(client)
+            .or_insert_with(|| {
+                crate::notify::ratelimit::Bucket::new(per_hour, per_hour / 3600.0, now)
+            })
+            .try_take(now)
+    }
+
+    /// Whether a confirmation may go to this address now (and notes that one does).
+    fn first_in_a_while(&self, notifier: &str, address: &str) -> bool {
+        let now = Instant::now();
+        let mut recent = self.recent.lock().expect("limits lock");
+        prune(&mut recent, REMEMBERED, |at| {
+            now.duration_since(*at) < RESEND_AFTER
+        });
+        let key = (notifier.to_owned(), address.to_lowercase());
+        match recent.get(&key) {
+            Some(at) if now.duration_since(*at) < RESEND_AFTER => false,
+            _ => {
+                recent.insert(key, now);
+                true
+            }
+        }
+    }
+}
+
+/// The email notifiers that offer a sign-up form.
+fn signup_notifiers(state: &State) -> impl Iterator<Item = &Notifier> {
+    state
+        .settings
+        .notifiers
+        .iter()
+        .filter(|n| matches!(&n.kind, NotifierKind::Email(target) if target.signup))
+}
+
+/// How pages and emails name what a notifier sends.
+fn label(notifier: &Notifier) -> String {
+    match notifier.delivery {
+        Delivery::Digest(_) => format!("the “{}” digest", notifier.name),
+        Delivery::Instant => format!("an email for each new post (“{}”)", notifier.name),
+    }
+}
+
+/// `GET /`: every feed, and a form per notifier that takes sign-ups.
+pub async fn index(state: &State) -> Answer {
+    let listing = state.shared.listing();
+    let now = state.clock.now();
+    let forms: Vec<SignupForm> = signup_notifiers(state)
+        .map(|notifier| SignupForm {
+            notifier: notifier.name.clone(),
+            label: label(notifier),
+            token: tokens::sign(
+                &state.server.secret,
+                &Grant {
+                    action: "form".into(),
+                    address: String::new(),
+                    notifier: notifier.name.clone(),
+                    expires: now + chrono::Duration::hours(FORM_HOURS),
+                    categories: Vec::new(),
+                },
+            ),
+            categories: pages::category_choices(&listing, &notifier.categories),
+        })
+        .collect();
+    match state
+        .pages
+        .index(&state.settings, &state.base, &listing, &forms)
+    {
+        Ok(html) => html_answer(StatusCode::OK, html),
+        Err(e) => {
+            tracing::error!("{e}");
+            super::plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page template failed\n",
+            )
+        }
+    }
+}
+
+fn answer(state: &State, status: StatusCode, title: &'static str, message: String) -> Answer {
+    page(
+        state,
+        status,
+        &Page {
+            title,
+            message,
+            form: None,
+        },
+    )
+}
+
+/// Whether a form post came from a page of this site. Browsers send `Sec-Fetch-Site` and
+/// `Origin` with every cross-site POST; a client that sends neither is not a browser a
+/// forged page could drive.
+fn same_site(state: &State, headers: &hyper::HeaderMap) -> bool {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = get("sec-fetch-site")
+        && site != "same-origin"
+        && site != "none"
+    {
+        return false;
+    }
+    let Some(origin) = get("origin") else {
+        return true;
+    };
+    if origin == state.server.public_url.origin().ascii_serialization() {
+        return true;
+    }
+    // Reached directly rather than through `public_url` (e.g. on the listen address).
+    get("host").is_some_and(|host| {
+        origin == format!("http://{host}") || origin == format!("https://{host}")
+    })
+}
+
+/// Reads a small request body, refusing one too large or too slow.
+async fn read_body(request: Request<Incoming>) -> Result<Vec<u8>, (StatusCode, &'static str)> {
+    let body = Limited::new(request.into_body(), MAX_FORM_BYTES);
+    match tokio::time::timeout(BODY_TIMEOUT, body.collect()).await {
+        Err(_) => Err((
+            StatusCode::REQUEST_TIMEOUT,
+            "The form took too long to arrive.",
+        )),
+        Ok(Err(_)) => Err((StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.")),
+        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
+    }
+}
+
+/// The fields of the sign-up form.
+#[derive(Default)]
+struct SignupFields {
+    email: String,
+    notifier: String,
+    form_token: String,
+    trap: String,
+    categories: Vec<String>,
+}
+
+fn parse_fields(body: &[u8]) -> SignupFields {
+    let mut fields = SignupFields::default();
+    for (name, value) in url::form_urlencoded::parse(body) {
+        match name.as_ref() {
+            "email" => fields.email = value.trim().to_owned(),
+            "notifier" => fields.notifier = value.into_owned(),
+            "form_token" => fields.form_token = value.into_owned(),
+            "website" => fields.trap = value.into_owned(),
+            "category" => fields.categories.push(value.into_owned()),
+            _ => {}
+        }
+    }
+    fields
+}
+
+/// `POST /subscribe`: checks the form and queues a confirmation email.
+pub async fn subscribe(state: &State, client: IpAddr, request: Request<Incoming>) -> Answer {
+    if let Err(wait) = state.signup.admit(client) {
+        let mut refused = answer(
+            state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ups",
+            "Too many sign-ups came from your network just now. Please try again later.".into(),
+        );
+        refused.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(wait.as_secs().max(1)),
+        );
+        return refused;
+    }
+    if !same_site(state, request.headers()) {
+        return answer(
+            state,
+            StatusCode::FORBIDDEN,
+            "Sign-up refused",
+            "This form can only be sent from this site's own page.".into(),
+        );
+    }
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return answer(
+            state,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Sign-up refused",
+            "Please use the form on the front page.".into(),
+        );
+    }
+    let body = match read_body(request).await {
+        Ok(body) => body,
+        Err((status, message)) => return answer(state, status, "Sign-up refused", message.into()),
+    };
+    let fields = parse_fields(&body);
+    let Some(notifier) = signup_notifiers(state).find(|n| n.name == fields.notifier) else {
+        return answer(
+            state,
+            StatusCode::BAD_REQUEST,
+            "Sign-up refused",
+            "This sign-up form is no longer offered; reload the front page.".into(),
+        );
+    };
+    let now = state.clock.now();
+    let form_ok = tokens::verify(&state.server.secret, &fields.form_token, now)
+        .is_ok_and(|grant| grant.action == "form" && grant.notifier == notifier.name);
+    if !form_ok {
+        return answer(
+            state,
+            StatusCode::BAD_REQUEST,
+            "Sign-up refused",
+            "The form has expired. Reload the front page and try again.".into(),
+        );
+    }
+    let mailbox = (fields.email.len() <= MAX_ADDRESS)
+        .then(|| fields.email.parse::<lettre::Address>().ok())
+        .flatten();
+    let Some(address) = mailbox else {
+        return answer(
+            state,
+            StatusCode::BAD_REQUEST,
+            "Sign-up refused",
+            format!("“{}” is not an email address.", truncate(&fields.email, 80)),
+        );
+    };
+    let offered = pages::category_choices(&state.shared.listing(), &notifier.categories);
+    let mut categories = Vec::new();
+    for wanted in &fields.categories {
+        if !offered.iter().any(|c| &c.path == wanted) {
+            return answer(
+                state,
+                StatusCode::BAD_REQUEST,
+                "Sign-up refused",
+                format!(
+                    "“{}” is not a category offered here; reload the front page.",
+                    truncate(wanted, 80)
+                ),
+            );
+        }
+        if !categories.contains(wanted) {
+            categories.push(wanted.clone());
+        }
+    }
+    let check_inbox = || {
+        answer(
+            state,
+            StatusCode::OK,
+            "Check your inbox",
+            format!(
+                "If {address} can receive email, a message with a confirmation link is on its way. Nothing will be sent until you open it."
+            ),
+        )
+    };
+    // A filled trap field is a bot: it gets the same answer and no email.
+    if !fields.trap.is_empty()
+        || !state
+            .signup
+            .first_in_a_while(&notifier.name, address.as_ref())
+    {
+        return check_inbox();
+    }
+    match queue_confirmation(state, notifier, &address, categories, now).await {
+        Ok(()) => check_inbox(),
+        Err(e) => {
+            tracing::error!(notifier = %notifier.name, "sign-up: {e}");
+            answer(
+                state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Please try again",
+                "The sign-up could not be taken just now. Please try again in a minute.".into(),
+            )
+        }
+    }
+}
+
+async fn queue_confirmation(
+    state: &State,
+    notifier: &Notifier,
+    address: &lettre::Address,
+    categories: Vec<String>,
+    now: DateTime<chrono::Utc>,
+) -> Result<(), String> {
+    let email = state
+        .settings
+        .email
+        .as_ref()
+        .ok_or("an email notifier without `[email]`")?;
+    let grant = Grant {
+        action: "confirm".into(),
+        address: address.to_string(),
+        notifier: notifier.name.clone(),
+        expires: now + chrono::Duration::hours(CONFIRM_HOURS),
+        categories,
+    };
+    let mut link = state
+        .server
+        .public_url
+        .join("confirm")
+        .expect("a relative path joins any base URL");
+    link.query_pairs_mut()
+        .append_pair("token", &tokens::sign(&state.server.secret, &grant));
+    let to = Mailbox::new(None, address.clone());
+    let label = label(notifier);
+    let request = Confirmation {
+        notifier: &notifier.name,
+        label: &label,
+        to: &to,
+        categories: &grant.categories,
+        link: link.as_str(),
+        hours: CONFIRM_HOURS,
+    };
+    let (id, body) = confirmation(&state.settings, email, &state.server.pages, &request, now)?;
+    let name = notifier.name.clone();
+    state
+        .with_store(move |store| store.enqueue(&id, &name, "confirm", &body, now))
+        .await?
+        .map_err(|e| e.to_string())?;
+    state.shared.wake_daemon();
+    tracing::info!(notifier = %notifier.name, "confirmation queued");
+    Ok(())
+}
+
+fn truncate(text: &str, chars: usize) -> String {
+    let mut short: String = text.chars().take(chars).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
+}
+
+/// The `token` query parameter.
+fn token_of(request: &Request<impl Sized>) -> String {
+    request
+        .uri()
+        .query()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "token")
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_default()
+}
+
+/// Checks a link's token for `action`; a refusal says what to do instead.
+fn check_link(
+    state: &State,
+    request: &Request<impl Sized>,
+    action: &str,
+) -> Result<Grant, &'static str> {
+    match tokens::verify(&state.server.secret, &token_of(request), state.clock.now()) {
+        Ok(grant) if grant.action == action => Ok(grant),
+        Err(TokenError::Expired) if action == "confirm" => {
+            Err("This confirmation link has expired. Please sign up again on the front page.")
+        }
+        Err(TokenError::Expired) => {
+            Err("This link has expired. Use the unsubscribe link in a more recent email.")
+        }
+        Ok(_) | Err(_) => Err(
+            "This link is damaged or was not made by this site. Copy the whole link from the email.",
+        ),
+    }
+}
+
+/// The page for a link that does not work.
+fn refused_link(state: &State, message: &str) -> Answer {
+    answer(
+        state,
+        StatusCode::BAD_REQUEST,
+        "This link does not work",
+        message.to_owned(),
+    )
+}
+
+/// `GET /confirm?token=…`: stores the subscriber.
+pub async fn confirm(state: &State, request: &Request<Incoming>) -> Answer {
+    let grant = match check_link(state, request, "confirm") {
+        Ok(grant) => grant,
+        Err(message) => return refused_link(state, message),
+    };
+    let Some(notifier) = signup_notifiers(state).find(|n| n.name == grant.notifier) else {
+        return answer(
+            state,
+            StatusCode::GONE,
+            "No longer offered",
+            "This list no longer takes sign-ups.".into(),
+        );
+    };
+    let others: Vec<String> = state
+        .settings
+        .notifiers
+        .iter()
+        .filter(|n| matches!(n.kind, NotifierKind::Email(_)))
+        .map(|n| n.name.clone())
+        .collect();
+    let signup = Signup {
+        address: grant.address.clone(),
+        categories: grant.categories.clone(),
+    };
+    let name = notifier.name.clone();
+    let now = state.clock.now();
+    let stored = state
+        .with_store(move |store| {
+            let others: Vec<&str> = others.iter().map(String::as_str).collect();
+            store.confirm_signup(&name, &signup, &others, now)
+        })
+        .await
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    if let Err(e) = stored {
+        tracing::error!(notifier = %notifier.name, "confirmation: {e}");
+        return answer(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Please try again",
+            "The confirmation could not be stored just now. Please open the link again in a minute.".into(),
+        );
+    }
+    tracing::info!(notifier = %notifier.name, "sign-up confirmed");
+    let following = if grant.categories.is_empty() {
+        String::new()
+    } else {
+        format!(" Categories: {}.", grant.categories.join(", "))
+    };
+    answer(
+        state,
+        StatusCode::OK,
+        "You are subscribed",
+        format!(
+            "{} will receive {}.{following}",
+            grant.address,
+            label(notifier)
+        ),
+    )
+}
+
+/// `GET /unsubscribe?token=…`: one button (mail scanners follow links; only a POST acts).
+pub fn unsubscribe_page(state: &State, request: &Request<Incoming>) -> Answer {
+    let grant = match check_link(state, request, "unsubscribe") {
+        Ok(grant) => grant,
+        Err(message) => return refused_link(state, message),
+    };
+    let what = state
+        .settings
+        .notifiers
+        .iter()
+        .find(|n| n.name == grant.notifier)
+        .map_or_else(|| format!("“{}”", grant.notifier), label);
+    page(
+        state,
+        StatusCode::OK,
+        &Page {
+            title: "Unsubscribe",
+            message: format!("Stop sending {what} to {}?", grant.address),
+            form: Some(PageForm {
+                action: format!("{}unsubscribe?token={}", state.base, token_of(request)),
+                button: "Unsubscribe",
+                fields: vec![Field {
+                    name: "List-Unsubscribe",
+                    value: "One-Click".into(),
+                }],
+            }),
+        },
+    )
+}
+
+/// `POST /unsubscribe?token=…` (RFC 8058 one-click, or the page's button): done at once.
+pub async fn unsubscribe(state: &State, request: Request<Incoming>) -> Answer {
+    let grant = match check_link(state, &request, "unsubscribe") {
+        Ok(grant) => grant,
+        Err(message) => return refused_link(state, message),
+    };
+    // The body (`List-Unsubscribe=One-Click`) says nothing the token does not; it is read so
+    // the connection stays usable, and bounded like any other.
+    if let Err((status, message)) = read_body(request).await {
+        return answer(state, status, "Unsubscribe failed", message.into());
+    }
+    let (address, notifier) = (grant.address.clone(), grant.notifier.clone());
+    let now = state.clock.now();
+    let stored = state
+        .with_store(move |store| store.unsubscribe(&address, Some(&notifier), now))
+        .await
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    if let Err(e) = stored {
+        tracing::error!(notifier = %grant.notifier, "unsubscribe: {e}");
+        return answer(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Please try again",
+            "The unsubscribe could not be stored just now. Please try again in a minute.".into(),
+        );
+    }
+    tracing::info!(notifier = %grant.notifier, "unsubscribed");
+    answer(
+        state,
+        StatusCode::OK,
+        "You are unsubscribed",
+        format!(
+            "{} will get no more email from “{}”.",
+            grant.address, grant.notifier
+        ),
+    )
+}

@@ -1,0 +1,101 @@
+//! `[server]`, validated: where the web front door listens, how the world reaches it, the
+//! secret that signs its links, and the templates of its pages and confirmation email.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use url::Url;
+
+use super::notify_settings::interpolate;
+use super::raw::RawServer;
+
+/// `[server]`, validated.
+#[derive(Clone)]
+pub struct Server {
+    pub listen: SocketAddr,
+    /// Always ends with `/`.
+    pub public_url: Url,
+    /// Signs confirmation and unsubscribe tokens.
+    pub secret: Vec<u8>,
+    pub signups_per_hour: u32,
+    pub pages: Pages,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url.as_str())
+            .field("secret", &"***")
+            .finish()
+    }
+}
+
+/// Template sources: `templates/<file>` beside the settings file, or the compiled-in ones.
+#[derive(Debug, Clone)]
+pub struct Pages {
+    /// `index.html`: the feed list and sign-up forms.
+    pub index: String,
+    /// `page.html`: every short answer (confirmed, unsubscribed, link expired, …).
+    pub page: String,
+    /// `confirm.html` and `confirm.txt`: the double opt-in email.
+    pub confirm_html: String,
+    pub confirm_txt: String,
+}
+
+/// The shortest secret accepted: shorter ones can be guessed offline from one token.
+const MIN_SECRET: usize = 16;
+
+/// Validates `[server]`; errors name the key below `server`.
+pub fn server(raw: &RawServer, base: &Path) -> Result<Server, (String, String)> {
+    let err = |key: &str, message: String| (key.to_owned(), message);
+    let listen: SocketAddr = raw.listen.trim().parse().map_err(|_| {
+        err(
+            "listen",
+            format!(
+                "`{}` is not an address and port like `127.0.0.1:8080` or `[::]:8080`",
+                raw.listen
+            ),
+        )
+    })?;
+    let public_url = super::parse_base_url(&raw.public_url).map_err(|m| err("public_url", m))?;
+    let loopback = matches!(
+        public_url.host_str(),
+        Some("127.0.0.1" | "localhost" | "[::1]")
+    );
+    if public_url.scheme() != "https" && !loopback {
+        return Err(err(
+            "public_url",
+            "must be https:// (mail clients only offer one-click unsubscribe over HTTPS; http:// is for 127.0.0.1 and localhost)".into(),
+        ));
+    }
+    let secret = interpolate(&raw.secret).map_err(|m| err("secret", m))?;
+    if secret.chars().count() < MIN_SECRET {
+        return Err(err(
+            "secret",
+            format!(
+                "must be at least {MIN_SECRET} characters (e.g. `openssl rand -base64 32` in an environment variable)"
+            ),
+        ));
+    }
+    if raw.signups_per_hour == 0 {
+        return Err(err("signups_per_hour", "must be at least 1".into()));
+    }
+    let template = |file: &str, default: &str| {
+        super::template_source(base, file, Some(default)).map_err(|m| err("templates", m))
+    };
+    let pages = Pages {
+        index: template("index.html", include_str!("../../templates/index.html"))?,
+        page: template("page.html", include_str!("../../templates/page.html"))?,
+        confirm_html: template("confirm.html", include_str!("../../templates/confirm.html"))?,
+        confirm_txt: template("confirm.txt", include_str!("../../templates/confirm.txt"))?,
+    };
+    Ok(Server {
+        listen,
+        public_url,
+        secret: secret.into_bytes(),
+        signups_per_hour: raw.signups_per_hour,
+        pages,
+    })
+}

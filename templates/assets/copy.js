@@ -1,0 +1,17 @@
+// "Copy URL" buttons on the feed list: put the feed's address on the clipboard. Without
+// JavaScript the address is still shown, ready to select.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("button.copy");
+  if (!button) return;
+  const url = button.dataset.url;
+  try {
+    await navigator.clipboard.writeText(url);
+  } catch {
+    const field = button.parentElement.querySelector("input.url");
+    field.select();
+    document.execCommand("copy");
+  }
+  const label = button.textContent;
+  button.textContent = "Copied";
+  setTimeout(() => { button.textContent = label; }, 1500);
+});
