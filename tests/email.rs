@@ -3,74 +3,13 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::Site;
+use common::smtp::SmtpSink;
 use mail_parser::{MessageParser, MimeHeaders};
-
-/// An aiosmtpd server writing what it accepts into a folder; stopped when dropped.
-struct SmtpSink {
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Child,
-}
-
-impl SmtpSink {
-    fn start() -> SmtpSink {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = tempfile::tempdir().unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(port.to_string())
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 with aiosmtpd (pip install aiosmtpd; .ci/run installs it)");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
-        SmtpSink { port, dir, child }
-    }
-
-    /// Messages received so far, by file name order (arrival).
-    fn messages(&self) -> Vec<(String, Vec<u8>)> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        files
-            .into_iter()
-            .map(|p| {
-                let name = p.file_name().unwrap().to_string_lossy().into_owned();
-                let rcpt = name
-                    .split_once('-')
-                    .unwrap()
-                    .1
-                    .trim_end_matches(".eml")
-                    .to_owned();
-                (rcpt, std::fs::read(p).unwrap())
-            })
-            .collect()
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn settings(port: u16, notifier: &str) -> String {
     format!(

@@ -228,7 +228,14 @@ async fn respond(state: &State, peer: SocketAddr, request: Request<Incoming>) ->
     let raw_path = request.uri().path().to_owned();
     let (route, mut answer) = route(state, peer.ip(), request).await;
     if method == Method::HEAD {
+        // The headers of a GET, the length included, and no body.
+        let length = hyper::body::Body::size_hint(answer.body())
+            .exact()
+            .unwrap_or(0);
         *answer.body_mut() = Full::new(Bytes::new());
+        answer
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
     secure(&mut answer, route);
     *state
@@ -424,7 +431,7 @@ fn not_found(state: &State) -> Answer {
 }
 
 /// Headers every answer carries: no scripts or styles but our own, no framing, no sniffing,
-/// and no `Referer` (a confirmation or unsubscribe URL holds a token).
+/// and no `Referer` to other sites (a confirmation or unsubscribe URL holds a token).
 fn secure(answer: &mut Answer, route: &str) {
     let headers = answer.headers_mut();
     headers.insert(
@@ -437,9 +444,11 @@ fn secure(answer: &mut Answer, route: &str) {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // `same-origin`, not `no-referrer`: with the latter a browser sends `Origin: null` on
+    // the sign-up form's own POST, which could then not be told from a forged one.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if route != "feeds" && route != "assets" && !headers.contains_key(header::CACHE_CONTROL) {

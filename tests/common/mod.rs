@@ -14,7 +14,10 @@ pub struct Site {
 /// The webhook secret the tests hand to the binary through `${TIDINGS_TEST_SECRET}`.
 pub const TEST_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
+pub mod browser;
+pub mod http;
 pub mod receiver;
+pub mod smtp;
 
 pub const BASE_SETTINGS: &str = r#"
 [site]

@@ -1,0 +1,870 @@
+//! `tidings serve` through the real binary on 127.0.0.1: feeds with validators and gzip, no
+//! way out of the feeds folder, the front page, double opt-in sign-up against a real SMTP
+//! server (aiosmtpd), one-click unsubscribe, health, metrics, WebSub pings to a real HTTP
+//! hub, and one end-to-end run in a real headless Chromium.
+
+mod common;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Site;
+use common::browser::Browser;
+use common::http::{self, Response};
+use common::receiver::{Receiver, Reply};
+use common::smtp::SmtpSink;
+use mail_parser::MessageParser;
+use tidings::clock::{Clock, SystemClock};
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn post(title: &str, categories: &str) -> String {
+    format!(
+        "---\ntitle: {title:?}\ndate: 2024-01-02 10:00:00\ncategories: {categories}\ntags: [notes]\n---\nThe body of {title}.\n"
+    )
+}
+
+/// Settings with a server on `port`, mail to `smtp`, and a digest notifier (every second)
+/// that takes sign-ups and always writes to the editor.
+fn settings(port: u16, smtp: u16, extra_server: &str) -> String {
+    format!(
+        r#"{base}
+[schedule]
+scan = "* * * * * *"
+
+[email]
+smtp = "smtp://127.0.0.1:{smtp}?tls=none"
+from = "Test Site <news@example.org>"
+rate = 50
+
+[server]
+listen = "127.0.0.1:{port}"
+public_url = "http://127.0.0.1:{port}/"
+secret = "${{TIDINGS_TEST_SECRET}}"
+{extra_server}
+
+[notifiers.letters]
+type = "email"
+mode = "digest"
+schedule = "* * * * * *"
+to = ["editor@example.org"]
+signup = true
+"#,
+        base = common::BASE_SETTINGS
+    )
+}
+
+/// `tidings serve` running on a site; stopped with SIGTERM when dropped.
+struct Served {
+    site: Site,
+    host: String,
+    child: Option<Child>,
+}
+
+impl Served {
+    fn start(site: Site, port: u16) -> Served {
+        let log = std::fs::File::create(site.path().join("serve.log")).unwrap();
+        let child = site
+            .command(&["serve"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let served = Served {
+            site,
+            host: format!("127.0.0.1:{port}"),
+            child: Some(child),
+        };
+        served.wait_until_scanned();
+        served
+    }
+
+    fn wait_until_scanned(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if std::net::TcpStream::connect(&self.host).is_ok() {
+                let health = http::get(&self.host, "/healthz", &[]);
+                if health.status == 200 && !health.text().contains("\"last_scan\":null") {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not come up:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.site.path().join("serve.log")).unwrap_or_default()
+    }
+
+    fn get(&self, target: &str, headers: &[(&str, &str)]) -> Response {
+        http::get(&self.host, target, headers)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.host)
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
+    }
+}
+
+/// A site with three posts in two categories, served.
+fn served_site(smtp: u16, extra_server: &str) -> Served {
+    let port = free_port();
+    let site = Site::with_settings(&settings(port, smtp, extra_server));
+    site.post("a.md", post("Alpha", "[News]"));
+    site.post("b.md", post("Beta", "[Tech, Rust]"));
+    site.post("c.md", post("Gamma", "[Tech]"));
+    Served::start(site, port)
+}
+
+/// The signed form token the front page carries for `notifier`.
+fn form_token(served: &Served) -> String {
+    let page = served.get("/", &[]).text();
+    let at = page
+        .find("name=\"form_token\" value=\"")
+        .expect("a sign-up form");
+    let rest = &page[at + "name=\"form_token\" value=\"".len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+fn form(fields: &[(&str, &str)]) -> Vec<u8> {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
+        .into_bytes()
+}
+
+fn post_form(served: &Served, target: &str, fields: &[(&str, &str)]) -> Response {
+    let origin = served.url("");
+    http::request(
+        &served.host,
+        "POST",
+        target,
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", &origin),
+        ],
+        &form(fields),
+    )
+}
+
+/// Messages the sink received for `address`, parsed: (subject, text, List-Unsubscribe).
+fn mail_to(sink: &SmtpSink, address: &str) -> Vec<(String, String, Option<String>)> {
+    sink.messages()
+        .into_iter()
+        .filter(|(rcpt, _)| rcpt == address)
+        .map(|(_, bytes)| {
+            let message = MessageParser::default().parse(&bytes[..]).unwrap();
+            let subject = message.subject().unwrap_or("").to_owned();
+            let text = message.body_text(0).unwrap_or_default().into_owned();
+            let unsubscribe = message
+                .header_raw("List-Unsubscribe")
+                .map(|v| v.trim().to_owned());
+            (subject, text, unsubscribe)
+        })
+        .collect()
+}
+
+/// Waits until `address` has received `n` messages.
+fn wait_for_mail(
+    sink: &SmtpSink,
+    address: &str,
+    n: usize,
+    served: &Served,
+) -> Vec<(String, String, Option<String>)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mail = mail_to(sink, address);
+        if mail.len() >= n {
+            return mail;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{address} got {} of {n} messages:\n{}",
+            mail.len(),
+            served.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The first `http…` URL in `text` that contains `needle`.
+fn link_in(text: &str, needle: &str) -> String {
+    text.split_whitespace()
+        .find(|word| word.starts_with("http") && word.contains(needle))
+        .unwrap_or_else(|| panic!("no {needle} link in:\n{text}"))
+        .trim_end_matches(['>', ',', '.'])
+        .to_owned()
+}
+
+/// The path and query of a URL on the served host.
+fn target_of(url: &str) -> String {
+    let parsed = url::Url::parse(url).unwrap();
+    format!("{}?{}", parsed.path(), parsed.query().unwrap_or(""))
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+#[test]
+fn feeds_are_served_with_types_validators_and_gzip() {
+    let sink = SmtpSink::start();
+    let served = served_site(sink.port, "");
+    let out = served.site.out();
+    for (file, media_type) in [
+        ("rss.xml", "application/rss+xml"),
+        ("atom.xml", "application/atom+xml"),
+        ("feed.json", "application/feed+json"),
+        ("index.opml", "text/x-opml"),
+        ("categories/Tech/rss.xml", "application/rss+xml"),
+    ] {
+        let answer = served.get(&format!("/feeds/{file}"), &[]);
+        assert_eq!(answer.status, 200, "{file}");
+        assert!(
+            answer
+                .header("content-type")
+                .unwrap()
+                .starts_with(media_type),
+            "{file}: {:?}",
+            answer.header("content-type")
+        );
+        assert_eq!(
+            answer.body,
+            std::fs::read(out.join(file)).unwrap(),
+            "{file}"
+        );
+        assert!(answer.header("etag").is_some() && answer.header("last-modified").is_some());
+        if file != "index.opml" {
+            common::parse_feed(&out.join(file));
+            feed_rs::parser::parse(answer.body.as_slice()).expect("feed-rs parses what is served");
+        }
+    }
+
+    let first = served.get("/feeds/rss.xml", &[]);
+    let etag = first.header("etag").unwrap().to_owned();
+    let modified = first.header("last-modified").unwrap().to_owned();
+    let cached = served.get("/feeds/rss.xml", &[("If-None-Match", &etag)]);
+    assert_eq!(cached.status, 304);
+    assert!(cached.body.is_empty());
+    assert_eq!(cached.header("etag"), Some(etag.as_str()));
+    let weak = format!("W/{etag}");
+    assert_eq!(
+        served
+            .get("/feeds/rss.xml", &[("If-None-Match", &weak)])
+            .status,
+        304
+    );
+    assert_eq!(
+        served
+            .get("/feeds/rss.xml", &[("If-Modified-Since", &modified)])
+            .status,
+        304
+    );
+    let stale = served.get("/feeds/rss.xml", &[("If-None-Match", "\"0000\"")]);
+    assert_eq!(stale.status, 200);
+    assert_eq!(
+        served
+            .get(
+                "/feeds/rss.xml",
+                &[("If-Modified-Since", "Thu, 01 Jan 2015 00:00:00 GMT")]
+            )
+            .status,
+        200
+    );
+
+    let zipped = served.get("/feeds/rss.xml", &[("Accept-Encoding", "gzip, br")]);
+    assert_eq!(zipped.status, 200);
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert_eq!(zipped.header("vary"), Some("Accept-Encoding"));
+    assert_ne!(
+        zipped.header("etag"),
+        Some(etag.as_str()),
+        "a variant has its own tag"
+    );
+    assert_eq!(gunzip(&zipped.body), first.body);
+    let zipped_tag = zipped.header("etag").unwrap().to_owned();
+    assert_eq!(
+        served
+            .get(
+                "/feeds/rss.xml",
+                &[("Accept-Encoding", "gzip"), ("If-None-Match", &zipped_tag)]
+            )
+            .status,
+        304
+    );
+    let refused = served.get("/feeds/rss.xml", &[("Accept-Encoding", "gzip;q=0")]);
+    assert_eq!(refused.header("content-encoding"), None);
+
+    let head = http::request(&served.host, "HEAD", "/feeds/rss.xml", &[], b"");
+    assert_eq!(head.status, 200);
+    assert_eq!(
+        head.header("content-length"),
+        Some(first.body.len().to_string().as_str())
+    );
+    let wrong_method = http::request(&served.host, "POST", "/feeds/rss.xml", &[], b"");
+    assert_eq!(wrong_method.status, 405);
+
+    // A new post changes the file: the old tag no longer matches.
+    served.site.post("d.md", post("Delta", "[News]"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = served.get("/feeds/rss.xml", &[("If-None-Match", &etag)]);
+        if answer.status == 200 {
+            assert!(answer.text().contains("Delta"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the feed never changed");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn nothing_outside_the_feeds_folder_is_served() {
+    let sink = SmtpSink::start();
+    let served = served_site(sink.port, "");
+    let root = served.site.path();
+    // A link inside the folder that leads out of it.
+    std::fs::create_dir_all(served.site.out().join("evil")).unwrap();
+    std::os::unix::fs::symlink(
+        root.join("settings.toml"),
+        served.site.out().join("evil/rss.xml"),
+    )
+    .unwrap();
+    assert!(root.join(".tidings/state.db").exists());
+    for target in [
+        "/feeds/../.tidings/state.db",
+        "/feeds/../settings.toml",
+        "/feeds/%2e%2e/settings.toml",
+        "/feeds/%2E%2E%2Fsettings.toml",
+        "/feeds/..%2fsettings.toml",
+        "/feeds/..%5csettings.toml",
+        "/feeds/categories/../../settings.toml",
+        "/feeds/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/feeds//etc/passwd",
+        "/feeds/.tidings-manifest",
+        "/feeds/evil/rss.xml",
+        "/feeds/rss.xml%00.txt",
+        "/feeds/",
+        "/feeds/categories",
+        "/settings.toml",
+        "/.tidings/state.db",
+    ] {
+        let answer = served.get(target, &[]);
+        assert_eq!(answer.status, 404, "{target}: {}", answer.text());
+        let text = answer.text();
+        assert!(
+            !text.contains("TIDINGS_TEST_SECRET") && !text.contains("SQLite format"),
+            "{target} leaked a file"
+        );
+    }
+}
+
+#[test]
+fn front_page_lists_every_feed_and_offers_the_signup() {
+    let sink = SmtpSink::start();
+    let served = served_site(sink.port, "");
+    let page = served.get("/", &[]);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    for (name, value) in [
+        ("content-security-policy", "default-src 'none'"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+    ] {
+        assert!(
+            page.header(name).is_some_and(|v| v.contains(value)),
+            "{name}: {:?}",
+            page.header(name)
+        );
+    }
+    let html = page.text().replace("&#x2f;", "/");
+    // Autodiscovery for the site feed.
+    assert!(html.contains(
+        "<link rel=\"alternate\" type=\"application/rss+xml\" title=\"Test Site\" href=\"https://example.org/blog/feeds/rss.xml\">"
+    ), "{html}");
+    // Every feed the OPML lists is on the page, in every format.
+    let opml = std::fs::read_to_string(served.site.out().join("index.opml")).unwrap();
+    let listed: Vec<&str> = opml
+        .split("xmlUrl=\"")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('"').unwrap()])
+        .collect();
+    assert!(listed.len() >= 5, "{opml}");
+    for url in listed {
+        for format in ["rss.xml", "atom.xml", "feed.json"] {
+            let url = url.replace("rss.xml", format);
+            assert!(html.contains(&format!("href=\"{url}\"")), "{url} missing");
+        }
+    }
+    assert!(html.contains("href=\"https://example.org/blog/feeds/index.opml\""));
+    assert!(html.contains("class=\"copy\""));
+    // The sign-up form, with the categories to follow.
+    assert!(html.contains("action=\"/subscribe\""));
+    assert!(html.contains("name=\"notifier\" value=\"letters\""));
+    for category in ["News", "Tech", "Tech/Rust"] {
+        assert!(
+            html.contains(&format!("name=\"category\" value=\"{category}\"")),
+            "{category}"
+        );
+    }
+    // The page's own assets are served under the same policy.
+    assert_eq!(served.get("/assets/style.css", &[]).status, 200);
+    assert_eq!(served.get("/assets/copy.js", &[]).status, 200);
+    assert_eq!(served.get("/nowhere", &[]).status, 404);
+}
+
+#[test]
+fn signup_answers_alike_and_refuses_forgeries() {
+    let sink = SmtpSink::start();
+    let served = served_site(sink.port, "signups_per_hour = 9");
+    let token = form_token(&served);
+    let subscribe = |email: &str| {
+        post_form(
+            &served,
+            "/subscribe",
+            &[
+                ("email", email),
+                ("notifier", "letters"),
+                ("form_token", &token),
+                ("category", "Tech"),
+            ],
+        )
+    };
+    // A new address, an address already on the list, and the same new address again: the
+    // same answer, apart from the address echoed.
+    let new = subscribe("new@example.org");
+    let known = subscribe("editor@example.org");
+    let again = subscribe("new@example.org");
+    for answer in [&new, &known, &again] {
+        assert_eq!(answer.status, 200, "{}", answer.text());
+    }
+    let shape = |answer: &Response, address: &str| answer.text().replace(address, "ADDRESS");
+    assert_eq!(
+        shape(&new, "new@example.org"),
+        shape(&known, "editor@example.org")
+    );
+    assert_eq!(
+        shape(&new, "new@example.org"),
+        shape(&again, "new@example.org")
+    );
+    // One confirmation each: the repeat within ten minutes sends nothing more.
+    wait_for_mail(&sink, "new@example.org", 1, &served);
+    wait_for_mail(&sink, "editor@example.org", 1, &served);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(mail_to(&sink, "new@example.org").len(), 1);
+    let (subject, text, list) = &mail_to(&sink, "new@example.org")[0];
+    assert!(subject.contains("Confirm"), "{subject}");
+    assert!(list.is_none(), "a confirmation is not list mail");
+    assert!(text.contains("Categories: Tech"), "{text}");
+
+    // Forgeries and mistakes get a page that says so, and no mail.
+    let cross_site = http::request(
+        &served.host,
+        "POST",
+        "/subscribe",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", "https://evil.example"),
+        ],
+        &form(&[
+            ("email", "victim@example.org"),
+            ("notifier", "letters"),
+            ("form_token", &token),
+        ]),
+    );
+    assert_eq!(cross_site.status, 403);
+    let fetch_site = http::request(
+        &served.host,
+        "POST",
+        "/subscribe",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Sec-Fetch-Site", "cross-site"),
+        ],
+        &form(&[
+            ("email", "victim@example.org"),
+            ("notifier", "letters"),
+            ("form_token", &token),
+        ]),
+    );
+    assert_eq!(fetch_site.status, 403);
+    let no_token = post_form(
+        &served,
+        "/subscribe",
+        &[("email", "victim@example.org"), ("notifier", "letters")],
+    );
+    assert_eq!(no_token.status, 400);
+    let bad_address = post_form(
+        &served,
+        "/subscribe",
+        &[
+            ("email", "<script>alert(1)</script>"),
+            ("notifier", "letters"),
+            ("form_token", &token),
+        ],
+    );
+    assert_eq!(bad_address.status, 400);
+    assert!(
+        bad_address.text().contains("&lt;script&gt;"),
+        "echoed, escaped"
+    );
+    assert!(!bad_address.text().contains("<script>alert"));
+    let bad_category = post_form(
+        &served,
+        "/subscribe",
+        &[
+            ("email", "x@example.org"),
+            ("notifier", "letters"),
+            ("form_token", &token),
+            ("category", "Secret"),
+        ],
+    );
+    assert_eq!(bad_category.status, 400);
+    let huge = "a".repeat(20_000);
+    let too_big = post_form(&served, "/subscribe", &[("email", &huge)]);
+    assert_eq!(too_big.status, 413);
+    // Every post counts: the client has used its nine sign-ups for the hour.
+    let limited = subscribe("late@example.org");
+    assert_eq!(limited.status, 429, "{}", limited.text());
+    assert!(limited.header("retry-after").is_some());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(mail_to(&sink, "victim@example.org").is_empty());
+    assert!(mail_to(&sink, "x@example.org").is_empty());
+    assert!(mail_to(&sink, "late@example.org").is_empty());
+
+    // Tampered, expired and misused links get a clear page, never a 500.
+    let link = link_in(&mail_to(&sink, "new@example.org")[0].1, "/confirm?token=");
+    let target = target_of(&link);
+    let mut tampered = target.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let secret = common::TEST_SECRET.as_bytes();
+    let expired = tidings::tokens::sign(
+        secret,
+        &tidings::tokens::Grant {
+            action: "confirm".into(),
+            address: "new@example.org".into(),
+            notifier: "letters".into(),
+            expires: SystemClock.now() - chrono::Duration::hours(1),
+            categories: Vec::new(),
+        },
+    );
+    let wrong_action = tidings::tokens::sign(
+        secret,
+        &tidings::tokens::Grant {
+            action: "unsubscribe".into(),
+            address: "new@example.org".into(),
+            notifier: "letters".into(),
+            expires: SystemClock.now() + chrono::Duration::hours(1),
+            categories: Vec::new(),
+        },
+    );
+    for (target, says) in [
+        (tampered, "damaged"),
+        (format!("/confirm?token={expired}"), "expired"),
+        (format!("/confirm?token={wrong_action}"), "damaged"),
+        ("/confirm".to_owned(), "damaged"),
+        ("/unsubscribe?token=garbage".to_owned(), "damaged"),
+    ] {
+        let answer = served.get(&target, &[]);
+        assert_eq!(answer.status, 400, "{target}");
+        assert!(answer.text().contains(says), "{target}: {}", answer.text());
+    }
+    let forged = http::request(&served.host, "POST", "/unsubscribe?token=garbage", &[], b"");
+    assert_eq!(forged.status, 400);
+    // Nobody was stored by any of it.
+    let metrics = served.get("/metrics", &[]).text();
+    assert!(!metrics.contains("tidings_signups{"), "{metrics}");
+}
+
+#[test]
+fn health_and_metrics() {
+    let sink = SmtpSink::start();
+    let served = served_site(sink.port, "");
+    let health = served.get("/healthz", &[]);
+    assert_eq!(health.status, 200);
+    assert_eq!(health.header("content-type"), Some("application/json"));
+    let body: serde_json::Value = serde_json::from_slice(&health.body).unwrap();
+    assert_eq!(body["status"], "ok");
+    assert!(
+        body["last_scan_age_seconds"].as_i64().unwrap() < 30,
+        "{body}"
+    );
+    served.get("/feeds/rss.xml", &[]);
+    let metrics = served.get("/metrics", &[]);
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = metrics.text();
+    for line in [
+        "# TYPE tidings_posts_seen gauge\ntidings_posts_seen 3\n",
+        "# TYPE tidings_last_scan_duration_seconds gauge\ntidings_last_scan_duration_seconds ",
+        "tidings_http_requests_total{route=\"feeds\",status=\"200\"} 1\n",
+        "tidings_http_requests_total{route=\"healthz\",status=\"200\"}",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from\n{text}");
+    }
+    // Every sample line parses as `name{labels} number`.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+    }
+}
+
+#[test]
+fn signup_in_a_real_browser_confirm_digest_and_one_click_unsubscribe() {
+    let sink = SmtpSink::start();
+    let served = served_site(sink.port, "");
+    let browser = Browser::start();
+
+    browser.open(&served.url("/"));
+    let text = browser.wait_for_text("Get the “letters” digest by email");
+    assert!(
+        text.contains("All posts") && text.contains("Rust"),
+        "{text}"
+    );
+    let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts/serve-index.png");
+    browser.screenshot(&shot);
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "a real picture"
+    );
+    // Nothing on the page was blocked by its own security policy.
+    let broken = browser.script(
+        "return [...document.styleSheets].length === 1 && getComputedStyle(document.body).margin === '0px'",
+    );
+    assert_eq!(
+        broken,
+        serde_json::Value::Bool(true),
+        "the stylesheet applies"
+    );
+
+    browser.type_into("#email-letters", "reader@example.org");
+    browser.click("input[name=category][value=Tech]");
+    browser.click("section.signup button[type=submit]");
+    browser.wait_for_text("Check your inbox");
+
+    let confirmation = wait_for_mail(&sink, "reader@example.org", 1, &served);
+    let link = link_in(&confirmation[0].1, "/confirm?token=");
+    assert!(link.starts_with(&served.url("/confirm?token=")), "{link}");
+    browser.open(&link);
+    let text = browser.wait_for_text("You are subscribed");
+    assert!(
+        text.contains("reader@example.org") && text.contains("Tech"),
+        "{text}"
+    );
+
+    // The next digest reaches the new subscriber, with their categories only.
+    served.site.post("tech.md", post("Tech news", "[Tech]"));
+    served.site.post("news.md", post("Other news", "[News]"));
+    let mail = wait_for_mail(&sink, "reader@example.org", 2, &served);
+    let (_, digest, list_unsubscribe) = &mail[1];
+    assert!(digest.contains("Tech news"), "{digest}");
+    assert!(!digest.contains("Other news"), "filtered to Tech: {digest}");
+    let list_unsubscribe = list_unsubscribe.as_deref().unwrap();
+    let unsubscribe = link_in(
+        &list_unsubscribe.replace(['<', '>'], " "),
+        "/unsubscribe?token=",
+    );
+    assert!(
+        unsubscribe.starts_with(&served.url("/unsubscribe?token=")),
+        "{unsubscribe}"
+    );
+    assert!(digest.contains(&unsubscribe), "the footer links there too");
+    let editor = wait_for_mail(&sink, "editor@example.org", 1, &served);
+    assert!(editor[0].1.contains("Other news"));
+
+    // The page behind the link has one button; a mail client's one-click POST acts.
+    let page = served.get(&target_of(&unsubscribe), &[]);
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("List-Unsubscribe") && page.text().contains("<button"));
+    let done = http::request(
+        &served.host,
+        "POST",
+        &target_of(&unsubscribe),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"List-Unsubscribe=One-Click",
+    );
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert!(done.header("location").is_none() && done.header("set-cookie").is_none());
+
+    // The following digest skips them.
+    served.site.post("tech2.md", post("More tech", "[Tech]"));
+    let editor = wait_for_mail(&sink, "editor@example.org", 2, &served);
+    assert!(editor[1].1.contains("More tech"));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(mail_to(&sink, "reader@example.org").len(), 2);
+}
+
+#[test]
+fn hubs_are_named_in_every_feed_and_pinged_through_the_outbox() {
+    let hub = Receiver::start(vec![Reply::RetryAfter(503, "1")]);
+    let site = Site::with_settings(&common::BASE_SETTINGS.replace(
+        "tags = true",
+        &format!("tags = true\nhubs = [\"{}\"]", hub.url),
+    ));
+    site.post("a.md", post("Alpha", "[News]"));
+    site.run(&["run", "--once"]).expect(0);
+    assert!(hub.requests().is_empty(), "the first scan pings nothing");
+    assert!(
+        site.read("rss.xml")
+            .contains(&format!("<atom:link href=\"{}\" rel=\"hub\"/>", hub.url))
+    );
+    assert!(
+        site.read("atom.xml")
+            .contains(&format!("<link href=\"{}\" rel=\"hub\"/>", hub.url))
+    );
+    let json: serde_json::Value = serde_json::from_str(&site.read("feed.json")).unwrap();
+    assert_eq!(json["hubs"][0]["type"], "WebSub");
+    assert_eq!(json["hubs"][0]["url"], hub.url);
+    common::assert_feeds_valid(&site.out());
+
+    // A new post changes the site, News and tag feeds in three formats: one ping each. The
+    // hub is down for the first; it is retried after its Retry-After, not dropped.
+    site.post("b.md", post("Beta", "[News]"));
+    site.run(&["run", "--once"]).expect(0);
+    std::thread::sleep(Duration::from_millis(1100));
+    site.run(&["run", "--once"]).expect(0);
+    let pinged: Vec<String> = hub
+        .requests()
+        .iter()
+        .map(|r| {
+            assert_eq!(
+                r.headers.get("content-type").map(String::as_str),
+                Some("application/x-www-form-urlencoded")
+            );
+            let pairs: Vec<(String, String)> = url::form_urlencoded::parse(r.body.as_bytes())
+                .into_owned()
+                .collect();
+            assert_eq!(pairs[0], ("hub.mode".into(), "publish".into()));
+            pairs[1].1.clone()
+        })
+        .collect();
+    let mut distinct = pinged.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        pinged.len(),
+        distinct.len() + 1,
+        "one retried, none doubled: {pinged:?}"
+    );
+    for feed in [
+        "feeds/rss.xml",
+        "feeds/categories/News/atom.xml",
+        "feeds/tags/notes/feed.json",
+    ] {
+        assert!(
+            distinct.contains(&format!("https://example.org/blog/{feed}")),
+            "{feed} not in {distinct:?}"
+        );
+    }
+    assert!(!distinct.iter().any(|u| u.contains("index.opml")));
+    let status = site.run(&["status", "--json"]).expect(0).stdout();
+    assert!(status.contains(&format!("websub:{}", hub.url)), "{status}");
+}
+
+#[test]
+fn settings_and_startup_errors_are_clear() {
+    let sink = SmtpSink::start();
+    let port = free_port();
+    let good = settings(port, sink.port, "");
+    let cases = [
+        (good.replace("${TIDINGS_TEST_SECRET}", "short"), "server.secret"),
+        (good.replace("listen = \"127.0.0.1", "listen = \"localhost"), "server.listen"),
+        (
+            good.replace("public_url = \"http://127.0.0.1", "public_url = \"http://news.example"),
+            "server.public_url",
+        ),
+        (
+            good.replace(
+                "rate = 50",
+                "rate = 50\nunsubscribe_url = \"https://example.org/u\"\nsecret = \"0123456789abcdef\"",
+            ),
+            "email.unsubscribe_url",
+        ),
+        (
+            good.replace("[server]", "[nothing]").replace("listen =", "# listen =").replace("public_url =", "# public_url =").replace("secret =", "# secret =").replace("[nothing]", ""),
+            "notifiers.letters.signup",
+        ),
+    ];
+    for (text, key) in cases {
+        let site = Site::with_settings(&text);
+        let run = site.run(&["serve"]).expect(2);
+        assert!(run.stderr().contains(key), "{key}: {}", run.stderr());
+    }
+    // `serve` without a server.
+    let site = Site::new();
+    let run = site.run(&["serve"]).expect(2);
+    assert!(run.stderr().contains("[server]"), "{}", run.stderr());
+    // The address is taken.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port();
+    let site = Site::with_settings(&settings(taken_port, sink.port, ""));
+    let run = site.run(&["serve"]).expect(2);
+    assert!(run.stderr().contains("server.listen"), "{}", run.stderr());
+}
+
+#[test]
+fn sigterm_stops_daemon_and_server_cleanly() {
+    let sink = SmtpSink::start();
+    let mut served = served_site(sink.port, "");
+    assert_eq!(served.get("/feeds/rss.xml", &[]).status, 200);
+    let status = served.stop();
+    assert!(status.success(), "{status:?}\n{}", served.log());
+    assert!(
+        std::net::TcpStream::connect(&served.host).is_err(),
+        "no longer listening"
+    );
+    let log = served.log();
+    assert!(log.contains("server stopped"), "{log}");
+}
