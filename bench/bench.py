@@ -9,7 +9,9 @@ Markdown bodies with images), then times a cold build (empty feeds folder) and a
 nothing changed, and reports wall time and peak RSS of the tidings process for each. Then, with
 five instant webhook notifiers pointed at a receiver on 127.0.0.1, times `run --once` three
 times: the first run (records the whole archive as seen), a pass that finds nothing new, and a
-pass that finds 100 new posts (queued in one transaction, 500 messages delivered). Uses the
+pass that finds 100 new posts (queued in one transaction, 500 messages delivered). Then
+`tidings serve` on the same archive under wrk: the site RSS feed whole, gzipped, and
+revalidated with If-None-Match (304). Uses the
 release binary (built first with `cargo build --release`). Sends nothing beyond 127.0.0.1.
 """
 import argparse
@@ -126,6 +128,7 @@ def run(n, keep):
           f"{files} files, {size / 1e6:.1f} MB written")
     print(f"  tidings: {cold[2]}")
     bench_run(work, posts, feeds, n)
+    bench_serve(work, posts, feeds, n)
     if not keep:
         shutil.rmtree(work)
 
@@ -178,6 +181,72 @@ def bench_run(work, posts, feeds, n):
     print(f"posts={n}: run --once first {first[0]:.3f} s ({first[1]:.0f} MB) | nothing new {idle[0]:.3f} s "
           f"({idle[1]:.0f} MB) | 100 new x 5 webhooks {burst[0]:.3f} s ({burst[1]:.0f} MB)")
     print(f"  tidings: {burst[2]}")
+
+
+def wrk(url, seconds, headers=()):
+    """Requests per second and p99 latency from wrk (2 threads, 64 connections)."""
+    args = ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency"]
+    for header in headers:
+        args += ["-H", header]
+    out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec:")))
+    p99 = next(line.split()[1] for line in out.splitlines() if line.strip().startswith("99%"))
+    errors = [line.strip() for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line]
+    return rps, p99, errors
+
+
+def bench_serve(work, posts, feeds, n, seconds=10):
+    """`tidings serve` on the archive: wrk against the site RSS feed, fetched whole, fetched
+    gzipped, and revalidated with If-None-Match (a 304 each time)."""
+    if shutil.which("wrk") is None:
+        print("serve: skipped (apt-get install wrk)")
+        return
+    import json
+    import socket
+    import urllib.request
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    state = work / f"serve-state-{n}.db"
+    for suffix in ("", "-wal", "-shm"):
+        pathlib.Path(str(state) + suffix).unlink(missing_ok=True)
+    config = work / f"serve-{n}.toml"
+    config.write_text(f'[site]\ntitle = "Bench"\nurl = "https://bench.example.org/"\n'
+                      f'timezone = "Asia/Shanghai"\n[content]\ndir = "{posts}"\n'
+                      f'[feeds]\ndir = "{feeds}"\n[state]\npath = "{state}"\n[schedule]\nscan = "@yearly"\n'
+                      f'[server]\nlisten = "127.0.0.1:{port}"\npublic_url = "http://127.0.0.1:{port}/"\n'
+                      f'secret = "bench-secret-0123456789"\n', encoding="utf-8")
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen([str(BINARY), "--config", str(config), "-q", "serve"], stdout=log, stderr=log)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while True:
+            try:
+                health = json.load(urllib.request.urlopen(base + "/healthz"))
+                if health.get("last_scan"):
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                proc.kill()
+                log.seek(0)
+                sys.exit("serve did not start:\n" + log.read().decode())
+            time.sleep(0.1)
+        url = base + "/feeds/rss.xml"
+        with urllib.request.urlopen(url) as answer:
+            etag = answer.headers["ETag"]
+            size = len(answer.read())
+        results = {
+            "whole": wrk(url, seconds),
+            "gzip": wrk(url, seconds, ["Accept-Encoding: gzip"]),
+            "304": wrk(url, seconds, [f"If-None-Match: {etag}"]),
+        }
+        proc.terminate()
+        _, _, usage = os.wait4(proc.pid, 0)
+    line = " | ".join(f"{name}: {rps:,.0f} req/s, p99 {p99}" + (f" ({'; '.join(err)})" if err else "")
+                      for name, (rps, p99, err) in results.items())
+    print(f"serve GET /feeds/rss.xml ({size / 1024:.0f} KB), wrk 2 threads x 64 connections, {seconds} s each, "
+          f"on the same 2 cores: {line}; server peak RSS {usage.ru_maxrss / 1024:.0f} MB")
 
 
 def bench_chat():
