@@ -384,6 +384,9 @@ pub fn status(ctx: &Context, json: bool) -> Status {
             "{}: {} queued for digest, {} pending, {} retrying, {} failed, {} sent",
             n.name, n.queued, n.pending, n.retrying, n.failed, n.sent
         );
+        if n.signups > 0 {
+            print!("; {} signed up", n.signups);
+        }
         if let Some(next) = &n.next_attempt {
             print!("; next attempt {next}");
         }

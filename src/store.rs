@@ -205,6 +205,8 @@ pub struct NotifierStatus {
     pub last_error: Option<String>,
     /// The error of the latest delivery given up as failed.
     pub last_failure: Option<String>,
+    /// Confirmed sign-ups from the server's page.
+    pub signups: u64,
 }
 
 /// A subscriber who signed up on the server's page and confirmed.
@@ -647,6 +649,7 @@ impl Store {
             next_attempt: retry.as_ref().map(|(next, _)| next.clone()),
             last_error: retry.and_then(|(_, e)| e),
             last_failure,
+            signups: count("SELECT COUNT(*) FROM signups WHERE notifier = ?1")?,
         })
     }
 }

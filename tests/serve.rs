@@ -703,6 +703,11 @@ fn signup_in_a_real_browser_confirm_digest_and_one_click_unsubscribe() {
         text.contains("reader@example.org") && text.contains("Tech"),
         "{text}"
     );
+    let metrics = served.get("/metrics", &[]).text();
+    assert!(
+        metrics.contains("tidings_signups{notifier=\"letters\"} 1\n"),
+        "{metrics}"
+    );
 
     // The next digest reaches the new subscriber, with their categories only.
     served.site.post("tech.md", post("Tech news", "[Tech]"));
@@ -737,6 +742,12 @@ fn signup_in_a_real_browser_confirm_digest_and_one_click_unsubscribe() {
     );
     assert_eq!(done.status, 200, "{}", done.text());
     assert!(done.header("location").is_none() && done.header("set-cookie").is_none());
+    let status = served.site.run(&["status", "--json"]).expect(0).stdout();
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(
+        status["notifiers"][0]["signups"], 0,
+        "forgotten with the unsubscribe"
+    );
 
     // The following digest skips them.
     served.site.post("tech2.md", post("More tech", "[Tech]"));
