@@ -80,11 +80,7 @@ pub trait Contract: Sync {
     /// Reads the answer. By default the HTTP status decides; platforms that report failures
     /// inside a 200 override this.
     fn classify(&self, answer: &super::http::Answer) -> super::Outcome {
-        super::classify(
-            answer.status,
-            answer.retry_after,
-            &super::http::snippet(&answer.body),
-        )
+        answer.outcome()
     }
 }
 

@@ -413,23 +413,35 @@ pub fn encode(
             value,
         ));
     }
+    let stored = finish(
+        builder,
+        rendered.text.clone(),
+        rendered.html.clone(),
+        dkim,
+        &rendered.recipient,
+    )?;
+    Ok((id, stored))
+}
+
+/// Adds the text and HTML parts, signs, and returns what the outbox stores.
+fn finish(
+    builder: lettre::message::MessageBuilder,
+    text: String,
+    html: String,
+    dkim: Option<&DkimConfig>,
+    to: &str,
+) -> Result<String, String> {
     let mut message = builder
-        .multipart(MultiPart::alternative_plain_html(
-            rendered.text.clone(),
-            rendered.html.clone(),
-        ))
+        .multipart(MultiPart::alternative_plain_html(text, html))
         .map_err(|e| format!("cannot build the message: {e}"))?;
     if let Some(config) = dkim {
         message.sign(config);
     }
     let stored = Stored {
-        to: rendered.recipient.clone(),
+        to: to.to_owned(),
         eml: String::from_utf8_lossy(&message.formatted()).into_owned(),
     };
-    Ok((
-        id,
-        serde_json::to_string(&stored).expect("plain structs serialize"),
-    ))
+    Ok(serde_json::to_string(&stored).expect("plain structs serialize"))
 }
 
 /// A double opt-in request: who asked, for what, and the link that confirms it.
@@ -509,20 +521,8 @@ pub fn confirmation(
     if let Some(reply_to) = &email.reply_to {
         builder = builder.reply_to(reply_to.clone());
     }
-    let mut message = builder
-        .multipart(MultiPart::alternative_plain_html(text, html))
-        .map_err(|e| format!("cannot build the message: {e}"))?;
-    if let Some(config) = dkim(email)? {
-        message.sign(&config);
-    }
-    let stored = Stored {
-        to: context.address.clone(),
-        eml: String::from_utf8_lossy(&message.formatted()).into_owned(),
-    };
-    Ok((
-        id,
-        serde_json::to_string(&stored).expect("plain structs serialize"),
-    ))
+    let stored = finish(builder, text, html, dkim(email)?.as_ref(), &context.address)?;
+    Ok((id, stored))
 }
 
 /// The DKIM signer for `[email]`, if configured (the key was checked at load).

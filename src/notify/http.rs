@@ -18,6 +18,13 @@ pub struct Answer {
     pub body: String,
 }
 
+impl Answer {
+    /// The plain HTTP verdict: 2xx sent, 408/425/429/5xx later, any other status never.
+    pub fn outcome(&self) -> Outcome {
+        super::classify(self.status, self.retry_after, &snippet(&self.body))
+    }
+}
+
 /// Sends `body` as JSON with `method`. `host` names the receiver in errors.
 #[allow(clippy::too_many_arguments)]
 pub async fn send_json(

@@ -11,7 +11,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::{Outcome, PostItem, classify, http};
+use super::{Outcome, PostItem, http};
 use crate::settings::{Settings, Webhook};
 
 /// The default body. Wire format: fields are only ever added.
@@ -117,11 +117,7 @@ pub async fn send(
     )
     .await
     {
-        Ok(answer) => classify(
-            answer.status,
-            answer.retry_after,
-            &http::snippet(&answer.body),
-        ),
+        Ok(answer) => answer.outcome(),
         Err(outcome) => outcome,
     }
 }

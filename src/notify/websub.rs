@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use super::{Outcome, classify, http};
+use super::{Outcome, http};
 
 /// The form body of a publish ping for `feed_url`.
 pub fn body(feed_url: &str) -> String {
@@ -34,11 +34,7 @@ pub async fn ping(
     };
     let host = hub.host_str().unwrap_or("the hub");
     match http::send(client, request, timeout, host, now).await {
-        Ok(answer) => classify(
-            answer.status,
-            answer.retry_after,
-            &http::snippet(&answer.body),
-        ),
+        Ok(answer) => answer.outcome(),
         Err(outcome) => outcome,
     }
 }

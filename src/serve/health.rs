@@ -13,7 +13,7 @@ use crate::store::{Counts, ScanRecord, parse_stamp};
 pub async fn healthz(state: &State) -> Answer {
     let now = state.clock.now();
     let (status, body) = match state.with_store(|store| store.last_scan()).await {
-        Ok(Ok(last)) => {
+        Ok(last) => {
             let age = last
                 .as_ref()
                 .map(|scan| (now - parse_stamp(&scan.at)).num_seconds().max(0));
@@ -25,13 +25,6 @@ pub async fn healthz(state: &State) -> Answer {
                 "last_scan_duration_ms": last.as_ref().map(|scan| scan.duration_ms),
             });
             (StatusCode::OK, body)
-        }
-        Ok(Err(e)) => {
-            tracing::error!("healthz: {e}");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                serde_json::json!({"status": "error", "store": "unreachable"}),
-            )
         }
         Err(e) => {
             tracing::error!("healthz: {e}");
@@ -52,19 +45,10 @@ pub async fn healthz(state: &State) -> Answer {
 /// `GET /metrics`: Prometheus text exposition format 0.0.4.
 pub async fn metrics(state: &State) -> Answer {
     let read = state
-        .with_store(|store| {
-            Ok::<_, crate::store::StoreError>((store.counts()?, store.last_scan()?))
-        })
+        .with_store(|store| Ok((store.counts()?, store.last_scan()?)))
         .await;
     let (counts, last) = match read {
-        Ok(Ok(read)) => read,
-        Ok(Err(e)) => {
-            tracing::error!("metrics: {e}");
-            return plain(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the state file cannot be read\n",
-            );
-        }
+        Ok(read) => read,
         Err(e) => {
             tracing::error!("metrics: {e}");
             return plain(

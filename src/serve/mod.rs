@@ -140,14 +140,18 @@ struct State {
 
 impl State {
     /// Runs a store call on a blocking thread: SQLite may wait for the daemon's write lock.
+    /// Errors come back as text for the log; pages never show them.
     async fn with_store<T: Send + 'static>(
         &self,
-        call: impl FnOnce(&mut Store) -> T + Send + 'static,
+        call: impl FnOnce(&mut Store) -> Result<T, crate::store::StoreError> + Send + 'static,
     ) -> Result<T, String> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || call(&mut store.lock().expect("store lock")))
+        match tokio::task::spawn_blocking(move || call(&mut store.lock().expect("store lock")))
             .await
-            .map_err(|e| format!("store call failed: {e}"))
+        {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("store call failed: {e}")),
+        }
     }
 }
 

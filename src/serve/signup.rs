@@ -164,6 +164,17 @@ fn answer(state: &State, status: StatusCode, title: &'static str, message: Strin
     )
 }
 
+/// The page for a request the state file could not take just now (the daemon held it too
+/// long, or the disk failed): nothing was lost, and the same request works later.
+fn try_again(state: &State, what: &str) -> Answer {
+    answer(
+        state,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Please try again",
+        format!("{what} could not be stored just now. Please try again in a minute."),
+    )
+}
+
 /// Whether a form post came from a page of this site. Browsers send `Sec-Fetch-Site` and
 /// `Origin` with every cross-site POST; a client that sends neither is not a browser a
 /// forged page could drive.
@@ -336,12 +347,7 @@ pub async fn subscribe(state: &State, client: IpAddr, request: Request<Incoming>
         Ok(()) => check_inbox(),
         Err(e) => {
             tracing::error!(notifier = %notifier.name, "sign-up: {e}");
-            answer(
-                state,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Please try again",
-                "The sign-up could not be taken just now. Please try again in a minute.".into(),
-            )
+            try_again(state, "Your sign-up")
         }
     }
 }
@@ -386,8 +392,7 @@ async fn queue_confirmation(
     let name = notifier.name.clone();
     state
         .with_store(move |store| store.enqueue(&id, &name, "confirm", &body, now))
-        .await?
-        .map_err(|e| e.to_string())?;
+        .await?;
     state.shared.wake_daemon();
     tracing::info!(notifier = %notifier.name, "confirmation queued");
     Ok(())
@@ -476,16 +481,10 @@ pub async fn confirm(state: &State, request: &Request<Incoming>) -> Answer {
             let others: Vec<&str> = others.iter().map(String::as_str).collect();
             store.confirm_signup(&name, &signup, &others, now)
         })
-        .await
-        .and_then(|r| r.map_err(|e| e.to_string()));
+        .await;
     if let Err(e) = stored {
         tracing::error!(notifier = %notifier.name, "confirmation: {e}");
-        return answer(
-            state,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Please try again",
-            "The confirmation could not be stored just now. Please open the link again in a minute.".into(),
-        );
+        return try_again(state, "Your confirmation");
     }
     tracing::info!(notifier = %notifier.name, "sign-up confirmed");
     let following = if grant.categories.is_empty() {
@@ -550,16 +549,10 @@ pub async fn unsubscribe(state: &State, request: Request<Incoming>) -> Answer {
     let now = state.clock.now();
     let stored = state
         .with_store(move |store| store.unsubscribe(&address, Some(&notifier), now))
-        .await
-        .and_then(|r| r.map_err(|e| e.to_string()));
+        .await;
     if let Err(e) = stored {
         tracing::error!(notifier = %grant.notifier, "unsubscribe: {e}");
-        return answer(
-            state,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Please try again",
-            "The unsubscribe could not be stored just now. Please try again in a minute.".into(),
-        );
+        return try_again(state, "Your unsubscribe");
     }
     tracing::info!(notifier = %grant.notifier, "unsubscribed");
     answer(
