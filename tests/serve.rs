@@ -624,6 +624,45 @@ fn signup_answers_alike_and_refuses_forgeries() {
 }
 
 #[test]
+fn behind_a_proxy_each_reader_has_their_own_limit() {
+    let sink = SmtpSink::start();
+    let served = served_site(
+        sink.port,
+        "signups_per_hour = 1\ntrust_forwarded_for = true",
+    );
+    let token = form_token(&served);
+    let origin = served.url("");
+    let from = |client: &str, email: &str| {
+        http::request(
+            &served.host,
+            "POST",
+            "/subscribe",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Origin", &origin),
+                // What a client claims comes first; the proxy appends the real address.
+                ("X-Forwarded-For", &format!("203.0.113.99, {client}")),
+            ],
+            &form(&[
+                ("email", email),
+                ("notifier", "letters"),
+                ("form_token", &token),
+            ]),
+        )
+        .status
+    };
+    assert_eq!(from("198.51.100.1", "one@example.org"), 200);
+    assert_eq!(from("198.51.100.1", "two@example.org"), 429);
+    assert_eq!(from("198.51.100.2", "three@example.org"), 200);
+    assert_eq!(from("2001:db8:1:2::1", "four@example.org"), 200);
+    assert_eq!(
+        from("2001:db8:1:2::ffff", "five@example.org"),
+        429,
+        "one /64"
+    );
+}
+
+#[test]
 fn health_and_metrics() {
     let sink = SmtpSink::start();
     let served = served_site(sink.port, "");
@@ -679,6 +718,8 @@ fn signup_in_a_real_browser_confirm_digest_and_one_click_unsubscribe() {
         std::fs::metadata(&shot).unwrap().len() > 10_000,
         "a real picture"
     );
+    browser.script("document.querySelector('section.signup').scrollIntoView(); return true");
+    browser.screenshot(&shot.with_file_name("serve-signup.png"));
     // Nothing on the page was blocked by its own security policy.
     let broken = browser.script(
         "return [...document.styleSheets].length === 1 && getComputedStyle(document.body).margin === '0px'",

@@ -64,6 +64,8 @@ pub struct Listed {
     pub title: String,
     /// How many items the feed holds.
     pub items: usize,
+    /// How many published posts belong in it (more than `items` beyond `feeds.limit`).
+    pub total: usize,
     /// Its public URL in each format, in `feeds.formats` order.
     pub urls: Vec<(Format, String)>,
 }
@@ -223,6 +225,7 @@ fn listing(settings: &Settings, feeds: &[FeedSpec]) -> Vec<Listed> {
             kind: spec.kind.clone(),
             title: spec.title.clone(),
             items: spec.items.len(),
+            total: spec.total,
             urls: settings
                 .feeds
                 .formats

@@ -30,6 +30,8 @@ pub struct FeedSpec {
     pub dir: Vec<String>,
     /// Indices into the posts, newest first, at most `feeds.limit`.
     pub items: Vec<usize>,
+    /// Published posts that belong in this feed, however many it lists.
+    pub total: usize,
     /// The newest date among the items (for an empty feed: the site's newest).
     pub updated: DateTime<FixedOffset>,
 }
@@ -78,19 +80,21 @@ pub fn plan(posts: &[Post], settings: &Settings, now: DateTime<Utc>) -> Plan {
         title: site_title.clone(),
         dir: Vec::new(),
         items,
+        total: order.len(),
         updated,
     });
 
     if settings.feeds.categories {
         let members = group(posts, &order, limit, category_nodes);
         let dirs = safe_dirs(members.keys(), "categories", &settings.feeds.category_map);
-        for ((names, items), dir) in members.into_iter().zip(dirs) {
+        for ((names, (items, total)), dir) in members.into_iter().zip(dirs) {
             let (items, updated) = take(items);
             feeds.push(FeedSpec {
                 title: format!("{site_title}: {}", names.join(" / ")),
                 kind: FeedKind::Category(names),
                 dir,
                 items,
+                total,
                 updated,
             });
         }
@@ -100,7 +104,7 @@ pub fn plan(posts: &[Post], settings: &Settings, now: DateTime<Utc>) -> Plan {
             post.tags.iter().map(|t| vec![t.clone()]).collect()
         });
         let dirs = safe_dirs(members.keys(), "tags", &settings.feeds.tag_map);
-        for ((mut names, items), dir) in members.into_iter().zip(dirs) {
+        for ((mut names, (items, total)), dir) in members.into_iter().zip(dirs) {
             let (items, updated) = take(items);
             let tag = names.pop().unwrap_or_default();
             feeds.push(FeedSpec {
@@ -108,6 +112,7 @@ pub fn plan(posts: &[Post], settings: &Settings, now: DateTime<Utc>) -> Plan {
                 kind: FeedKind::Tag(tag),
                 dir,
                 items,
+                total,
                 updated,
             });
         }
@@ -134,14 +139,14 @@ fn category_nodes(post: &Post) -> Vec<Vec<String>> {
 }
 
 /// Groups posts by key. Every key named by any post exists; published posts (taken in
-/// `order`, so newest first) fill each group up to `limit`.
+/// `order`, so newest first) fill each group up to `limit`, and are all counted.
 fn group(
     posts: &[Post],
     order: &[usize],
     limit: usize,
     keys: impl Fn(&Post) -> Vec<Vec<String>>,
-) -> BTreeMap<Vec<String>, Vec<usize>> {
-    let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
+) -> BTreeMap<Vec<String>, (Vec<usize>, usize)> {
+    let mut groups: BTreeMap<Vec<String>, (Vec<usize>, usize)> = BTreeMap::new();
     for post in posts {
         for key in keys(post) {
             groups.entry(key).or_default();
@@ -149,7 +154,8 @@ fn group(
     }
     for &i in order {
         for key in keys(&posts[i]) {
-            let items = groups.get_mut(&key).expect("every key was added above");
+            let (items, total) = groups.get_mut(&key).expect("every key was added above");
+            *total += 1;
             if items.len() < limit {
                 items.push(i);
             }

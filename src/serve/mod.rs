@@ -288,6 +288,7 @@ async fn route(
             ),
         ),
         "/subscribe" if method == Method::POST => {
+            let client = client_address(state, client, request.headers());
             ("subscribe", signup::subscribe(state, client, request).await)
         }
         "/confirm" if read_only => ("confirm", signup::confirm(state, &request).await),
@@ -318,6 +319,22 @@ async fn route(
         }
         _ => ("other", not_found(state)),
     }
+}
+
+/// Who is asking: the peer, or behind a trusted proxy the address it appended last to
+/// `X-Forwarded-For` (earlier entries are whatever the client claimed).
+fn client_address(state: &State, peer: IpAddr, headers: &hyper::HeaderMap) -> IpAddr {
+    if !state.server.trust_forwarded_for {
+        return peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()
+        .and_then(|last| last.trim().parse().ok())
+        .unwrap_or(peer)
 }
 
 /// `GET /feeds/...`: a feed file, or 304, or 404.

@@ -34,7 +34,10 @@ struct FeedInfo {
     name: String,
     kind: &'static str,
     depth: usize,
+    /// Published posts in it.
     posts: usize,
+    /// Of those, the newest this many are in the file.
+    items: usize,
     links: Vec<FeedLink>,
 }
 
@@ -101,18 +104,26 @@ impl Pages {
         struct Context<'a> {
             site: SiteInfo<'a>,
             base: &'a str,
-            feeds: Vec<FeedInfo>,
             site_feed: Option<FeedInfo>,
+            categories: Vec<FeedInfo>,
+            tags: Vec<FeedInfo>,
             opml_url: String,
             signups: &'a [SignupForm],
             generator: &'static str,
         }
-        let feeds: Vec<FeedInfo> = listing.iter().map(feed_info).collect();
+        let of_kind = |kind: &str| -> Vec<FeedInfo> {
+            listing
+                .iter()
+                .map(feed_info)
+                .filter(|feed| feed.kind == kind)
+                .collect()
+        };
         let context = Context {
             site: site_info(settings),
             base,
-            site_feed: listing.first().map(feed_info),
-            feeds,
+            site_feed: of_kind("site").into_iter().next(),
+            categories: of_kind("category"),
+            tags: of_kind("tag"),
             opml_url: format!("{}{}", settings.feeds.url, crate::feeds::output::OPML),
             signups,
             generator: crate::feeds::GENERATOR,
@@ -163,16 +174,17 @@ fn feed_info(listed: &Listed) -> FeedInfo {
         FeedKind::Category(path) => (
             "category",
             path.last().cloned().unwrap_or_default(),
-            path.len(),
+            path.len() - 1,
         ),
-        FeedKind::Tag(tag) => ("tag", tag.clone(), 1),
+        FeedKind::Tag(tag) => ("tag", tag.clone(), 0),
     };
     FeedInfo {
         title: listed.title.clone(),
         name,
         kind,
         depth,
-        posts: listed.items,
+        posts: listed.total,
+        items: listed.items,
         links: listed
             .urls
             .iter()

@@ -50,6 +50,10 @@ pub struct RawServer {
     /// Sign-up requests accepted from one client address per hour.
     #[serde(default = "default_signups_per_hour")]
     pub signups_per_hour: u32,
+    /// Behind a reverse proxy: take the client address from the last `X-Forwarded-For`
+    /// entry (the one the proxy added). Only set it when a proxy always sets that header.
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
 }
 
 /// `[email]`

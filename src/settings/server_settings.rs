@@ -19,6 +19,8 @@ pub struct Server {
     /// Signs confirmation and unsubscribe tokens.
     pub secret: Vec<u8>,
     pub signups_per_hour: u32,
+    /// Whether the client address comes from `X-Forwarded-For` (behind a proxy).
+    pub trust_forwarded_for: bool,
     pub pages: Pages,
 }
 
@@ -96,6 +98,7 @@ pub fn server(raw: &RawServer, base: &Path) -> Result<Server, (String, String)> 
         public_url,
         secret: secret.into_bytes(),
         signups_per_hour: raw.signups_per_hour,
+        trust_forwarded_for: raw.trust_forwarded_for,
         pages,
     })
 }
