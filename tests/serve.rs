@@ -624,6 +624,44 @@ fn signup_answers_alike_and_refuses_forgeries() {
 }
 
 #[test]
+fn a_path_in_public_url_works_whether_the_proxy_strips_it_or_not() {
+    let sink = SmtpSink::start();
+    let port = free_port();
+    let text = settings(port, sink.port, "").replace(
+        &format!("public_url = \"http://127.0.0.1:{port}/\""),
+        &format!("public_url = \"http://127.0.0.1:{port}/news/\""),
+    );
+    let site = Site::with_settings(&text);
+    site.post("a.md", post("Alpha", "[News]"));
+    let served = Served::start(site, port);
+    for target in ["/news/feeds/rss.xml", "/feeds/rss.xml"] {
+        assert_eq!(served.get(target, &[]).status, 200, "{target}");
+    }
+    let page = served.get("/news/", &[]).text().replace("&#x2f;", "/");
+    assert!(page.contains("action=\"/news/subscribe\""), "{page}");
+    assert!(page.contains("href=\"/news/assets/style.css\""));
+    assert_eq!(served.get("/news/assets/style.css", &[]).status, 200);
+    let token = form_token(&served);
+    let answer = post_form(
+        &served,
+        "/news/subscribe",
+        &[
+            ("email", "reader@example.org"),
+            ("notifier", "letters"),
+            ("form_token", &token),
+        ],
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let mail = wait_for_mail(&sink, "reader@example.org", 1, &served);
+    let link = link_in(&mail[0].1, "/confirm?token=");
+    assert!(
+        link.starts_with(&served.url("/news/confirm?token=")),
+        "{link}"
+    );
+    assert_eq!(served.get(&target_of(&link), &[]).status, 200);
+}
+
+#[test]
 fn behind_a_proxy_each_reader_has_their_own_limit() {
     let sink = SmtpSink::start();
     let served = served_site(
