@@ -138,6 +138,10 @@ fn print_schedules(settings: &Settings, now: DateTime<Utc>) {
     );
     for notifier in &settings.notifiers {
         match &notifier.delivery {
+            Delivery::Instant if matches!(notifier.kind, NotifierKind::Hub(_)) => println!(
+                "notifier {}: a publish ping for each feed a scan changes",
+                notifier.name
+            ),
             Delivery::Instant => println!("notifier {}: instant, after each scan", notifier.name),
             Delivery::Digest(cron) => println!(
                 "notifier {}: digest `{}`: next {}",
@@ -146,6 +150,24 @@ fn print_schedules(settings: &Settings, now: DateTime<Utc>) {
                 show(cron.upcoming(now, tz, 3))
             ),
         }
+    }
+    if let Some(server) = &settings.server {
+        let signups: Vec<&str> = settings
+            .notifiers
+            .iter()
+            .filter(|n| matches!(&n.kind, NotifierKind::Email(target) if target.signup))
+            .map(|n| n.name.as_str())
+            .collect();
+        println!(
+            "server: listens on {}, reached at {}; sign-up for: {}",
+            server.listen,
+            server.public_url,
+            if signups.is_empty() {
+                "none".to_owned()
+            } else {
+                signups.join(", ")
+            }
+        );
     }
 }
 

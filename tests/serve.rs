@@ -457,6 +457,14 @@ fn front_page_lists_every_feed_and_offers_the_signup() {
     assert_eq!(served.get("/assets/style.css", &[]).status, 200);
     assert_eq!(served.get("/assets/copy.js", &[]).status, 200);
     assert_eq!(served.get("/nowhere", &[]).status, 404);
+    let check = served.site.run(&["check"]).expect(0).stdout();
+    assert!(
+        check.contains(&format!(
+            "server: listens on {}, reached at http://{}/; sign-up for: letters",
+            served.host, served.host
+        )),
+        "{check}"
+    );
 }
 
 #[test]
