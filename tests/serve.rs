@@ -457,6 +457,11 @@ fn front_page_lists_every_feed_and_offers_the_signup() {
     assert_eq!(served.get("/assets/style.css", &[]).status, 200);
     assert_eq!(served.get("/assets/copy.js", &[]).status, 200);
     assert_eq!(served.get("/nowhere", &[]).status, 404);
+    // Pages are gzipped when asked, like feeds.
+    let zipped = served.get("/", &[("Accept-Encoding", "gzip")]);
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    let unzipped = String::from_utf8(gunzip(&zipped.body)).unwrap();
+    assert!(unzipped.starts_with("<!DOCTYPE html>") && unzipped.contains("action="));
     let check = served.site.run(&["check"]).expect(0).stdout();
     assert!(
         check.contains(&format!(

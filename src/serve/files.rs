@@ -65,18 +65,7 @@ pub struct Cached {
 impl Cached {
     /// The gzip form, made on first request.
     pub fn gzipped(&self) -> Bytes {
-        self.gzip
-            .get_or_init(|| {
-                let mut encoder = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(self.body.len() / 3),
-                    flate2::Compression::new(6),
-                );
-                encoder
-                    .write_all(&self.body)
-                    .expect("writing to memory cannot fail");
-                Bytes::from(encoder.finish().expect("writing to memory cannot fail"))
-            })
-            .clone()
+        self.gzip.get_or_init(|| gzip(&self.body)).clone()
     }
 
     /// The ETag of the gzip form: a different representation needs a different strong tag.
@@ -197,6 +186,18 @@ pub fn not_modified_since(header: &str, modified: SystemTime) -> bool {
             .map_or(0, |d| d.as_secs())
     };
     seconds(modified) <= seconds(since)
+}
+
+/// `bytes` gzipped (level 6: most of the gain at a fraction of the time of 9).
+pub fn gzip(bytes: &[u8]) -> Bytes {
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 3),
+        flate2::Compression::new(6),
+    );
+    encoder
+        .write_all(bytes)
+        .expect("writing to memory cannot fail");
+    Bytes::from(encoder.finish().expect("writing to memory cannot fail"))
 }
 
 /// Whether `Accept-Encoding` takes gzip (and does not refuse it with `q=0`).

@@ -230,7 +230,15 @@ async fn respond(state: &State, peer: SocketAddr, request: Request<Incoming>) ->
     let started = Instant::now();
     let method = request.method().clone();
     let raw_path = request.uri().path().to_owned();
+    let gzip_ok = request
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(files::accepts_gzip);
     let (route, mut answer) = route(state, peer.ip(), request).await;
+    if gzip_ok && (route == "index" || route == "assets") {
+        compress(&mut answer);
+    }
     if method == Method::HEAD {
         // The headers of a GET, the length included, and no body.
         let length = hyper::body::Body::size_hint(answer.body())
@@ -388,6 +396,28 @@ fn feed_file(state: &State, raw: &str, headers: &hyper::HeaderMap) -> Answer {
         }
     }
     answer
+}
+
+/// Gzips a page (the front page of a site with hundreds of feeds is half a megabyte of
+/// repetitive HTML; feeds have their own cached gzip form).
+fn compress(answer: &mut Answer) {
+    use futures_util::FutureExt;
+    use http_body_util::BodyExt;
+    let length = hyper::body::Body::size_hint(answer.body()).exact();
+    if answer.status() != StatusCode::OK || length.is_none_or(|n| n <= 1024) {
+        return;
+    }
+    // A `Full` body is one data frame, ready at once.
+    let Some(Some(Ok(frame))) = answer.body_mut().frame().now_or_never() else {
+        return;
+    };
+    let Ok(bytes) = frame.into_data() else {
+        return;
+    };
+    *answer.body_mut() = Full::new(files::gzip(&bytes));
+    let headers = answer.headers_mut();
+    headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
 }
 
 fn asset(media_type: &'static str, body: &'static str) -> Answer {
