@@ -14,9 +14,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
+use http_body_util::Full;
 use hyper::body::Bytes;
+use hyper::header::{self, HeaderValue};
+use hyper::{Response, StatusCode};
 use percent_encoding::percent_decode_str;
 
+use super::Answer;
 use crate::feeds::output::OPML;
 use crate::settings::Format;
 
@@ -50,40 +54,33 @@ pub fn safe_segments(raw: &str) -> Option<Vec<String>> {
 }
 
 /// One file as served.
-pub struct Cached {
+struct Cached {
     len: u64,
     modified: SystemTime,
-    pub media_type: &'static str,
+    media_type: &'static str,
     /// Strong validator of the bytes (xxh3), quoted.
-    pub etag: String,
+    etag: String,
     /// `Last-Modified`, an HTTP date.
-    pub last_modified: String,
-    pub body: Bytes,
+    last_modified: String,
+    body: Bytes,
     gzip: OnceLock<Bytes>,
 }
 
 impl Cached {
     /// The gzip form, made on first request.
-    pub fn gzipped(&self) -> Bytes {
+    fn gzipped(&self) -> Bytes {
         self.gzip.get_or_init(|| gzip(&self.body)).clone()
     }
 
     /// The ETag of the gzip form: a different representation needs a different strong tag.
-    pub fn gzip_etag(&self) -> String {
+    fn gzip_etag(&self) -> String {
         format!("{}-gz\"", self.etag.trim_end_matches('"'))
     }
 
     /// The modification time, for `If-Modified-Since`.
-    pub fn modified(&self) -> SystemTime {
+    fn modified(&self) -> SystemTime {
         self.modified
     }
-}
-
-/// What a lookup found.
-pub enum Lookup {
-    Found(Arc<Cached>),
-    /// Not a servable file (refused, or not there): the same answer either way.
-    NotFound,
 }
 
 /// The feeds folder as the server sees it.
@@ -104,31 +101,74 @@ impl FeedFiles {
         }
     }
 
-    /// The file for the path below `/feeds/` (still percent-encoded).
-    pub fn lookup(&self, raw: &str) -> Lookup {
-        let Some(segments) = safe_segments(raw) else {
-            return Lookup::NotFound;
-        };
+    /// The file for the path below `/feeds/` (still percent-encoded); `None` when it is not
+    /// a file to serve, whether refused or not there (the same answer either way).
+    fn lookup(&self, raw: &str) -> Option<Arc<Cached>> {
+        let segments = safe_segments(raw)?;
         let path = segments
             .iter()
             .fold(self.root.clone(), |path, segment| path.join(segment));
-        let Ok(meta) = std::fs::metadata(&path) else {
-            return Lookup::NotFound;
-        };
-        if !meta.is_file() {
-            return Lookup::NotFound;
-        }
+        let meta = std::fs::metadata(&path).ok().filter(|m| m.is_file())?;
         let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
         if let Some(cached) = self.cache.lock().expect("cache lock").get(&segments)
             && cached.len == meta.len()
             && cached.modified == modified
         {
-            return Lookup::Found(cached.clone());
+            return Some(cached.clone());
         }
-        match self.load(&path, &segments, meta.len(), modified) {
-            Some(cached) => Lookup::Found(cached),
-            None => Lookup::NotFound,
+        self.load(&path, &segments, meta.len(), modified)
+    }
+
+    /// The answer to `GET /feeds/<raw>`: the file, or `304`; `None` when there is no such
+    /// file to serve.
+    pub fn answer(&self, raw: &str, headers: &hyper::HeaderMap) -> Option<Answer> {
+        let file = self.lookup(raw)?;
+        let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        let gzip =
+            file.body.len() > 1024 && header(header::ACCEPT_ENCODING).is_some_and(accepts_gzip);
+        let etag = if gzip {
+            file.gzip_etag()
+        } else {
+            file.etag.clone()
+        };
+        let unchanged = match header(header::IF_NONE_MATCH) {
+            Some(tags) => none_match(tags, &[&file.etag, &file.gzip_etag()]),
+            None => header(header::IF_MODIFIED_SINCE)
+                .is_some_and(|since| not_modified_since(since, file.modified())),
+        };
+        let (status, body) = if unchanged {
+            (StatusCode::NOT_MODIFIED, Bytes::new())
+        } else if gzip {
+            (StatusCode::OK, file.gzipped())
+        } else {
+            (StatusCode::OK, file.body.clone())
+        };
+        let mut answer = Response::new(Full::new(body));
+        *answer.status_mut() = status;
+        let headers = answer.headers_mut();
+        let value = |text: &str| HeaderValue::from_str(text).expect("ASCII header value");
+        headers.insert(header::ETAG, value(&etag));
+        headers.insert(header::LAST_MODIFIED, value(&file.last_modified));
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        // Web-based feed readers fetch from their own origin.
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        if status == StatusCode::OK {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(file.media_type),
+            );
+            if gzip {
+                headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
         }
+        Some(answer)
     }
 
     fn load(

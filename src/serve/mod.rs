@@ -279,7 +279,10 @@ async fn route(
         "/" if read_only => ("index", signup::index(state).await),
         p if p.starts_with("/feeds/") && read_only => (
             "feeds",
-            feed_file(state, &p["/feeds/".len()..], request.headers()),
+            state
+                .files
+                .answer(&p["/feeds/".len()..], request.headers())
+                .unwrap_or_else(|| not_found(state)),
         ),
         "/assets/style.css" if read_only => (
             "assets",
@@ -343,59 +346,6 @@ fn client_address(state: &State, peer: IpAddr, headers: &hyper::HeaderMap) -> Ip
         .last()
         .and_then(|last| last.trim().parse().ok())
         .unwrap_or(peer)
-}
-
-/// `GET /feeds/...`: a feed file, or 304, or 404.
-fn feed_file(state: &State, raw: &str, headers: &hyper::HeaderMap) -> Answer {
-    let files::Lookup::Found(file) = state.files.lookup(raw) else {
-        return not_found(state);
-    };
-    let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    let gzip =
-        file.body.len() > 1024 && header(header::ACCEPT_ENCODING).is_some_and(files::accepts_gzip);
-    let etag = if gzip {
-        file.gzip_etag()
-    } else {
-        file.etag.clone()
-    };
-    let unchanged = match header(header::IF_NONE_MATCH) {
-        Some(tags) => files::none_match(tags, &[&file.etag, &file.gzip_etag()]),
-        None => header(header::IF_MODIFIED_SINCE)
-            .is_some_and(|since| files::not_modified_since(since, file.modified())),
-    };
-    let (status, body) = if unchanged {
-        (StatusCode::NOT_MODIFIED, Bytes::new())
-    } else if gzip {
-        (StatusCode::OK, file.gzipped())
-    } else {
-        (StatusCode::OK, file.body.clone())
-    };
-    let mut answer = Response::new(Full::new(body));
-    *answer.status_mut() = status;
-    let headers = answer.headers_mut();
-    let value = |text: &str| HeaderValue::from_str(text).expect("ASCII header value");
-    headers.insert(header::ETAG, value(&etag));
-    headers.insert(header::LAST_MODIFIED, value(&file.last_modified));
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    // Web-based feed readers fetch from their own origin.
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    if status == StatusCode::OK {
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(file.media_type),
-        );
-        if gzip {
-            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        }
-    }
-    answer
 }
 
 /// Gzips a page (the front page of a site with hundreds of feeds is half a megabyte of
