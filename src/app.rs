@@ -406,6 +406,9 @@ pub fn status(ctx: &Context, json: bool) -> Status {
             "{}: {} queued for digest, {} pending, {} retrying, {} failed, {} sent",
             n.name, n.queued, n.pending, n.retrying, n.failed, n.sent
         );
+        if n.skipped > 0 {
+            print!(", {} skipped (unsubscribed while waiting)", n.skipped);
+        }
         if n.signups > 0 {
             print!("; {} signed up", n.signups);
         }

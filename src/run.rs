@@ -305,8 +305,23 @@ impl<'a> Runner<'a> {
         list: Vec<store::Delivery>,
     ) -> Result<DeliveryReport, RunError> {
         let mut report = DeliveryReport::default();
+        // Someone who unsubscribed gets nothing more, not even a message queued before
+        // (RFC 8058 asks for "promptly"); a confirmation they asked for still goes.
+        let unsubscribed = match notifier.kind {
+            NotifierKind::Email(_) => self.store.unsubscribed(&notifier.name)?,
+            _ => Default::default(),
+        };
         for delivery in list {
             let body = self.store.body(delivery.id)?;
+            let gone = delivery.kind != "confirm"
+                && notify::email::recipient_of(&body)
+                    .is_some_and(|to| unsubscribed.contains(&to.to_lowercase()));
+            if gone {
+                self.store
+                    .mark_skipped(delivery.id, "the recipient unsubscribed before it was sent")?;
+                tracing::info!(notifier = %notifier.name, id = %delivery.message_id, "skipped: unsubscribed");
+                continue;
+            }
             let outcome = match &notifier.kind {
                 NotifierKind::Webhook(hook) => {
                     webhook::send(

@@ -179,6 +179,8 @@ pub struct Delivery {
     pub id: i64,
     pub message_id: String,
     pub notifier: String,
+    /// `post`, `digest`, `confirm` or `ping`.
+    pub kind: String,
     /// Empty when listed by [`Store::due`].
     pub body: String,
     pub attempts: u32,
@@ -207,6 +209,8 @@ pub struct NotifierStatus {
     pub last_failure: Option<String>,
     /// Confirmed sign-ups from the server's page.
     pub signups: u64,
+    /// Messages dropped unsent because their recipient unsubscribed while they waited.
+    pub skipped: u64,
 }
 
 /// A subscriber who signed up on the server's page and confirmed.
@@ -381,7 +385,7 @@ impl Store {
         param: &str,
     ) -> Result<Vec<Delivery>, StoreError> {
         let sql = format!(
-            "SELECT id, message_id, notifier, {body}, attempts FROM deliveries WHERE {condition} ORDER BY id"
+            "SELECT id, message_id, notifier, {body}, attempts, kind FROM deliveries WHERE {condition} ORDER BY id"
         );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let rows = stmt
@@ -392,6 +396,7 @@ impl Store {
                     notifier: r.get(2)?,
                     body: r.get(3)?,
                     attempts: r.get(4)?,
+                    kind: r.get(5)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -425,6 +430,16 @@ impl Store {
                 "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent = ?2, last_error = NULL, body = '' WHERE id = ?1",
                 params![id, stamp(now)],
             ).map(|_| ())
+    }
+
+    /// Not sent, and never to be: its recipient unsubscribed while it waited. The body goes,
+    /// the reason stays.
+    pub fn mark_skipped(&self, id: i64, reason: &str) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE deliveries SET status = 'skipped', last_error = ?2, body = '' WHERE id = ?1",
+            params![id, reason],
+        )
+        .map(|_| ())
     }
 
     /// The attempt failed; try again at `next`, or give up (`None`), keeping the error.
@@ -650,6 +665,9 @@ impl Store {
             last_error: retry.and_then(|(_, e)| e),
             last_failure,
             signups: count("SELECT COUNT(*) FROM signups WHERE notifier = ?1")?,
+            skipped: count(
+                "SELECT COUNT(*) FROM deliveries WHERE notifier = ?1 AND status = 'skipped'",
+            )?,
         })
     }
 }

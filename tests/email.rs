@@ -179,6 +179,36 @@ fn a_4xx_is_retried_a_5xx_fails_one_recipient_only() {
 }
 
 #[test]
+fn a_message_waiting_for_a_retry_is_dropped_when_its_recipient_unsubscribes() {
+    let sink = SmtpSink::start();
+    let site = digest_site(&sink, "to = [\"later@example.org\"]");
+    site.post("news.md", post("Hello", "[News]", "[]"));
+    std::thread::sleep(Duration::from_millis(1100));
+    let run = site.run(&["run", "--once"]).expect(0);
+    assert!(run.stdout().contains("1 to retry"), "{}", run.stdout());
+    site.run(&["unsubscribe", "later@example.org", "--notifier", "daily"])
+        .expect(0);
+    let db = rusqlite::Connection::open(site.path().join(".tidings/state.db")).unwrap();
+    db.execute("UPDATE deliveries SET next_attempt = '2000-01-01T00:00:00.000000Z' WHERE status = 'pending'", []).unwrap();
+    site.run(&["run", "--once"]).expect(0);
+    let got: Vec<String> = sink.messages().into_iter().map(|(r, _)| r).collect();
+    assert_eq!(got, ["ada@example.org"], "the retry never went out");
+    let (status, body): (String, String) = db
+        .query_row(
+            "SELECT status, body FROM deliveries WHERE posts LIKE '%news%' AND body = '' AND status != 'sent'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((status.as_str(), body.as_str()), ("skipped", ""));
+    let shown = site.run(&["status"]).expect(0).stdout();
+    assert!(
+        shown.contains("1 skipped (unsubscribed while waiting)"),
+        "{shown}"
+    );
+}
+
+#[test]
 fn unsubscribed_addresses_are_skipped_even_when_listed() {
     let sink = SmtpSink::start();
     let site = digest_site(&sink, "");

@@ -541,6 +541,13 @@ pub fn dkim(email: &Email) -> Result<Option<DkimConfig>, String> {
     )))
 }
 
+/// The recipient of a stored message, if it is one.
+pub fn recipient_of(body: &str) -> Option<String> {
+    serde_json::from_str::<Stored>(body)
+        .ok()
+        .map(|stored| stored.to)
+}
+
 /// Sends one stored message, once.
 pub async fn send(mailer: &Mailer, email: &Email, body: &str) -> Outcome {
     let stored: Stored = match serde_json::from_str(body) {
