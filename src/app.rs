@@ -190,14 +190,19 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// `tidings run [--once] [--backfill N]`.
 pub fn run(ctx: &Context, once: bool, backfill: Option<usize>) -> Status {
-    let Some(settings) = load(ctx) else {
-        return Status::Failed;
-    };
+    match load(ctx) {
+        Some(settings) => run_with(ctx, &settings, once, backfill),
+        None => Status::Failed,
+    }
+}
+
+/// `run` with settings already read (`serve` reads them first to check for `[server]`).
+fn run_with(ctx: &Context, settings: &Settings, once: bool, backfill: Option<usize>) -> Status {
     // The runtime comes first: the SMTP pool starts a task when it is made, and is dropped
     // (before the runtime) when `runner` goes.
     let rt = runtime();
     let _entered = rt.enter();
-    let mut runner = match Runner::new(&settings, ctx.clock, backfill) {
+    let mut runner = match Runner::new(settings, ctx.clock, backfill) {
         Ok(runner) => runner,
         Err(e) => {
             eprintln!("error: {e}");
@@ -205,7 +210,7 @@ pub fn run(ctx: &Context, once: bool, backfill: Option<usize>) -> Status {
         }
     };
     if !once {
-        return run_daemon(&rt, &mut runner, &settings, ctx.clock);
+        return run_daemon(&rt, &mut runner, settings, ctx.clock);
     }
     match rt.block_on(one_pass(&mut runner)) {
         Ok((scan, delivered)) => {
@@ -247,7 +252,7 @@ pub fn serve(ctx: &Context) -> Status {
         );
         return Status::Failed;
     }
-    run(ctx, false, None)
+    run_with(ctx, &settings, false, None)
 }
 
 /// The daemon, with the server beside it when `[server]` is set: the socket is opened first

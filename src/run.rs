@@ -313,7 +313,8 @@ impl<'a> Runner<'a> {
         };
         for delivery in list {
             let body = self.store.body(delivery.id)?;
-            let gone = delivery.kind != "confirm"
+            let gone = !unsubscribed.is_empty()
+                && delivery.kind != "confirm"
                 && notify::email::recipient_of(&body)
                     .is_some_and(|to| unsubscribed.contains(&to.to_lowercase()));
             if gone {

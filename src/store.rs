@@ -122,6 +122,26 @@ fn unsubscribed_from(
     rows.collect()
 }
 
+/// Adds a pending message to the outbox; the message id is unique, so the same message
+/// queued twice is there once.
+fn insert_delivery(
+    conn: &Connection,
+    message_id: &str,
+    notifier: &str,
+    kind: &str,
+    post_ids: &[String],
+    body: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    let posts = serde_json::to_string(post_ids).expect("strings serialize");
+    conn.execute(
+        "INSERT OR IGNORE INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+        params![message_id, notifier, kind, posts, body, stamp(now)],
+    )
+    .map(|_| ())
+}
+
 /// A notifier's confirmed sign-ups: (address as typed, category paths), oldest first.
 fn signups_of(conn: &Connection, notifier: &str) -> rusqlite::Result<Vec<Signup>> {
     let mut stmt = conn.prepare_cached(
@@ -560,12 +580,8 @@ impl Store {
         body: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.exec(
-            "INSERT OR IGNORE INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created)
-             VALUES (?1, ?2, ?3, '[]', ?4, 'pending', ?5, ?5)",
-            params![message_id, notifier, kind, body, stamp(now)],
-        )
-        .map(|_| ())
+        insert_delivery(&self.conn, message_id, notifier, kind, &[], body, now)
+            .map_err(|e| self.err(e))
     }
 
     /// A notifier's confirmed sign-ups.
@@ -763,12 +779,8 @@ impl Tx<'_> {
         body: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let posts = serde_json::to_string(post_ids).expect("strings serialize");
-        self.exec(
-                "INSERT OR IGNORE INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
-                params![message_id, notifier, kind, posts, body, stamp(now)],
-            ).map(|_| ())
+        insert_delivery(&self.tx, message_id, notifier, kind, post_ids, body, now)
+            .map_err(|e| self.err(e))
     }
 
     /// Marks a message that could not be made as failed, with the reason.

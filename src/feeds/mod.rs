@@ -182,9 +182,12 @@ pub fn build(
                         Format::Atom => atom::render(&doc),
                         Format::Json => json::render(&doc),
                     };
-                    let url = feed_url(settings, spec, format);
-                    write(dir.join(format.file_name()), &bytes, dry_run)
-                        .map(|(path, written)| (path, written, Some(url)))
+                    write(dir.join(format.file_name()), &bytes, dry_run).map(|(path, written)| {
+                        // Only a changed feed is pinged to WebSub hubs, so only it needs its URL.
+                        let url = matches!(written, Written::Changed)
+                            .then(|| feed_url(settings, spec, format));
+                        (path, written, url)
+                    })
                 })
                 .collect::<Vec<_>>()
         })

@@ -111,19 +111,21 @@ impl Pages {
             signups: &'a [SignupForm],
             generator: &'static str,
         }
-        let of_kind = |kind: &str| -> Vec<FeedInfo> {
-            listing
-                .iter()
-                .map(feed_info)
-                .filter(|feed| feed.kind == kind)
-                .collect()
-        };
+        let (mut site_feed, mut categories, mut tags) = (None, Vec::new(), Vec::new());
+        for listed in listing {
+            let feed = feed_info(listed);
+            match listed.kind {
+                FeedKind::Site => site_feed = Some(feed),
+                FeedKind::Category(_) => categories.push(feed),
+                FeedKind::Tag(_) => tags.push(feed),
+            }
+        }
         let context = Context {
             site: site_info(settings),
             base,
-            site_feed: of_kind("site").into_iter().next(),
-            categories: of_kind("category"),
-            tags: of_kind("tag"),
+            site_feed,
+            categories,
+            tags,
             opml_url: format!("{}{}", settings.feeds.url, crate::feeds::output::OPML),
             signups,
             generator: crate::feeds::GENERATOR,
