@@ -32,3 +32,18 @@ impl Clock for FixedClock {
         self.0
     }
 }
+
+/// The clock the binary runs on: the wall clock, or, when `TIDINGS_TEST_NOW` holds an RFC
+/// 3339 time, that instant for the whole process. The integration tests use it to step
+/// time (a retry due in a day, a digest's slot) without sleeping; it is never needed in
+/// production.
+pub fn from_env() -> Result<&'static dyn Clock, String> {
+    match std::env::var("TIDINGS_TEST_NOW") {
+        Ok(text) => {
+            let at = DateTime::parse_from_rfc3339(text.trim())
+                .map_err(|e| format!("TIDINGS_TEST_NOW=`{text}` is not an RFC 3339 time ({e})"))?;
+            Ok(Box::leak(Box::new(FixedClock(at.with_timezone(&Utc)))))
+        }
+        Err(_) => Ok(&SystemClock),
+    }
+}

@@ -3,9 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tidings::app::{self, Context};
 use tidings::cli::{Cli, Command};
-use tidings::clock::SystemClock;
+use tidings::commands::{self as app, Context};
 use tidings::feeds::Mode;
 
 fn main() -> ExitCode {
@@ -23,10 +22,17 @@ fn main() -> ExitCode {
         // Colours only for a person at a terminal, not in log files and journals.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    let clock = match tidings::clock::from_env() {
+        Ok(clock) => clock,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let ctx = Context {
         config: &cli.config,
         quiet: cli.quiet,
-        clock: &SystemClock,
+        clock,
     };
     let status = match cli.command {
         Command::Build => app::build(&ctx, Mode::Write),

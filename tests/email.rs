@@ -273,13 +273,25 @@ fn bad_recipients_are_reported_with_file_and_line() {
     ));
     std::fs::write(
         site.path().join("subs.csv"),
-        "email,name\nok@example.org,A\nnope,B\n",
+        "email,name\nok@example.org,A\nnope,B\nr1@example.net,\"Line\nBreak\"\n",
     )
     .unwrap();
+    // A bad row is reported with its file and line and skipped; the others still get mail.
+    let run = site.run(&["check"]).expect(1);
+    assert!(
+        run.stderr()
+            .contains("subs.csv:3: `nope` is not an email address; row skipped (notifier d)")
+            && run
+                .stderr()
+                .contains("subs.csv:4: r1@example.net: the name holds a line break"),
+        "{}",
+        run.stderr()
+    );
+    std::fs::write(site.path().join("subs.csv"), "name\nA\n").unwrap();
     let run = site.run(&["check"]).expect(2);
     assert!(
         run.stderr().contains("notifiers.d.subscribers")
-            && run.stderr().contains("subs.csv:3: `nope`"),
+            && run.stderr().contains("no `email` column"),
         "{}",
         run.stderr()
     );

@@ -146,26 +146,44 @@ fn backfill_filters_and_a_new_notifier_start_clean() {
 fn retries_keep_the_message_id_and_honour_retry_after() {
     let receiver = Receiver::start(vec![Reply::Status(500), Reply::RetryAfter(429, "0")]);
     let site = site_with(&hook("team", &receiver.url, ""));
-    site.run(&["run", "--once"]).expect(0);
+    site.run_at("2026-12-01T08:00:00Z", &["run", "--once"])
+        .expect(0);
     site.post("p4.md", post(4, "[News]"));
-    let run = site.run(&["run", "--once"]).expect(0);
+    let run = site
+        .run_at("2026-12-01T08:00:00Z", &["run", "--once"])
+        .expect(0);
     assert!(run.stdout().contains("1 to retry"), "{}", run.stdout());
-    let status = site.run(&["status", "--json"]).expect(0);
+    let status = site
+        .run_at("2026-12-01T08:00:00Z", &["status", "--json"])
+        .expect(0);
     let doc: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
     assert_eq!(doc["notifiers"][0]["retrying"], 1);
     assert_eq!(doc["notifiers"][0]["last_error"], "HTTP 500: ok");
-    assert!(doc["notifiers"][0]["next_attempt"].is_string());
+    // The backoff: two minutes ±20%.
+    let next = doc["notifiers"][0]["next_attempt"].as_str().unwrap();
+    assert!(
+        ("2026-12-01T08:01:36".."2026-12-01T08:02:25").contains(&next),
+        "{next}"
+    );
     assert_eq!(receiver.requests().len(), 1);
+    site.run_at("2026-12-01T08:01:00Z", &["run", "--once"])
+        .expect(0);
+    assert_eq!(receiver.requests().len(), 1, "not due yet");
 
-    // The 500's backoff is minutes away: make it due now, as time passing would.
-    let db = rusqlite::Connection::open(site.path().join(".tidings/state.db")).unwrap();
-    db.execute(
-        "UPDATE deliveries SET next_attempt = '2000-01-01T00:00:00.000000Z'",
-        [],
-    )
-    .unwrap();
-    site.run(&["run", "--once"]).expect(0); // 429 with Retry-After: 0
-    site.run(&["run", "--once"]).expect(0); // 200
+    // 429 with `Retry-After: 0` is the normal backoff, not "at once": attempts are not
+    // burnt in a second.
+    site.run_at("2026-12-01T08:03:00Z", &["run", "--once"])
+        .expect(0);
+    assert_eq!(receiver.requests().len(), 2);
+    site.run_at("2026-12-01T08:03:01Z", &["run", "--once"])
+        .expect(0);
+    assert_eq!(
+        receiver.requests().len(),
+        2,
+        "Retry-After: 0 must not mean now"
+    );
+    site.run_at("2026-12-01T09:00:00Z", &["run", "--once"])
+        .expect(0); // 200
     let requests = receiver.requests();
     assert_eq!(requests.len(), 3);
     let ids: Vec<&String> = requests.iter().map(|r| &r.headers["webhook-id"]).collect();

@@ -5,8 +5,6 @@
 //! text a message (256 a title, 4,096 a description), counted in UTF-16 as Discord does;
 //! 429 with `Retry-After` or a JSON `retry_after`; 404 means the webhook is gone.
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use super::chat::{Contract, Frame, Rendered, backslash_escape, header, utf16_len};
@@ -76,8 +74,7 @@ impl Contract for Discord {
     fn classify(&self, answer: &http::Answer) -> Outcome {
         let retry_after = answer.retry_after.or_else(|| {
             let body: serde_json::Value = serde_json::from_str(&answer.body).ok()?;
-            let seconds = body.get("retry_after")?.as_f64()?;
-            Some(Duration::from_secs_f64(seconds.clamp(0.0, 86400.0)))
+            super::wait_json_secs(body.get("retry_after")?)
         });
         classify(answer.status, retry_after, &http::snippet(&answer.body))
     }

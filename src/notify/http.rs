@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{MAX_WAIT, Outcome, parse_retry_after};
+use super::{Outcome, parse_retry_after};
 
 /// What the receiver answered.
 #[derive(Debug)]
@@ -85,10 +85,8 @@ pub async fn send(
                 .headers()
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, now))
-                .map(|d| d.min(MAX_WAIT));
-            let text = response.text().await.unwrap_or_default();
-            let body = text.chars().take(2000).collect();
+                .and_then(|v| parse_retry_after(v, now));
+            let body = read_start(response).await;
             Ok(Answer {
                 status,
                 retry_after,
@@ -108,6 +106,25 @@ pub async fn send(
             after: None,
         }),
     }
+}
+
+/// The most of an answer's body that is read: enough for any platform's verdict; a
+/// receiver that sends more is not waited for.
+const MAX_ANSWER: usize = 64 * 1024;
+
+/// The start of an answer's body (at most [`MAX_ANSWER`] bytes, then 2,000 characters), as
+/// text; a body that breaks off or is not UTF-8 gives what could be read.
+async fn read_start(mut response: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < MAX_ANSWER {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                bytes.extend_from_slice(&chunk[..chunk.len().min(MAX_ANSWER - bytes.len())])
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&bytes).chars().take(2000).collect()
 }
 
 /// The first line or so of a body, for an error message.

@@ -4,8 +4,6 @@
 //! Contract: events under 64 KiB; 429 `M_LIMIT_EXCEEDED` with `retry_after_ms`; the access
 //! token goes in the `Authorization` header.
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use super::chat::{Contract, Frame, Rendered, Request, header, html_escape};
@@ -98,7 +96,7 @@ impl Contract for Matrix {
     fn classify(&self, answer: &http::Answer) -> Outcome {
         let retry_after = answer.retry_after.or_else(|| {
             let body: serde_json::Value = serde_json::from_str(&answer.body).ok()?;
-            body["retry_after_ms"].as_u64().map(Duration::from_millis)
+            super::wait_json_millis(&body["retry_after_ms"])
         });
         classify(answer.status, retry_after, &http::snippet(&answer.body))
     }

@@ -115,16 +115,69 @@ pub fn classify(status: u16, retry_after: Option<Duration>, detail: &str) -> Out
     }
 }
 
-/// `Retry-After`: delta seconds or an HTTP date.
+/// `Retry-After`: delta seconds or an HTTP date, at most [`MAX_WAIT`] (a date in the past
+/// is no wait).
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty() {
+        // Any number of digits: beyond u64 is still "very long", never an error or a panic.
+        return Some(value.parse::<u64>().map_or(MAX_WAIT, wait_secs));
     }
     let at = DateTime::parse_from_rfc2822(value)
         .ok()?
         .with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+    Some(
+        at.signed_duration_since(now)
+            .to_std()
+            .map_or(Duration::ZERO, |d| d.min(MAX_WAIT)),
+    )
+}
+
+/// A wait a receiver asked for in whole seconds, within [`MAX_WAIT`].
+pub fn wait_secs(seconds: u64) -> Duration {
+    Duration::from_secs(seconds.min(MAX_WAIT.as_secs()))
+}
+
+/// A wait a receiver asked for in milliseconds, within [`MAX_WAIT`].
+pub fn wait_millis(millis: u64) -> Duration {
+    Duration::from_millis(millis.min(MAX_WAIT.as_millis() as u64))
+}
+
+/// A wait a receiver wrote as a JSON number of seconds (possibly fractional, negative, or
+/// absurd), within [`MAX_WAIT`]; `None` for what is not a number of seconds at all.
+pub fn wait_json_secs(value: &serde_json::Value) -> Option<Duration> {
+    let seconds = value.as_f64()?;
+    if seconds.is_nan() {
+        return None;
+    }
+    Some(Duration::from_secs_f64(
+        seconds.clamp(0.0, MAX_WAIT.as_secs_f64()),
+    ))
+}
+
+/// A wait a receiver wrote as a JSON number of milliseconds, within [`MAX_WAIT`].
+pub fn wait_json_millis(value: &serde_json::Value) -> Option<Duration> {
+    wait_json_secs(&serde_json::json!(value.as_f64()? / 1000.0))
+}
+
+/// How long to wait before the next attempt after attempt number `attempts` failed: what
+/// the receiver asked for, kept within [`MIN_WAIT`] and [`MAX_WAIT`], or the backoff when it
+/// asked for nothing (or for no wait at all, which would burn every attempt at once).
+pub fn retry_wait(after: Option<Duration>, attempts: u32, message_id: &str) -> Duration {
+    match after {
+        Some(wait) if !wait.is_zero() => wait.clamp(MIN_WAIT, MAX_WAIT),
+        _ => backoff(attempts, message_id),
+    }
+}
+
+/// `now + wait`, or the furthest moment tidings ever waits for when that cannot be
+/// represented.
+pub fn after(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+    let wait = wait.min(MAX_WAIT);
+    chrono::Duration::from_std(wait)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(now)
 }
 
 /// The wait before attempt `attempts + 1`: doubling from two minutes, capped at six hours,
@@ -165,8 +218,12 @@ pub async fn send_chat(
     }
 }
 
-/// The longest any receiver may ask us to wait.
+/// The longest any receiver may make a lane wait: a `Retry-After` (or `retry_after`,
+/// `retry_after_ms`) beyond it is read as this.
 pub const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// The shortest wait between two attempts of one message when a receiver asked for a wait.
+pub const MIN_WAIT: Duration = Duration::from_secs(1);
 
 #[cfg(test)]
 mod tests {
@@ -200,6 +257,55 @@ mod tests {
             Some(Duration::from_secs(60))
         );
         assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(
+            parse_retry_after("18446744073709551615", now),
+            Some(MAX_WAIT)
+        );
+        assert_eq!(
+            parse_retry_after("99999999999999999999999999", now),
+            Some(MAX_WAIT)
+        );
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now),
+            Some(MAX_WAIT)
+        );
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn asked_waits_are_clamped_and_zero_means_backoff() {
+        assert_eq!(retry_wait(Some(Duration::ZERO), 1, "m"), backoff(1, "m"));
+        assert_eq!(retry_wait(None, 3, "m"), backoff(3, "m"));
+        assert_eq!(retry_wait(Some(Duration::from_millis(1)), 1, "m"), MIN_WAIT);
+        assert_eq!(retry_wait(Some(Duration::MAX), 1, "m"), MAX_WAIT);
+        for value in [
+            serde_json::json!(-5),
+            serde_json::json!(1e300),
+            serde_json::json!(f64::MAX),
+            serde_json::json!(u64::MAX),
+        ] {
+            let wait = wait_json_secs(&value).unwrap();
+            assert!(wait <= MAX_WAIT, "{value}: {wait:?}");
+        }
+        assert_eq!(wait_json_secs(&serde_json::json!("soon")), None);
+        assert_eq!(wait_millis(u64::MAX), MAX_WAIT);
+        assert_eq!(
+            wait_json_millis(&serde_json::json!(18446744073709551615u64)),
+            Some(MAX_WAIT)
+        );
+        assert_eq!(
+            wait_json_millis(&serde_json::json!(1500)),
+            Some(Duration::from_millis(1500))
+        );
+        let now = Utc.with_ymd_and_hms(2026, 11, 27, 8, 0, 0).unwrap();
+        assert_eq!(after(now, Duration::MAX), now + chrono::Duration::hours(24));
+        assert_eq!(
+            after(DateTime::<Utc>::MAX_UTC, Duration::from_secs(5)),
+            DateTime::<Utc>::MAX_UTC
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ impl Bucket {
         let refill = if self.tokens >= 0.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64(-self.tokens / self.per_second)
+            seconds(-self.tokens / self.per_second)
         };
         let paused = self
             .paused_until
@@ -49,9 +49,7 @@ impl Bucket {
             self.tokens -= 1.0;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64(
-                (1.0 - self.tokens) / self.per_second,
-            ))
+            Err(seconds((1.0 - self.tokens) / self.per_second))
         }
     }
 
@@ -72,6 +70,14 @@ impl Bucket {
         self.tokens = self.tokens.min(0.0);
         self.paused_until = Some(self.paused_until.map_or(until, |u| u.max(until)));
     }
+}
+
+/// A computed wait as a duration, within the longest wait tidings ever honours (a rate
+/// near zero would otherwise make an infinite or unrepresentable one).
+fn seconds(value: f64) -> Duration {
+    Duration::try_from_secs_f64(value)
+        .unwrap_or(super::MAX_WAIT)
+        .min(super::MAX_WAIT)
 }
 
 #[cfg(test)]
@@ -102,6 +108,19 @@ mod tests {
         );
         assert!(bucket.is_full(start + Duration::from_secs(2)));
         assert_eq!(bucket.try_take(start + Duration::from_secs(2)), Ok(()));
+    }
+
+    #[test]
+    fn absurd_rates_never_panic() {
+        let start = Instant::now();
+        for rate in [1e-300, 0.0, f64::MIN_POSITIVE, f64::NAN] {
+            let mut bucket = Bucket::new(1.0, rate, start);
+            bucket.reserve(start);
+            assert!(bucket.reserve(start) <= super::super::MAX_WAIT);
+            if let Err(wait) = bucket.try_take(start) {
+                assert!(wait <= super::super::MAX_WAIT);
+            }
+        }
     }
 
     #[test]

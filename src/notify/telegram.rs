@@ -5,8 +5,6 @@
 //! and `"` as entities. Every answer says `ok`: an `ok: false` is a failure even when the
 //! HTTP status is not, with `parameters.retry_after` when rate limited.
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use super::chat::{Contract, Frame, Rendered, header, html_escape, utf16_len};
@@ -76,10 +74,8 @@ impl Contract for Telegram {
         let code = body["error_code"]
             .as_u64()
             .unwrap_or(u64::from(answer.status));
-        let retry_after = body["parameters"]["retry_after"]
-            .as_u64()
-            .map(Duration::from_secs)
-            .or(answer.retry_after);
+        let retry_after =
+            super::wait_json_secs(&body["parameters"]["retry_after"]).or(answer.retry_after);
         let error = format!("Telegram error {code}: {description}");
         if code == 429 || retry_after.is_some() || code >= 500 {
             Outcome::Retry {

@@ -9,7 +9,9 @@ use hyper::header::{self, HeaderValue};
 use super::{Answer, State, plain, request_counts};
 use crate::store::{Counts, ScanRecord, parse_stamp};
 
-/// `GET /healthz`: 200 with the last scan's age when the state file answers, 503 when not.
+/// `GET /healthz`: 200 `ok` with the last scan's age and every lane's state when all is
+/// well; 503 `degraded` when the last scan failed or a lane is stuck (broken, or sending
+/// past every timeout); 503 `error` when the state file does not answer.
 pub async fn healthz(state: &State) -> Answer {
     let now = state.clock.now();
     let (status, body) = match state.with_store(|store| store.last_scan()).await {
@@ -17,14 +19,25 @@ pub async fn healthz(state: &State) -> Answer {
             let age = last
                 .as_ref()
                 .map(|scan| (now - parse_stamp(&scan.at)).num_seconds().max(0));
+            let scan_failure = state.shared.scan_failure();
+            let stuck = state.shared.board.stuck(now);
+            let healthy = scan_failure.is_none() && stuck.is_empty();
             let body = serde_json::json!({
-                "status": "ok",
+                "status": if healthy { "ok" } else { "degraded" },
                 "store": "ok",
                 "last_scan": last.as_ref().map(|scan| scan.at.clone()),
                 "last_scan_age_seconds": age,
                 "last_scan_duration_ms": last.as_ref().map(|scan| scan.duration_ms),
+                "scan_failed": scan_failure.map(|(at, error)| serde_json::json!({"at": at, "error": error})),
+                "stuck_lanes": stuck,
+                "lanes": state.shared.board.snapshot(),
             });
-            (StatusCode::OK, body)
+            let status = if healthy {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            (status, body)
         }
         Err(e) => {
             tracing::error!("healthz: {e}");

@@ -34,9 +34,26 @@ use crate::store::Store;
 pub struct Shared {
     listing: RwLock<Arc<Vec<Listed>>>,
     queued: tokio::sync::Notify,
+    /// What every delivery lane is doing.
+    pub board: Arc<crate::deliver::Board>,
+    /// The last scan's failure, if it failed: (when, error).
+    scan_failure: Mutex<Option<(String, String)>>,
 }
 
 impl Shared {
+    /// The daemon reports how its last scan went (`None`: it succeeded).
+    pub fn scan_result(&self, failure: Option<(String, String)>) {
+        *self.scan_failure.lock().unwrap_or_else(|p| p.into_inner()) = failure;
+    }
+
+    /// When and why the last scan failed, if it did.
+    pub fn scan_failure(&self) -> Option<(String, String)> {
+        self.scan_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// The daemon hands over the feeds its last build wrote.
     pub fn publish(&self, listing: Vec<Listed>) {
         *self.listing.write().expect("listing lock") = Arc::new(listing);

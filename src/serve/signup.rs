@@ -389,9 +389,16 @@ async fn queue_confirmation(
         hours: CONFIRM_HOURS,
     };
     let (id, body) = confirmation(&state.settings, email, &state.server.pages, &request, now)?;
-    let name = notifier.name.clone();
+    let message = crate::store::NewMessage {
+        message_id: id,
+        notifier: notifier.name.clone(),
+        kind: "confirm".into(),
+        post_ids: Vec::new(),
+        body,
+        recipient: Some(address.to_string()),
+    };
     state
-        .with_store(move |store| store.enqueue(&id, &name, "confirm", &body, now))
+        .with_store(move |store| store.enqueue(&message, now))
         .await?;
     state.shared.wake_daemon();
     tracing::info!(notifier = %notifier.name, "confirmation queued");

@@ -58,6 +58,13 @@ impl fmt::Debug for MailTransport {
     }
 }
 
+/// The slowest pace `email.rate` may set: one message every 100 seconds.
+pub const MIN_RATE: f64 = 0.01;
+/// The fastest pace `email.rate` may set.
+pub const MAX_RATE: f64 = 10_000.0;
+/// The most SMTP connections at once.
+pub const MAX_POOL: u32 = 64;
+
 /// `[email]`, validated.
 #[derive(Clone)]
 pub struct Email {
@@ -126,6 +133,8 @@ pub struct EmailTarget {
     /// Whether the server's front page offers a sign-up form for it; confirmed sign-ups
     /// are recipients too, from the state file.
     pub signup: bool,
+    /// Subscriber rows that were skipped, each `file:line: what is wrong`.
+    pub skipped: Vec<String>,
 }
 
 pub const DEFAULT_SUBJECT: &str =
@@ -164,14 +173,28 @@ pub fn email(raw: &RawEmail, base: &Path) -> Result<Email, (String, String)> {
             MailTransport::Files(base.join(&raw.outbox))
         }
     };
-    if !(raw.rate > 0.0 && raw.rate.is_finite()) {
+    if !(MIN_RATE..=MAX_RATE).contains(&raw.rate) {
         return Err(err(
             "rate",
-            "must be a number of messages per second above 0".into(),
+            format!(
+                "must be from {MIN_RATE} to {MAX_RATE} messages per second (all email notifiers share it)"
+            ),
         ));
     }
-    if raw.pool == 0 {
-        return Err(err("pool", "must be at least 1".into()));
+    if !(1..=MAX_POOL).contains(&raw.pool) {
+        return Err(err(
+            "pool",
+            format!("must be from 1 to {MAX_POOL} connections"),
+        ));
+    }
+    if !(1..=super::notify_settings::MAX_TIMEOUT_SECONDS).contains(&raw.timeout_seconds) {
+        return Err(err(
+            "timeout_seconds",
+            format!(
+                "must be from 1 to {} seconds",
+                super::notify_settings::MAX_TIMEOUT_SECONDS
+            ),
+        ));
     }
     let unsubscribe_url = match &raw.unsubscribe_url {
         Some(text) => {
@@ -239,7 +262,7 @@ pub fn email(raw: &RawEmail, base: &Path) -> Result<Email, (String, String)> {
         unsubscribe_url,
         secret,
         dkim,
-        timeout: Duration::from_secs(raw.timeout_seconds.max(1)),
+        timeout: Duration::from_secs(raw.timeout_seconds),
     })
 }
 
@@ -300,14 +323,21 @@ pub fn target(
                 format!("item {}: `{text}` is not an email address ({e})", i + 1),
             )
         })?;
+        if let Some(problem) = unusable_name(mailbox.name.as_deref()) {
+            return Err(err("to", format!("item {}: {problem}", i + 1)));
+        }
         recipients.push(Recipient {
             mailbox,
             categories: Vec::new(),
             tags: Vec::new(),
         });
     }
+    let mut skipped = Vec::new();
     if let Some(file) = &raw.subscribers {
-        recipients.extend(read_subscribers(&base.join(file)).map_err(|m| err("subscribers", m))?);
+        let (list, problems) =
+            read_subscribers(&base.join(file)).map_err(|m| err("subscribers", m))?;
+        recipients.extend(list);
+        skipped = problems;
     }
     let mut seen = std::collections::HashSet::new();
     recipients.retain(|r| seen.insert(r.address().to_lowercase()));
@@ -331,6 +361,7 @@ pub fn target(
         subject,
         template: (name, html, text),
         signup: raw.signup,
+        skipped,
     })
 }
 
@@ -356,9 +387,30 @@ fn email_templates(base: &Path, name: &str) -> Result<(String, String), String> 
     Ok((read("html", html_default)?, read("txt", text_default)?))
 }
 
-/// Reads `email,name,categories,tags` rows (`;` between several categories or tags). A bad
-/// address is reported with the file and line.
-pub fn read_subscribers(path: &Path) -> Result<Vec<Recipient>, String> {
+/// The longest display name a subscriber may have (a mail header holds it).
+const MAX_NAME_CHARS: usize = 200;
+
+/// Why a display name cannot go in a `To` header, if it cannot: a line break or other
+/// control character would end the header (lettre refuses it at send time), and a huge
+/// name is no name.
+fn unusable_name(name: Option<&str>) -> Option<String> {
+    let name = name?;
+    if name.chars().any(char::is_control) {
+        return Some("the name holds a line break or another control character".into());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Some(format!(
+            "the name is longer than {MAX_NAME_CHARS} characters"
+        ));
+    }
+    None
+}
+
+/// Reads `email,name,categories,tags` rows (`;` between several categories or tags). A row
+/// whose address or name is unusable is skipped and reported as `file:line: what is wrong`
+/// (the second list), so one bad row never keeps mail from everyone else; a file that
+/// cannot be read at all is an error.
+pub fn read_subscribers(path: &Path) -> Result<(Vec<Recipient>, Vec<String>), String> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
@@ -377,8 +429,16 @@ pub fn read_subscribers(path: &Path) -> Result<Vec<Recipient>, String> {
     })?;
     let (name_col, cat_col, tag_col) = (column("name"), column("categories"), column("tags"));
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     for row in reader.records() {
-        let row = row.map_err(|e| format!("`{}`: {e}", path.display()))?;
+        let row = match row {
+            Ok(row) => row,
+            Err(e) => {
+                let line = e.position().map_or(0, csv::Position::line);
+                skipped.push(format!("{}:{line}: {e}", path.display()));
+                continue;
+            }
+        };
         let line = row.position().map_or(0, csv::Position::line);
         let field = |col: Option<usize>| col.and_then(|c| row.get(c)).unwrap_or("").trim();
         let address = field(Some(email_col));
@@ -386,12 +446,20 @@ pub fn read_subscribers(path: &Path) -> Result<Vec<Recipient>, String> {
             continue;
         }
         let name = field(name_col);
-        let address_parsed: lettre::Address = address.parse().map_err(|_| {
-            format!(
-                "{}:{line}: `{address}` is not an email address",
+        let Ok(address_parsed) = address.parse::<lettre::Address>() else {
+            skipped.push(format!(
+                "{}:{line}: `{address}` is not an email address; row skipped",
                 path.display()
-            )
-        })?;
+            ));
+            continue;
+        };
+        if let Some(problem) = unusable_name(Some(name)) {
+            skipped.push(format!(
+                "{}:{line}: {address}: {problem}; row skipped",
+                path.display()
+            ));
+            continue;
+        }
         // Built, not parsed: a name like `Bob, Jr.` needs no quoting in the CSV.
         let mailbox = Mailbox::new(
             Some(name.to_owned()).filter(|n| !n.is_empty()),
@@ -413,7 +481,7 @@ pub fn read_subscribers(path: &Path) -> Result<Vec<Recipient>, String> {
             tags: list(field(tag_col)),
         });
     }
-    Ok(out)
+    Ok((out, skipped))
 }
 
 #[cfg(test)]
@@ -460,7 +528,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("subscribers.csv");
         std::fs::write(&path, "email,name,categories,tags\nada@example.org,Ada Lovelace,新媒体/趣头条;Tech,\n\"bob@example.org\",\"Bob, Jr.\",,rust;feeds\n").unwrap();
-        let list = read_subscribers(&path).unwrap();
+        let (list, skipped) = read_subscribers(&path).unwrap();
+        assert!(skipped.is_empty(), "{skipped:?}");
         assert_eq!(list.len(), 2);
         assert_eq!(
             list[0].categories,
@@ -471,11 +540,24 @@ mod tests {
         );
         assert_eq!(list[1].tags, ["rust", "feeds"]);
         assert_eq!(list[1].mailbox.name.as_deref(), Some("Bob, Jr."));
-        std::fs::write(&path, "email,name\nok@example.org,A\nnot-an-address,B\n").unwrap();
-        let err = read_subscribers(&path).err().unwrap();
+        std::fs::write(
+            &path,
+            "email,name\nok@example.org,A\nnot-an-address,B\nr1@example.net,\"Line\nBreak\"\nlast@example.org,\"Tab\there\"\nfine@example.org,Fine\n",
+        )
+        .unwrap();
+        let (list, skipped) = read_subscribers(&path).unwrap();
+        let kept: Vec<String> = list.iter().map(Recipient::address).collect();
+        assert_eq!(kept, ["ok@example.org", "fine@example.org"]);
+        assert_eq!(skipped.len(), 3, "{skipped:?}");
         assert!(
-            err.ends_with("subscribers.csv:3: `not-an-address` is not an email address"),
-            "{err}"
+            skipped[0].ends_with(
+                "subscribers.csv:3: `not-an-address` is not an email address; row skipped"
+            ),
+            "{skipped:?}"
+        );
+        assert!(
+            skipped[1].contains("subscribers.csv:4: r1@example.net: the name holds a line break"),
+            "{skipped:?}"
         );
     }
 

@@ -14,6 +14,34 @@ use super::raw::RawNotifier;
 use crate::model::Post;
 use crate::schedule::Cron;
 
+/// The most posts one message may hold.
+pub const MAX_POSTS: usize = 1000;
+/// The most attempts of one message.
+pub const MAX_ATTEMPTS: u32 = 100;
+/// The longest one request may take.
+pub const MAX_TIMEOUT_SECONDS: u64 = 600;
+
+/// Headers a webhook's `headers` may not set: the HTTP client frames the request itself
+/// (a `Transfer-Encoding: chunked` of ours would break every send), and the Standard
+/// Webhooks headers and the content type are the message's own.
+const RESERVED_HEADERS: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "expect",
+    "proxy-connection",
+    "content-type",
+    "content-encoding",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
+
 /// When a notifier sends.
 #[derive(Debug, Clone)]
 pub enum Delivery {
@@ -232,11 +260,17 @@ pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (
             ));
         }
     };
-    if raw.max_posts == 0 {
-        return Err(err("max_posts", "must be at least 1".into()));
+    if !(1..=MAX_POSTS).contains(&raw.max_posts) {
+        return Err(err(
+            "max_posts",
+            format!("must be from 1 to {MAX_POSTS} posts a message"),
+        ));
     }
-    if raw.max_attempts == 0 {
-        return Err(err("max_attempts", "must be at least 1".into()));
+    if !(1..=MAX_ATTEMPTS).contains(&raw.max_attempts) {
+        return Err(err(
+            "max_attempts",
+            format!("must be from 1 to {MAX_ATTEMPTS}"),
+        ));
     }
     let timeout_seconds = match (raw.timeout_seconds, raw.kind.as_str()) {
         (Some(_), "email") => {
@@ -245,7 +279,12 @@ pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (
                 "does not apply to an `email` notifier; set `email.timeout_seconds`".into(),
             ));
         }
-        (Some(0), _) => return Err(err("timeout_seconds", "must be at least 1".into())),
+        (Some(seconds), _) if !(1..=MAX_TIMEOUT_SECONDS).contains(&seconds) => {
+            return Err(err(
+                "timeout_seconds",
+                format!("must be from 1 to {MAX_TIMEOUT_SECONDS} seconds"),
+            ));
+        }
         (Some(seconds), _) => seconds,
         (None, _) => 10,
     };
@@ -505,6 +544,16 @@ fn webhook(raw: &RawNotifier, base: &Path) -> Result<Webhook, (String, String)> 
         let key = format!("headers.{name}");
         reqwest::header::HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| err(&key, "is not a valid header name".into()))?;
+        if RESERVED_HEADERS
+            .iter()
+            .any(|reserved| reserved.eq_ignore_ascii_case(name))
+        {
+            return Err(err(
+                &key,
+                "is set by tidings or the HTTP client for every request and cannot be changed"
+                    .into(),
+            ));
+        }
         let value = interpolate(value).map_err(|m| err(&key, m))?;
         reqwest::header::HeaderValue::from_str(&value)
             .map_err(|_| err(&key, "has characters a header cannot carry".into()))?;

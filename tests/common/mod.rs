@@ -82,6 +82,15 @@ impl Site {
         Run(self.command(args).output().unwrap())
     }
 
+    /// Runs `tidings --config <settings> <args…>` with its clock pinned at `now` (RFC 3339).
+    pub fn run_at(&self, now: &str, args: &[&str]) -> Run {
+        Run(self
+            .command(args)
+            .env("TIDINGS_TEST_NOW", now)
+            .output()
+            .unwrap())
+    }
+
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.out().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
     }

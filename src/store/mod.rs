@@ -6,6 +6,17 @@
 //! message id) but never lose one. WAL journaling with `synchronous = FULL` keeps every commit
 //! across a crash of the process or the machine. Migrations are append-only, each in its own
 //! transaction, recorded in `schema_version`.
+//!
+//! The functions are grouped by table family: [`outbox`] (deliveries and the lanes that
+//! drain them), [`compositions`] (announcements waiting to be composed), and the rest here.
+
+pub mod compositions;
+pub mod handle;
+pub mod outbox;
+
+pub use compositions::Composition;
+pub use handle::Handle;
+pub use outbox::{Delivery, LaneRows, NewMessage, Next};
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -75,6 +86,29 @@ const MIGRATIONS: &[&str] = &[
         confirmed TEXT NOT NULL,
         PRIMARY KEY (notifier, address)
     );",
+    // 4: delivery lanes. Announcements and digest cuts wait as compositions until the
+    // composer has made their messages (outside any scan transaction); one that failed to
+    // compose stays here to be composed again. Email rows name their recipient, so a lane
+    // keeps each reader's messages in order and skips one who unsubscribed. A message that
+    // an older version could not make was stored with an empty body: it can never be sent,
+    // so it is failed with a reason instead of waiting forever (or going out empty).
+    "CREATE TABLE compositions (
+        id INTEGER PRIMARY KEY,
+        notifier TEXT NOT NULL,
+        event TEXT NOT NULL,
+        key TEXT NOT NULL,
+        items TEXT NOT NULL,
+        post_ids TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        created TEXT NOT NULL,
+        UNIQUE (notifier, key)
+    );
+    ALTER TABLE deliveries ADD COLUMN recipient TEXT;
+    CREATE INDEX deliveries_lane ON deliveries (notifier, status, id);
+    UPDATE deliveries SET status = 'failed',
+        last_error = 'the message was never made (template error in an older version); its posts stay in the feeds'
+        WHERE body = '' AND status = 'pending';",
 ];
 
 /// Something went wrong with the state file.
@@ -94,6 +128,8 @@ pub enum StoreError {
         "another `tidings run` is already working on `{path}`; stop it first (two would send every message twice)"
     )]
     Locked { path: PathBuf },
+    #[error("a state-file call stopped unexpectedly: {0}")]
+    Task(String),
 }
 
 /// Timestamps are stored as fixed-width RFC 3339 UTC text, so they sort as text.
@@ -120,26 +156,6 @@ fn unsubscribed_from(
         conn.prepare_cached("SELECT address FROM unsubscribes WHERE notifier IN ('', ?1)")?;
     let rows = stmt.query_map([notifier], |r| r.get(0))?;
     rows.collect()
-}
-
-/// Adds a pending message to the outbox; the message id is unique, so the same message
-/// queued twice is there once.
-fn insert_delivery(
-    conn: &Connection,
-    message_id: &str,
-    notifier: &str,
-    kind: &str,
-    post_ids: &[String],
-    body: &str,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
-    let posts = serde_json::to_string(post_ids).expect("strings serialize");
-    conn.execute(
-        "INSERT OR IGNORE INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
-        params![message_id, notifier, kind, posts, body, stamp(now)],
-    )
-    .map(|_| ())
 }
 
 /// A notifier's confirmed sign-ups: (address as typed, category paths), oldest first.
@@ -193,19 +209,6 @@ pub struct RunLock {
     _file: File,
 }
 
-/// One message in the outbox.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub id: i64,
-    pub message_id: String,
-    pub notifier: String,
-    /// `post`, `digest`, `confirm` or `ping`.
-    pub kind: String,
-    /// Empty when listed by [`Store::due`].
-    pub body: String,
-    pub attempts: u32,
-}
-
 /// A post that is due to be announced.
 #[derive(Debug, Clone)]
 pub struct Announcement {
@@ -231,6 +234,25 @@ pub struct NotifierStatus {
     pub signups: u64,
     /// Messages dropped unsent because their recipient unsubscribed while they waited.
     pub skipped: u64,
+    /// Notifications recorded but not yet composed into messages.
+    pub composing: u64,
+    /// Notifications whose messages could not be made (`tidings retry` composes them
+    /// again), and the latest one's reason.
+    pub unmade: u64,
+    pub unmade_error: Option<String>,
+    /// What the notifier's delivery lane is doing (filled in by `tidings status`).
+    pub lane: Option<LaneSummary>,
+}
+
+/// A lane as `tidings status` shows it.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LaneSummary {
+    /// `idle` (nothing waits), `due` (the next message goes as soon as the lane runs) or
+    /// `waiting` (its head waits for `until`).
+    pub state: String,
+    pub until: Option<String>,
+    /// Messages in the lane.
+    pub messages: u64,
 }
 
 /// A subscriber who signed up on the server's page and confirmed.
@@ -373,121 +395,9 @@ impl Store {
         Ok(Tx { tx, path })
     }
 
-    /// Deliveries whose time has come, oldest first. Bodies are left out (a digest to many
-    /// subscribers would fill memory); [`Store::body`] reads one when it is sent.
-    pub fn due(&self, now: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
-        self.deliveries(
-            "''",
-            "status = 'pending' AND next_attempt <= ?1",
-            &stamp(now),
-        )
-    }
-
-    /// A notifier's messages not yet sent (pending or retrying), oldest first, with bodies.
-    pub fn unsent(&self, notifier: &str) -> Result<Vec<Delivery>, StoreError> {
-        self.deliveries("body", "status = 'pending' AND notifier = ?1", notifier)
-    }
-
-    /// One delivery's body.
-    pub fn body(&self, id: i64) -> Result<String, StoreError> {
-        self.conn
-            .query_row("SELECT body FROM deliveries WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .map_err(|e| self.err(e))
-    }
-
-    /// Deliveries matching `condition` (with one parameter), oldest first.
-    fn deliveries(
-        &self,
-        body: &str,
-        condition: &str,
-        param: &str,
-    ) -> Result<Vec<Delivery>, StoreError> {
-        let sql = format!(
-            "SELECT id, message_id, notifier, {body}, attempts, kind FROM deliveries WHERE {condition} ORDER BY id"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([param], |r| {
-                Ok(Delivery {
-                    id: r.get(0)?,
-                    message_id: r.get(1)?,
-                    notifier: r.get(2)?,
-                    body: r.get(3)?,
-                    attempts: r.get(4)?,
-                    kind: r.get(5)?,
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e))
-    }
-
-    /// The earliest time a pending delivery is due, if any is pending.
-    pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let next: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT MIN(next_attempt) FROM deliveries WHERE status = 'pending'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(next.as_deref().map(parse_stamp))
-    }
-
     /// A digest notifier's queue as it stands (newest first), without taking it.
     pub fn peek_queue(&self, notifier: &str) -> Result<Vec<(String, String)>, StoreError> {
         queue_items(&self.conn, notifier).map_err(|e| self.err(e))
-    }
-
-    /// The receiver accepted the message. Its body is dropped: a sent message is never sent
-    /// again, and a daily digest to a thousand readers would otherwise grow the file by
-    /// tens of megabytes a day.
-    pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.exec(
-                "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent = ?2, last_error = NULL, body = '' WHERE id = ?1",
-                params![id, stamp(now)],
-            ).map(|_| ())
-    }
-
-    /// Not sent, and never to be: its recipient unsubscribed while it waited. The body goes,
-    /// the reason stays.
-    pub fn mark_skipped(&self, id: i64, reason: &str) -> Result<(), StoreError> {
-        self.exec(
-            "UPDATE deliveries SET status = 'skipped', last_error = ?2, body = '' WHERE id = ?1",
-            params![id, reason],
-        )
-        .map(|_| ())
-    }
-
-    /// The attempt failed; try again at `next`, or give up (`None`), keeping the error.
-    pub fn mark_failed_attempt(
-        &self,
-        id: i64,
-        error: &str,
-        next: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        let (status, next_attempt) = match next {
-            Some(next) => ("pending", Some(stamp(next))),
-            None => ("failed", None),
-        };
-        self.exec(
-            "UPDATE deliveries SET status = ?2, attempts = attempts + 1, last_error = ?3,
-                     next_attempt = COALESCE(?4, next_attempt) WHERE id = ?1",
-            params![id, status, error, next_attempt],
-        )
-        .map(|_| ())
-    }
-
-    /// Puts a notifier's failed deliveries back in the queue; returns how many.
-    pub fn retry_failed(&self, notifier: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        self.exec(
-            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt = ?2
-                 WHERE notifier = ?1 AND status = 'failed'",
-            params![notifier, stamp(now)],
-        )
     }
 
     /// When a digest notifier last fired (or, never having fired, when it was added).
@@ -571,19 +481,6 @@ impl Store {
         tx.commit()
     }
 
-    /// Adds one message to the outbox outside a scan (a sign-up's confirmation email).
-    pub fn enqueue(
-        &self,
-        message_id: &str,
-        notifier: &str,
-        kind: &str,
-        body: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        insert_delivery(&self.conn, message_id, notifier, kind, &[], body, now)
-            .map_err(|e| self.err(e))
-    }
-
     /// A notifier's confirmed sign-ups.
     pub fn signups(&self, notifier: &str) -> Result<Vec<Signup>, StoreError> {
         signups_of(&self.conn, notifier).map_err(|e| self.err(e))
@@ -664,6 +561,7 @@ impl Store {
             .optional()
             .map_err(|e| self.err(e))?
             .flatten();
+        let (unmade, unmade_error) = self.failed_compositions(name)?;
         Ok(NotifierStatus {
             name: name.to_owned(),
             queued: count("SELECT COUNT(*) FROM queue WHERE notifier = ?1")?,
@@ -684,6 +582,12 @@ impl Store {
             skipped: count(
                 "SELECT COUNT(*) FROM deliveries WHERE notifier = ?1 AND status = 'skipped'",
             )?,
+            composing: count(
+                "SELECT COUNT(*) FROM compositions WHERE notifier = ?1 AND status = 'pending'",
+            )?,
+            unmade,
+            unmade_error,
+            lane: None,
         })
     }
 }
@@ -767,31 +671,6 @@ impl Tx<'_> {
             .map(|_| ())
     }
 
-    /// Adds a message to the outbox. The message id is unique, so queueing the same message
-    /// twice is a no-op.
-    #[allow(clippy::too_many_arguments)]
-    pub fn enqueue_delivery(
-        &self,
-        message_id: &str,
-        notifier: &str,
-        kind: &str,
-        post_ids: &[String],
-        body: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        insert_delivery(&self.tx, message_id, notifier, kind, post_ids, body, now)
-            .map_err(|e| self.err(e))
-    }
-
-    /// Marks a message that could not be made as failed, with the reason.
-    pub fn fail_message(&self, message_id: &str, error: &str) -> Result<(), StoreError> {
-        self.exec(
-            "UPDATE deliveries SET status = 'failed', last_error = ?2 WHERE message_id = ?1",
-            params![message_id, error],
-        )
-        .map(|_| ())
-    }
-
     /// Puts a post in a digest notifier's queue, with the item as it will appear.
     pub fn enqueue_for_digest(
         &self,
@@ -824,24 +703,6 @@ impl Tx<'_> {
     /// A notifier's confirmed sign-ups, as the digest being cut sees them.
     pub fn signups(&self, notifier: &str) -> Result<Vec<Signup>, StoreError> {
         signups_of(&self.tx, notifier).map_err(|e| self.err(e))
-    }
-
-    /// Queues a WebSub ping unless the same ping is still waiting to go: one ping tells a
-    /// hub of every change since.
-    pub fn enqueue_ping(
-        &self,
-        message_id: &str,
-        notifier: &str,
-        body: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let added = self.exec(
-            "INSERT OR IGNORE INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created)
-             SELECT ?1, ?2, 'ping', '[]', ?3, 'pending', ?4, ?4
-             WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE notifier = ?2 AND status = 'pending' AND body = ?3)",
-            params![message_id, notifier, body, stamp(now)],
-        )?;
-        Ok(added > 0)
     }
 
     /// Records a scan.
@@ -881,7 +742,7 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn at(h: u32) -> DateTime<Utc> {
+    pub(super) fn at(h: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 27, h, 0, 0).unwrap()
     }
 
@@ -918,34 +779,37 @@ mod tests {
         tx.commit().unwrap();
     }
 
+    /// A state file as version 3 left it, with a message that could not be made (stored
+    /// with an empty body, failed) and one pending: the upgrade keeps every row, fails the
+    /// bodiless one for good, and `retry` does not send it empty.
     #[test]
-    fn outbox_lifecycle() {
+    fn a_version_3_state_file_upgrades_keeping_its_rows() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
-        let tx = store.transaction().unwrap();
-        tx.know_notifier("hook", at(0)).unwrap();
-        tx.enqueue_delivery("msg_1", "hook", "post", &["a".into()], "{}", at(1))
+        let path = dir.path().join("s.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                .unwrap();
+            for (i, migration) in MIGRATIONS[..3].iter().enumerate() {
+                conn.execute_batch(migration).unwrap();
+                conn.execute("INSERT INTO schema_version VALUES (?1)", [i as i64 + 1])
+                    .unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO deliveries (message_id, notifier, kind, posts, body, status, attempts, next_attempt, created)
+                 VALUES ('msg_unmade', 'hook', 'post', '[]', '', 'pending', 0, '2026-11-27T00:00:00.000000Z', '2026-11-27T00:00:00.000000Z'),
+                        ('msg_ok', 'hook', 'post', '[\"a\"]', '{}', 'pending', 0, '2026-11-27T00:00:00.000000Z', '2026-11-27T00:00:00.000000Z');",
+            )
             .unwrap();
-        tx.enqueue_delivery("msg_1", "hook", "post", &["a".into()], "{}", at(1))
-            .unwrap();
-        tx.commit().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
         let due = store.due(at(1)).unwrap();
-        assert_eq!(due.len(), 1, "the same message id is queued once");
-        store
-            .mark_failed_attempt(due[0].id, "HTTP 500", Some(at(3)))
-            .unwrap();
-        assert!(store.due(at(2)).unwrap().is_empty());
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].message_id, "msg_ok");
         let status = store.notifier_status("hook").unwrap();
-        assert_eq!((status.pending, status.retrying), (0, 1));
-        assert_eq!(status.last_error.as_deref(), Some("HTTP 500"));
-        store
-            .mark_failed_attempt(due[0].id, "HTTP 404", None)
-            .unwrap();
-        assert_eq!(store.notifier_status("hook").unwrap().failed, 1);
-        assert_eq!(store.retry_failed("hook", at(4)).unwrap(), 1);
-        let due = store.due(at(4)).unwrap();
-        store.mark_sent(due[0].id, at(4)).unwrap();
-        assert_eq!(store.notifier_status("hook").unwrap().sent, 1);
+        assert_eq!((status.pending, status.failed), (1, 1));
+        assert_eq!(store.retry_failed("hook", at(2)).unwrap(), 0);
     }
 
     #[test]

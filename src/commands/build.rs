@@ -1,0 +1,135 @@
+//! `tidings build` and `tidings check`: read the content folder, write (or check) every feed.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use super::{Context, Status, report_problems};
+use crate::content;
+use crate::feeds::{self, Mode};
+use crate::progress::Progress;
+use crate::settings::{Delivery, NotifierKind, Settings};
+
+/// `tidings build` (mode Write) and `tidings check` (mode Check).
+pub fn build(ctx: &Context, mode: Mode) -> Status {
+    let started = Instant::now();
+    let settings = match Settings::from_file(ctx.config) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Status::Failed;
+        }
+    };
+    let progress = if ctx.quiet {
+        Progress::hidden()
+    } else {
+        Progress::on_terminal("reading posts")
+    };
+    let scan = match content::scan(&settings, &progress) {
+        Ok(scan) => scan,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Status::Failed;
+        }
+    };
+    tracing::debug!(posts = scan.posts.len(), elapsed = ?started.elapsed(), "scanned");
+    let report = match feeds::build(&scan.posts, &settings, ctx.clock.now(), mode) {
+        Ok(report) => report,
+        Err(e) => {
+            report_problems(&scan.problems);
+            eprintln!("error: {e}");
+            return Status::Failed;
+        }
+    };
+    let mut problems = scan.problems;
+    problems.extend(report.problems.iter().cloned());
+    report_problems(&problems);
+
+    if !ctx.quiet {
+        let (changed, unchanged, removed) = match mode {
+            Mode::Write => ("written", "unchanged", "removed"),
+            Mode::Check => ("would be written", "up to date", "would be removed"),
+        };
+        println!(
+            "{} posts ({} published, {} scheduled, {} drafts), {} with problems; {} feeds: {} files {changed}, {} {unchanged}, {} {removed} in {:.2?}",
+            report.published + report.scheduled + scan.drafts + problems.len(),
+            report.published,
+            report.scheduled,
+            scan.drafts,
+            problems.len(),
+            report.feeds,
+            report.changed,
+            report.unchanged,
+            report.removed,
+            started.elapsed(),
+        );
+    }
+    if mode == Mode::Check && !ctx.quiet {
+        print_schedules(&settings, ctx.clock.now());
+    }
+    let skipped = if mode == Mode::Check {
+        super::report_skipped_subscribers(&settings)
+    } else {
+        0
+    };
+    if problems.is_empty() && skipped == 0 {
+        Status::Clean
+    } else {
+        Status::Problems
+    }
+}
+
+/// When the scan and every digest fire next, in the site's time zone.
+fn print_schedules(settings: &Settings, now: DateTime<Utc>) {
+    let tz = settings.site.timezone;
+    let show = |times: Vec<DateTime<Utc>>| {
+        times
+            .iter()
+            .map(|t| {
+                t.with_timezone(&tz)
+                    .format("%a %Y-%m-%d %H:%M %Z")
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let scan = &settings.schedule.scan;
+    println!(
+        "scan `{}`: next {}",
+        scan.source(),
+        show(scan.upcoming(now, tz, 3))
+    );
+    for notifier in &settings.notifiers {
+        match &notifier.delivery {
+            Delivery::Instant if matches!(notifier.kind, NotifierKind::Hub(_)) => println!(
+                "notifier {}: a publish ping for each feed a scan changes",
+                notifier.name
+            ),
+            Delivery::Instant => println!("notifier {}: instant, after each scan", notifier.name),
+            Delivery::Digest(cron) => println!(
+                "notifier {}: digest `{}`: next {}",
+                notifier.name,
+                cron.source(),
+                show(cron.upcoming(now, tz, 3))
+            ),
+        }
+    }
+    if let Some(server) = &settings.server {
+        let signups: Vec<&str> = settings
+            .notifiers
+            .iter()
+            .filter(|n| matches!(&n.kind, NotifierKind::Email(target) if target.signup))
+            .map(|n| n.name.as_str())
+            .collect();
+        println!(
+            "server: listens on {}, reached at {}; sign-up for: {}",
+            server.listen,
+            server.public_url,
+            if signups.is_empty() {
+                "none".to_owned()
+            } else {
+                signups.join(", ")
+            }
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! One module per command: each wires settings, content, clock, store and transports
+//! together and decides the exit status.
+//!
+//! Exit status: 0 when everything was read (and, for `run --once`, everything due was
+//! delivered or is scheduled for retry), 1 when some posts had problems or deliveries failed
+//! for good (every good post is still published), 2 when nothing could be done (bad settings,
+//! unreadable content folder, unwritable feeds folder, a state file in use).
+
+mod build;
+mod preview;
+mod retry;
+mod run;
+mod send;
+mod status;
+mod unsubscribe;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::clock::Clock;
+use crate::content::Problem;
+use crate::settings::{Notifier, Settings};
+
+pub use build::build;
+pub use preview::preview;
+pub use retry::retry;
+pub use run::{run, serve};
+pub use send::send;
+pub use status::status;
+pub use unsubscribe::unsubscribe;
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Everything was read and published.
+    Clean,
+    /// Some posts had problems; the rest were published.
+    Problems,
+    /// Nothing was done.
+    Failed,
+}
+
+impl From<Status> for ExitCode {
+    fn from(status: Status) -> ExitCode {
+        ExitCode::from(match status {
+            Status::Clean => 0,
+            Status::Problems => 1,
+            Status::Failed => 2,
+        })
+    }
+}
+
+/// Options shared by every command.
+pub struct Context<'a> {
+    pub config: &'a Path,
+    pub quiet: bool,
+    /// `'static`: the server's threads read it too.
+    pub clock: &'static dyn Clock,
+}
+
+pub(crate) fn load(ctx: &Context) -> Option<Settings> {
+    match Settings::from_file(ctx.config) {
+        Ok(settings) => Some(settings),
+        Err(e) => {
+            eprintln!("error: {e}");
+            None
+        }
+    }
+}
+
+/// The runtime of the commands that deliver: two workers, so lanes keep their timers while
+/// store calls and compositions run on blocking threads.
+pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
+/// The notifier called `name`, or an error naming the ones there are.
+pub(crate) fn find_notifier<'s>(settings: &'s Settings, name: &str) -> Option<&'s Notifier> {
+    let found = settings.notifiers.iter().find(|n| n.name == name);
+    if found.is_none() {
+        let known: Vec<&str> = settings.notifiers.iter().map(|n| n.name.as_str()).collect();
+        eprintln!(
+            "error: no notifier `{name}` in `{}`; known: {}",
+            settings.path.display(),
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        );
+    }
+    found
+}
+
+pub(crate) fn report_problems(problems: &[Problem]) {
+    for problem in problems {
+        eprintln!("{problem}");
+    }
+}
+
+/// Prints the subscriber rows that are skipped (`file:line: …`); returns how many.
+pub(crate) fn report_skipped_subscribers(settings: &Settings) -> usize {
+    let mut count = 0;
+    for notifier in &settings.notifiers {
+        if let crate::settings::NotifierKind::Email(target) = &notifier.kind {
+            for problem in &target.skipped {
+                eprintln!("{problem} (notifier {})", notifier.name);
+                count += 1;
+            }
+        }
+    }
+    count
+}

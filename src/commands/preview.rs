@@ -1,0 +1,151 @@
+//! `tidings preview`: the exact payloads a notifier would send next. Writes nothing.
+
+use std::path::Path;
+
+use super::{Context, Status, find_notifier, load};
+use crate::compose::{Made, compose};
+use crate::notify::{self, PostItem};
+use crate::settings::{Delivery, EmailTarget, NotifierKind};
+use crate::store::Store;
+
+/// `tidings preview NOTIFIER [--to EMAIL] [--html FILE]`: the unsent messages as they will
+/// go, and the next digest as it would be cut now. Reads the state file; writes nothing there.
+pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&Path>) -> Status {
+    let Some(settings) = load(ctx) else {
+        return Status::Failed;
+    };
+    let Some(notifier) = find_notifier(&settings, name) else {
+        return Status::Failed;
+    };
+    if !settings.state_path.exists() {
+        println!("nothing to preview: `tidings run` has not recorded anything yet");
+        return Status::Clean;
+    }
+    let result = (|| -> Result<(), String> {
+        let store = Store::open(&settings.state_path).map_err(|e| e.to_string())?;
+        let unsent = store.unsent(name).map_err(|e| e.to_string())?;
+        for delivery in &unsent {
+            println!(
+                "unsent message {} ({} attempts so far):",
+                delivery.message_id, delivery.attempts
+            );
+            println!("{}", readable(&delivery.body));
+        }
+        let queued = store.peek_queue(name).map_err(|e| e.to_string())?;
+        let unsubscribed = store.unsubscribed(name).map_err(|e| e.to_string())?;
+        let signups = store.signups(name).map_err(|e| e.to_string())?;
+        let mut audience = notify::email::Audience::new(&signups, unsubscribed);
+        if !matches!(notifier.delivery, Delivery::Digest(_)) || queued.is_empty() {
+            if unsent.is_empty() {
+                println!("nothing queued for {name}");
+            }
+            return Ok(());
+        }
+        let items: Vec<PostItem> = queued
+            .iter()
+            .filter_map(|(_, json)| serde_json::from_str(json).ok())
+            .collect();
+        let ids: Vec<String> = queued.iter().map(|(id, _)| id.clone()).collect();
+        let now = ctx.clock.now();
+        if let (NotifierKind::Email(target), Some(email)) = (&notifier.kind, &settings.email) {
+            let everyone: Vec<_> = std::mem::take(&mut audience.signed_up)
+                .into_iter()
+                .chain(target.recipients.iter().cloned())
+                .collect();
+            let recipient = notify::email::recipient(&everyone, to)
+                .ok_or_else(|| format!("`{}` is not a recipient of {name}", to.unwrap_or("?")))?;
+            let one = EmailTarget {
+                recipients: vec![recipient.clone()],
+                ..target.clone()
+            };
+            let mut rendered = Vec::new();
+            notify::email::render(
+                &settings,
+                email,
+                name,
+                &one,
+                true,
+                notifier.max_posts,
+                &items,
+                &ids,
+                now,
+                &audience,
+                &mut |message| {
+                    rendered.push(message);
+                    Ok(())
+                },
+            )?;
+            let Some(message) = rendered.first() else {
+                println!(
+                    "next digest: nothing for {} (unsubscribed, or none of the posts match their filters)",
+                    recipient.address()
+                );
+                return Ok(());
+            };
+            println!(
+                "next digest for {}: {} of {} queued posts",
+                message.recipient,
+                message.posts.len(),
+                items.len()
+            );
+            println!("Subject: {}\n\n{}", message.subject, message.text);
+            if let Some(path) = html_file {
+                std::fs::write(path, &message.html)
+                    .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+                println!("(HTML part written to {})", path.display());
+            }
+            return Ok(());
+        }
+        let mut messages = Vec::new();
+        compose(
+            &settings,
+            notifier,
+            "posts.digest",
+            "preview",
+            &items,
+            &ids,
+            now,
+            &audience,
+            &mut |made| {
+                if let Made::Message { body, .. } = made {
+                    messages.push(body);
+                }
+                Ok(())
+            },
+        )?;
+        let plural = |n: usize, word: &str| {
+            if n == 1 {
+                format!("1 {word}")
+            } else {
+                format!("{n} {word}s")
+            }
+        };
+        println!(
+            "next digest: {} in {}",
+            plural(items.len(), "post"),
+            plural(messages.len(), "message")
+        );
+        for body in &messages {
+            println!("{}", readable(body));
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Status::Clean,
+        Err(e) => {
+            eprintln!("error: {e}");
+            Status::Failed
+        }
+    }
+}
+
+/// A stored body for people: an email as its message text, JSON pretty-printed.
+fn readable(body: &str) -> String {
+    if let Ok(stored) = serde_json::from_str::<notify::email::Stored>(body) {
+        return stored.eml;
+    }
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(json) => serde_json::to_string_pretty(&json).unwrap_or_else(|_| body.to_owned()),
+        Err(_) => body.to_owned(),
+    }
+}

@@ -1,0 +1,55 @@
+//! `tidings send NOTIFIER`: cut a digest now and deliver what is due for it.
+
+use std::sync::Arc;
+
+use super::{Context, Status, find_notifier, load, runtime};
+use crate::daemon::Publisher;
+use crate::settings::Delivery;
+
+/// `tidings send NOTIFIER`.
+pub fn send(ctx: &Context, name: &str) -> Status {
+    let Some(settings) = load(ctx) else {
+        return Status::Failed;
+    };
+    let Some(notifier) = find_notifier(&settings, name) else {
+        return Status::Failed;
+    };
+    if !matches!(notifier.delivery, Delivery::Digest(_)) {
+        eprintln!(
+            "error: {name} sends instantly; `send` is for digests (its messages go out with every `run`)"
+        );
+        return Status::Failed;
+    }
+    let Some(rt) = runtime() else {
+        return Status::Failed;
+    };
+    let _entered = rt.enter();
+    let publisher = match Publisher::open(Arc::new(settings), ctx.clock, Default::default()) {
+        Ok(publisher) => publisher,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Status::Failed;
+        }
+    };
+    let result = (|| {
+        publisher.scanner(None)?.send_now(name)?;
+        publisher.compose(Some(name))
+    })();
+    let composed = match result {
+        Ok(composed) => composed,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Status::Failed;
+        }
+    };
+    let delivered = rt.block_on(publisher.deliver_due(Some(name)));
+    println!(
+        "{} messages made; {} sent, {} to retry, {} failed",
+        composed.messages, delivered.sent, delivered.retrying, delivered.failed
+    );
+    if delivered.failed + composed.failed > 0 {
+        Status::Problems
+    } else {
+        Status::Clean
+    }
+}

@@ -1,0 +1,296 @@
+//! The composer: turns announcements and digest cuts (rows in `compositions`) into outbox
+//! messages, outside any scan transaction.
+//!
+//! Messages are made one by one and stored in batches, so a digest to thousands of readers
+//! is never whole in memory and never holds the state file's write lock for long; the
+//! composition is removed in the transaction that stores its last batch. Composing again
+//! after a crash stores nothing twice (message ids are stable and unique). A composition
+//! that fails (a template error) stays `failed` with its reason, to be composed again by
+//! `tidings retry` once the template is fixed; a recipient whose message cannot be made
+//! (an address or name no mail header can carry) is reported and skipped, and everyone
+//! else gets theirs.
+
+use std::collections::BTreeSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use chrono::{DateTime, Utc};
+
+use crate::notify::{self, PostItem, email::Audience, webhook};
+use crate::settings::{Delivery, Notifier, NotifierKind, Settings};
+use crate::store::{Composition, NewMessage, Store, StoreError};
+
+/// Messages stored per transaction.
+const BATCH: usize = 200;
+
+/// What a round of composing did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Messages put in the outbox.
+    pub messages: usize,
+    /// Compositions that failed (kept, `failed`).
+    pub failed: usize,
+    /// Recipients skipped because their message could not be made.
+    pub skipped: usize,
+    /// Notifiers that got new messages (their lanes are woken).
+    pub notifiers: BTreeSet<String>,
+}
+
+/// Composes every pending composition (of `only`, when given).
+pub fn compose_pending(
+    store: &mut Store,
+    settings: &Settings,
+    now: DateTime<Utc>,
+    only: Option<&str>,
+) -> Result<Report, StoreError> {
+    let mut report = Report::default();
+    for composition in store.compositions(only, false)? {
+        let Some(notifier) = settings
+            .notifiers
+            .iter()
+            .find(|n| n.name == composition.notifier)
+        else {
+            continue; // removed from the settings: kept for when it comes back
+        };
+        compose_one(store, settings, notifier, &composition, now, &mut report)?;
+    }
+    Ok(report)
+}
+
+/// Composes one notification into the outbox.
+fn compose_one(
+    store: &mut Store,
+    settings: &Settings,
+    notifier: &Notifier,
+    composition: &Composition,
+    now: DateTime<Utc>,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let started = std::time::Instant::now();
+    let items: Vec<PostItem> = serde_json::from_str(&composition.items).unwrap_or_default();
+    let post_ids: Vec<String> = serde_json::from_str(&composition.post_ids).unwrap_or_default();
+    let audience = match notifier.kind {
+        NotifierKind::Email(_) => Audience::new(
+            &store.signups(&notifier.name)?,
+            store.unsubscribed(&notifier.name)?,
+        ),
+        _ => Audience::default(),
+    };
+    let kind = if composition.event == "posts.digest" {
+        "digest"
+    } else {
+        "post"
+    };
+    let mut batch: Vec<NewMessage> = Vec::new();
+    let mut store_error = None;
+    let mut stored = 0;
+    let mut skipped = 0;
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        compose(
+            settings,
+            notifier,
+            &composition.event,
+            &composition.key,
+            &items,
+            &post_ids,
+            now,
+            &audience,
+            &mut |made| match made {
+                Made::Message {
+                    id,
+                    posts,
+                    body,
+                    recipient,
+                } => {
+                    batch.push(NewMessage {
+                        message_id: id,
+                        notifier: notifier.name.clone(),
+                        kind: kind.to_owned(),
+                        post_ids: posts,
+                        body,
+                        recipient,
+                    });
+                    if batch.len() >= BATCH {
+                        match store.store_composed(&batch, None, now) {
+                            Ok(n) => stored += n,
+                            Err(e) => {
+                                let message = e.to_string();
+                                store_error = Some(e);
+                                return Err(message);
+                            }
+                        }
+                        batch.clear();
+                    }
+                    Ok(())
+                }
+                Made::Skipped { recipient, error } => {
+                    tracing::warn!(notifier = %notifier.name, %recipient, "no message for this recipient: {error}");
+                    skipped += 1;
+                    Ok(())
+                }
+            },
+        )
+    }))
+    .unwrap_or_else(|panic| Err(format!("composing stopped: {}", panic_text(&panic))));
+    if let Some(e) = store_error {
+        return Err(e); // not the message's fault: composed again next round
+    }
+    report.skipped += skipped;
+    match result {
+        Ok(_) => {
+            stored += store.store_composed(&batch, Some(composition.id), now)?;
+            report.messages += stored;
+            if stored > 0 {
+                report.notifiers.insert(notifier.name.clone());
+            }
+            tracing::debug!(notifier = %notifier.name, key = %composition.key, messages = stored, elapsed = ?started.elapsed(), "composed");
+        }
+        Err(error) => {
+            if !batch.is_empty() {
+                // Made before the failure, and whole: they go.
+                stored += store.store_composed(&batch, None, now)?;
+                report.messages += stored;
+                report.notifiers.insert(notifier.name.clone());
+            }
+            tracing::error!(notifier = %notifier.name, key = %composition.key, "cannot make the message: {error}; fix it, then `tidings retry {}`", notifier.name);
+            store.fail_composition(composition.id, &error)?;
+            report.failed += 1;
+        }
+    }
+    Ok(())
+}
+
+/// A panic's message.
+pub fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
+}
+
+/// What composing hands out, one at a time.
+pub enum Made {
+    /// A message: its id, the post ids it tells of, its body, and (email) its recipient.
+    Message {
+        id: String,
+        posts: Vec<String>,
+        body: String,
+        recipient: Option<String>,
+    },
+    /// A recipient whose message could not be made.
+    Skipped { recipient: String, error: String },
+}
+
+/// Makes the messages of one notification and hands each to `emit`: a webhook gets one
+/// message per `max_posts` posts; a chat platform's messages are also cut to its limits;
+/// email gets one message per recipient. Returns how many messages were made.
+#[allow(clippy::too_many_arguments)]
+pub fn compose(
+    settings: &Settings,
+    notifier: &Notifier,
+    event: &str,
+    key: &str,
+    items: &[PostItem],
+    post_ids: &[String],
+    now: DateTime<Utc>,
+    audience: &Audience,
+    emit: &mut dyn FnMut(Made) -> Result<(), String>,
+) -> Result<usize, String> {
+    let site = settings.site.url.as_str();
+    let id_of = |i: usize, n: usize| {
+        let key = if n == 1 {
+            key.to_owned()
+        } else {
+            format!("{key}:{}/{n}", i + 1)
+        };
+        notify::message_id(site, &notifier.name, &key)
+    };
+    let digest = matches!(notifier.delivery, Delivery::Digest(_));
+    let message = |id: String, posts: Vec<String>, body: String| Made::Message {
+        id,
+        posts,
+        body,
+        recipient: None,
+    };
+    match &notifier.kind {
+        NotifierKind::Webhook(hook) => {
+            let n = items.len().div_ceil(notifier.max_posts);
+            for (i, (chunk, ids)) in items
+                .chunks(notifier.max_posts)
+                .zip(post_ids.chunks(notifier.max_posts))
+                .enumerate()
+            {
+                let id = id_of(i, n);
+                let body = webhook::body(settings, hook, &notifier.name, event, &id, now, chunk)?;
+                emit(message(id, ids.to_vec(), body))?;
+            }
+            Ok(n)
+        }
+        NotifierKind::Email(target) => {
+            let email = settings
+                .email
+                .as_ref()
+                .ok_or("email notifiers need an `[email]` table")?;
+            let dkim = notify::email::dkim(email)?;
+            let mut made = 0;
+            notify::email::render(
+                settings,
+                email,
+                &notifier.name,
+                target,
+                digest,
+                notifier.max_posts,
+                items,
+                post_ids,
+                now,
+                audience,
+                &mut |rendered| {
+                    // One reader's message failing to encode (or lettre panicking on an
+                    // odd name) skips that reader only.
+                    let encoded = catch_unwind(AssertUnwindSafe(|| {
+                        notify::email::encode(
+                            settings,
+                            email,
+                            dkim.as_ref(),
+                            &notifier.name,
+                            key,
+                            &rendered,
+                            now,
+                        )
+                    }))
+                    .unwrap_or_else(|panic| Err(panic_text(&panic)));
+                    match encoded {
+                        Ok((id, body)) => {
+                            made += 1;
+                            emit(Made::Message {
+                                id,
+                                posts: rendered.posts,
+                                body,
+                                recipient: Some(rendered.recipient),
+                            })
+                        }
+                        Err(error) => emit(Made::Skipped {
+                            recipient: rendered.recipient,
+                            error,
+                        }),
+                    }
+                },
+            )?;
+            Ok(made)
+        }
+        NotifierKind::Hub(_) => Err("a WebSub hub is told of changed feeds, not of posts".into()),
+        NotifierKind::Chat(chat) => {
+            let parts = notify::chat::messages(settings, chat, digest, items, notifier.max_posts)?;
+            let n = parts.len();
+            for (i, part) in parts.into_iter().enumerate() {
+                let ids = part
+                    .posts
+                    .iter()
+                    .filter_map(|&p| post_ids.get(p).cloned())
+                    .collect();
+                emit(message(id_of(i, n), ids, part.body))?;
+            }
+            Ok(n)
+        }
+    }
+}

@@ -1,0 +1,506 @@
+//! The long-running publisher and its one-shot form. Independent parts joined only by the
+//! state file:
+//!
+//! - the **scanner** (a thread of its own): scans on `schedule.scan`, cuts digests when
+//!   they fire, records what is new in short transactions; it never waits for a delivery;
+//! - the **composer** (a thread of its own): makes the messages of what the scanner
+//!   recorded, outside any scan transaction, with its own connection;
+//! - one **lane** per notifier and one for confirmation mail (async tasks), each draining
+//!   its own rows of the outbox; a lane whose task panics is restarted after a pause.
+//!
+//! `tidings run --once` does each step once, in order, and returns when every lane has
+//! sent what is due.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, Semaphore, watch};
+
+use crate::clock::Clock;
+use crate::compose;
+use crate::deliver::{self, Board, Lane, LaneState, Mode, transport};
+use crate::notify::{self, email, ratelimit::Bucket};
+use crate::scanner::{ScanError, ScanReport, Scanner};
+use crate::serve;
+use crate::settings::{NotifierKind, Settings};
+use crate::store::{self, Handle, LaneRows, RunLock, Store, StoreError};
+
+/// What stops the publisher from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot start a transport: {0}")]
+    Transport(String),
+}
+
+/// The name of the lane that sends confirmation mail.
+pub const CONFIRM_LANE: &str = "confirm";
+
+/// A lane after a panic waits this long before it starts again.
+const LANE_RESTART: Duration = Duration::from_secs(30);
+
+/// The state file, its lock and the lanes, ready to run.
+pub struct Publisher {
+    settings: Arc<Settings>,
+    clock: &'static dyn Clock,
+    lanes: Vec<Arc<Lane>>,
+    shared: deliver::Shared,
+    _lock: RunLock,
+}
+
+/// What `run --once` did.
+#[derive(Debug, Default)]
+pub struct PassReport {
+    pub scan: ScanReport,
+    pub composed: compose::Report,
+    pub delivered: deliver::Report,
+}
+
+impl Publisher {
+    /// Opens the state file, takes its lock, and sets up one lane per notifier plus the
+    /// confirmation lane. Must be called inside a Tokio runtime (the SMTP pool starts a task).
+    pub fn open(
+        settings: Arc<Settings>,
+        clock: &'static dyn Clock,
+        board: Arc<Board>,
+    ) -> Result<Publisher, StartError> {
+        let store = Store::open(&settings.state_path)?;
+        let lock = store.lock()?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| StartError::Transport(e.to_string()))?;
+        let lanes = lanes(&settings, &client)?;
+        Ok(Publisher {
+            shared: deliver::Shared {
+                store: Handle::new(store),
+                clock,
+                board,
+            },
+            settings,
+            clock,
+            lanes,
+            _lock: lock,
+        })
+    }
+
+    /// A scanner with its own connection.
+    pub fn scanner(&self, backfill: Option<usize>) -> Result<Scanner<'_>, StoreError> {
+        Ok(Scanner::new(
+            &self.settings,
+            self.clock,
+            Store::open(&self.settings.state_path)?,
+            backfill,
+        ))
+    }
+
+    /// Composes what is waiting (of `only`, when given).
+    pub fn compose(&self, only: Option<&str>) -> Result<compose::Report, StoreError> {
+        let settings = self.settings.clone();
+        let now = self.clock.now();
+        self.shared
+            .store
+            .blocking(|store| compose::compose_pending(store, &settings, now, only))
+    }
+
+    /// Sends what is due now on every lane (of `only`, when given), side by side.
+    pub async fn deliver_due(&self, only: Option<&str>) -> deliver::Report {
+        let runs = self
+            .lanes
+            .iter()
+            .filter(|lane| only.is_none_or(|name| lane.name == name || lane.name == CONFIRM_LANE))
+            .map(|lane| lane.run(&self.shared, Mode::Once));
+        let mut report = deliver::Report::default();
+        for lane in futures_util::future::join_all(runs).await {
+            report.add(lane);
+        }
+        report
+    }
+
+    /// `run --once`: scan, cut due digests, compose, deliver what is due.
+    pub async fn once(&self, backfill: Option<usize>) -> Result<PassReport, ScanError> {
+        let mut scanner = self.scanner(backfill)?;
+        let scan = scanner.scan()?;
+        scanner.fire_digests()?;
+        let composed = self.compose(None)?;
+        let delivered = self.deliver_due(None).await;
+        Ok(PassReport {
+            scan,
+            composed,
+            delivered,
+        })
+    }
+
+    /// Runs until `stop` fires: the scanner and composer threads and every lane. `server`,
+    /// when the front door runs beside, gets each build's listing and the scans' health,
+    /// and wakes the confirmation lane when it queues a mail.
+    pub async fn run(
+        &self,
+        backfill: Option<usize>,
+        server: Option<Arc<serve::Shared>>,
+        stop: impl Future<Output = ()>,
+    ) {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let wakes: HashMap<String, Arc<Notify>> = self
+            .lanes
+            .iter()
+            .map(|lane| (lane.name.clone(), Arc::new(Notify::new())))
+            .collect();
+        let composer_wake = Arc::new(Wake::default());
+        let scanner_wake = Arc::new(Wake::default());
+
+        let composer = {
+            let (settings, clock, wake, lanes) = (
+                self.settings.clone(),
+                self.clock,
+                composer_wake.clone(),
+                wakes.clone(),
+            );
+            std::thread::Builder::new()
+                .name("composer".into())
+                .spawn(move || composer_loop(&settings, clock, &wake, &lanes))
+        };
+        let scanner = {
+            let (settings, clock, wake, composer_wake, lanes, server) = (
+                self.settings.clone(),
+                self.clock,
+                scanner_wake.clone(),
+                composer_wake.clone(),
+                wakes.clone(),
+                server.clone(),
+            );
+            std::thread::Builder::new()
+                .name("scanner".into())
+                .spawn(move || {
+                    let loop_parts = Loop {
+                        wake: &wake,
+                        composer: &composer_wake,
+                        lanes: &lanes,
+                        server: server.as_deref(),
+                    };
+                    scanner_loop(&settings, clock, backfill, loop_parts)
+                })
+        };
+        if let Err(e) = composer.as_ref().and(scanner.as_ref()) {
+            tracing::error!("cannot start a thread: {e}");
+            return;
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for lane in &self.lanes {
+            let wake = wakes[&lane.name].clone();
+            tasks.spawn(supervise(
+                lane.clone(),
+                self.shared.clone(),
+                wake,
+                stop_rx.clone(),
+            ));
+        }
+        if let Some(server) = server {
+            // The server queues confirmation mail: it goes at once, not at the next scan.
+            let wake = wakes.get(CONFIRM_LANE).cloned();
+            let mut stopped = stop_rx.clone();
+            tasks.spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = server.queued() => if let Some(wake) = &wake { wake.notify_one() },
+                        _ = stopped.wait_for(|s| *s) => return,
+                    }
+                }
+            });
+        }
+        tracing::info!(
+            lanes = self.lanes.len(),
+            "running; scans on `{}`",
+            self.settings.schedule.scan.source()
+        );
+        stop.await;
+        // A lane abandons its attempt in flight, unmarked: it is sent again, with the same
+        // id, next time. A scan or composition in progress is a transaction that either
+        // commits or is rolled back when the process ends.
+        let _ = stop_tx.send(true);
+        scanner_wake.stop();
+        composer_wake.stop();
+        while tasks.join_next().await.is_some() {}
+        tracing::info!("stopped");
+    }
+}
+
+/// One lane per notifier, plus the confirmation lane when any notifier takes sign-ups.
+/// Email lanes share the SMTP server's pace and its pool of connections.
+fn lanes(settings: &Settings, client: &reqwest::Client) -> Result<Vec<Arc<Lane>>, StartError> {
+    let wants_mail = settings
+        .notifiers
+        .iter()
+        .any(|n| matches!(n.kind, NotifierKind::Email(_)));
+    let mail = match (&settings.email, wants_mail) {
+        (Some(email), true) => Some(Arc::new(transport::MailTransport {
+            mailer: email::mailer(email).map_err(StartError::Transport)?,
+            email: email.clone(),
+        })),
+        _ => None,
+    };
+    let mail_pace = mail.as_ref().map(|mail| {
+        let (burst, rate) = deliver::Transport::rate(mail.as_ref()).unwrap_or((1.0, 1.0));
+        (
+            Arc::new(Mutex::new(Bucket::new(
+                burst,
+                rate,
+                std::time::Instant::now(),
+            ))),
+            Arc::new(Semaphore::new(mail.email.pool as usize)),
+            mail.email.pool as usize,
+        )
+    });
+    let mut lanes = Vec::new();
+    for notifier in &settings.notifiers {
+        let transport = transport::for_notifier(notifier, client, mail.as_ref())
+            .map_err(StartError::Transport)?;
+        let is_mail = matches!(notifier.kind, NotifierKind::Email(_));
+        let (pacer, slots, batch) = match (&mail_pace, is_mail) {
+            (Some((pacer, slots, pool)), true) => (pacer.clone(), slots.clone(), *pool),
+            _ => {
+                let (burst, rate) = transport.rate().unwrap_or((f64::MAX, f64::MAX));
+                (
+                    Arc::new(Mutex::new(Bucket::new(
+                        burst,
+                        rate,
+                        std::time::Instant::now(),
+                    ))),
+                    Arc::new(Semaphore::new(1)),
+                    1,
+                )
+            }
+        };
+        lanes.push(Arc::new(Lane {
+            name: notifier.name.clone(),
+            rows: LaneRows {
+                notifier: Some(notifier.name.clone()),
+                ordered: !is_mail,
+            },
+            transport,
+            max_attempts: notifier.max_attempts,
+            pacer,
+            slots,
+            batch,
+            check_unsubscribed: is_mail,
+        }));
+    }
+    if let (Some(mail), Some((pacer, slots, pool))) = (&mail, &mail_pace) {
+        let max_attempts = settings
+            .notifiers
+            .iter()
+            .filter(|n| matches!(n.kind, NotifierKind::Email(_)))
+            .map(|n| n.max_attempts)
+            .max()
+            .unwrap_or(10);
+        lanes.push(Arc::new(Lane {
+            name: CONFIRM_LANE.into(),
+            rows: LaneRows {
+                notifier: None,
+                ordered: false,
+            },
+            transport: mail.clone(),
+            max_attempts,
+            pacer: pacer.clone(),
+            slots: slots.clone(),
+            batch: *pool,
+            check_unsubscribed: false,
+        }));
+    }
+    Ok(lanes)
+}
+
+/// Runs a lane until told to stop; a lane whose task panicked is reported on the board and
+/// started again after [`LANE_RESTART`] (its rows are still in the outbox).
+async fn supervise(
+    lane: Arc<Lane>,
+    shared: deliver::Shared,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let task = {
+            let (lane, shared, wake, stop) =
+                (lane.clone(), shared.clone(), wake.clone(), stop.clone());
+            tokio::spawn(async move { lane.run(&shared, Mode::Daemon { wake, stop }).await })
+        };
+        match task.await {
+            Ok(_) => return,
+            Err(e) => {
+                let error = if e.is_panic() {
+                    compose::panic_text(&e.into_panic())
+                } else {
+                    "cancelled".into()
+                };
+                tracing::error!(lane = %lane.name, "lane stopped: {error}; starting again in {}s", LANE_RESTART.as_secs());
+                shared.board.set(
+                    &lane.name,
+                    LaneState::Broken { error },
+                    lane.transport.timeout().as_secs(),
+                    shared.clock.now(),
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(LANE_RESTART) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+        }
+    }
+}
+
+/// The scanner thread: scan when `schedule.scan` says, cut digests when they fire, then
+/// wake the composer and every lane (a lane also picks up rows `tidings retry` put back).
+fn scanner_loop(
+    settings: &Settings,
+    clock: &'static dyn Clock,
+    backfill: Option<usize>,
+    Loop {
+        wake,
+        composer,
+        lanes,
+        server,
+    }: Loop,
+) {
+    let store = match Store::open(&settings.state_path) {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::error!("scanner: {e}");
+            if let Some(server) = server {
+                server.scan_result(Some((store::stamp(clock.now()), e.to_string())));
+            }
+            return;
+        }
+    };
+    let mut scanner = Scanner::new(settings, clock, store, backfill);
+    let tz = settings.site.timezone;
+    let mut next_scan = clock.now();
+    loop {
+        let now = clock.now();
+        if now >= next_scan {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scanner.scan()))
+                .unwrap_or_else(|panic| {
+                    Err(ScanError::Store(StoreError::Task(compose::panic_text(
+                        &panic,
+                    ))))
+                });
+            match result {
+                Ok(report) => {
+                    for problem in &report.problems {
+                        tracing::warn!("{problem}");
+                    }
+                    if let Some(server) = server {
+                        server.scan_result(None);
+                        server.publish(report.feeds.listing);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("scan failed: {e}; trying again at the next scan");
+                    if let Some(server) = server {
+                        server.scan_result(Some((store::stamp(now), e.to_string())));
+                    }
+                }
+            }
+            next_scan = settings
+                .schedule
+                .scan
+                .next_after(clock.now(), tz)
+                .unwrap_or_else(|| notify::after(now, Duration::from_secs(300)));
+        }
+        match scanner.fire_digests() {
+            Ok(_) => {}
+            Err(e) => tracing::error!("digests: {e}"),
+        }
+        composer.notify();
+        for lane in lanes.values() {
+            lane.notify_one();
+        }
+        let next_digest = scanner.next_digests().unwrap_or(None);
+        let wake_at = next_digest.map_or(next_scan, |d| d.min(next_scan));
+        if wake.wait(until(clock, wake_at)) {
+            return;
+        }
+    }
+}
+
+/// What the scanner thread wakes and tells.
+struct Loop<'a> {
+    wake: &'a Wake,
+    composer: &'a Wake,
+    lanes: &'a HashMap<String, Arc<Notify>>,
+    server: Option<&'a serve::Shared>,
+}
+
+/// The composer thread: composes what is waiting whenever woken, and wakes the lanes that
+/// got messages.
+fn composer_loop(
+    settings: &Settings,
+    clock: &'static dyn Clock,
+    wake: &Wake,
+    lanes: &HashMap<String, Arc<Notify>>,
+) {
+    let mut store = match Store::open(&settings.state_path) {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::error!("composer: {e}");
+            return;
+        }
+    };
+    loop {
+        match compose::compose_pending(&mut store, settings, clock.now(), None) {
+            Ok(report) => {
+                for name in &report.notifiers {
+                    if let Some(lane) = lanes.get(name) {
+                        lane.notify_one();
+                    }
+                }
+            }
+            Err(e) => tracing::error!("composer: {e}; trying again shortly"),
+        }
+        // Woken by the scanner; a minute at most, so a failed round is tried again.
+        if wake.wait(Duration::from_secs(60)) {
+            return;
+        }
+    }
+}
+
+/// How long from now until `at`, never negative, never beyond a day.
+fn until(clock: &dyn Clock, at: DateTime<Utc>) -> Duration {
+    (at - clock.now())
+        .to_std()
+        .unwrap_or(Duration::ZERO)
+        .min(notify::MAX_WAIT)
+}
+
+/// Wakes a thread that waits, or tells it to stop.
+#[derive(Default)]
+pub struct Wake {
+    /// (woken, stopped)
+    state: Mutex<(bool, bool)>,
+    signal: Condvar,
+}
+
+impl Wake {
+    pub fn notify(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).0 = true;
+        self.signal.notify_all();
+    }
+
+    pub fn stop(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+        self.signal.notify_all();
+    }
+
+    /// Waits until woken or `timeout`; returns true when told to stop.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut state, _) = self
+            .signal
+            .wait_timeout_while(state, timeout, |(woken, stopped)| !*woken && !*stopped)
+            .unwrap_or_else(|p| p.into_inner());
+        state.0 = false;
+        state.1
+    }
+}

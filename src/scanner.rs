@@ -1,0 +1,293 @@
+//! The scanner: reads the content, rebuilds the feeds, and records what is new — each new
+//! post seen, announced to the notifiers that want it (a composition, or a place in a
+//! digest queue) and WebSub pings for changed feeds — in one short transaction. It also
+//! cuts digests when their schedule fires. It never composes or sends anything: the
+//! composer and the lanes take it from the store.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::Clock;
+use crate::content::{self, Problem};
+use crate::feeds::{self, Mode, entry};
+use crate::model::Post;
+use crate::notify::{self, PostItem};
+use crate::progress::Progress;
+use crate::settings::{Delivery, Notifier, NotifierKind, Settings};
+use crate::store::{self, Seen, Store, StoreError};
+
+/// What stops a scan.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Content(#[from] content::ScanError),
+    #[error(transparent)]
+    Output(#[from] feeds::OutputError),
+}
+
+/// What one scan found and recorded.
+#[derive(Debug, Default)]
+pub struct ScanReport {
+    pub posts: usize,
+    pub new_posts: usize,
+    /// Posts announced (recorded for at least the notifiers that want them).
+    pub announced: usize,
+    pub problems: Vec<Problem>,
+    pub feeds: feeds::Report,
+}
+
+/// Reads the content and records what is new in its own connection to the state file.
+pub struct Scanner<'a> {
+    settings: &'a Settings,
+    clock: &'a dyn Clock,
+    store: Store,
+    backfill: Option<usize>,
+}
+
+impl<'a> Scanner<'a> {
+    /// `backfill` is how many of the newest posts the very first scan of an archive
+    /// announces (none by default).
+    pub fn new(
+        settings: &'a Settings,
+        clock: &'a dyn Clock,
+        store: Store,
+        backfill: Option<usize>,
+    ) -> Scanner<'a> {
+        Scanner {
+            settings,
+            clock,
+            store,
+            backfill,
+        }
+    }
+
+    /// Reads the content, rebuilds the feeds, and records what is new in one transaction.
+    pub fn scan(&mut self) -> Result<ScanReport, ScanError> {
+        let started = Instant::now();
+        let now = self.clock.now();
+        let settings = self.settings;
+        let scan = content::scan(settings, &Progress::hidden())?;
+        let feeds = feeds::build(&scan.posts, settings, now, Mode::Write)?;
+        let mut report = ScanReport {
+            posts: scan.posts.len(),
+            problems: scan.problems,
+            ..ScanReport::default()
+        };
+        report.problems.extend(feeds.problems.iter().cloned());
+        report.feeds = feeds;
+
+        let first_scan = !self.store.has_scanned()?;
+        if !first_scan && let Some(n) = self.backfill.take() {
+            tracing::warn!(
+                "--backfill {n} has no effect: this state file has already recorded the archive"
+            );
+        }
+        let by_id: HashMap<&str, &Post> = scan.posts.iter().map(|p| (p.id.as_str(), p)).collect();
+        let tx = self.store.transaction()?;
+        for notifier in &settings.notifiers {
+            tx.know_notifier(&notifier.name, now)?;
+        }
+        for post in &scan.posts {
+            let seen = Seen {
+                id: &post.id,
+                hash: post.hash,
+                published: post.published.with_timezone(&Utc),
+            };
+            if tx.see_post(&seen, now)? {
+                report.new_posts += 1;
+            }
+        }
+        let due = tx.unannounced(now)?;
+        let announce_count = if first_scan {
+            self.backfill.take().unwrap_or(0).min(due.len())
+        } else {
+            due.len()
+        };
+        if first_scan && due.len() > announce_count {
+            tracing::info!(
+                recorded = due.len() - announce_count,
+                "first scan of this archive: existing posts are recorded as seen and not announced"
+            );
+        }
+        // Oldest first, so instant messages arrive in the order the posts were published.
+        for (position, announcement) in due.iter().enumerate().rev() {
+            let Some(post) = by_id.get(announcement.post_id.as_str()) else {
+                continue; // gone from the folder for now; announced if it comes back
+            };
+            if position < announce_count {
+                announce(settings, &tx, post, now)?;
+                report.announced += 1;
+            }
+            tx.mark_announced(&announcement.post_id)?;
+        }
+        if !first_scan {
+            queue_pings(settings, &tx, &report.feeds.changed_urls, now)?;
+        }
+        // In the same transaction: "has this archive been scanned?" must never be answered
+        // "no" for posts that were already recorded, or the next scan would take new posts
+        // for the archive and announce nothing.
+        tx.record_scan(
+            now,
+            i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            report.posts,
+            report.new_posts,
+            report.problems.len(),
+        )?;
+        tx.commit()?;
+        tracing::info!(
+            posts = report.posts,
+            new = report.new_posts,
+            announced = report.announced,
+            "scanned"
+        );
+        Ok(report)
+    }
+
+    /// When a digest notifier's schedule next fires after it last did.
+    pub fn next_digest(&self, notifier: &Notifier) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let Delivery::Digest(cron) = &notifier.delivery else {
+            return Ok(None);
+        };
+        let since = self
+            .store
+            .last_fired(&notifier.name)?
+            .unwrap_or_else(|| self.clock.now());
+        Ok(cron.next_after(since, self.settings.site.timezone))
+    }
+
+    /// The next digest firing of any notifier.
+    pub fn next_digests(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut next: Option<DateTime<Utc>> = None;
+        for notifier in &self.settings.notifiers {
+            if let Some(slot) = self.next_digest(notifier)? {
+                next = Some(next.map_or(slot, |n| n.min(slot)));
+            }
+        }
+        Ok(next)
+    }
+
+    /// Cuts a digest for every notifier whose schedule has fired since it last did. Missed
+    /// slots (tidings was down) fire once, not once each. Returns how many were cut.
+    pub fn fire_digests(&mut self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let mut cut = 0;
+        for notifier in &self.settings.notifiers {
+            if let Some(slot) = self.next_digest(notifier)?
+                && slot <= now
+            {
+                cut += usize::from(self.cut_digest(notifier, slot)?);
+            }
+        }
+        Ok(cut)
+    }
+
+    /// `tidings send`: cuts a digest notifier's digest now, whatever its schedule says.
+    pub fn send_now(&mut self, name: &str) -> Result<bool, StoreError> {
+        let settings = self.settings;
+        match settings.notifiers.iter().find(|n| n.name == name) {
+            Some(notifier) if matches!(notifier.delivery, Delivery::Digest(_)) => {
+                self.cut_digest(notifier, self.clock.now())
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// In one transaction: takes the notifier's queue, records it as one composition (none
+    /// when nothing is new) and that the schedule fired. `slot` names the digest, so its
+    /// message ids are stable. Returns whether there was anything to tell.
+    fn cut_digest(&mut self, notifier: &Notifier, slot: DateTime<Utc>) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let tx = self.store.transaction()?;
+        tx.know_notifier(&notifier.name, now)?;
+        let queued = tx.take_queue(&notifier.name)?;
+        let (ids, items): (Vec<String>, Vec<serde_json::Value>) = queued
+            .iter()
+            .filter_map(|(id, json)| Some((id.clone(), serde_json::from_str(json).ok()?)))
+            .unzip();
+        if !items.is_empty() {
+            let key = format!("digest:{}", store::stamp(slot));
+            tx.queue_composition(
+                &notifier.name,
+                "posts.digest",
+                &key,
+                &serde_json::Value::from(items).to_string(),
+                &serde_json::Value::from(ids).to_string(),
+                now,
+            )?;
+        }
+        tx.set_last_fired(&notifier.name, now)?;
+        tx.commit()?;
+        tracing::info!(notifier = %notifier.name, posts = queued.len(), "digest cut");
+        Ok(!queued.is_empty())
+    }
+}
+
+/// Records one post for every notifier that wants it: a composition for an instant
+/// notifier, a place in the queue for a digest.
+fn announce(
+    settings: &Settings,
+    tx: &store::Tx,
+    post: &Post,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (prepared, problem) = entry::prepare(post, settings);
+    if let Some(problem) = problem {
+        // Announced all the same, with what the front matter says.
+        tracing::warn!("{problem}");
+    }
+    let item = PostItem::from_entry(&prepared);
+    let json = serde_json::to_string(&item).unwrap_or_default();
+    for notifier in settings.notifiers.iter().filter(|n| n.wants(post)) {
+        match &notifier.delivery {
+            Delivery::Instant => {
+                let ids = serde_json::Value::from(vec![post.id.clone()]).to_string();
+                tx.queue_composition(
+                    &notifier.name,
+                    "posts.published",
+                    &format!("post:{}", post.id),
+                    &format!("[{json}]"),
+                    &ids,
+                    now,
+                )?;
+            }
+            Delivery::Digest(_) => {
+                tx.enqueue_for_digest(
+                    &notifier.name,
+                    &post.id,
+                    post.published.with_timezone(&Utc),
+                    &json,
+                )?;
+            }
+        }
+        tracing::debug!(notifier = %notifier.name, post = %post.id, "announced");
+    }
+    Ok(())
+}
+
+/// Queues a publish ping to every WebSub hub for each feed that changed. The first scan of
+/// an archive pings nothing: no one can have subscribed to feeds that did not exist.
+fn queue_pings(
+    settings: &Settings,
+    tx: &store::Tx,
+    changed: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let hubs = settings
+        .notifiers
+        .iter()
+        .filter(|n| matches!(n.kind, NotifierKind::Hub(_)));
+    for hub in hubs {
+        for feed_url in changed {
+            let key = format!("ping\u{1f}{feed_url}\u{1f}{}", store::stamp(now));
+            let id = notify::message_id(settings.site.url.as_str(), &hub.name, &key);
+            if tx.enqueue_ping(&id, &hub.name, &notify::websub::body(feed_url), now)? {
+                tracing::debug!(hub = %hub.name, feed = %feed_url, "ping queued");
+            }
+        }
+    }
+    Ok(())
+}

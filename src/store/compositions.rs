@@ -1,0 +1,128 @@
+//! Announcements and digest cuts waiting for the composer.
+//!
+//! A scan records "post P is to be told to notifier N" (or a digest's posts) here, in its
+//! short transaction; the composer makes the messages later, outside any write
+//! transaction, and removes the row in the same transaction that stores the last of its
+//! messages. A composition that failed (a template error) stays, `failed` with its reason,
+//! until `tidings retry` composes it again: no message is ever stored without its body.
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use super::outbox::{NewMessage, insert};
+use super::{Store, StoreError, Tx, stamp};
+
+/// One notification to compose.
+#[derive(Debug, Clone)]
+pub struct Composition {
+    pub id: i64,
+    pub notifier: String,
+    /// `posts.published` or `posts.digest`.
+    pub event: String,
+    /// Names the notification, so its message ids are stable (`post:<id>`, `digest:<slot>`).
+    pub key: String,
+    /// JSON array of the posts as messages describe them.
+    pub items: String,
+    /// JSON array of post ids, one per item.
+    pub post_ids: String,
+}
+
+impl Tx<'_> {
+    /// Records a notification to compose; the same (notifier, key) is recorded once.
+    pub fn queue_composition(
+        &self,
+        notifier: &str,
+        event: &str,
+        key: &str,
+        items: &str,
+        post_ids: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT OR IGNORE INTO compositions (notifier, event, key, items, post_ids, status, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
+            params![notifier, event, key, items, post_ids, stamp(now)],
+        )
+        .map(|_| ())
+    }
+}
+
+impl Store {
+    /// Compositions waiting, oldest first (`failed` ones too when `failed` is set).
+    pub fn compositions(
+        &self,
+        notifier: Option<&str>,
+        failed: bool,
+    ) -> Result<Vec<Composition>, StoreError> {
+        let query = || -> rusqlite::Result<Vec<Composition>> {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT id, notifier, event, key, items, post_ids FROM compositions
+                 WHERE status = CASE WHEN ?2 THEN 'failed' ELSE 'pending' END
+                   AND (?1 IS NULL OR notifier = ?1)
+                 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![notifier, failed], |r| {
+                Ok(Composition {
+                    id: r.get(0)?,
+                    notifier: r.get(1)?,
+                    event: r.get(2)?,
+                    key: r.get(3)?,
+                    items: r.get(4)?,
+                    post_ids: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        };
+        query().map_err(|e| self.err(e))
+    }
+
+    /// Stores a batch of a composition's messages in one transaction; with `done`, the
+    /// composition is finished in the same transaction. Returns how many were new (a batch
+    /// stored again after a crash adds nothing: message ids are unique).
+    pub fn store_composed(
+        &mut self,
+        messages: &[NewMessage],
+        done: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let tx = self.transaction()?;
+        let mut added = 0;
+        for message in messages {
+            added += usize::from(insert(&tx.tx, message, now).map_err(|e| tx.err(e))?);
+        }
+        if let Some(id) = done {
+            tx.exec("DELETE FROM compositions WHERE id = ?1", [id])?;
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// The composition could not be made: kept, failed, with the reason.
+    pub fn fail_composition(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE compositions SET status = 'failed', error = ?2 WHERE id = ?1",
+            params![id, error],
+        )
+        .map(|_| ())
+    }
+
+    /// Puts a notifier's failed compositions back to be composed; returns how many.
+    pub fn retry_compositions(&self, notifier: &str) -> Result<usize, StoreError> {
+        self.exec(
+            "UPDATE compositions SET status = 'pending', error = NULL WHERE notifier = ?1 AND status = 'failed'",
+            [notifier],
+        )
+    }
+
+    /// (failed compositions, the latest one's error) of a notifier.
+    pub fn failed_compositions(&self, notifier: &str) -> Result<(u64, Option<String>), StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*), (SELECT error FROM compositions WHERE notifier = ?1 AND status = 'failed' ORDER BY id DESC LIMIT 1)
+                 FROM compositions WHERE notifier = ?1 AND status = 'failed'",
+                [notifier],
+                |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get(1)?)),
+            )
+            .map_err(|e| self.err(e))
+    }
+}

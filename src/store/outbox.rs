@@ -1,0 +1,519 @@
+//! The outbox: every message that is owed to a receiver, and the queries delivery lanes
+//! drain it with.
+//!
+//! A row is `pending` until the receiver accepts it (`sent`), trying again cannot help
+//! (`failed`), or its recipient unsubscribed while it waited (`skipped`). A lane reads only
+//! its own rows: one notifier's, or every confirmation mail. An ordered lane (webhooks, chat,
+//! hubs) always looks at its oldest pending row, so a head waiting for a retry holds the rest;
+//! an email lane looks at each recipient's oldest pending row, so one reader's refusal holds
+//! up only that reader.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Store, StoreError, Tx, parse_stamp, stamp};
+
+/// One message in the outbox.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: i64,
+    pub message_id: String,
+    pub notifier: String,
+    /// `post`, `digest`, `confirm` or `ping`.
+    pub kind: String,
+    /// Empty when a listing leaves bodies out.
+    pub body: String,
+    pub attempts: u32,
+    /// Email: the recipient's address in lower case.
+    pub recipient: Option<String>,
+    pub next_attempt: DateTime<Utc>,
+}
+
+/// A new message for the outbox.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub message_id: String,
+    pub notifier: String,
+    pub kind: String,
+    pub post_ids: Vec<String>,
+    pub body: String,
+    /// Email: the recipient (kept in lower case, as addresses compare).
+    pub recipient: Option<String>,
+}
+
+/// Which rows a lane drains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaneRows {
+    /// One notifier's rows (confirmation mail excluded), or with `None` every notifier's
+    /// confirmation mail.
+    pub notifier: Option<String>,
+    /// The oldest row holds the rest (true), or each recipient's oldest row holds only that
+    /// recipient's later ones (false).
+    pub ordered: bool,
+}
+
+impl LaneRows {
+    /// The SQL condition (parameter ?1 is the notifier, unused for confirmations).
+    fn condition(&self) -> &'static str {
+        match self.notifier {
+            Some(_) => "d.notifier = ?1 AND d.kind != 'confirm' AND d.status = 'pending'",
+            None => "(?1 IS NULL) AND d.kind = 'confirm' AND d.status = 'pending'",
+        }
+    }
+}
+
+/// What a lane should do next.
+#[derive(Debug, Clone)]
+pub enum Next {
+    /// Send these, in this order (each recipient's oldest; an ordered lane's one head).
+    Send(Vec<Delivery>),
+    /// Nothing is due before this time.
+    WaitUntil(DateTime<Utc>),
+    /// The lane is empty.
+    Idle,
+}
+
+/// A row that is its recipient's oldest pending one (rows without a recipient stand alone).
+const HEAD: &str = "NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.notifier = d.notifier
+    AND e.status = 'pending' AND e.recipient = d.recipient AND e.id < d.id
+    AND (e.kind = 'confirm') = (d.kind = 'confirm'))";
+
+const COLUMNS: &str =
+    "d.id, d.message_id, d.notifier, d.body, d.attempts, d.kind, d.recipient, d.next_attempt";
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
+    let next: String = r.get(7)?;
+    Ok(Delivery {
+        id: r.get(0)?,
+        message_id: r.get(1)?,
+        notifier: r.get(2)?,
+        body: r.get(3)?,
+        attempts: r.get(4)?,
+        kind: r.get(5)?,
+        recipient: r.get(6)?,
+        next_attempt: parse_stamp(&next),
+    })
+}
+
+/// Adds a pending message to the outbox; the message id is unique, so the same message
+/// queued twice is there once. Returns whether it was added.
+pub(super) fn insert(
+    conn: &Connection,
+    message: &NewMessage,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<bool> {
+    let posts = serde_json::to_string(&message.post_ids).unwrap_or_else(|_| "[]".into());
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created, recipient)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7)",
+    )?
+    .execute(params![
+        message.message_id,
+        message.notifier,
+        message.kind,
+        posts,
+        message.body,
+        stamp(now),
+        message.recipient.as_deref().map(str::to_lowercase),
+    ])
+    .map(|n| n > 0)
+}
+
+impl Store {
+    /// What lane `rows` should do at `now`: at most `limit` rows to send (never one of
+    /// `busy`, which are in flight), or when to look again.
+    pub fn lane_next(
+        &self,
+        rows: &LaneRows,
+        now: DateTime<Utc>,
+        limit: usize,
+        busy: &[i64],
+    ) -> Result<Next, StoreError> {
+        let condition = rows.condition();
+        let notifier = rows.notifier.as_deref();
+        let query = || -> rusqlite::Result<Next> {
+            if rows.ordered {
+                let head = self
+                    .conn
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM deliveries d WHERE {condition} ORDER BY d.id LIMIT 1"
+                    ))?
+                    .query_row(params![notifier], row)
+                    .optional()?;
+                return Ok(match head {
+                    None => Next::Idle,
+                    Some(head) if busy.contains(&head.id) => Next::Send(Vec::new()),
+                    Some(head) if head.next_attempt > now => Next::WaitUntil(head.next_attempt),
+                    Some(head) => Next::Send(vec![head]),
+                });
+            }
+            // Each recipient's oldest pending row; rows without a recipient stand alone.
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM deliveries d WHERE {condition} AND {HEAD} AND d.next_attempt <= ?2
+                 ORDER BY d.id LIMIT ?3"
+            ))?;
+            let wanted = (limit + busy.len()) as i64;
+            let ready: Vec<Delivery> = stmt
+                .query_map(params![notifier, stamp(now), wanted], row)?
+                .filter(|r| r.as_ref().map_or(true, |d| !busy.contains(&d.id)))
+                .take(limit)
+                .collect::<rusqlite::Result<_>>()?;
+            if !ready.is_empty() || !busy.is_empty() {
+                return Ok(Next::Send(ready));
+            }
+            let next: Option<String> = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT MIN(d.next_attempt) FROM deliveries d WHERE {condition} AND {HEAD}"
+                ))?
+                .query_row(params![notifier], |r| r.get(0))?;
+            Ok(match next {
+                Some(next) => Next::WaitUntil(parse_stamp(&next)),
+                None => Next::Idle,
+            })
+        };
+        query().map_err(|e| self.err(e))
+    }
+
+    /// The last error of the lane's row that is due first (what the lane waits out).
+    pub fn lane_head_error(&self, rows: &LaneRows) -> Result<Option<String>, StoreError> {
+        // The ordered lane's head is its oldest row; an email lane waits for its earliest.
+        let order = if rows.ordered {
+            "d.id"
+        } else {
+            "d.next_attempt, d.id"
+        };
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT d.last_error FROM deliveries d WHERE {} ORDER BY {order} LIMIT 1",
+                rows.condition()
+            ))
+            .and_then(|mut s| {
+                s.query_row(params![rows.notifier], |r| r.get::<_, Option<String>>(0))
+                    .optional()
+            })
+            .map(Option::flatten)
+            .map_err(|e| self.err(e))
+    }
+
+    /// How many rows wait in a lane.
+    pub fn lane_len(&self, rows: &LaneRows) -> Result<u64, StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM deliveries d WHERE {}",
+                rows.condition()
+            ))
+            .and_then(|mut s| s.query_row(params![rows.notifier], |r| r.get::<_, i64>(0)))
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every pending delivery that is due, oldest first, without bodies (for tests and
+    /// tools; lanes use [`Store::lane_next`]).
+    pub fn due(&self, now: DateTime<Utc>) -> Result<Vec<Delivery>, StoreError> {
+        self.deliveries(
+            "''",
+            "d.status = 'pending' AND d.next_attempt <= ?1",
+            &stamp(now),
+        )
+    }
+
+    /// A notifier's messages not yet sent (pending or retrying), oldest first, with bodies.
+    pub fn unsent(&self, notifier: &str) -> Result<Vec<Delivery>, StoreError> {
+        self.deliveries(
+            "d.body",
+            "d.status = 'pending' AND d.notifier = ?1",
+            notifier,
+        )
+    }
+
+    /// Deliveries matching `condition` (with one parameter), oldest first.
+    fn deliveries(
+        &self,
+        body: &str,
+        condition: &str,
+        param: &str,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let sql = format!(
+            "SELECT d.id, d.message_id, d.notifier, {body}, d.attempts, d.kind, d.recipient, d.next_attempt
+             FROM deliveries d WHERE {condition} ORDER BY d.id"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([param], row).map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The earliest time a pending delivery is due, if any is pending.
+    pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let next: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT MIN(next_attempt) FROM deliveries WHERE status = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(next.as_deref().map(parse_stamp))
+    }
+
+    /// Adds messages to the outbox in one transaction; returns how many were new.
+    pub fn enqueue_all(
+        &mut self,
+        messages: &[NewMessage],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let tx = self.transaction()?;
+        let mut added = 0;
+        for message in messages {
+            added += usize::from(insert(&tx.tx, message, now).map_err(|e| tx.err(e))?);
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// Adds one message to the outbox (a sign-up's confirmation email).
+    pub fn enqueue(&self, message: &NewMessage, now: DateTime<Utc>) -> Result<(), StoreError> {
+        insert(&self.conn, message, now)
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The receiver accepted the message. Its body is dropped: a sent message is never sent
+    /// again, and a daily digest to a thousand readers would otherwise grow the file by
+    /// tens of megabytes a day.
+    pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.exec(
+                "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent = ?2, last_error = NULL, body = '' WHERE id = ?1",
+                params![id, stamp(now)],
+            ).map(|_| ())
+    }
+
+    /// Not sent, and never to be: its recipient unsubscribed while it waited. The body goes,
+    /// the reason stays.
+    pub fn mark_skipped(&self, id: i64, reason: &str) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE deliveries SET status = 'skipped', last_error = ?2, body = '' WHERE id = ?1",
+            params![id, reason],
+        )
+        .map(|_| ())
+    }
+
+    /// The attempt failed; try again at `next`, or give up (`None`), keeping the error.
+    pub fn mark_failed_attempt(
+        &self,
+        id: i64,
+        error: &str,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let (status, next_attempt) = match next {
+            Some(next) => ("pending", Some(stamp(next))),
+            None => ("failed", None),
+        };
+        self.exec(
+            "UPDATE deliveries SET status = ?2, attempts = attempts + 1, last_error = ?3,
+                     next_attempt = COALESCE(?4, next_attempt) WHERE id = ?1",
+            params![id, status, error, next_attempt],
+        )
+        .map(|_| ())
+    }
+
+    /// Puts a notifier's failed deliveries back in the queue; returns how many. A row
+    /// without a body (never made, by an older version) cannot be sent and stays failed.
+    pub fn retry_failed(&self, notifier: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.exec(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt = ?2
+                 WHERE notifier = ?1 AND status = 'failed' AND body != ''",
+            params![notifier, stamp(now)],
+        )
+    }
+
+    /// Whether `address` unsubscribed from `notifier` (or from everything).
+    pub fn is_unsubscribed(&self, notifier: &str, address: &str) -> Result<bool, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM unsubscribes WHERE address = ?2 AND notifier IN ('', ?1))",
+            )
+            .and_then(|mut s| s.query_row(params![notifier, address.to_lowercase()], |r| r.get(0)))
+            .map_err(|e| self.err(e))
+    }
+}
+
+impl Tx<'_> {
+    /// Adds a message to the outbox. The message id is unique, so queueing the same message
+    /// twice is a no-op.
+    pub fn enqueue_delivery(
+        &self,
+        message: &NewMessage,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        insert(&self.tx, message, now)
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Queues a WebSub ping unless the same ping is still waiting to go: one ping tells a
+    /// hub of every change since.
+    pub fn enqueue_ping(
+        &self,
+        message_id: &str,
+        notifier: &str,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let added = self.exec(
+            "INSERT OR IGNORE INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created)
+             SELECT ?1, ?2, 'ping', '[]', ?3, 'pending', ?4, ?4
+             WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE notifier = ?2 AND status = 'pending' AND body = ?3)",
+            params![message_id, notifier, body, stamp(now)],
+        )?;
+        Ok(added > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::at;
+    use super::*;
+
+    fn message(id: &str, notifier: &str, recipient: Option<&str>) -> NewMessage {
+        NewMessage {
+            message_id: id.into(),
+            notifier: notifier.into(),
+            kind: "post".into(),
+            post_ids: vec!["a".into()],
+            body: "{}".into(),
+            recipient: recipient.map(str::to_owned),
+        }
+    }
+
+    fn lane(notifier: &str, ordered: bool) -> LaneRows {
+        LaneRows {
+            notifier: Some(notifier.into()),
+            ordered,
+        }
+    }
+
+    fn ids(next: Next) -> Vec<String> {
+        match next {
+            Next::Send(list) => list.into_iter().map(|d| d.message_id).collect(),
+            other => panic!("expected rows to send, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn outbox_lifecycle() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let tx = store.transaction().unwrap();
+        tx.know_notifier("hook", at(0)).unwrap();
+        tx.enqueue_delivery(&message("msg_1", "hook", None), at(1))
+            .unwrap();
+        tx.enqueue_delivery(&message("msg_1", "hook", None), at(1))
+            .unwrap();
+        tx.commit().unwrap();
+        let due = store.due(at(1)).unwrap();
+        assert_eq!(due.len(), 1, "the same message id is queued once");
+        store
+            .mark_failed_attempt(due[0].id, "HTTP 500", Some(at(3)))
+            .unwrap();
+        assert!(store.due(at(2)).unwrap().is_empty());
+        let status = store.notifier_status("hook").unwrap();
+        assert_eq!((status.pending, status.retrying), (0, 1));
+        assert_eq!(status.last_error.as_deref(), Some("HTTP 500"));
+        store
+            .mark_failed_attempt(due[0].id, "HTTP 404", None)
+            .unwrap();
+        assert_eq!(store.notifier_status("hook").unwrap().failed, 1);
+        assert_eq!(store.retry_failed("hook", at(4)).unwrap(), 1);
+        let due = store.due(at(4)).unwrap();
+        store.mark_sent(due[0].id, at(4)).unwrap();
+        assert_eq!(store.notifier_status("hook").unwrap().sent, 1);
+    }
+
+    /// An ordered lane's head waiting for a retry holds its later messages, and only its
+    /// own lane's: another notifier's messages are due as usual.
+    #[test]
+    fn a_waiting_head_holds_its_lane_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let batch = [
+            message("m1", "slow", None),
+            message("m2", "slow", None),
+            message("f1", "fast", None),
+        ];
+        assert_eq!(store.enqueue_all(&batch, at(1)).unwrap(), 3);
+        let head = ids(store.lane_next(&lane("slow", true), at(1), 1, &[]).unwrap());
+        assert_eq!(head, ["m1"]);
+        let m1 = store.due(at(1)).unwrap()[0].id;
+        store
+            .mark_failed_attempt(m1, "HTTP 500", Some(at(5)))
+            .unwrap();
+        match store.lane_next(&lane("slow", true), at(2), 1, &[]).unwrap() {
+            Next::WaitUntil(t) => assert_eq!(t, at(5)),
+            other => panic!("m2 must wait behind m1: {other:?}"),
+        }
+        assert_eq!(
+            ids(store.lane_next(&lane("fast", true), at(2), 1, &[]).unwrap()),
+            ["f1"]
+        );
+        assert_eq!(
+            ids(store.lane_next(&lane("slow", true), at(5), 1, &[]).unwrap()),
+            ["m1"],
+            "the head goes first when its time comes"
+        );
+        assert_eq!(store.lane_len(&lane("slow", true)).unwrap(), 2);
+        assert_eq!(
+            store
+                .lane_head_error(&lane("slow", true))
+                .unwrap()
+                .as_deref(),
+            Some("HTTP 500")
+        );
+    }
+
+    /// An email lane holds a reader's later messages behind their refused one, and no one
+    /// else's; confirmation mail is a lane of its own.
+    #[test]
+    fn an_email_lane_keeps_each_readers_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let mut confirm = message("c1", "mail", Some("New@Example.org"));
+        confirm.kind = "confirm".into();
+        let batch = [
+            message("a1", "mail", Some("a@example.org")),
+            message("b1", "mail", Some("b@example.org")),
+            message("a2", "mail", Some("A@example.org")),
+            confirm,
+        ];
+        store.enqueue_all(&batch, at(1)).unwrap();
+        let rows = lane("mail", false);
+        assert_eq!(
+            ids(store.lane_next(&rows, at(1), 10, &[]).unwrap()),
+            ["a1", "b1"]
+        );
+        let a1 = store.due(at(1)).unwrap()[0].id;
+        store.mark_failed_attempt(a1, "451", Some(at(3))).unwrap();
+        assert_eq!(ids(store.lane_next(&rows, at(2), 10, &[]).unwrap()), ["b1"]);
+        let confirmations = LaneRows {
+            notifier: None,
+            ordered: false,
+        };
+        assert_eq!(
+            ids(store.lane_next(&confirmations, at(1), 10, &[]).unwrap()),
+            ["c1"]
+        );
+        let due = store.due(at(2)).unwrap();
+        let b1 = due.iter().find(|d| d.message_id == "b1").unwrap().id;
+        store.mark_sent(b1, at(2)).unwrap();
+        match store.lane_next(&rows, at(2), 10, &[]).unwrap() {
+            Next::WaitUntil(t) => assert_eq!(t, at(3)),
+            other => panic!("a2 waits behind a1: {other:?}"),
+        }
+        assert!(!store.is_unsubscribed("mail", "A@example.org").unwrap());
+        store
+            .unsubscribe("a@example.org", Some("mail"), at(2))
+            .unwrap();
+        assert!(store.is_unsubscribed("mail", "A@Example.org").unwrap());
+    }
+}
