@@ -971,3 +971,97 @@ fn sigterm_stops_daemon_and_server_cleanly() {
     let log = served.log();
     assert!(log.contains("server stopped"), "{log}");
 }
+
+#[test]
+fn health_is_degraded_while_scans_fail_and_shows_every_lane() {
+    let sink = SmtpSink::start();
+    let served = served_site(sink.port, "");
+    let health = |served: &Served| {
+        let answer = served.get("/healthz", &[]);
+        let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        (answer.status, body)
+    };
+    let (status, body) = health(&served);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["lanes"]["letters"]["state"], "idle", "{body}");
+    assert!(body["lanes"]["confirm"].is_object(), "{body}");
+
+    // The content folder disappears: every scan fails, and health says so.
+    let posts = served.site.path().join("posts");
+    let moved = served.site.path().join("posts-away");
+    std::fs::rename(&posts, &moved).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        let (status, body) = health(&served);
+        if status == 503 {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "still healthy: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert!(
+        body["scan_failed"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("posts"),
+        "{body}"
+    );
+    // Back again: healthy at the next scan.
+    std::fs::rename(&moved, &posts).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while health(&served).0 != 200 {
+        assert!(Instant::now() < deadline, "never healthy again");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A sign-up's confirmation has a lane of its own: it goes out while a 300-reader digest is
+/// still being delivered at five a second, not after it.
+#[test]
+fn a_confirmation_overtakes_a_digest_in_progress() {
+    let sink = SmtpSink::start();
+    let port = free_port();
+    let settings = settings(port, sink.port, "")
+        .replace("rate = 50", "rate = 5")
+        .replace("signup = true", "signup = true\nsubscribers = \"subs.csv\"");
+    let site = Site::with_settings(&settings);
+    let mut csv = String::from("email\n");
+    for n in 0..300 {
+        csv.push_str(&format!("reader{n}@example.org\n"));
+    }
+    std::fs::write(site.path().join("subs.csv"), csv).unwrap();
+    site.post("a.md", post("Alpha", "[News]"));
+    let served = Served::start(site, port);
+    served.site.post("b.md", post("Beta", "[News]"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sink.messages().len() < 5 {
+        assert!(
+            Instant::now() < deadline,
+            "the digest never started:\n{}",
+            served.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let token = form_token(&served);
+    let answer = post_form(
+        &served,
+        "/subscribe",
+        &[
+            ("email", "new@example.org"),
+            ("notifier", "letters"),
+            ("form_token", &token),
+        ],
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    wait_for_mail(&sink, "new@example.org", 1, &served);
+    let digest_so_far = sink
+        .messages()
+        .iter()
+        .filter(|(rcpt, _)| rcpt.starts_with("reader"))
+        .count();
+    assert!(
+        digest_so_far < 300,
+        "the confirmation waited for the whole digest ({digest_so_far} of 300 sent first)"
+    );
+}

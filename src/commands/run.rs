@@ -39,7 +39,7 @@ fn run_with(ctx: &Context, settings: Settings, once: bool, backfill: Option<usiz
         return Status::Failed;
     };
     let _entered = rt.enter();
-    super::report_skipped_subscribers(&settings);
+    let skipped = super::report_skipped_subscribers(&settings);
     let settings = Arc::new(settings);
     let server_shared = Arc::new(serve::Shared::default());
     let publisher = match Publisher::open(settings.clone(), ctx.clock, server_shared.board.clone())
@@ -68,7 +68,7 @@ fn run_with(ctx: &Context, settings: Settings, once: bool, backfill: Option<usiz
                     failed
                 );
             }
-            if pass.scan.problems.is_empty() && failed == 0 {
+            if pass.scan.problems.is_empty() && failed == 0 && skipped == 0 {
                 Status::Clean
             } else {
                 Status::Problems

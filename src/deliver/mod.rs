@@ -21,7 +21,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::clock::Clock;
 use crate::notify::{self, Outcome, ratelimit::Bucket};
-use crate::store::{Delivery, Handle, LaneRows, Next};
+use crate::store::{Delivery, Handle, LaneRows, Mark, Next};
 pub use board::{Board, LaneState};
 pub use transport::Transport;
 
@@ -178,72 +178,101 @@ impl Lane {
             .unwrap_or_else(|| "waiting for its next attempt".into())
     }
 
-    /// Sends a batch side by side (one row for an ordered lane). `None` when told to stop.
+    /// Sends a batch side by side (one row for an ordered lane) and records every result in
+    /// one transaction. `None` when told to stop (nothing of the batch is recorded: each
+    /// message in flight is sent again, with its id, after a restart).
     async fn send_all(
         &self,
         shared: &Shared,
         list: Vec<Delivery>,
         mode: &mut Mode,
     ) -> Option<Sent> {
-        let attempts = join_all(list.into_iter().map(|d| self.attempt(shared, d)));
-        let results = match mode {
+        let gone = self.unsubscribed(shared, &list).await;
+        let attempts = join_all(list.into_iter().map(|d| self.attempt(shared, d, &gone)));
+        let verdicts = match mode {
             Mode::Once => attempts.await,
             Mode::Daemon { stop, .. } => tokio::select! {
-                results = attempts => results,
+                verdicts = attempts => verdicts,
                 _ = stop.wait_for(|stopped| *stopped) => return None,
             },
         };
         let mut sent = Sent::default();
-        for (result, pause) in results {
-            sent.report.add(result);
-            if let Some(until) = pause {
-                sent.pause_until = Some(
-                    sent.pause_until
-                        .map_or(until, |u: DateTime<Utc>| u.max(until)),
-                );
-            }
+        let marks: Vec<(i64, Mark)> = verdicts
+            .into_iter()
+            .map(|verdict| {
+                sent.report.add(verdict.report);
+                if let Some(until) = verdict.pause_until {
+                    sent.pause_until = Some(sent.pause_until.map_or(until, |u| u.max(until)));
+                }
+                (verdict.id, verdict.mark)
+            })
+            .collect();
+        let recorded = shared.store.call(move |store| store.record(&marks)).await;
+        if let Err(e) = recorded {
+            // The rows stay pending and are sent again, with the same ids: a repeat, never
+            // a loss, and after a pause, never a tight loop of repeats.
+            tracing::error!(lane = %self.name, "cannot record the attempts: {e}");
+            let pause = notify::after(shared.clock.now(), STORE_PAUSE);
+            sent.pause_until = Some(sent.pause_until.map_or(pause, |u| u.max(pause)));
+        }
+        for _ in 0..sent.report.sent {
+            shared.board.sent(&self.name);
         }
         Some(sent)
     }
 
-    /// One attempt of one message, recorded. Returns what happened and, when the receiver
-    /// could not be reached at all, until when the whole lane should wait.
-    async fn attempt(
-        &self,
-        shared: &Shared,
-        delivery: Delivery,
-    ) -> (Report, Option<DateTime<Utc>>) {
-        let mut report = Report::default();
+    /// The rows of `list` whose reader unsubscribed while they waited (email list mail).
+    async fn unsubscribed(&self, shared: &Shared, list: &[Delivery]) -> Vec<i64> {
+        if !self.check_unsubscribed {
+            return Vec::new();
+        }
+        let readers: Vec<(i64, String, String)> = list
+            .iter()
+            .filter(|d| d.kind != "confirm")
+            .filter_map(|d| Some((d.id, d.notifier.clone(), d.recipient.clone()?)))
+            .collect();
+        if readers.is_empty() {
+            return Vec::new();
+        }
+        shared
+            .store
+            .call(move |store| {
+                let mut gone = Vec::new();
+                for (id, notifier, address) in &readers {
+                    if store.is_unsubscribed(notifier, address)? {
+                        gone.push(*id);
+                    }
+                }
+                Ok(gone)
+            })
+            .await
+            .unwrap_or_default()
+    }
+
+    /// One attempt of one message: what to record, and, when the receiver could not be
+    /// reached at all, until when the whole lane should wait.
+    async fn attempt(&self, shared: &Shared, delivery: Delivery, gone: &[i64]) -> Verdict {
+        let id = delivery.id;
         if delivery.body.is_empty() {
             // Never send an empty message; an older version stored unmade ones so.
-            let error = "the message has no body (it was never made); nothing was sent";
-            let pause = self
-                .record(shared, delivery.id, move |s, id| {
-                    s.mark_failed_attempt(id, error, None)
-                })
-                .await;
-            report.failed = 1;
-            return (report, pause);
+            return Verdict::failed(
+                id,
+                "the message has no body (it was never made); nothing was sent".into(),
+            );
         }
-        if self.check_unsubscribed
-            && delivery.kind != "confirm"
-            && let Some(address) = delivery.recipient.clone()
-        {
-            let notifier = delivery.notifier.clone();
-            let gone = shared
-                .store
-                .call(move |store| store.is_unsubscribed(&notifier, &address))
-                .await
-                .unwrap_or(false);
-            if gone {
-                let reason = "the recipient unsubscribed before it was sent";
-                let pause = self
-                    .record(shared, delivery.id, move |s, id| s.mark_skipped(id, reason))
-                    .await;
-                tracing::info!(lane = %self.name, id = %delivery.message_id, "skipped: unsubscribed");
-                report.skipped = 1;
-                return (report, pause);
-            }
+        if gone.contains(&id) {
+            tracing::info!(lane = %self.name, id = %delivery.message_id, "skipped: unsubscribed");
+            return Verdict {
+                id,
+                mark: Mark::Skipped {
+                    reason: "the recipient unsubscribed before it was sent".into(),
+                },
+                report: Report {
+                    skipped: 1,
+                    ..Report::default()
+                },
+                pause_until: None,
+            };
         }
         let _slot = self.slots.acquire().await.ok();
         let pace = self
@@ -261,16 +290,18 @@ impl Lane {
             .await;
         let now = shared.clock.now();
         let attempts = delivery.attempts.saturating_add(1);
-        let id = delivery.id;
         match outcome {
             Outcome::Sent => {
-                let pause = self
-                    .record(shared, id, move |s, id| s.mark_sent(id, now))
-                    .await;
-                shared.board.sent(&self.name);
                 tracing::info!(lane = %self.name, id = %delivery.message_id, "sent");
-                report.sent = 1;
-                (report, pause)
+                Verdict {
+                    id,
+                    mark: Mark::Sent { at: now },
+                    report: Report {
+                        sent: 1,
+                        ..Report::default()
+                    },
+                    pause_until: None,
+                }
             }
             Outcome::Retry { ref error, .. } | Outcome::Unreachable { ref error }
                 if attempts < self.max_attempts =>
@@ -291,50 +322,50 @@ impl Lane {
                             .pause(until);
                     }
                 }
-                let error = error.clone();
                 tracing::warn!(lane = %self.name, id = %delivery.message_id, attempt = attempts, next = %crate::store::stamp(next), "{error}; will retry");
-                let pause = self
-                    .record(shared, id, move |s, id| {
-                        s.mark_failed_attempt(id, &error, Some(next))
-                    })
-                    .await;
-                report.retrying = 1;
                 // A server out of reach holds the whole lane; one reader's refusal does not.
                 let unreachable = matches!(outcome, Outcome::Unreachable { .. });
-                (report, pause.or(unreachable.then_some(next)))
+                Verdict {
+                    id,
+                    mark: Mark::Retry {
+                        error: error.clone(),
+                        next,
+                    },
+                    report: Report {
+                        retrying: 1,
+                        ..Report::default()
+                    },
+                    pause_until: unreachable.then_some(next),
+                }
             }
             Outcome::Retry { error, .. }
             | Outcome::Unreachable { error }
             | Outcome::Fail { error } => {
                 tracing::error!(lane = %self.name, id = %delivery.message_id, attempt = attempts, "{error}; giving up");
-                let pause = self
-                    .record(shared, id, move |s, id| {
-                        s.mark_failed_attempt(id, &error, None)
-                    })
-                    .await;
-                report.failed = 1;
-                (report, pause)
+                Verdict::failed(id, error)
             }
         }
     }
+}
 
-    /// Writes an attempt's result. A store failure is logged and pauses the lane for
-    /// [`STORE_PAUSE`] (the row stays pending and is sent again, with the same id: a repeat,
-    /// never a loss, and never a tight loop of repeats).
-    async fn record(
-        &self,
-        shared: &Shared,
-        id: i64,
-        write: impl FnOnce(&crate::store::Store, i64) -> Result<(), crate::store::StoreError>
-        + Send
-        + 'static,
-    ) -> Option<DateTime<Utc>> {
-        match shared.store.call(move |store| write(store, id)).await {
-            Ok(()) => None,
-            Err(e) => {
-                tracing::error!(lane = %self.name, "cannot record an attempt: {e}");
-                Some(notify::after(shared.clock.now(), STORE_PAUSE))
-            }
+/// One attempt's result, to record.
+struct Verdict {
+    id: i64,
+    mark: Mark,
+    report: Report,
+    pause_until: Option<DateTime<Utc>>,
+}
+
+impl Verdict {
+    fn failed(id: i64, error: String) -> Verdict {
+        Verdict {
+            id,
+            mark: Mark::Failed { error },
+            report: Report {
+                failed: 1,
+                ..Report::default()
+            },
+            pause_until: None,
         }
     }
 }

@@ -109,7 +109,12 @@ pub fn app_code(
             &http::snippet(&answer.body),
         );
     };
-    let code = body[code_key].as_i64().unwrap_or(0);
+    // A code that is there but is no integer we know (a float, a string, 2^64-1) is a
+    // failure we cannot read, never a success.
+    let code = match &body[code_key] {
+        serde_json::Value::Null => 0,
+        value => value.as_i64().unwrap_or(i64::MIN),
+    };
     if code == 0 {
         return super::classify(
             answer.status,
@@ -118,8 +123,9 @@ pub fn app_code(
         );
     }
     let error = format!(
-        "error {code}: {}",
-        body[message_key].as_str().unwrap_or("no message")
+        "error {}: {}",
+        body[code_key],
+        http::snippet(body[message_key].as_str().unwrap_or("no message"))
     );
     match transient(code) {
         Some(wait) => Outcome::Retry {

@@ -16,7 +16,7 @@ pub mod outbox;
 
 pub use compositions::Composition;
 pub use handle::Handle;
-pub use outbox::{Delivery, LaneRows, NewMessage, Next};
+pub use outbox::{Delivery, LaneRows, Mark, NewMessage, Next};
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -106,6 +106,7 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE deliveries ADD COLUMN recipient TEXT;
     CREATE INDEX deliveries_lane ON deliveries (notifier, status, id);
+    CREATE INDEX deliveries_reader ON deliveries (notifier, recipient, id) WHERE status = 'pending';
     UPDATE deliveries SET status = 'failed',
         last_error = 'the message was never made (template error in an older version); its posts stay in the feeds'
         WHERE body = '' AND status = 'pending';",

@@ -41,6 +41,19 @@ pub struct NewMessage {
     pub recipient: Option<String>,
 }
 
+/// What became of one attempt, to record.
+#[derive(Debug, Clone)]
+pub enum Mark {
+    /// The receiver accepted it.
+    Sent { at: DateTime<Utc> },
+    /// Try again at `next`.
+    Retry { error: String, next: DateTime<Utc> },
+    /// Given up, with the reason.
+    Failed { error: String },
+    /// Never to be sent: its reader unsubscribed while it waited.
+    Skipped { reason: String },
+}
+
 /// Which rows a lane drains.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaneRows {
@@ -117,6 +130,40 @@ pub(super) fn insert(
         message.recipient.as_deref().map(str::to_lowercase),
     ])
     .map(|n| n > 0)
+}
+
+fn mark_sent(conn: &Connection, id: i64, now: DateTime<Utc>) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent = ?2, last_error = NULL, body = '' WHERE id = ?1",
+    )?
+    .execute(params![id, stamp(now)])
+    .map(|_| ())
+}
+
+fn mark_skipped(conn: &Connection, id: i64, reason: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET status = 'skipped', last_error = ?2, body = '' WHERE id = ?1",
+    )?
+    .execute(params![id, reason])
+    .map(|_| ())
+}
+
+fn mark_failed_attempt(
+    conn: &Connection,
+    id: i64,
+    error: &str,
+    next: Option<DateTime<Utc>>,
+) -> rusqlite::Result<()> {
+    let (status, next_attempt) = match next {
+        Some(next) => ("pending", Some(stamp(next))),
+        None => ("failed", None),
+    };
+    conn.prepare_cached(
+        "UPDATE deliveries SET status = ?2, attempts = attempts + 1, last_error = ?3,
+                 next_attempt = COALESCE(?4, next_attempt) WHERE id = ?1",
+    )?
+    .execute(params![id, status, error, next_attempt])
+    .map(|_| ())
 }
 
 impl Store {
@@ -279,24 +326,33 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Records a batch of attempts in one transaction (one sync to disk for the batch).
+    pub fn record(&mut self, marks: &[(i64, Mark)]) -> Result<(), StoreError> {
+        let tx = self.transaction()?;
+        for (id, mark) in marks {
+            let id = *id;
+            match mark {
+                Mark::Sent { at } => mark_sent(&tx.tx, id, *at),
+                Mark::Retry { error, next } => mark_failed_attempt(&tx.tx, id, error, Some(*next)),
+                Mark::Failed { error } => mark_failed_attempt(&tx.tx, id, error, None),
+                Mark::Skipped { reason } => mark_skipped(&tx.tx, id, reason),
+            }
+            .map_err(|e| tx.err(e))?;
+        }
+        tx.commit()
+    }
+
     /// The receiver accepted the message. Its body is dropped: a sent message is never sent
     /// again, and a daily digest to a thousand readers would otherwise grow the file by
     /// tens of megabytes a day.
     pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.exec(
-                "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent = ?2, last_error = NULL, body = '' WHERE id = ?1",
-                params![id, stamp(now)],
-            ).map(|_| ())
+        mark_sent(&self.conn, id, now).map_err(|e| self.err(e))
     }
 
     /// Not sent, and never to be: its recipient unsubscribed while it waited. The body goes,
     /// the reason stays.
     pub fn mark_skipped(&self, id: i64, reason: &str) -> Result<(), StoreError> {
-        self.exec(
-            "UPDATE deliveries SET status = 'skipped', last_error = ?2, body = '' WHERE id = ?1",
-            params![id, reason],
-        )
-        .map(|_| ())
+        mark_skipped(&self.conn, id, reason).map_err(|e| self.err(e))
     }
 
     /// The attempt failed; try again at `next`, or give up (`None`), keeping the error.
@@ -306,16 +362,7 @@ impl Store {
         error: &str,
         next: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        let (status, next_attempt) = match next {
-            Some(next) => ("pending", Some(stamp(next))),
-            None => ("failed", None),
-        };
-        self.exec(
-            "UPDATE deliveries SET status = ?2, attempts = attempts + 1, last_error = ?3,
-                     next_attempt = COALESCE(?4, next_attempt) WHERE id = ?1",
-            params![id, status, error, next_attempt],
-        )
-        .map(|_| ())
+        mark_failed_attempt(&self.conn, id, error, next).map_err(|e| self.err(e))
     }
 
     /// Puts a notifier's failed deliveries back in the queue; returns how many. A row

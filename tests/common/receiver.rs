@@ -19,6 +19,10 @@ pub enum Reply {
     Hang(Duration),
     /// A status with a JSON body (a platform's own error).
     Json(u16, String),
+    /// A status with headers of our choosing (`Name: value` lines) and a body.
+    Raw(u16, String, String),
+    /// A status and a body of this many bytes (a receiver that floods its answer).
+    Flood(u16, usize),
 }
 
 /// Inspects a request before the script answers; `Some(reply)` answers instead (a platform
@@ -159,6 +163,26 @@ fn serve(
         }
         Reply::Hang(wait) => {
             std::thread::sleep(wait);
+            return;
+        }
+        Reply::Raw(code, headers, text) => {
+            body = text;
+            (code, headers)
+        }
+        Reply::Flood(code, size) => {
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {code} Flood\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
+            );
+            let chunk = vec![b'{'; 64 * 1024];
+            let mut left = size;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                if stream.write_all(&chunk[..n]).is_err() {
+                    return; // the client stopped reading, as it should
+                }
+                left -= n;
+            }
             return;
         }
     };
