@@ -310,7 +310,7 @@ def bench_email():
     config = work / "settings.toml"
     config.write_text(
         '[site]\ntitle = "Bench 新闻"\nurl = "https://bench.example.org/"\n[content]\ndir = "posts"\n[feeds]\ndir = "feeds"\n'
-        f'[email]\nsmtp = "smtp://127.0.0.1:{port}?tls=none"\nfrom = "Bench <news@example.org>"\nrate = 100000\npool = 4\n'
+        f'[email]\nsmtp = "smtp://127.0.0.1:{port}?tls=none"\nfrom = "Bench <news@example.org>"\nrate = 10000\npool = 4\n'
         'unsubscribe_url = "https://bench.example.org/unsubscribe"\nsecret = "bench"\n'
         '[notifiers.daily]\ntype = "email"\nmode = "digest"\nschedule = "@yearly"\nsubscribers = "subscribers.csv"\nmax_posts = 50\n',
         encoding="utf-8")
@@ -342,7 +342,7 @@ def bench_email():
                 return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
         return None
 
-    cut = at(" digest ")
+    cut = at(" composed ")
     sends = [s for s, line in stamps if " sent " in line]
     import datetime
     last = datetime.datetime.fromisoformat(sends[-1].replace("Z", "+00:00")).timestamp() if sends else finished

@@ -35,7 +35,9 @@ pub struct Report {
     pub notifiers: BTreeSet<String>,
 }
 
-/// Composes every pending composition (of `only`, when given).
+/// Composes every pending composition (of `only`, when given). Messages of many small
+/// notifications share a transaction, so a scan that found 100 posts for 5 notifiers costs
+/// a few syncs to disk, not 500.
 pub fn compose_pending(
     store: &mut Store,
     settings: &Settings,
@@ -43,6 +45,7 @@ pub fn compose_pending(
     only: Option<&str>,
 ) -> Result<Report, StoreError> {
     let mut report = Report::default();
+    let mut batch = Batch::default();
     for composition in store.compositions(only, false)? {
         let Some(notifier) = settings
             .notifiers
@@ -51,18 +54,60 @@ pub fn compose_pending(
         else {
             continue; // removed from the settings: kept for when it comes back
         };
-        compose_one(store, settings, notifier, &composition, now, &mut report)?;
+        compose_one(
+            store,
+            settings,
+            notifier,
+            &composition,
+            now,
+            &mut batch,
+            &mut report,
+        )?;
     }
+    batch.flush(store, now)?;
     Ok(report)
 }
 
-/// Composes one notification into the outbox.
+/// Messages waiting to be stored, and the compositions whose last message is among them
+/// (removed in the same transaction).
+#[derive(Default)]
+struct Batch {
+    messages: Vec<NewMessage>,
+    finished: Vec<i64>,
+}
+
+impl Batch {
+    fn push(
+        &mut self,
+        store: &mut Store,
+        message: NewMessage,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.messages.push(message);
+        if self.messages.len() >= BATCH {
+            self.flush(store, now)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, store: &mut Store, now: DateTime<Utc>) -> Result<(), StoreError> {
+        if !self.messages.is_empty() || !self.finished.is_empty() {
+            store.store_composed(&self.messages, &self.finished, now)?;
+            self.messages.clear();
+            self.finished.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Composes one notification into the batch.
 fn compose_one(
     store: &mut Store,
     settings: &Settings,
     notifier: &Notifier,
     composition: &Composition,
     now: DateTime<Utc>,
+    batch: &mut Batch,
     report: &mut Report,
 ) -> Result<(), StoreError> {
     let started = std::time::Instant::now();
@@ -80,9 +125,8 @@ fn compose_one(
     } else {
         "post"
     };
-    let mut batch: Vec<NewMessage> = Vec::new();
     let mut store_error = None;
-    let mut stored = 0;
+    let mut made = 0;
     let mut skipped = 0;
     let result = catch_unwind(AssertUnwindSafe(|| {
         compose(
@@ -94,33 +138,27 @@ fn compose_one(
             &post_ids,
             now,
             &audience,
-            &mut |made| match made {
+            &mut |message| match message {
                 Made::Message {
                     id,
                     posts,
                     body,
                     recipient,
                 } => {
-                    batch.push(NewMessage {
+                    let message = NewMessage {
                         message_id: id,
                         notifier: notifier.name.clone(),
                         kind: kind.to_owned(),
                         post_ids: posts,
                         body,
                         recipient,
-                    });
-                    if batch.len() >= BATCH {
-                        match store.store_composed(&batch, None, now) {
-                            Ok(n) => stored += n,
-                            Err(e) => {
-                                let message = e.to_string();
-                                store_error = Some(e);
-                                return Err(message);
-                            }
-                        }
-                        batch.clear();
-                    }
-                    Ok(())
+                    };
+                    made += 1;
+                    batch.push(store, message, now).map_err(|e| {
+                        let text = e.to_string();
+                        store_error = Some(e);
+                        text
+                    })
                 }
                 Made::Skipped { recipient, error } => {
                     tracing::warn!(notifier = %notifier.name, %recipient, "no message for this recipient: {error}");
@@ -135,22 +173,17 @@ fn compose_one(
         return Err(e); // not the message's fault: composed again next round
     }
     report.skipped += skipped;
+    report.messages += made;
+    if made > 0 {
+        report.notifiers.insert(notifier.name.clone());
+    }
     match result {
         Ok(_) => {
-            stored += store.store_composed(&batch, Some(composition.id), now)?;
-            report.messages += stored;
-            if stored > 0 {
-                report.notifiers.insert(notifier.name.clone());
-            }
-            tracing::debug!(notifier = %notifier.name, key = %composition.key, messages = stored, elapsed = ?started.elapsed(), "composed");
+            batch.finished.push(composition.id);
+            tracing::info!(notifier = %notifier.name, key = %composition.key, messages = made, elapsed = ?started.elapsed(), "composed");
         }
         Err(error) => {
-            if !batch.is_empty() {
-                // Made before the failure, and whole: they go.
-                stored += store.store_composed(&batch, None, now)?;
-                report.messages += stored;
-                report.notifiers.insert(notifier.name.clone());
-            }
+            // What was made before the failure is whole, and goes with the batch.
             tracing::error!(notifier = %notifier.name, key = %composition.key, "cannot make the message: {error}; fix it, then `tidings retry {}`", notifier.name);
             store.fail_composition(composition.id, &error)?;
             report.failed += 1;

@@ -5,6 +5,8 @@
 //! anything (the store does). Each takes a message that is already in the outbox, sends it
 //! once, and says how that went.
 
+#[cfg(test)]
+mod answers_fuzz;
 pub mod chat;
 pub mod dingtalk;
 pub mod discord;

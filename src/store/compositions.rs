@@ -76,13 +76,14 @@ impl Store {
         query().map_err(|e| self.err(e))
     }
 
-    /// Stores a batch of a composition's messages in one transaction; with `done`, the
-    /// composition is finished in the same transaction. Returns how many were new (a batch
-    /// stored again after a crash adds nothing: message ids are unique).
+    /// Stores a batch of composed messages in one transaction, and removes the
+    /// compositions in `finished` (whose last messages are in this batch or an earlier one)
+    /// in the same transaction. Returns how many messages were new (a batch stored again
+    /// after a crash adds nothing: message ids are unique).
     pub fn store_composed(
         &mut self,
         messages: &[NewMessage],
-        done: Option<i64>,
+        finished: &[i64],
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let tx = self.transaction()?;
@@ -90,7 +91,7 @@ impl Store {
         for message in messages {
             added += usize::from(insert(&tx.tx, message, now).map_err(|e| tx.err(e))?);
         }
-        if let Some(id) = done {
+        for id in finished {
             tx.exec("DELETE FROM compositions WHERE id = ?1", [id])?;
         }
         tx.commit()?;

@@ -1,0 +1,74 @@
+//! Posts seen: each post's identity, a hash of its file, when it was first seen and when it
+//! is published, and whether it was announced. A post is announced once, ever.
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use super::{Store, StoreError, Tx, stamp};
+
+/// A post that is due to be announced.
+#[derive(Debug, Clone)]
+pub struct Announcement {
+    pub post_id: String,
+}
+
+/// A post as a scan saw it, for [`Tx::see_post`].
+pub struct Seen<'a> {
+    pub id: &'a str,
+    pub hash: u64,
+    pub published: DateTime<Utc>,
+}
+
+impl Store {
+    /// Whether any scan was ever recorded (the first scan of an archive announces nothing).
+    pub fn has_scanned(&self) -> Result<bool, StoreError> {
+        self.conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM scans)", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+}
+
+impl Tx<'_> {
+    /// Records a post; returns true when it was never seen before. An edit updates the hash
+    /// and date but announces nothing.
+    pub fn see_post(&self, post: &Seen, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let inserted = self.exec(
+                "INSERT INTO posts (id, hash, first_seen, published, announced) VALUES (?1, ?2, ?3, ?4, 0)
+                 ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, published = excluded.published
+                 WHERE posts.hash != excluded.hash OR posts.published != excluded.published",
+                params![post.id, format!("{:016x}", post.hash), stamp(now), stamp(post.published)],
+            )?;
+        // `execute` counts the update too; tell the two apart by first_seen.
+        if inserted == 0 {
+            return Ok(false);
+        }
+        let first_seen: String = self
+            .tx
+            .query_row(
+                "SELECT first_seen FROM posts WHERE id = ?1",
+                [post.id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(first_seen == stamp(now))
+    }
+
+    /// Posts whose date has come but that were never announced, newest first.
+    pub fn unannounced(&self, now: DateTime<Utc>) -> Result<Vec<Announcement>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT id FROM posts WHERE announced = 0 AND published <= ?1 ORDER BY published DESC, id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([stamp(now)], |r| Ok(Announcement { post_id: r.get(0)? }))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The post has been announced (or deliberately passed over): never again.
+    pub fn mark_announced(&self, post_id: &str) -> Result<(), StoreError> {
+        self.exec("UPDATE posts SET announced = 1 WHERE id = ?1", [post_id])
+            .map(|_| ())
+    }
+}

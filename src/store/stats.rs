@@ -1,0 +1,191 @@
+//! What `status`, `/healthz` and `/metrics` read: scans recorded, counts by notifier and
+//! status.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError, Tx, stamp};
+
+/// Per-notifier counts for `tidings status`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct NotifierStatus {
+    pub name: String,
+    /// Posts waiting for the next digest.
+    pub queued: u64,
+    pub pending: u64,
+    pub retrying: u64,
+    pub failed: u64,
+    pub sent: u64,
+    pub next_attempt: Option<String>,
+    /// The error of the delivery waiting for its next attempt.
+    pub last_error: Option<String>,
+    /// The error of the latest delivery given up as failed.
+    pub last_failure: Option<String>,
+    /// Confirmed sign-ups from the server's page.
+    pub signups: u64,
+    /// Messages dropped unsent because their recipient unsubscribed while they waited.
+    pub skipped: u64,
+    /// Notifications recorded but not yet composed into messages.
+    pub composing: u64,
+    /// Notifications whose messages could not be made (`tidings retry` composes them
+    /// again), and the latest one's reason.
+    pub unmade: u64,
+    pub unmade_error: Option<String>,
+    /// What the notifier's delivery lane is doing (filled in by `tidings status`).
+    pub lane: Option<LaneSummary>,
+}
+
+/// A lane as `tidings status` shows it.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LaneSummary {
+    /// `idle` (nothing waits), `due` (the next message goes as soon as the lane runs) or
+    /// `waiting` (its head waits for `until`).
+    pub state: String,
+    pub until: Option<String>,
+    /// Messages in the lane.
+    pub messages: u64,
+}
+
+/// Counts for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub posts: i64,
+    /// (notifier, status, messages).
+    pub deliveries: Vec<(String, String, i64)>,
+    /// (notifier, confirmed sign-ups).
+    pub signups: Vec<(String, i64)>,
+}
+
+/// The last scan, for `tidings status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ScanRecord {
+    pub at: String,
+    pub duration_ms: i64,
+    pub posts: i64,
+    pub new_posts: i64,
+    pub problems: i64,
+}
+
+impl Store {
+    /// Posts seen, messages by notifier and status, and sign-ups by notifier.
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        let query = || -> rusqlite::Result<Counts> {
+            let posts = self
+                .conn
+                .query_row("SELECT COUNT(*) FROM posts", [], |r| r.get(0))?;
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT notifier, status, COUNT(*) FROM deliveries GROUP BY notifier, status ORDER BY notifier, status",
+            )?;
+            let deliveries = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT notifier, COUNT(*) FROM signups GROUP BY notifier ORDER BY notifier",
+            )?;
+            let signups = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(Counts {
+                posts,
+                deliveries,
+                signups,
+            })
+        };
+        query().map_err(|e| self.err(e))
+    }
+
+    /// The most recent scan.
+    pub fn last_scan(&self) -> Result<Option<ScanRecord>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT at, duration_ms, posts, new_posts, problems FROM scans ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(ScanRecord {
+                        at: r.get(0)?,
+                        duration_ms: r.get(1)?,
+                        posts: r.get(2)?,
+                        new_posts: r.get(3)?,
+                        problems: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Counts for one notifier.
+    pub fn notifier_status(&self, name: &str) -> Result<NotifierStatus, StoreError> {
+        let count = |sql: &str| -> Result<u64, StoreError> {
+            self.conn
+                .query_row(sql, [name], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(|e| self.err(e))
+        };
+        let retry: Option<(String, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT next_attempt, last_error FROM deliveries
+                 WHERE notifier = ?1 AND status = 'pending' AND attempts > 0 ORDER BY next_attempt LIMIT 1",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let last_failure: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT last_error FROM deliveries WHERE notifier = ?1 AND status = 'failed' ORDER BY id DESC LIMIT 1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?
+            .flatten();
+        let (unmade, unmade_error) = self.failed_compositions(name)?;
+        Ok(NotifierStatus {
+            name: name.to_owned(),
+            queued: count("SELECT COUNT(*) FROM queue WHERE notifier = ?1")?,
+            pending: count(
+                "SELECT COUNT(*) FROM deliveries WHERE notifier = ?1 AND status = 'pending' AND attempts = 0",
+            )?,
+            retrying: count(
+                "SELECT COUNT(*) FROM deliveries WHERE notifier = ?1 AND status = 'pending' AND attempts > 0",
+            )?,
+            failed: count(
+                "SELECT COUNT(*) FROM deliveries WHERE notifier = ?1 AND status = 'failed'",
+            )?,
+            sent: count("SELECT COUNT(*) FROM deliveries WHERE notifier = ?1 AND status = 'sent'")?,
+            next_attempt: retry.as_ref().map(|(next, _)| next.clone()),
+            last_error: retry.and_then(|(_, e)| e),
+            last_failure,
+            signups: count("SELECT COUNT(*) FROM signups WHERE notifier = ?1")?,
+            skipped: count(
+                "SELECT COUNT(*) FROM deliveries WHERE notifier = ?1 AND status = 'skipped'",
+            )?,
+            composing: count(
+                "SELECT COUNT(*) FROM compositions WHERE notifier = ?1 AND status = 'pending'",
+            )?,
+            unmade,
+            unmade_error,
+            lane: None,
+        })
+    }
+}
+
+impl Tx<'_> {
+    /// Records a scan.
+    pub fn record_scan(
+        &self,
+        at: DateTime<Utc>,
+        duration_ms: i64,
+        posts: usize,
+        new_posts: usize,
+        problems: usize,
+    ) -> Result<(), StoreError> {
+        self.exec(
+                "INSERT INTO scans (at, duration_ms, posts, new_posts, problems) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![stamp(at), duration_ms, posts as i64, new_posts as i64, problems as i64],
+            ).map(|_| ())
+    }
+}

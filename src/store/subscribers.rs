@@ -1,0 +1,130 @@
+//! Readers' own choices: addresses that unsubscribed (from one notifier or from all) and
+//! confirmed sign-ups from the server's page.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+
+use super::{Store, StoreError, Tx, stamp};
+
+/// A subscriber who signed up on the server's page and confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signup {
+    /// As typed (compared in lower case).
+    pub address: String,
+    /// Category paths (`A/B`) they follow; empty means everything the notifier sends.
+    pub categories: Vec<String>,
+}
+
+fn unsubscribed_from(
+    conn: &Connection,
+    notifier: &str,
+) -> rusqlite::Result<std::collections::HashSet<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT address FROM unsubscribes WHERE notifier IN ('', ?1)")?;
+    let rows = stmt.query_map([notifier], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// A notifier's confirmed sign-ups: (address as typed, category paths), oldest first.
+fn signups_of(conn: &Connection, notifier: &str) -> rusqlite::Result<Vec<Signup>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT mailbox, categories FROM signups WHERE notifier = ?1 ORDER BY confirmed, address",
+    )?;
+    let rows = stmt.query_map([notifier], |r| {
+        let categories: String = r.get(1)?;
+        Ok(Signup {
+            address: r.get(0)?,
+            categories: serde_json::from_str(&categories).unwrap_or_default(),
+        })
+    })?;
+    rows.collect()
+}
+
+impl Store {
+    /// Records that `address` wants no more mail from `notifier` (or from any, with `None`).
+    /// Addresses are kept in lower case, as they compare.
+    pub fn unsubscribe(
+        &self,
+        address: &str,
+        notifier: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let address = address.trim().to_lowercase();
+        self.exec(
+            "INSERT OR IGNORE INTO unsubscribes (address, notifier, at) VALUES (?1, ?2, ?3)",
+            params![address, notifier.unwrap_or(""), stamp(now)],
+        )?;
+        // A sign-up is forgotten with it: the address is kept only to keep it unsubscribed.
+        self.exec(
+            "DELETE FROM signups WHERE address = ?1 AND (?2 = '' OR notifier = ?2)",
+            params![address, notifier.unwrap_or("")],
+        )
+        .map(|_| ())
+    }
+
+    /// Addresses (lower case) that must not get mail from `notifier`.
+    pub fn unsubscribed(
+        &self,
+        notifier: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        unsubscribed_from(&self.conn, notifier).map_err(|e| self.err(e))
+    }
+
+    /// Stores a confirmed sign-up (again: a second confirmation replaces the categories).
+    /// Signing up undoes an earlier unsubscribe from this notifier; one from every notifier
+    /// becomes one from each of `others`, so only the notifier asked for starts again.
+    pub fn confirm_signup(
+        &mut self,
+        notifier: &str,
+        signup: &Signup,
+        others: &[&str],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let address = signup.address.trim().to_lowercase();
+        let categories = serde_json::to_string(&signup.categories).expect("strings serialize");
+        let tx = self.transaction()?;
+        tx.exec(
+            "INSERT INTO signups (notifier, address, mailbox, categories, confirmed)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (notifier, address) DO UPDATE SET mailbox = ?3, categories = ?4, confirmed = ?5",
+            params![notifier, address, signup.address.trim(), categories, stamp(now)],
+        )?;
+        let everything = tx.exec(
+            "DELETE FROM unsubscribes WHERE address = ?1 AND notifier = ''",
+            [&address],
+        )?;
+        if everything > 0 {
+            for other in others.iter().filter(|o| **o != notifier) {
+                tx.exec(
+                    "INSERT OR IGNORE INTO unsubscribes (address, notifier, at) VALUES (?1, ?2, ?3)",
+                    params![address, other, stamp(now)],
+                )?;
+            }
+        }
+        tx.exec(
+            "DELETE FROM unsubscribes WHERE address = ?1 AND notifier = ?2",
+            params![address, notifier],
+        )?;
+        tx.commit()
+    }
+
+    /// A notifier's confirmed sign-ups.
+    pub fn signups(&self, notifier: &str) -> Result<Vec<Signup>, StoreError> {
+        signups_of(&self.conn, notifier).map_err(|e| self.err(e))
+    }
+}
+
+impl Tx<'_> {
+    /// Addresses (lower case) that must not get mail from `notifier`.
+    pub fn unsubscribed(
+        &self,
+        notifier: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        unsubscribed_from(&self.tx, notifier).map_err(|e| self.err(e))
+    }
+
+    /// A notifier's confirmed sign-ups, as the digest being cut sees them.
+    pub fn signups(&self, notifier: &str) -> Result<Vec<Signup>, StoreError> {
+        signups_of(&self.tx, notifier).map_err(|e| self.err(e))
+    }
+}
