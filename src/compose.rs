@@ -19,8 +19,10 @@ use crate::notify::{self, PostItem, email::Audience, webhook};
 use crate::settings::{Delivery, Notifier, NotifierKind, Settings};
 use crate::store::{Composition, NewMessage, Store, StoreError};
 
-/// Messages stored per transaction.
+/// Messages stored per transaction, at most; and at most this many bytes of them (a
+/// digest's messages are large: memory stays bounded whatever the digest).
 const BATCH: usize = 200;
+const BATCH_BYTES: usize = 4 << 20;
 
 /// What a round of composing did.
 #[derive(Debug, Default)]
@@ -73,6 +75,7 @@ pub fn compose_pending(
 #[derive(Default)]
 struct Batch {
     messages: Vec<NewMessage>,
+    bytes: usize,
     finished: Vec<i64>,
 }
 
@@ -83,8 +86,9 @@ impl Batch {
         message: NewMessage,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.bytes += message.body.len();
         self.messages.push(message);
-        if self.messages.len() >= BATCH {
+        if self.messages.len() >= BATCH || self.bytes >= BATCH_BYTES {
             self.flush(store, now)?;
         }
         Ok(())
@@ -95,6 +99,7 @@ impl Batch {
             store.store_composed(&self.messages, &self.finished, now)?;
             self.messages.clear();
             self.finished.clear();
+            self.bytes = 0;
         }
         Ok(())
     }

@@ -68,11 +68,11 @@ pub(crate) fn load(ctx: &Context) -> Option<Settings> {
     }
 }
 
-/// The runtime of the commands that deliver: two workers, so lanes keep their timers while
-/// store calls and compositions run on blocking threads.
+/// The runtime of the commands that deliver: one thread for the lanes' I/O and timers
+/// (every SMTP or HTTP round trip stays on the thread that polls its socket), with store
+/// calls on its blocking pool and the scanner and composer on threads of their own.
 pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -84,62 +84,61 @@ const STORE_PAUSE: Duration = Duration::from_secs(5);
 
 impl Lane {
     /// Drains the lane. In daemon mode it returns only when told to stop.
+    ///
+    /// Each round trip to the state file records the last batch's results and reads the
+    /// next batch in one call, so a busy lane costs one blocking hop per batch.
     pub async fn run(&self, shared: &Shared, mut mode: Mode) -> Report {
         let mut report = Report::default();
         let timeout = self.transport.timeout().as_secs();
+        let mut marks: Vec<(i64, Mark)> = Vec::new();
         loop {
             let now = shared.clock.now();
-            let rows = self.rows.clone();
-            let batch = self.batch;
-            let next = shared
-                .store
-                .call(move |store| store.lane_next(&rows, now, batch, &[]))
-                .await;
-            let wait_until = match next {
-                Ok(Next::Send(list)) if !list.is_empty() => {
+            let step = self.step(shared, std::mem::take(&mut marks), now).await;
+            let wait_until = match step {
+                Ok((Next::Send(list), gone)) if !list.is_empty() => {
                     shared
                         .board
                         .set(&self.name, LaneState::Sending, timeout, now);
-                    match self.send_all(shared, list, &mut mode).await {
-                        Some(done) => {
-                            report.add(done.report);
-                            match done.pause_until {
-                                Some(until) => Some(until),
-                                None => continue,
-                            }
-                        }
-                        None => return report, // stopped mid-attempt: left unmarked
+                    let Some(done) = self.send_all(shared, list, &gone, &mut mode).await else {
+                        return report; // stopped mid-attempt: left unmarked, sent again
+                    };
+                    report.add(done.report);
+                    marks = done.marks;
+                    match done.pause_until {
+                        Some(until) => Some(until),
+                        None => continue,
                     }
                 }
-                Ok(Next::Send(_) | Next::Idle) => {
+                Ok((Next::Send(_) | Next::Idle, _)) => {
                     shared.board.set(&self.name, LaneState::Idle, timeout, now);
                     None
                 }
-                Ok(Next::WaitUntil(until)) => Some(until),
+                Ok((Next::WaitUntil(until), _)) => {
+                    let reason = self.head_reason(shared).await;
+                    let state = LaneState::Waiting {
+                        until: crate::store::stamp(until),
+                        reason,
+                    };
+                    shared.board.set(&self.name, state, timeout, now);
+                    Some(until)
+                }
                 Err(e) => {
+                    // The rows stay pending (a batch not recorded is sent again, with the
+                    // same ids): a pause, never a tight loop of repeats.
                     tracing::error!(lane = %self.name, "outbox: {e}");
-                    shared.board.set(
-                        &self.name,
-                        LaneState::Broken {
-                            error: e.to_string(),
-                        },
-                        timeout,
-                        now,
-                    );
+                    let state = LaneState::Broken {
+                        error: e.to_string(),
+                    };
+                    shared.board.set(&self.name, state, timeout, now);
                     Some(notify::after(now, STORE_PAUSE))
                 }
             };
-            if let Some(until) = wait_until {
-                let reason = self.head_reason(shared).await;
-                shared.board.set(
-                    &self.name,
-                    LaneState::Waiting {
-                        until: crate::store::stamp(until),
-                        reason,
-                    },
-                    timeout,
-                    now,
-                );
+            if !marks.is_empty() {
+                // Recorded before the lane waits or returns.
+                let batch = std::mem::take(&mut marks);
+                if let Err(e) = shared.store.call(move |store| store.record(&batch)).await {
+                    tracing::error!(lane = %self.name, "cannot record the attempts: {e}");
+                }
             }
             match &mut mode {
                 Mode::Once => return report,
@@ -166,6 +165,38 @@ impl Lane {
         }
     }
 
+    /// One round trip: records `marks`, then reads what to do next and which of those rows'
+    /// readers unsubscribed while they waited.
+    async fn step(
+        &self,
+        shared: &Shared,
+        marks: Vec<(i64, Mark)>,
+        now: DateTime<Utc>,
+    ) -> Result<(Next, Vec<i64>), crate::store::StoreError> {
+        let rows = self.rows.clone();
+        let (batch, check) = (self.batch, self.check_unsubscribed);
+        shared
+            .store
+            .call(move |store| {
+                if !marks.is_empty() {
+                    store.record(&marks)?;
+                }
+                let next = store.lane_next(&rows, now, batch, &[])?;
+                let mut gone = Vec::new();
+                if let (true, Next::Send(list)) = (check, &next) {
+                    for d in list.iter().filter(|d| d.kind != "confirm") {
+                        if let Some(address) = &d.recipient
+                            && store.is_unsubscribed(&d.notifier, address)?
+                        {
+                            gone.push(d.id);
+                        }
+                    }
+                }
+                Ok((next, gone))
+            })
+            .await
+    }
+
     /// The last error of the lane's waiting head, for the board.
     async fn head_reason(&self, shared: &Shared) -> String {
         let rows = self.rows.clone();
@@ -178,17 +209,17 @@ impl Lane {
             .unwrap_or_else(|| "waiting for its next attempt".into())
     }
 
-    /// Sends a batch side by side (one row for an ordered lane) and records every result in
-    /// one transaction. `None` when told to stop (nothing of the batch is recorded: each
-    /// message in flight is sent again, with its id, after a restart).
+    /// Sends a batch side by side (one row for an ordered lane); the results are recorded
+    /// by the next round trip. `None` when told to stop (nothing of the batch is recorded:
+    /// each message in flight is sent again, with its id, after a restart).
     async fn send_all(
         &self,
         shared: &Shared,
         list: Vec<Delivery>,
+        gone: &[i64],
         mode: &mut Mode,
     ) -> Option<Sent> {
-        let gone = self.unsubscribed(shared, &list).await;
-        let attempts = join_all(list.into_iter().map(|d| self.attempt(shared, d, &gone)));
+        let attempts = join_all(list.into_iter().map(|d| self.attempt(shared, d, gone)));
         let verdicts = match mode {
             Mode::Once => attempts.await,
             Mode::Daemon { stop, .. } => tokio::select! {
@@ -197,56 +228,17 @@ impl Lane {
             },
         };
         let mut sent = Sent::default();
-        let marks: Vec<(i64, Mark)> = verdicts
-            .into_iter()
-            .map(|verdict| {
-                sent.report.add(verdict.report);
-                if let Some(until) = verdict.pause_until {
-                    sent.pause_until = Some(sent.pause_until.map_or(until, |u| u.max(until)));
-                }
-                (verdict.id, verdict.mark)
-            })
-            .collect();
-        let recorded = shared.store.call(move |store| store.record(&marks)).await;
-        if let Err(e) = recorded {
-            // The rows stay pending and are sent again, with the same ids: a repeat, never
-            // a loss, and after a pause, never a tight loop of repeats.
-            tracing::error!(lane = %self.name, "cannot record the attempts: {e}");
-            let pause = notify::after(shared.clock.now(), STORE_PAUSE);
-            sent.pause_until = Some(sent.pause_until.map_or(pause, |u| u.max(pause)));
+        for verdict in verdicts {
+            sent.report.add(verdict.report);
+            if let Some(until) = verdict.pause_until {
+                sent.pause_until = Some(sent.pause_until.map_or(until, |u| u.max(until)));
+            }
+            sent.marks.push((verdict.id, verdict.mark));
         }
         for _ in 0..sent.report.sent {
             shared.board.sent(&self.name);
         }
         Some(sent)
-    }
-
-    /// The rows of `list` whose reader unsubscribed while they waited (email list mail).
-    async fn unsubscribed(&self, shared: &Shared, list: &[Delivery]) -> Vec<i64> {
-        if !self.check_unsubscribed {
-            return Vec::new();
-        }
-        let readers: Vec<(i64, String, String)> = list
-            .iter()
-            .filter(|d| d.kind != "confirm")
-            .filter_map(|d| Some((d.id, d.notifier.clone(), d.recipient.clone()?)))
-            .collect();
-        if readers.is_empty() {
-            return Vec::new();
-        }
-        shared
-            .store
-            .call(move |store| {
-                let mut gone = Vec::new();
-                for (id, notifier, address) in &readers {
-                    if store.is_unsubscribed(notifier, address)? {
-                        gone.push(*id);
-                    }
-                }
-                Ok(gone)
-            })
-            .await
-            .unwrap_or_default()
     }
 
     /// One attempt of one message: what to record, and, when the receiver could not be
@@ -374,6 +366,8 @@ impl Verdict {
 #[derive(Default)]
 struct Sent {
     report: Report,
+    /// What to record.
+    marks: Vec<(i64, Mark)>,
     /// The receiver was out of reach: the lane waits until then.
     pause_until: Option<DateTime<Utc>>,
 }
