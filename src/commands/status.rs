@@ -14,7 +14,7 @@ fn lane_summary(
     now: DateTime<Utc>,
 ) -> Result<LaneSummary, StoreError> {
     let messages = store.lane_len(rows)?;
-    let (state, until) = match store.lane_next(rows, now, 1, &[])? {
+    let (state, until) = match store.lane_next(rows, now, 1)? {
         Next::Send(list) if !list.is_empty() => ("due", None),
         Next::WaitUntil(until) => ("waiting", Some(crate::store::stamp(until))),
         _ => ("idle", None),

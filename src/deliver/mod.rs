@@ -181,7 +181,7 @@ impl Lane {
                 if !marks.is_empty() {
                     store.record(&marks)?;
                 }
-                let next = store.lane_next(&rows, now, batch, &[])?;
+                let next = store.lane_next(&rows, now, batch)?;
                 let mut gone = Vec::new();
                 if let (true, Next::Send(list)) = (check, &next) {
                     for d in list.iter().filter(|d| d.kind != "confirm") {

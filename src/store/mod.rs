@@ -115,7 +115,10 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE deliveries ADD COLUMN recipient TEXT;
     CREATE INDEX deliveries_lane ON deliveries (notifier, status, id);
-    CREATE INDEX deliveries_reader ON deliveries (notifier, recipient, id) WHERE status = 'pending';
+    CREATE INDEX deliveries_pending ON deliveries (notifier, id, next_attempt, recipient, kind)
+        WHERE status = 'pending';
+    CREATE INDEX deliveries_reader ON deliveries (notifier, recipient, id, kind)
+        WHERE status = 'pending';
     UPDATE deliveries SET status = 'failed',
         last_error = 'the message was never made (template error in an older version); its posts stay in the feeds'
         WHERE body = '' AND status = 'pending';",

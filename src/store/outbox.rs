@@ -91,8 +91,14 @@ const HEAD: &str = "NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.notifier = d.
     AND e.status = 'pending' AND e.recipient = d.recipient AND e.id < d.id
     AND (e.kind = 'confirm') = (d.kind = 'confirm'))";
 
-const COLUMNS: &str =
-    "d.id, d.message_id, d.notifier, d.body, d.attempts, d.kind, d.recipient, d.next_attempt";
+/// Pending rows, read through an index that holds every column a lane filters and orders
+/// by: a row's own record is never read to choose it (its body comes before the columns
+/// added later, so reading one means reading the whole message).
+const PENDING: &str = "deliveries d INDEXED BY deliveries_pending";
+
+/// A row's columns but its body (read by [`Store::with_bodies`] when it is sent).
+const LISTED: &str =
+    "d.id, d.message_id, d.notifier, '', d.attempts, d.kind, d.recipient, d.next_attempt";
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
     let next: String = r.get(7)?;
@@ -167,51 +173,49 @@ fn mark_failed_attempt(
 }
 
 impl Store {
-    /// What lane `rows` should do at `now`: at most `limit` rows to send (never one of
-    /// `busy`, which are in flight), or when to look again.
+    /// What lane `rows` should do at `now`: at most `limit` rows to send, with their
+    /// bodies, or when to look again.
     pub fn lane_next(
         &self,
         rows: &LaneRows,
         now: DateTime<Utc>,
         limit: usize,
-        busy: &[i64],
     ) -> Result<Next, StoreError> {
         let condition = rows.condition();
         let notifier = rows.notifier.as_deref();
+        // Rows are chosen without their bodies (a digest's are large, and a sort would
+        // carry every one of them), then the chosen few are read whole.
         let query = || -> rusqlite::Result<Next> {
             if rows.ordered {
                 let head = self
                     .conn
                     .prepare_cached(&format!(
-                        "SELECT {COLUMNS} FROM deliveries d WHERE {condition} ORDER BY d.id LIMIT 1"
+                        "SELECT {LISTED} FROM {PENDING} WHERE {condition} ORDER BY d.id LIMIT 1"
                     ))?
                     .query_row(params![notifier], row)
                     .optional()?;
                 return Ok(match head {
                     None => Next::Idle,
-                    Some(head) if busy.contains(&head.id) => Next::Send(Vec::new()),
                     Some(head) if head.next_attempt > now => Next::WaitUntil(head.next_attempt),
-                    Some(head) => Next::Send(vec![head]),
+                    Some(head) => Next::Send(self.with_bodies(vec![head])?),
                 });
             }
             // Each recipient's oldest pending row; rows without a recipient stand alone.
-            let mut stmt = self.conn.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM deliveries d WHERE {condition} AND {HEAD} AND d.next_attempt <= ?2
-                 ORDER BY d.id LIMIT ?3"
-            ))?;
-            let wanted = (limit + busy.len()) as i64;
-            let ready: Vec<Delivery> = stmt
-                .query_map(params![notifier, stamp(now), wanted], row)?
-                .filter(|r| r.as_ref().map_or(true, |d| !busy.contains(&d.id)))
-                .take(limit)
+            let ready: Vec<Delivery> = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {LISTED} FROM {PENDING} WHERE {condition} AND {HEAD} AND d.next_attempt <= ?2
+                     ORDER BY d.id LIMIT ?3"
+                ))?
+                .query_map(params![notifier, stamp(now), limit as i64], row)?
                 .collect::<rusqlite::Result<_>>()?;
-            if !ready.is_empty() || !busy.is_empty() {
-                return Ok(Next::Send(ready));
+            if !ready.is_empty() {
+                return Ok(Next::Send(self.with_bodies(ready)?));
             }
             let next: Option<String> = self
                 .conn
                 .prepare_cached(&format!(
-                    "SELECT MIN(d.next_attempt) FROM deliveries d WHERE {condition} AND {HEAD}"
+                    "SELECT MIN(d.next_attempt) FROM {PENDING} WHERE {condition} AND {HEAD}"
                 ))?
                 .query_row(params![notifier], |r| r.get(0))?;
             Ok(match next {
@@ -220,6 +224,17 @@ impl Store {
             })
         };
         query().map_err(|e| self.err(e))
+    }
+
+    /// Reads the bodies of rows listed without them.
+    fn with_bodies(&self, mut list: Vec<Delivery>) -> rusqlite::Result<Vec<Delivery>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT body FROM deliveries WHERE id = ?1")?;
+        for delivery in &mut list {
+            delivery.body = stmt.query_row([delivery.id], |r| r.get(0))?;
+        }
+        Ok(list)
     }
 
     /// The last error of the lane's row that is due first (what the lane waits out).
@@ -283,40 +298,12 @@ impl Store {
     ) -> Result<Vec<Delivery>, StoreError> {
         let sql = format!(
             "SELECT d.id, d.message_id, d.notifier, {body}, d.attempts, d.kind, d.recipient, d.next_attempt
-             FROM deliveries d WHERE {condition} ORDER BY d.id"
+             FROM {PENDING} WHERE {condition} ORDER BY d.id"
         );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let rows = stmt.query_map([param], row).map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))
-    }
-
-    /// The earliest time a pending delivery is due, if any is pending.
-    pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let next: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT MIN(next_attempt) FROM deliveries WHERE status = 'pending'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(next.as_deref().map(parse_stamp))
-    }
-
-    /// Adds messages to the outbox in one transaction; returns how many were new.
-    pub fn enqueue_all(
-        &mut self,
-        messages: &[NewMessage],
-        now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
-        let tx = self.transaction()?;
-        let mut added = 0;
-        for message in messages {
-            added += usize::from(insert(&tx.tx, message, now).map_err(|e| tx.err(e))?);
-        }
-        tx.commit()?;
-        Ok(added)
     }
 
     /// Adds one message to the outbox (a sign-up's confirmation email).
@@ -347,12 +334,6 @@ impl Store {
     /// tens of megabytes a day.
     pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         mark_sent(&self.conn, id, now).map_err(|e| self.err(e))
-    }
-
-    /// Not sent, and never to be: its recipient unsubscribed while it waited. The body goes,
-    /// the reason stays.
-    pub fn mark_skipped(&self, id: i64, reason: &str) -> Result<(), StoreError> {
-        mark_skipped(&self.conn, id, reason).map_err(|e| self.err(e))
     }
 
     /// The attempt failed; try again at `next`, or give up (`None`), keeping the error.
@@ -489,23 +470,23 @@ mod tests {
             message("m2", "slow", None),
             message("f1", "fast", None),
         ];
-        assert_eq!(store.enqueue_all(&batch, at(1)).unwrap(), 3);
-        let head = ids(store.lane_next(&lane("slow", true), at(1), 1, &[]).unwrap());
+        assert_eq!(store.store_composed(&batch, &[], at(1)).unwrap(), 3);
+        let head = ids(store.lane_next(&lane("slow", true), at(1), 1).unwrap());
         assert_eq!(head, ["m1"]);
         let m1 = store.due(at(1)).unwrap()[0].id;
         store
             .mark_failed_attempt(m1, "HTTP 500", Some(at(5)))
             .unwrap();
-        match store.lane_next(&lane("slow", true), at(2), 1, &[]).unwrap() {
+        match store.lane_next(&lane("slow", true), at(2), 1).unwrap() {
             Next::WaitUntil(t) => assert_eq!(t, at(5)),
             other => panic!("m2 must wait behind m1: {other:?}"),
         }
         assert_eq!(
-            ids(store.lane_next(&lane("fast", true), at(2), 1, &[]).unwrap()),
+            ids(store.lane_next(&lane("fast", true), at(2), 1).unwrap()),
             ["f1"]
         );
         assert_eq!(
-            ids(store.lane_next(&lane("slow", true), at(5), 1, &[]).unwrap()),
+            ids(store.lane_next(&lane("slow", true), at(5), 1).unwrap()),
             ["m1"],
             "the head goes first when its time comes"
         );
@@ -533,27 +514,27 @@ mod tests {
             message("a2", "mail", Some("A@example.org")),
             confirm,
         ];
-        store.enqueue_all(&batch, at(1)).unwrap();
+        store.store_composed(&batch, &[], at(1)).unwrap();
         let rows = lane("mail", false);
         assert_eq!(
-            ids(store.lane_next(&rows, at(1), 10, &[]).unwrap()),
+            ids(store.lane_next(&rows, at(1), 10).unwrap()),
             ["a1", "b1"]
         );
         let a1 = store.due(at(1)).unwrap()[0].id;
         store.mark_failed_attempt(a1, "451", Some(at(3))).unwrap();
-        assert_eq!(ids(store.lane_next(&rows, at(2), 10, &[]).unwrap()), ["b1"]);
+        assert_eq!(ids(store.lane_next(&rows, at(2), 10).unwrap()), ["b1"]);
         let confirmations = LaneRows {
             notifier: None,
             ordered: false,
         };
         assert_eq!(
-            ids(store.lane_next(&confirmations, at(1), 10, &[]).unwrap()),
+            ids(store.lane_next(&confirmations, at(1), 10).unwrap()),
             ["c1"]
         );
         let due = store.due(at(2)).unwrap();
         let b1 = due.iter().find(|d| d.message_id == "b1").unwrap().id;
         store.mark_sent(b1, at(2)).unwrap();
-        match store.lane_next(&rows, at(2), 10, &[]).unwrap() {
+        match store.lane_next(&rows, at(2), 10).unwrap() {
             Next::WaitUntil(t) => assert_eq!(t, at(3)),
             other => panic!("a2 waits behind a1: {other:?}"),
         }
