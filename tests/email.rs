@@ -5,7 +5,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use common::Site;
 use common::smtp::SmtpSink;
@@ -37,9 +36,16 @@ fn digest_site(sink: &SmtpSink, extra_recipients: &str) -> Site {
     )
     .unwrap();
     site.post("old.md", post("Old", "[News]", "[]"));
-    site.run(&["run", "--once"]).expect(0);
+    site.run_at(T0, &["run", "--once"]).expect(0);
     site
 }
+
+/// When a digest site's archive is recorded; its schedule fires every second after.
+const T0: &str = "2026-12-01T00:00:00Z";
+/// Two seconds on: the digest has fired.
+const T1: &str = "2026-12-01T00:00:02Z";
+/// A day on: any retry's backoff is over.
+const NEXT_DAY: &str = "2026-12-02T00:00:00Z";
 
 fn header_raw_is_encoded(message: &mail_parser::Message, name: &str) -> bool {
     let raw = message.header_raw(name).unwrap_or("");
@@ -61,8 +67,7 @@ fn one_message_per_recipient_with_their_posts_and_list_headers() {
     );
     site.post("news.md", post("新闻：第一条 <重要>", "[News, 国内]", "[]"));
     site.post("tech.md", post("Rust 2024 ships", "[Tech]", "[rust]"));
-    std::thread::sleep(Duration::from_millis(1100));
-    let run = site.run(&["run", "--once"]).expect(0);
+    let run = site.run_at(T1, &["run", "--once"]).expect(0);
     assert!(run.stdout().contains("2 messages sent"), "{}", run.stdout());
 
     let mut messages = sink.messages();
@@ -144,9 +149,8 @@ fn one_message_per_recipient_with_their_posts_and_list_headers() {
         "bob follows Tech only"
     );
 
-    // No repeat on the next run.
-    std::thread::sleep(Duration::from_millis(1100));
-    site.run(&["run", "--once"]).expect(0);
+    // No repeat on the next run, when the schedule has fired again.
+    site.run_at(NEXT_DAY, &["run", "--once"]).expect(0);
     assert_eq!(sink.messages().len(), 2);
 }
 
@@ -158,8 +162,7 @@ fn a_4xx_is_retried_a_5xx_fails_one_recipient_only() {
         "to = [\"later@example.org\", \"reject@example.org\"]",
     );
     site.post("news.md", post("Hello", "[News]", "[]"));
-    std::thread::sleep(Duration::from_millis(1100));
-    let run = site.run(&["run", "--once"]).expect(1);
+    let run = site.run_at(T1, &["run", "--once"]).expect(1);
     assert!(
         run.stdout()
             .contains("1 messages sent, 1 to retry, 1 failed"),
@@ -173,9 +176,7 @@ fn a_4xx_is_retried_a_5xx_fails_one_recipient_only() {
         status.stdout()
     );
 
-    let db = rusqlite::Connection::open(site.path().join(".tidings/state.db")).unwrap();
-    db.execute("UPDATE deliveries SET next_attempt = '2000-01-01T00:00:00.000000Z' WHERE status = 'pending'", []).unwrap();
-    site.run(&["run", "--once"]).expect(0);
+    site.run_at(NEXT_DAY, &["run", "--once"]).expect(0);
     let got: Vec<String> = sink.messages().into_iter().map(|(r, _)| r).collect();
     assert_eq!(got, ["ada@example.org", "later@example.org"]);
 }
@@ -185,16 +186,14 @@ fn a_message_waiting_for_a_retry_is_dropped_when_its_recipient_unsubscribes() {
     let sink = SmtpSink::start();
     let site = digest_site(&sink, "to = [\"later@example.org\"]");
     site.post("news.md", post("Hello", "[News]", "[]"));
-    std::thread::sleep(Duration::from_millis(1100));
-    let run = site.run(&["run", "--once"]).expect(0);
+    let run = site.run_at(T1, &["run", "--once"]).expect(0);
     assert!(run.stdout().contains("1 to retry"), "{}", run.stdout());
     site.run(&["unsubscribe", "later@example.org", "--notifier", "daily"])
         .expect(0);
-    let db = rusqlite::Connection::open(site.path().join(".tidings/state.db")).unwrap();
-    db.execute("UPDATE deliveries SET next_attempt = '2000-01-01T00:00:00.000000Z' WHERE status = 'pending'", []).unwrap();
-    site.run(&["run", "--once"]).expect(0);
+    site.run_at(NEXT_DAY, &["run", "--once"]).expect(0);
     let got: Vec<String> = sink.messages().into_iter().map(|(r, _)| r).collect();
     assert_eq!(got, ["ada@example.org"], "the retry never went out");
+    let db = rusqlite::Connection::open(site.path().join(".tidings/state.db")).unwrap();
     let (status, body): (String, String) = db
         .query_row(
             "SELECT status, body FROM deliveries WHERE posts LIKE '%news%' AND body = '' AND status != 'sent'",
@@ -218,8 +217,7 @@ fn unsubscribed_addresses_are_skipped_even_when_listed() {
         .expect(0);
     site.run(&["unsubscribe", "not an address"]).expect(2);
     site.post("tech.md", post("Tech news", "[Tech]", "[]"));
-    std::thread::sleep(Duration::from_millis(1100));
-    site.run(&["run", "--once"]).expect(0);
+    site.run_at(T1, &["run", "--once"]).expect(0);
     let got: Vec<String> = sink.messages().into_iter().map(|(r, _)| r).collect();
     assert_eq!(got, ["bob@example.org"]);
 }
