@@ -23,4 +23,5 @@ pub mod schedule;
 pub mod serve;
 pub mod settings;
 pub mod store;
+pub mod templates;
 pub mod tokens;

@@ -142,6 +142,17 @@ fn one_message_per_recipient_with_their_posts_and_list_headers() {
         html.contains("新闻：第一条 &lt;重要&gt;"),
         "escaped in HTML"
     );
+    // Links are written as links: no `&#x2f;` for quoted-printable to split.
+    assert!(
+        html.contains("href=\"https://example.org/blog/"),
+        "a plain link: {html}"
+    );
+    for (_, bytes) in &messages {
+        assert!(
+            !String::from_utf8_lossy(bytes).contains("&#x2"),
+            "no escaped slashes in the message as sent"
+        );
+    }
     let bob = parse(&messages[1].1);
     assert_eq!(bob.subject(), Some("Test Site：1 篇新文章"));
     assert!(
@@ -365,38 +376,58 @@ fn the_default_digest_html_is_clean_and_inline_styled() {
 }
 
 #[test]
-fn dkim_signs_every_message() {
+fn dkim_signatures_verify_with_rsa_and_ed25519_and_cover_the_list_headers() {
+    for (algorithm, tag) in [("rsa", "a=rsa-sha256"), ("ed25519", "a=ed25519-sha256")] {
+        let site = Site::with_settings(&format!(
+            "{}\n[email]\nfrom = \"测试站 <news@example.org>\"\nreply_to = \"desk@example.org\"\n\
+             dkim_key = \"dkim.pem\"\ndkim_selector = \"s2026\"\n\
+             unsubscribe_url = \"https://example.org/unsubscribe\"\nsecret = \"${{TIDINGS_TEST_SECRET}}\"\n\
+             [notifiers.now]\ntype = \"email\"\nto = [\"Ada Lovelace <a@example.org>\"]\n\
+             [notifiers.daily]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"* * * * * *\"\nto = [\"b@example.org\"]",
+            common::BASE_SETTINGS
+        ));
+        let key = site.path().join("dkim.pem");
+        common::dkim_key(&key, algorithm);
+        site.post("old.md", post("Old", "[News]", "[]"));
+        site.run_at(T0, &["run", "--once"]).expect(0);
+        site.post(
+            "new.md",
+            post(
+                "签名的新闻 with a long title that folds the Subject header",
+                "[News]",
+                "[]",
+            ),
+        );
+        site.run_at(T1, &["run", "--once"]).expect(0);
+        let files: Vec<PathBuf> = std::fs::read_dir(site.path().join("outbox"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 2, "an instant message and a digest");
+        common::assert_dkim_verifies(&key, &files);
+        for file in &files {
+            let bytes = std::fs::read(file).unwrap();
+            let signature: String = parse(&bytes)
+                .header_raw("DKIM-Signature")
+                .expect("a DKIM-Signature header")
+                .split_whitespace()
+                .collect();
+            for part in [
+                "d=example.org;",
+                "s=s2026;",
+                tag,
+                "c=relaxed/relaxed;",
+                "h=from:to:subject:date:message-id:mime-version:reply-to:list-id:list-unsubscribe:list-unsubscribe-post;",
+            ] {
+                assert!(signature.contains(part), "{part} missing: {signature}");
+            }
+        }
+    }
     let site = Site::with_settings(&format!(
-        "{}\n[email]\nfrom = \"news@example.org\"\ndkim_key = \"dkim.pem\"\ndkim_selector = \"s2026\"\n\
+        "{}\n[email]\nfrom = \"news@example.org\"\ndkim_key = \"dkim.pem\"\ndkim_selector = \"s\"\n\
          [notifiers.now]\ntype = \"email\"\nto = [\"a@example.org\"]",
         common::BASE_SETTINGS
     ));
-    let key = Command::new("openssl")
-        .args(["genrsa", "-traditional", "2048"])
-        .output()
-        .expect("openssl makes the test key");
-    std::fs::write(site.path().join("dkim.pem"), &key.stdout).unwrap();
-    site.post("old.md", post("Old", "[News]", "[]"));
-    site.run(&["run", "--once"]).expect(0);
-    site.post("new.md", post("Signed", "[News]", "[]"));
-    site.run(&["run", "--once"]).expect(0);
-    let file = std::fs::read_dir(site.path().join("outbox"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let bytes = std::fs::read(file).unwrap();
-    let signature = parse(&bytes)
-        .header_raw("DKIM-Signature")
-        .expect("a DKIM-Signature header")
-        .to_owned();
-    assert!(
-        signature.contains("d=example.org")
-            && signature.contains("s=s2026")
-            && signature.contains("a=rsa-sha256"),
-        "{signature}"
-    );
     std::fs::write(site.path().join("dkim.pem"), "not a key").unwrap();
     let run = site.run(&["check"]).expect(2);
     assert!(run.stderr().contains("email.dkim_key"), "{}", run.stderr());

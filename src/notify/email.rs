@@ -9,7 +9,7 @@
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use lettre::message::dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
+use lettre::message::dkim::{DkimConfig, DkimSigningKey};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
@@ -239,11 +239,11 @@ pub fn render(
     audience: &Audience,
     emit: &mut dyn FnMut(Rendered) -> Result<(), String>,
 ) -> Result<(), String> {
-    let mut html_env = minijinja::Environment::new();
+    let mut html_env = crate::templates::environment();
     html_env
         .add_template("message.html", &target.template.1)
         .map_err(|e| format!("template `{}.html`: {e}", target.template.0))?;
-    let mut text_env = minijinja::Environment::new();
+    let mut text_env = crate::templates::environment();
     text_env
         .add_template("message.txt", &target.template.2)
         .map_err(|e| format!("template `{}.txt`: {e}", target.template.0))?;
@@ -488,7 +488,7 @@ pub fn confirmation(
         confirm_url: request.link,
         hours: request.hours,
     };
-    let mut env = minijinja::Environment::new();
+    let mut env = crate::templates::environment();
     env.add_template("confirm.html", &pages.confirm_html)
         .and_then(|()| env.add_template("confirm.txt", &pages.confirm_txt))
         .map_err(|e| format!("confirmation template: {e}"))?;
@@ -525,19 +525,48 @@ pub fn confirmation(
     Ok((id, stored))
 }
 
-/// The DKIM signer for `[email]`, if configured (the key was checked at load).
+/// The headers every signature covers (RFC 6376 §5.4; RFC 8058 §4 asks for both
+/// List-Unsubscribe headers). A header a message does not carry (Reply-To, the list
+/// headers of a confirmation) is signed as absent, so it cannot be added on the way.
+/// `Content-Type` is not among them: lettre writes a multipart message's Content-Type
+/// with its body, after signing, so a signature over it would never verify.
+const SIGNED_HEADERS: &[&str] = &[
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "MIME-Version",
+    "Reply-To",
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+];
+
+/// The DKIM signer for `[email]`, if configured (the key was checked at load): relaxed
+/// header and body canonicalization (RFC 6376 §3.4.2, §3.4.4), so the folding mail
+/// software (and lettre itself, after signing) applies never breaks the signature.
 pub fn dkim(email: &Email) -> Result<Option<DkimConfig>, String> {
-    let Some((selector, pem)) = &email.dkim else {
+    use lettre::message::dkim::{DkimCanonicalization, DkimCanonicalizationType};
+    let Some(dkim) = &email.dkim else {
         return Ok(None);
     };
-    let key = DkimSigningKey::new(pem, DkimSigningAlgorithm::Rsa)
-        .map_err(|e| format!("DKIM key: {e}"))?;
+    let key =
+        DkimSigningKey::new(&dkim.key, dkim.algorithm).map_err(|e| format!("DKIM key: {e}"))?;
     // Signed for the sender's domain, which is what receivers align DKIM with.
     let domain = email.from.email.domain().to_owned();
-    Ok(Some(DkimConfig::default_config(
-        selector.clone(),
+    Ok(Some(DkimConfig::new(
+        dkim.selector.clone(),
         domain,
         key,
+        SIGNED_HEADERS
+            .iter()
+            .map(|name| HeaderName::new_from_ascii_str(name))
+            .collect(),
+        DkimCanonicalization {
+            header: DkimCanonicalizationType::Relaxed,
+            body: DkimCanonicalizationType::Relaxed,
+        },
     )))
 }
 

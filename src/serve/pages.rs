@@ -83,7 +83,7 @@ pub struct Field {
 
 impl Pages {
     pub fn new(pages: &crate::settings::server_settings::Pages) -> Result<Pages, String> {
-        let mut env = minijinja::Environment::new();
+        let mut env = crate::templates::environment();
         // The `.html` names switch auto-escaping on.
         env.add_template_owned("index.html", pages.index.clone())
             .map_err(|e| format!("template `index.html`: {e}"))?;

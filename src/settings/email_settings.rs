@@ -58,6 +58,68 @@ impl fmt::Debug for MailTransport {
     }
 }
 
+/// A DKIM signing key as lettre takes it: RSA (PKCS#1 PEM) or Ed25519 (RFC 8463; the
+/// 32-byte seed, base64), read from the PEM files `openssl` writes.
+#[derive(Clone)]
+pub struct DkimKey {
+    pub selector: String,
+    pub algorithm: lettre::message::dkim::DkimSigningAlgorithm,
+    /// What [`lettre::message::dkim::DkimSigningKey::new`] reads for `algorithm`.
+    pub key: String,
+}
+
+/// The DER prefix of an Ed25519 private key in PKCS#8 (RFC 8410): the seed follows.
+const ED25519_PKCS8_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+impl DkimKey {
+    /// Reads `openssl genrsa -traditional` (PKCS#1 RSA) or `openssl genpkey -algorithm
+    /// ed25519` (PKCS#8 Ed25519) output; the error says what to run instead.
+    pub fn read(selector: &str, text: &str) -> Result<DkimKey, String> {
+        use base64::Engine;
+        use lettre::message::dkim::{DkimSigningAlgorithm, DkimSigningKey};
+        let pem_body = |label: &str| -> Option<String> {
+            let start = format!("-----BEGIN {label}-----");
+            let end = format!("-----END {label}-----");
+            let inner = text.split_once(&start)?.1.split_once(&end)?.0;
+            Some(inner.split_whitespace().collect())
+        };
+        let (algorithm, key) = if text.contains("-----BEGIN RSA PRIVATE KEY-----") {
+            (DkimSigningAlgorithm::Rsa, text.to_owned())
+        } else if let Some(body) = pem_body("PRIVATE KEY") {
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .map_err(|_| "holds a PEM block that is not base64".to_owned())?;
+            match der.strip_prefix(&ED25519_PKCS8_PREFIX[..]) {
+                Some(seed) if seed.len() == 32 => (
+                    DkimSigningAlgorithm::Ed25519,
+                    base64::engine::general_purpose::STANDARD.encode(seed),
+                ),
+                _ => {
+                    return Err(
+                        "is a PKCS#8 key but not Ed25519; for RSA write it as PKCS#1 \
+                        (`openssl pkey -in key.pem -traditional -out dkim.pem`)"
+                            .into(),
+                    );
+                }
+            }
+        } else {
+            return Err(
+                "is not a private key: use `openssl genrsa -traditional 2048` (RSA) or \
+                `openssl genpkey -algorithm ed25519` (Ed25519)"
+                    .into(),
+            );
+        };
+        DkimSigningKey::new(&key, algorithm).map_err(|e| format!("cannot be read ({e})"))?;
+        Ok(DkimKey {
+            selector: selector.to_owned(),
+            algorithm,
+            key,
+        })
+    }
+}
+
 /// The slowest pace `email.rate` may set: one message every 100 seconds.
 pub const MIN_RATE: f64 = 0.01;
 /// The fastest pace `email.rate` may set.
@@ -76,8 +138,8 @@ pub struct Email {
     pub unsubscribe_url: Option<Url>,
     /// Signs unsubscribe tokens.
     pub secret: Option<Vec<u8>>,
-    /// DKIM selector and PEM key.
-    pub dkim: Option<(String, String)>,
+    /// The DKIM signing key and its selector.
+    pub dkim: Option<DkimKey>,
     pub timeout: Duration,
 }
 
@@ -87,7 +149,7 @@ impl fmt::Debug for Email {
             .field("transport", &self.transport)
             .field("from", &self.from.to_string())
             .field("secret", &self.secret.as_ref().map(|_| "***"))
-            .field("dkim", &self.dkim.as_ref().map(|(selector, _)| selector))
+            .field("dkim", &self.dkim.as_ref().map(|key| &key.selector))
             .finish()
     }
 }
@@ -232,22 +294,11 @@ pub fn email(raw: &RawEmail, base: &Path) -> Result<Email, (String, String)> {
     let dkim = match (&raw.dkim_key, &raw.dkim_selector) {
         (Some(path), Some(selector)) => {
             let path = base.join(path);
-            let pem = std::fs::read_to_string(&path)
+            let text = std::fs::read_to_string(&path)
                 .map_err(|e| err("dkim_key", format!("cannot read `{}`: {e}", path.display())))?;
-            lettre::message::dkim::DkimSigningKey::new(
-                &pem,
-                lettre::message::dkim::DkimSigningAlgorithm::Rsa,
-            )
-            .map_err(|e| {
-                err(
-                    "dkim_key",
-                    format!(
-                        "`{}` is not an RSA private key in PKCS#1 PEM ({e})",
-                        path.display()
-                    ),
-                )
-            })?;
-            Some((selector.clone(), pem))
+            let key = DkimKey::read(selector, &text)
+                .map_err(|m| err("dkim_key", format!("`{}` {m}", path.display())))?;
+            Some(key)
         }
         (None, None) => None,
         (Some(_), None) => return Err(err("dkim_selector", "is needed with `dkim_key`".into())),

@@ -213,3 +213,44 @@ pub fn hexo_post(title: &str, date: &str, categories: &[&str], body: &str) -> St
     text.push_str(&format!("date: {date}\n---\n\n{body}"));
     text
 }
+
+/// Makes a DKIM key with openssl: `rsa` (PKCS#1) or `ed25519` (PKCS#8).
+pub fn dkim_key(path: &Path, algorithm: &str) {
+    let args: &[&str] = match algorithm {
+        "rsa" => &["genrsa", "-traditional", "-out"],
+        _ => &["genpkey", "-algorithm", "ed25519", "-out"],
+    };
+    let made = Command::new("openssl")
+        .args(args)
+        .arg(path)
+        .args(if algorithm == "rsa" {
+            &["2048"][..]
+        } else {
+            &[][..]
+        })
+        .output()
+        .expect("openssl makes the test key");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+}
+
+/// Verifies every message with dkimpy (tests/support/dkim_verify.py): each must verify,
+/// and a copy with one changed byte in the body or the subject must not.
+pub fn assert_dkim_verifies(key: &Path, messages: &[PathBuf]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/dkim_verify.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(key)
+        .args(messages)
+        .output()
+        .expect("python3 with dkimpy and pynacl (.ci/run installs them)");
+    assert!(
+        out.status.success(),
+        "dkimpy:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
