@@ -35,7 +35,11 @@ pub enum Command {
     Build,
     /// Read settings and content and report every problem; write nothing. Also shows when
     /// the schedules fire next.
-    Check,
+    Check {
+        /// Also connect to the SMTP server (EHLO, STARTTLS, login) and report; sends nothing.
+        #[arg(long)]
+        connect: bool,
+    },
     /// Publish: scan on the schedule, rebuild feeds, and deliver notifications until stopped
     /// (SIGINT or SIGTERM); also serves when the settings have a `[server]` table.
     Run {

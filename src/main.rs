@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     };
     let status = match cli.command {
         Command::Build => app::build(&ctx, Mode::Write),
-        Command::Check => app::build(&ctx, Mode::Check),
+        Command::Check { connect } => app::check(&ctx, connect),
         Command::Run { once, backfill } => app::run(&ctx, once, backfill),
         Command::Serve => app::serve(&ctx),
         Command::Status { json } => app::status(&ctx, json),

@@ -432,3 +432,108 @@ fn dkim_signatures_verify_with_rsa_and_ed25519_and_cover_the_list_headers() {
     let run = site.run(&["check"]).expect(2);
     assert!(run.stderr().contains("email.dkim_key"), "{}", run.stderr());
 }
+
+/// A TLS mismatch and a refused sender each stop the lane with one clear error naming the
+/// key and what to change, count no attempt, and lose nothing: with the setting fixed, the
+/// next run sends. `check --connect` says the same, sending nothing. (A refused password is
+/// classified the same way, by its 535, but aiosmtpd drops the connection instead of
+/// answering a failed login, so it is not exercised here.)
+#[test]
+fn a_wrong_setting_halts_the_lane_naming_the_key_and_loses_nothing() {
+    let sink = SmtpSink::with_password("right-password");
+    let smtp_settings = |smtp: &str, from: &str| {
+        format!(
+            "{}\n[email]\nsmtp = \"{smtp}\"\npassword = \"${{TIDINGS_TEST_SMTP_PASSWORD}}\"\nfrom = \"{from}\"\nrate = 50\n\
+             [notifiers.now]\ntype = \"email\"\nto = [\"a@example.org\"]\nmax_attempts = 1\n",
+            common::BASE_SETTINGS
+        )
+    };
+    let good = format!("smtp://news@127.0.0.1:{}?tls=none", sink.port);
+    let cases = [
+        (
+            format!("smtp://news@127.0.0.1:{}", sink.port),
+            "news@example.org",
+            "right-password",
+            "`email.smtp`",
+            "?tls=none",
+        ),
+        (
+            good.clone(),
+            "bounce@example.org",
+            "right-password",
+            "`email.from`",
+            "553",
+        ),
+    ];
+    for (n, (smtp, from, password, key, hint)) in cases.into_iter().enumerate() {
+        let site = Site::with_settings(&smtp_settings(&smtp, from));
+        let run = |args: &[&str], password: &str| {
+            common::Run(
+                site.command(args)
+                    .env("TIDINGS_TEST_SMTP_PASSWORD", password)
+                    .env("TIDINGS_TEST_NOW", T0)
+                    .output()
+                    .unwrap(),
+            )
+        };
+        site.post("old.md", post("Old", "[News]", "[]"));
+        run(&["run", "--once"], password).expect(0);
+        site.post(&format!("p{n}.md"), post("Held", "[News]", "[]"));
+        let held = run(&["run", "--once"], password).expect(1);
+        assert!(
+            held.stdout()
+                .contains("0 failed, 1 held until a setting is fixed"),
+            "{}",
+            held.stdout()
+        );
+        assert!(
+            held.stderr().contains(key) && held.stderr().contains(hint),
+            "{key}: {}",
+            held.stderr()
+        );
+        let connect = run(&["check", "--connect"], password);
+        if key != "`email.from`" {
+            // The sender is judged only at MAIL FROM, which a connection check never sends.
+            assert_eq!(connect.code(), 2, "{}", connect.stdout());
+            assert!(connect.stderr().contains(key), "{}", connect.stderr());
+        }
+        let status = run(&["status", "--json"], password).expect(0);
+        let doc: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
+        assert_eq!(
+            doc["notifiers"][0]["failed"], 0,
+            "no attempt counted: {doc}"
+        );
+        assert!(
+            doc["notifiers"][0]["last_error"]
+                .as_str()
+                .unwrap()
+                .contains(key),
+            "{doc}"
+        );
+        // Fixed (and an hour on, when the held lane looks again): sent.
+        std::fs::write(
+            site.path().join("settings.toml"),
+            smtp_settings(&good, "news@example.org"),
+        )
+        .unwrap();
+        run(&["check", "--connect"], "right-password").expect(0);
+        let sent = common::Run(
+            site.command(&["run", "--once"])
+                .env("TIDINGS_TEST_SMTP_PASSWORD", "right-password")
+                .env("TIDINGS_TEST_NOW", NEXT_DAY)
+                .output()
+                .unwrap(),
+        )
+        .expect(0);
+        assert!(
+            sent.stdout().contains("1 messages sent"),
+            "{}",
+            sent.stdout()
+        );
+    }
+    assert_eq!(
+        sink.messages().len(),
+        2,
+        "each held message went once fixed"
+    );
+}

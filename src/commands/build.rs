@@ -133,3 +133,33 @@ fn print_schedules(settings: &Settings, now: DateTime<Utc>) {
         );
     }
 }
+
+/// `tidings check [--connect]`: `build` in check mode, then, with `--connect`, a connection
+/// to the SMTP server of `[email]` (sending nothing). A server that refuses is exit 2.
+pub fn check(ctx: &Context, connect: bool) -> Status {
+    let status = build(ctx, Mode::Check);
+    if !connect || status == Status::Failed {
+        return status;
+    }
+    let Some(settings) = super::load(ctx) else {
+        return Status::Failed;
+    };
+    let Some(email) = &settings.email else {
+        println!("--connect: no `[email]` table, nothing to connect to");
+        return status;
+    };
+    let Some(rt) = super::runtime() else {
+        return Status::Failed;
+    };
+    let _entered = rt.enter();
+    match rt.block_on(crate::notify::email::connect(email)) {
+        Ok(said) => {
+            println!("email.smtp: {said}");
+            status
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            Status::Failed
+        }
+    }
+}

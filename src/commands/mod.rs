@@ -21,7 +21,7 @@ use crate::clock::Clock;
 use crate::content::Problem;
 use crate::settings::{Notifier, Settings};
 
-pub use build::build;
+pub use build::{build, check};
 pub use preview::preview;
 pub use retry::retry;
 pub use run::{run, serve};

@@ -57,8 +57,9 @@ fn run_with(ctx: &Context, settings: Settings, once: bool, backfill: Option<usiz
         Ok(pass) => {
             report_problems(&pass.scan.problems);
             let failed = pass.delivered.failed + pass.composed.failed;
+            let held = pass.delivered.halted;
             if !ctx.quiet {
-                println!(
+                print!(
                     "{} posts, {} new, {} announced; {} messages sent, {} to retry, {} failed",
                     pass.scan.posts,
                     pass.scan.new_posts,
@@ -67,8 +68,12 @@ fn run_with(ctx: &Context, settings: Settings, once: bool, backfill: Option<usiz
                     pass.delivered.retrying,
                     failed
                 );
+                if held > 0 {
+                    print!(", {held} held until a setting is fixed");
+                }
+                println!();
             }
-            if pass.scan.problems.is_empty() && failed == 0 && skipped == 0 {
+            if pass.scan.problems.is_empty() && failed == 0 && skipped == 0 && held == 0 {
                 Status::Clean
             } else {
                 Status::Problems

@@ -32,6 +32,8 @@ pub struct Report {
     pub retrying: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Messages held because a setting is wrong (not counted as attempts).
+    pub halted: usize,
 }
 
 impl Report {
@@ -40,6 +42,7 @@ impl Report {
         self.retrying += other.retrying;
         self.failed += other.failed;
         self.skipped += other.skipped;
+        self.halted += other.halted;
     }
 }
 
@@ -82,6 +85,10 @@ pub enum Mode {
 /// A store failure: the lane waits this long and looks again.
 const STORE_PAUSE: Duration = Duration::from_secs(5);
 
+/// A setting that cannot work (`Outcome::Halt`): the lane tries again this much later, in
+/// case the server was wrong rather than the setting; fixing it and restarting is sooner.
+const HALT_PAUSE: Duration = Duration::from_secs(3600);
+
 impl Lane {
     /// Drains the lane. In daemon mode it returns only when told to stop.
     ///
@@ -104,6 +111,12 @@ impl Lane {
                     };
                     report.add(done.report);
                     marks = done.marks;
+                    if let Some(error) = done.halt {
+                        // An operator must act: health says so until the lane sends again.
+                        tracing::error!(lane = %self.name, "{error}; nothing more is sent until it is fixed (then restart)");
+                        let state = LaneState::Broken { error };
+                        shared.board.set(&self.name, state, timeout, now);
+                    }
                     match done.pause_until {
                         Some(until) => Some(until),
                         None => continue,
@@ -233,6 +246,9 @@ impl Lane {
             if let Some(until) = verdict.pause_until {
                 sent.pause_until = Some(sent.pause_until.map_or(until, |u| u.max(until)));
             }
+            if let Mark::Halted { error, .. } = &verdict.mark {
+                sent.halt = Some(error.clone());
+            }
             sent.marks.push((verdict.id, verdict.mark));
         }
         for _ in 0..sent.report.sent {
@@ -330,6 +346,19 @@ impl Lane {
                     pause_until: unreachable.then_some(next),
                 }
             }
+            Outcome::Halt { key, error } => {
+                let error = format!("`{key}`: {error}");
+                let until = notify::after(now, HALT_PAUSE);
+                Verdict {
+                    id,
+                    mark: Mark::Halted { error, until },
+                    report: Report {
+                        halted: 1,
+                        ..Report::default()
+                    },
+                    pause_until: Some(until),
+                }
+            }
             Outcome::Retry { error, .. }
             | Outcome::Unreachable { error }
             | Outcome::Fail { error } => {
@@ -368,6 +397,8 @@ struct Sent {
     report: Report,
     /// What to record.
     marks: Vec<(i64, Mark)>,
+    /// A setting is wrong: the error naming it.
+    halt: Option<String>,
     /// The receiver was out of reach: the lane waits until then.
     pause_until: Option<DateTime<Utc>>,
 }

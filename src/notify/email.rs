@@ -615,16 +615,7 @@ pub async fn send(mailer: &Mailer, email: &Email, body: &str) -> Outcome {
                     ),
                 },
                 Ok(Ok(_)) => Outcome::Sent,
-                Ok(Err(e)) if e.is_permanent() => Outcome::Fail {
-                    error: format!("SMTP: {e}"),
-                },
-                Ok(Err(e)) if e.is_transient() => Outcome::Retry {
-                    error: format!("SMTP: {e}"),
-                    after: None,
-                },
-                Ok(Err(e)) => Outcome::Unreachable {
-                    error: format!("SMTP: {e}"),
-                },
+                Ok(Err(e)) => classify_smtp(&e),
             }
         }
         Mailer::Files(transport) => match transport.send_raw(&envelope, bytes).await {
@@ -633,6 +624,87 @@ pub async fn send(mailer: &Mailer, email: &Email, body: &str) -> Outcome {
                 error: format!("cannot write the message file: {e}"),
             },
         },
+    }
+}
+
+/// Connects to the SMTP server as a send would (EHLO, STARTTLS, login), sends nothing, and
+/// says how it went; an error names the setting at fault and what to change.
+pub async fn connect(email: &Email) -> Result<String, String> {
+    let mailer = mailer(email)?;
+    let Mailer::Smtp(transport) = mailer else {
+        return Ok("none set: messages are written as .eml files into `email.outbox`".into());
+    };
+    match tokio::time::timeout(email.timeout, transport.test_connection()).await {
+        Err(_) => Err(format!(
+            "`email.smtp`: no answer from the SMTP server within {}s",
+            email.timeout.as_secs()
+        )),
+        Ok(Ok(true)) => {
+            Ok("connected, greeted and logged in as the settings say; nothing sent".into())
+        }
+        Ok(Ok(false)) => Err("`email.smtp`: the server closed the connection".into()),
+        Ok(Err(e)) => Err(match setting_at_fault(&e) {
+            Some((key, hint)) => format!("`{key}`: SMTP: {e}; {hint}"),
+            None => format!("`email.smtp`: SMTP: {e}"),
+        }),
+    }
+}
+
+/// Sorts an SMTP failure: a setting that cannot work halts the lane (naming the key and
+/// what to change); a refusal of one recipient fails that message; the rest is tried again.
+pub fn classify_smtp(e: &lettre::transport::smtp::Error) -> Outcome {
+    let error = format!("SMTP: {e}");
+    if let Some((key, hint)) = setting_at_fault(e) {
+        return Outcome::Halt {
+            key,
+            error: format!("{error}; {hint}"),
+        };
+    }
+    if e.is_permanent() {
+        Outcome::Fail { error }
+    } else if e.is_transient() {
+        Outcome::Retry { error, after: None }
+    } else {
+        Outcome::Unreachable { error }
+    }
+}
+
+/// Which setting an SMTP failure points at, with what to change; `None` when no setting is
+/// at fault (a refused recipient, a busy or unreachable server).
+pub fn setting_at_fault(
+    e: &lettre::transport::smtp::Error,
+) -> Option<(&'static str, &'static str)> {
+    let text = e.to_string().to_ascii_lowercase();
+    if text.contains("starttls is not supported") {
+        return Some((
+            "email.smtp",
+            "the server offers no STARTTLS: use `smtps://` (port 465) if it speaks TLS at once, or add `?tls=none` for a local relay",
+        ));
+    }
+    if e.is_tls() {
+        return Some((
+            "email.smtp",
+            "the TLS handshake failed: check the host name and that the port matches the scheme (`smtps://` 465, `smtp://` 587)",
+        ));
+    }
+    let code = e.status().map(|c| c.to_string());
+    match code.as_deref() {
+        Some("530" | "534" | "535" | "538") => Some((
+            "email.password",
+            "the server refused the login: check `email.password` and the user in `email.smtp`",
+        )),
+        Some(code)
+            if code.starts_with('5')
+                && (text.contains("sender")
+                    || text.contains("5.1.7")
+                    || text.contains("5.1.8")) =>
+        {
+            Some((
+                "email.from",
+                "the server refuses mail from this sender: use an address it accepts (its own domain, or one it relays for)",
+            ))
+        }
+        _ => None,
     }
 }
 

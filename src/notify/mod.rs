@@ -98,6 +98,10 @@ pub enum Outcome {
     /// The receiver could not be reached at all (connection refused, TLS failure, no
     /// answer): worth trying again, but not with this receiver's next message right now.
     Unreachable { error: String },
+    /// A setting is wrong (the TLS mode, the password, the sender): no message can go
+    /// until it is fixed. The lane stops without counting an attempt, so fixing `key` and
+    /// restarting sends everything.
+    Halt { key: &'static str, error: String },
 }
 
 /// Sorts an HTTP status into an outcome.

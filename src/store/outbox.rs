@@ -52,6 +52,8 @@ pub enum Mark {
     Failed { error: String },
     /// Never to be sent: its reader unsubscribed while it waited.
     Skipped { reason: String },
+    /// Held, not attempted: a setting is wrong. Looked at again at `until`.
+    Halted { error: String, until: DateTime<Utc> },
 }
 
 /// Which rows a lane drains.
@@ -152,6 +154,19 @@ fn mark_skipped(conn: &Connection, id: i64, reason: &str) -> rusqlite::Result<()
     )?
     .execute(params![id, reason])
     .map(|_| ())
+}
+
+/// Keeps the row pending with its attempts as they were (the receiver never judged it),
+/// the reason shown in `status`.
+fn mark_halted(
+    conn: &Connection,
+    id: i64,
+    error: &str,
+    until: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE deliveries SET last_error = ?2, next_attempt = ?3 WHERE id = ?1")?
+        .execute(params![id, error, stamp(until)])
+        .map(|_| ())
 }
 
 fn mark_failed_attempt(
@@ -323,6 +338,7 @@ impl Store {
                 Mark::Retry { error, next } => mark_failed_attempt(&tx.tx, id, error, Some(*next)),
                 Mark::Failed { error } => mark_failed_attempt(&tx.tx, id, error, None),
                 Mark::Skipped { reason } => mark_skipped(&tx.tx, id, reason),
+                Mark::Halted { error, until } => mark_halted(&tx.tx, id, error, *until),
             }
             .map_err(|e| tx.err(e))?;
         }

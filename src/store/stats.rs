@@ -126,7 +126,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT next_attempt, last_error FROM deliveries
-                 WHERE notifier = ?1 AND status = 'pending' AND attempts > 0 ORDER BY next_attempt LIMIT 1",
+                 WHERE notifier = ?1 AND status = 'pending' AND last_error IS NOT NULL ORDER BY next_attempt LIMIT 1",
                 [name],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )

@@ -14,6 +14,15 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start() -> SmtpSink {
+        SmtpSink::start_with(&[])
+    }
+
+    /// A sink that requires a login with `password` (any user).
+    pub fn with_password(password: &str) -> SmtpSink {
+        SmtpSink::start_with(&[password])
+    }
+
+    fn start_with(extra: &[&str]) -> SmtpSink {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -25,6 +34,7 @@ impl SmtpSink {
             .arg(script)
             .arg(port.to_string())
             .arg(dir.path())
+            .args(extra)
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3 with aiosmtpd (pip install aiosmtpd; .ci/run installs it)");

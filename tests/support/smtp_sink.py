@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """A real SMTP server on 127.0.0.1 for the email tests (aiosmtpd).
 
-    python3 smtp_sink.py PORT OUTDIR
+    python3 smtp_sink.py PORT OUTDIR [PASSWORD]
 
 Writes every message it accepts to OUTDIR, one file per recipient (`<n>-<address>.eml`, the
 bytes as received). Scripted refusals by address: any address containing `reject` gets
 `550 5.1.1` (permanent); one containing `later` gets `451 4.7.1` (transient) the first time
-and is accepted after that. Prints `ready` when it listens.
+and is accepted after that. With PASSWORD, a login is required (any user, that password;
+over plain text, as a local relay might) and a wrong one gets `535 5.7.8`. A sender address
+containing `bounce` gets `553 5.1.7` at MAIL FROM. Prints `ready` when it listens.
 """
 import collections
 import itertools
@@ -15,6 +17,7 @@ import sys
 import threading
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Sink:
@@ -22,6 +25,12 @@ class Sink:
         self.outdir = outdir
         self.counter = itertools.count(1)
         self.deferred = collections.Counter()
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if "bounce" in address:
+            return "553 5.1.7 <%s>: Sender address rejected: not owned by user" % address
+        envelope.mail_from = address
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if "reject" in address:
@@ -42,7 +51,16 @@ class Sink:
 def main():
     port, outdir = int(sys.argv[1]), pathlib.Path(sys.argv[2])
     outdir.mkdir(parents=True, exist_ok=True)
-    controller = Controller(Sink(outdir), hostname="127.0.0.1", port=port)
+    options = {}
+    if len(sys.argv) > 3:
+        password = sys.argv[3].encode()
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = isinstance(auth_data, LoginPassword) and auth_data.password == password
+            return AuthResult(success=ok)
+
+        options = dict(auth_required=True, auth_require_tls=False, authenticator=authenticator)
+    controller = Controller(Sink(outdir), hostname="127.0.0.1", port=port, **options)
     controller.start()
     print("ready", flush=True)
     try:
