@@ -80,10 +80,15 @@ pub enum Command {
     /// subscriber list.
     Unsubscribe {
         /// The address.
-        email: String,
+        #[arg(required_unless_present = "token")]
+        email: Option<String>,
         /// Only from this notifier.
         #[arg(long, value_name = "NAME")]
         notifier: Option<String>,
+        /// Act on a signed unsubscribe token instead (the `token` of a List-Unsubscribe
+        /// link), as a page of your own at `email.unsubscribe_url` would.
+        #[arg(long, conflicts_with_all = ["email", "notifier"])]
+        token: Option<String>,
     },
     /// Put a notifier's failed deliveries back in the queue.
     Retry {

@@ -45,9 +45,18 @@ fn main() -> ExitCode {
             app::preview(&ctx, &notifier, to.as_deref(), html.as_deref())
         }
         Command::Send { notifier } => app::send(&ctx, &notifier),
-        Command::Unsubscribe { email, notifier } => {
-            app::unsubscribe(&ctx, &email, notifier.as_deref())
-        }
+        Command::Unsubscribe {
+            email,
+            notifier,
+            token,
+        } => match (email, token) {
+            (_, Some(token)) => app::unsubscribe_token(&ctx, &token),
+            (Some(email), None) => app::unsubscribe(&ctx, &email, notifier.as_deref()),
+            (None, None) => {
+                eprintln!("error: name an address, or give --token");
+                app::Status::Failed
+            }
+        },
     };
     status.into()
 }

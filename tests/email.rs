@@ -537,3 +537,66 @@ fn a_wrong_setting_halts_the_lane_naming_the_key_and_loses_nothing() {
         "each held message went once fixed"
     );
 }
+
+/// Without a server, `check` says that the mailto unsubscribe must be handled by hand; a
+/// page of one's own at `email.unsubscribe_url` hands the link's token to
+/// `tidings unsubscribe --token`, and that reader gets no more mail.
+#[test]
+fn unsubscribe_without_a_server_by_hand_or_by_token() {
+    let sink = SmtpSink::start();
+    let bare = Site::with_settings(&format!(
+        "{}\n[email]\nfrom = \"news@example.org\"\n[notifiers.now]\ntype = \"email\"\nto = [\"a@example.org\"]",
+        common::BASE_SETTINGS
+    ));
+    let check = bare.run(&["check"]).expect(0);
+    assert!(
+        check.stderr().contains("no one-click unsubscribe")
+            && check.stderr().contains("tidings unsubscribe ADDRESS"),
+        "{}",
+        check.stderr()
+    );
+    let site = digest_site(&sink, "");
+    assert!(
+        !site
+            .run(&["check"])
+            .expect(0)
+            .stderr()
+            .contains("one-click")
+    );
+    site.post("news.md", post("Hello", "[News]", "[]"));
+    site.run_at(T1, &["run", "--once"]).expect(0);
+    let messages = sink.messages();
+    let (_, bytes) = messages
+        .iter()
+        .find(|(rcpt, _)| rcpt == "ada@example.org")
+        .unwrap();
+    let header = parse(bytes)
+        .header_raw("List-Unsubscribe")
+        .unwrap()
+        .to_owned();
+    let token = header
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split(['>', '&'])
+        .next()
+        .unwrap()
+        .to_owned();
+    site.run(&["unsubscribe", "--token", "forged.token"])
+        .expect(2);
+    let done = site.run(&["unsubscribe", "--token", &token]).expect(0);
+    assert!(
+        done.stdout()
+            .contains("ada@example.org gets no more mail from daily"),
+        "{}",
+        done.stdout()
+    );
+    site.post("more.md", post("Again", "[News]", "[]"));
+    site.run_at(NEXT_DAY, &["run", "--once"]).expect(0);
+    let to_ada = sink
+        .messages()
+        .iter()
+        .filter(|(rcpt, _)| rcpt == "ada@example.org")
+        .count();
+    assert_eq!(to_ada, 1, "nothing after the unsubscribe");
+}

@@ -68,6 +68,7 @@ pub fn build(ctx: &Context, mode: Mode) -> Status {
         print_schedules(&settings, ctx.clock.now());
     }
     let skipped = if mode == Mode::Check {
+        warn_without_unsubscribe_page(&settings);
         super::report_skipped_subscribers(&settings)
     } else {
         0
@@ -161,5 +162,25 @@ pub fn check(ctx: &Context, connect: bool) -> Status {
             eprintln!("error: {error}");
             Status::Failed
         }
+    }
+}
+
+/// Email without `[server]` or `email.unsubscribe_url` can only offer a mailto unsubscribe,
+/// which nothing reads by itself: `check` says so and how to handle it.
+fn warn_without_unsubscribe_page(settings: &Settings) {
+    let Some(email) = &settings.email else {
+        return;
+    };
+    let mails = settings
+        .notifiers
+        .iter()
+        .any(|n| matches!(n.kind, NotifierKind::Email(_)));
+    if mails && settings.server.is_none() && email.unsubscribe_url.is_none() {
+        eprintln!(
+            "warning: without `[server]` or `email.unsubscribe_url`, mail offers no one-click unsubscribe; \
+             its List-Unsubscribe is a mailto to {}, which nothing reads: unsubscribe those who write with \
+             `tidings unsubscribe ADDRESS`",
+            email.from.email
+        );
     }
 }

@@ -27,7 +27,7 @@ pub use retry::retry;
 pub use run::{run, serve};
 pub use send::send;
 pub use status::status;
-pub use unsubscribe::unsubscribe;
+pub use unsubscribe::{unsubscribe, unsubscribe_token};
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! `tidings unsubscribe`: no more mail to an address.
+//! `tidings unsubscribe`: no more mail to an address, named or carried by a signed token.
 
 use super::{Context, Status, find_notifier, load};
 use crate::store::Store;
@@ -32,4 +32,34 @@ pub fn unsubscribe(ctx: &Context, address: &str, notifier: Option<&str>) -> Stat
             Status::Failed
         }
     }
+}
+
+/// `tidings unsubscribe --token TOKEN`: what a page of one's own at `email.unsubscribe_url`
+/// does with the `token` of a List-Unsubscribe link (signed with `email.secret`, or
+/// `server.secret`).
+pub fn unsubscribe_token(ctx: &Context, token: &str) -> Status {
+    let Some(settings) = load(ctx) else {
+        return Status::Failed;
+    };
+    let secret = settings
+        .email
+        .as_ref()
+        .and_then(|email| email.secret.clone())
+        .or_else(|| settings.server.as_ref().map(|server| server.secret.clone()));
+    let Some(secret) = secret else {
+        eprintln!("error: no `email.secret` or `server.secret` to check the token with");
+        return Status::Failed;
+    };
+    let grant = match crate::tokens::verify(&secret, token.trim(), ctx.clock.now()) {
+        Ok(grant) if grant.action == "unsubscribe" => grant,
+        Ok(_) => {
+            eprintln!("error: the token is not an unsubscribe token");
+            return Status::Failed;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Status::Failed;
+        }
+    };
+    unsubscribe(ctx, &grant.address, Some(&grant.notifier))
 }
