@@ -456,11 +456,7 @@ fn a_slow_receiver_and_a_paced_digest_delay_no_other_lane() {
         webhook("slow", &slow.url),
         webhook("fast", &fast.url)
     ));
-    let mut csv = String::from("email\n");
-    for n in 0..300 {
-        csv.push_str(&format!("reader{n}@example.org\n"));
-    }
-    std::fs::write(site.path().join("subs.csv"), csv).unwrap();
+    std::fs::write(site.path().join("subs.csv"), common::readers_csv(300)).unwrap();
     site.post("old.md", post(0));
     site.run(&["run", "--once"]).expect(0);
     for n in 1..=10 {
@@ -520,11 +516,7 @@ fn kill_9_during_every_kind_of_delivery_loses_nothing() {
         telegram.base,
         matrix.base
     ));
-    let mut csv = String::from("email\n");
-    for n in 0..500 {
-        csv.push_str(&format!("reader{n}@example.org\n"));
-    }
-    std::fs::write(site.path().join("subs.csv"), csv).unwrap();
+    std::fs::write(site.path().join("subs.csv"), common::readers_csv(500)).unwrap();
     site.post("old.md", post(0));
     site.run(&["run", "--once"]).expect(0);
     for n in 1..=3 {

@@ -185,6 +185,21 @@ fn post_form(served: &Served, target: &str, fields: &[(&str, &str)]) -> Response
     )
 }
 
+/// Signs `address` up for `letters` through the front page's form.
+fn sign_up(served: &Served, address: &str) {
+    let token = form_token(served);
+    let answer = post_form(
+        served,
+        "/subscribe",
+        &[
+            ("email", address),
+            ("notifier", "letters"),
+            ("form_token", &token),
+        ],
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text());
+}
+
 /// Messages the sink received for `address`, parsed: (subject, text, List-Unsubscribe).
 fn mail_to(sink: &SmtpSink, address: &str) -> Vec<(String, String, Option<String>)> {
     sink.messages()
@@ -1030,11 +1045,7 @@ fn a_confirmation_overtakes_a_digest_in_progress() {
         .replace("rate = 50", "rate = 5")
         .replace("signup = true", "signup = true\nsubscribers = \"subs.csv\"");
     let site = Site::with_settings(&settings);
-    let mut csv = String::from("email\n");
-    for n in 0..1000 {
-        csv.push_str(&format!("reader{n}@example.org\n"));
-    }
-    std::fs::write(site.path().join("subs.csv"), csv).unwrap();
+    std::fs::write(site.path().join("subs.csv"), common::readers_csv(1000)).unwrap();
     site.post("a.md", post("Alpha", "[News]"));
     let served = Served::start(site, port);
     served.site.post("b.md", post("Beta", "[News]"));
@@ -1052,17 +1063,7 @@ fn a_confirmation_overtakes_a_digest_in_progress() {
         answered += 1;
     }
     assert!(answered > 0);
-    let token = form_token(&served);
-    let answer = post_form(
-        &served,
-        "/subscribe",
-        &[
-            ("email", "new@example.org"),
-            ("notifier", "letters"),
-            ("form_token", &token),
-        ],
-    );
-    assert_eq!(answer.status, 200, "{}", answer.text());
+    sign_up(&served, "new@example.org");
     wait_for_mail(&sink, "new@example.org", 1, &served);
     let digest_so_far = sink
         .messages()
@@ -1089,17 +1090,7 @@ fn a_confirmation_mail_carries_a_signature_that_verifies() {
     common::dkim_key(&key, "ed25519");
     site.post("a.md", post("Alpha", "[News]"));
     let served = Served::start(site, port);
-    let token = form_token(&served);
-    let answer = post_form(
-        &served,
-        "/subscribe",
-        &[
-            ("email", "new@example.org"),
-            ("notifier", "letters"),
-            ("form_token", &token),
-        ],
-    );
-    assert_eq!(answer.status, 200, "{}", answer.text());
+    sign_up(&served, "new@example.org");
     wait_for_mail(&sink, "new@example.org", 1, &served);
     let received = sink
         .dir

@@ -254,3 +254,12 @@ pub fn assert_dkim_verifies(key: &Path, messages: &[PathBuf]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A subscriber CSV of `n` readers, `reader0@example.org` onwards.
+pub fn readers_csv(n: usize) -> String {
+    let mut csv = String::from("email\n");
+    for i in 0..n {
+        csv.push_str(&format!("reader{i}@example.org\n"));
+    }
+    csv
+}
