@@ -600,3 +600,68 @@ fn unsubscribe_without_a_server_by_hand_or_by_token() {
         .count();
     assert_eq!(to_ada, 1, "nothing after the unsubscribe");
 }
+
+/// A zh-CN site writes to its readers in Chinese: subjects, headings, footers, the reason
+/// and the unsubscribe link of instant mail and digests; English gets its plurals right;
+/// `email.language` mails readers in another language than the site's.
+#[test]
+fn mail_speaks_the_sites_language() {
+    let english_words = [
+        "new post",
+        "Unsubscribe",
+        "You receive",
+        "Read on",
+        "more on",
+        ">More<",
+    ];
+    let run_site = |language: &str, email_language: &str| {
+        let sink = SmtpSink::start();
+        let settings = settings(
+            sink.port,
+            &format!(
+                "{email_language}\n[notifiers.now]\ntype = \"email\"\nto = [\"a@example.org\"]\n\
+                 [notifiers.daily]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"* * * * * *\"\nto = [\"b@example.org\"]\n"
+            ),
+        )
+        .replace(
+            "timezone = \"Asia/Shanghai\"",
+            &format!("timezone = \"Asia/Shanghai\"\nlanguage = \"{language}\""),
+        );
+        let site = Site::with_settings(&settings);
+        site.post("old.md", post("Old", "[News]", "[]"));
+        site.run_at(T0, &["run", "--once"]).expect(0);
+        site.post("one.md", post("第一条", "[新闻]", "[]"));
+        site.run_at(T1, &["run", "--once"]).expect(0);
+        let mut texts = Vec::new();
+        for (_, bytes) in sink.messages() {
+            let message = parse(&bytes);
+            texts.push((
+                message.subject().unwrap_or("").to_owned(),
+                message.body_text(0).unwrap().into_owned(),
+                message.body_html(0).unwrap().into_owned(),
+            ));
+        }
+        assert_eq!(texts.len(), 2, "an instant message and a digest");
+        texts
+    };
+    for (subject, text, html) in run_site("zh-CN", "") {
+        assert_eq!(subject, "Test Site：1 篇新文章");
+        for word in english_words {
+            assert!(
+                !text.contains(word) && !html.contains(word),
+                "{word:?} in:\n{text}\n{html}"
+            );
+        }
+        assert!(text.contains("退订") && html.contains("退订"), "{text}");
+        assert!(text.contains("您收到这封邮件"), "{text}");
+    }
+    for (subject, text, _) in run_site("en", "") {
+        assert_eq!(subject, "Test Site: 1 new post", "one post, singular");
+        assert!(text.contains("Unsubscribe"), "{text}");
+    }
+    // A Chinese site that mails its readers in English.
+    for (subject, text, _) in run_site("zh-CN", "language = \"en\"") {
+        assert_eq!(subject, "Test Site: 1 new post");
+        assert!(!text.contains("退订"), "{text}");
+    }
+}

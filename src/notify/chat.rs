@@ -27,6 +27,8 @@ pub struct Rendered<'a> {
 
 /// What every message of one notification shares.
 pub struct Frame<'a> {
+    /// The words readers see (the digest's header line).
+    pub words: &'a crate::i18n::Catalog,
     pub site_title: &'a str,
     pub site_url: &'a str,
     /// A digest gets a header line ("5 new posts on …").
@@ -161,6 +163,7 @@ pub fn messages(
 ) -> Result<Vec<Message>, String> {
     let env = environment(chat)?;
     let frame = Frame {
+        words: &settings.words,
         site_title: &settings.site.title,
         site_url: settings.site.url.as_str(),
         digest,
@@ -322,9 +325,12 @@ pub fn utf16_len(text: &str) -> usize {
 
 /// The digest header line, before escaping.
 pub fn header(frame: &Frame) -> Option<String> {
-    frame.digest.then(|| match frame.total {
-        1 => format!("1 new post on {}", frame.site_title),
-        n => format!("{n} new posts on {}", frame.site_title),
+    frame.digest.then(|| {
+        frame.words.text(
+            "new_posts_on",
+            Some(i64::try_from(frame.total).unwrap_or(i64::MAX)),
+            &[("site", frame.site_title.to_owned())],
+        )
     })
 }
 
@@ -364,6 +370,29 @@ mod tests {
             published: "2026-11-27T08:00:00+00:00".into(),
             updated: "2026-11-27T08:00:00+00:00".into(),
             author: None,
+        }
+    }
+
+    #[test]
+    fn a_digest_header_speaks_the_sites_language() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("posts")).unwrap();
+        for (language, one, two) in [
+            ("en", "1 new post on Site", "2 new posts on Site"),
+            ("zh-CN", "Site 有 1 篇新文章", "Site 有 2 篇新文章"),
+        ] {
+            let text = format!(
+                "[site]\ntitle = \"Site\"\nurl = \"https://example.org/\"\nlanguage = \"{language}\"\n\
+                 [content]\ndir = \"posts\"\n[notifiers.c]\ntype = \"slack\"\nurl = \"https://hooks.example.org/x\"\n"
+            );
+            let settings =
+                Settings::parse(&text, std::path::Path::new("s.toml"), dir.path()).unwrap();
+            let chat = chat_of(&settings);
+            for (posts, expected) in [(1, one), (2, two)] {
+                let items: Vec<PostItem> = (0..posts).map(|n| item(n, "T", "s")).collect();
+                let body = &messages(&settings, chat, true, &items, 20).unwrap()[0].body;
+                assert!(body.contains(expected), "{language}: {body}");
+            }
         }
     }
 

@@ -157,7 +157,7 @@ struct Group<'a> {
 
 /// Posts grouped by their first category (in order of first appearance); uncategorised
 /// posts last.
-fn groups<'a>(posts: &[&'a PostItem]) -> Vec<Group<'a>> {
+fn groups<'a>(posts: &[&'a PostItem], other: &str) -> Vec<Group<'a>> {
     let mut out: Vec<Group> = Vec::new();
     for post in posts {
         let name = post
@@ -176,7 +176,7 @@ fn groups<'a>(posts: &[&'a PostItem]) -> Vec<Group<'a>> {
     out.sort_by_key(|g| g.name.is_empty());
     for group in &mut out {
         if group.name.is_empty() {
-            group.name = "More".into();
+            group.name = other.to_owned();
         }
     }
     out
@@ -239,11 +239,14 @@ pub fn render(
     audience: &Audience,
     emit: &mut dyn FnMut(Rendered) -> Result<(), String>,
 ) -> Result<(), String> {
+    let words = mail_words(settings, email);
     let mut html_env = crate::templates::environment();
+    words.register(&mut html_env);
     html_env
         .add_template("message.html", &target.template.1)
         .map_err(|e| format!("template `{}.html`: {e}", target.template.0))?;
     let mut text_env = crate::templates::environment();
+    words.register(&mut text_env);
     text_env
         .add_template("message.txt", &target.template.2)
         .map_err(|e| format!("template `{}.txt`: {e}", target.template.0))?;
@@ -272,9 +275,14 @@ pub fn render(
             .map(|(item, _)| *item)
             .collect();
         let unsubscribe = unsubscribe_for(email, notifier, &address, now);
-        let reason = format!(
-            "You receive this email because {address} is subscribed to “{notifier}” updates from {}.",
-            settings.site.title
+        let reason = words.text(
+            "reason",
+            None,
+            &[
+                ("address", address.clone()),
+                ("notifier", notifier.to_owned()),
+                ("site", settings.site.title.clone()),
+            ],
         );
         let all: Vec<&PostItem> = wanted.iter().map(|(item, _)| *item).collect();
         let mut context = Context {
@@ -303,7 +311,7 @@ pub fn render(
             .map_err(|e| format!("subject: {e}"))?;
         context.subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
         context.posts = &shown;
-        context.groups = groups(&shown);
+        context.groups = groups(&shown, &words.text("other_posts", None, &[]));
         let html = html_env
             .get_template("message.html")
             .and_then(|t| t.render(minijinja::value::Serde(&context)))
@@ -488,7 +496,9 @@ pub fn confirmation(
         confirm_url: request.link,
         hours: request.hours,
     };
+    let words = mail_words(settings, email);
     let mut env = crate::templates::environment();
+    words.register(&mut env);
     env.add_template("confirm.html", &pages.confirm_html)
         .and_then(|()| env.add_template("confirm.txt", &pages.confirm_txt))
         .map_err(|e| format!("confirmation template: {e}"))?;
@@ -508,9 +518,10 @@ pub fn confirmation(
     let mut builder = Message::builder()
         .from(email.from.clone())
         .to(request.to.clone())
-        .subject(format!(
-            "Confirm your subscription to {}",
-            settings.site.title
+        .subject(words.text(
+            "confirm_subject",
+            None,
+            &[("site", settings.site.title.clone())],
         ))
         .date(SystemTime::from(now))
         .message_id(Some(format!("<{id}@{domain}>")))
@@ -523,6 +534,11 @@ pub fn confirmation(
     }
     let stored = finish(builder, text, html, dkim(email)?.as_ref(), &context.address)?;
     Ok((id, stored))
+}
+
+/// The words mail is written in: `email.language`'s, else the site's.
+fn mail_words<'s>(settings: &'s Settings, email: &'s Email) -> &'s crate::i18n::Catalog {
+    email.words.as_ref().unwrap_or(&settings.words)
 }
 
 /// The headers every signature covers (RFC 6376 §5.4; RFC 8058 §4 asks for both

@@ -140,6 +140,8 @@ pub struct Email {
     pub secret: Option<Vec<u8>>,
     /// The DKIM signing key and its selector.
     pub dkim: Option<DkimKey>,
+    /// The words of `email.language`, when set (else the site's).
+    pub words: Option<crate::i18n::Catalog>,
     pub timeout: Duration,
 }
 
@@ -199,8 +201,7 @@ pub struct EmailTarget {
     pub skipped: Vec<String>,
 }
 
-pub const DEFAULT_SUBJECT: &str =
-    "{{ site.title }}: {{ posts|length }} new post{{ 's' if posts|length != 1 else '' }}";
+pub const DEFAULT_SUBJECT: &str = "{{ t('subject', n=posts|length, site=site.title) }}";
 
 /// Validates `[email]`; errors name the key below `email`.
 pub fn email(raw: &RawEmail, base: &Path) -> Result<Email, (String, String)> {
@@ -304,7 +305,14 @@ pub fn email(raw: &RawEmail, base: &Path) -> Result<Email, (String, String)> {
         (Some(_), None) => return Err(err("dkim_selector", "is needed with `dkim_key`".into())),
         (None, Some(_)) => return Err(err("dkim_key", "is needed with `dkim_selector`".into())),
     };
+    let words = match &raw.language {
+        Some(language) => {
+            Some(crate::i18n::Catalog::load(base, Some(language)).map_err(|m| err("language", m))?)
+        }
+        None => None,
+    };
     Ok(Email {
+        words,
         transport,
         from,
         reply_to,

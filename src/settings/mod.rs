@@ -137,6 +137,8 @@ pub struct Settings {
     pub email: Option<email_settings::Email>,
     /// `[server]`, when present.
     pub server: Option<Server>,
+    /// The words readers see, in `site.language` (`templates/i18n/`).
+    pub words: crate::i18n::Catalog,
 }
 
 /// `[schedule]`, validated.
@@ -308,7 +310,10 @@ impl Settings {
         }
         notifiers.extend(hubs.iter().cloned().map(notify_settings::hub));
 
+        let words = crate::i18n::Catalog::load(base, raw.site.language.as_deref())
+            .map_err(|m| invalid("site.language", m))?;
         Ok(Settings {
+            words,
             path: path.to_owned(),
             fingerprint: 0,
             schedule: Schedule { scan },

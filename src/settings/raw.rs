@@ -70,6 +70,8 @@ pub struct RawEmail {
     pub from: String,
     /// Where replies go.
     pub reply_to: Option<String>,
+    /// The language of the mail, when readers are mailed in another than `site.language`.
+    pub language: Option<String>,
     /// Messages per second.
     #[serde(default = "default_rate")]
     pub rate: f64,

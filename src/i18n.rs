@@ -1,0 +1,155 @@
+//! Words shown to readers, from a catalog per language: data, not code.
+//!
+//! English and Simplified Chinese are compiled in (`templates/i18n/*.toml`); a file of the
+//! same name in `templates/i18n/` beside the settings rewords any of their keys, and a file
+//! for another language adds that language. Templates call `t("key", n=…, name=…)`; a key
+//! with `one` and `other` forms is chosen by `n` (Chinese, Japanese and Korean have only
+//! `other`), and `{name}` in the text is replaced by the value passed.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use minijinja::value::{Kwargs, Value};
+use minijinja::{Environment, Error, ErrorKind};
+use serde::Deserialize;
+
+/// One entry: plain text, or forms by number.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Entry {
+    Text(String),
+    Plural { one: Option<String>, other: String },
+}
+
+/// The words of one language.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    /// The language tag the words are for (`en`, `zh-CN`, …).
+    pub language: String,
+    entries: HashMap<String, Entry>,
+    /// Whether the language has a singular form (`1 post` / `2 posts`).
+    has_one: bool,
+}
+
+const EN: &str = include_str!("../templates/i18n/en.toml");
+const ZH_CN: &str = include_str!("../templates/i18n/zh-CN.toml");
+
+fn parse(text: &str, origin: &str) -> Result<HashMap<String, Entry>, String> {
+    toml::from_str(text).map_err(|e| format!("word catalog `{origin}`: {e}"))
+}
+
+impl Catalog {
+    /// The catalog for `language` (none: English): the built-in words of that language (or
+    /// English), with `templates/i18n/<language>.toml` beside the settings laid over them.
+    pub fn load(base: &Path, language: Option<&str>) -> Result<Catalog, String> {
+        let language = language.unwrap_or("en").to_owned();
+        let lower = language.to_ascii_lowercase();
+        let mut entries = parse(EN, "en")?;
+        if lower.starts_with("zh") {
+            entries.extend(parse(ZH_CN, "zh-CN")?);
+        }
+        let own = base.join("templates/i18n").join(format!("{language}.toml"));
+        if own.is_file() {
+            let text = std::fs::read_to_string(&own)
+                .map_err(|e| format!("cannot read `{}`: {e}", own.display()))?;
+            entries.extend(parse(&text, &own.display().to_string())?);
+        }
+        let has_one = !["zh", "ja", "ko"].iter().any(|l| lower.starts_with(l));
+        Ok(Catalog {
+            language,
+            entries,
+            has_one,
+        })
+    }
+
+    /// The words for `key`, the form for `n`, with `{name}` replaced from `args`. A key the
+    /// catalog lacks shows as itself, so a template typo is visible, never fatal.
+    pub fn text(&self, key: &str, n: Option<i64>, args: &[(&str, String)]) -> String {
+        let template = match self.entries.get(key) {
+            Some(Entry::Text(text)) => text.as_str(),
+            Some(Entry::Plural { one, other }) => match (n, one) {
+                (Some(1), Some(one)) if self.has_one => one.as_str(),
+                _ => other.as_str(),
+            },
+            None => key,
+        };
+        let mut out = template.to_owned();
+        if let Some(n) = n {
+            out = out.replace("{n}", &n.to_string());
+        }
+        for (name, value) in args {
+            out = out.replace(&format!("{{{name}}}"), value);
+        }
+        out
+    }
+
+    /// Adds `t(key, n=…, name=…)` to a template environment.
+    pub fn register(&self, env: &mut Environment<'_>) {
+        let catalog = self.clone();
+        env.add_function(
+            "t",
+            move |key: String, kwargs: Kwargs| -> Result<String, Error> {
+                let mut n = None;
+                let mut args = Vec::new();
+                for name in kwargs.args() {
+                    let value: Value = kwargs.get(name)?;
+                    if name == "n" {
+                        n = Some(i64::try_from(value.clone()).map_err(|_| {
+                            Error::new(ErrorKind::InvalidOperation, "`n` must be a number")
+                        })?);
+                    }
+                    args.push((name, value.to_string()));
+                }
+                Ok(catalog.text(&key, n, &args))
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals_and_languages() {
+        let dir = tempfile::tempdir().unwrap();
+        let en = Catalog::load(dir.path(), Some("en")).unwrap();
+        let site = [("site", "Example".to_owned())];
+        assert_eq!(
+            en.text("new_posts_on", Some(1), &site),
+            "1 new post on Example"
+        );
+        assert_eq!(
+            en.text("new_posts_on", Some(2), &site),
+            "2 new posts on Example"
+        );
+        let zh = Catalog::load(dir.path(), Some("zh-CN")).unwrap();
+        assert_eq!(
+            zh.text("new_posts_on", Some(1), &site),
+            "Example 有 1 篇新文章"
+        );
+        assert_eq!(zh.text("unsubscribe", None, &[]), "退订");
+        assert_eq!(en.text("no_such_key", None, &[]), "no_such_key");
+        // A user's own file rewords a key and leaves the rest.
+        std::fs::create_dir_all(dir.path().join("templates/i18n")).unwrap();
+        std::fs::write(
+            dir.path().join("templates/i18n/zh-CN.toml"),
+            "unsubscribe = \"取消订阅\"\n",
+        )
+        .unwrap();
+        let own = Catalog::load(dir.path(), Some("zh-CN")).unwrap();
+        assert_eq!(own.text("unsubscribe", None, &[]), "取消订阅");
+        assert_eq!(own.text("other_posts", None, &[]), "其他");
+        std::fs::write(dir.path().join("templates/i18n/zh-CN.toml"), "x = [").unwrap();
+        assert!(Catalog::load(dir.path(), Some("zh-CN")).is_err());
+    }
+
+    #[test]
+    fn every_built_in_key_is_in_every_built_in_language() {
+        let en = parse(EN, "en").unwrap();
+        let zh = parse(ZH_CN, "zh-CN").unwrap();
+        let mut missing: Vec<&String> = en.keys().filter(|k| !zh.contains_key(*k)).collect();
+        missing.extend(zh.keys().filter(|k| !en.contains_key(*k)));
+        assert!(missing.is_empty(), "{missing:?}");
+    }
+}
