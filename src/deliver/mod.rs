@@ -98,6 +98,10 @@ impl Lane {
         let mut report = Report::default();
         let timeout = self.transport.timeout().as_secs();
         let mut marks: Vec<(i64, Mark)> = Vec::new();
+        // After a halt (a wrong setting), wake-ups are ignored until the pause is over:
+        // every scan wakes every lane, and a misconfigured server is not to be tried again
+        // each time.
+        let mut held_until: Option<DateTime<Utc>> = None;
         loop {
             let now = shared.clock.now();
             let step = self.step(shared, std::mem::take(&mut marks), now).await;
@@ -116,6 +120,7 @@ impl Lane {
                         tracing::error!(lane = %self.name, "{error}; nothing more is sent until it is fixed (then restart)");
                         let state = LaneState::Broken { error };
                         shared.board.set(&self.name, state, timeout, now);
+                        held_until = done.pause_until;
                     }
                     match done.pause_until {
                         Some(until) => Some(until),
@@ -168,9 +173,16 @@ impl Lane {
                             None => std::future::pending::<()>().await,
                         }
                     };
+                    let held = held_until.is_some_and(|until| until > shared.clock.now());
+                    let woken = async {
+                        if held {
+                            std::future::pending::<()>().await;
+                        }
+                        wake.notified().await;
+                    };
                     tokio::select! {
                         _ = sleep => {}
-                        _ = wake.notified() => {}
+                        _ = woken => {}
                         _ = stop.wait_for(|stopped| *stopped) => return report,
                     }
                 }
