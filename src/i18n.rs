@@ -21,12 +21,24 @@ enum Entry {
     Plural { one: Option<String>, other: String },
 }
 
+/// A catalog file: keyed entries, and the phrases of the server's pages keyed by their
+/// English text (table `[pages]`).
+#[derive(Debug, Deserialize)]
+struct File {
+    #[serde(default)]
+    pages: HashMap<String, String>,
+    #[serde(flatten)]
+    entries: HashMap<String, Entry>,
+}
+
 /// The words of one language.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     /// The language tag the words are for (`en`, `zh-CN`, …).
     pub language: String,
     entries: HashMap<String, Entry>,
+    /// The server's pages: English text → this language's.
+    phrases: HashMap<String, String>,
     /// Whether the language has a singular form (`1 post` / `2 posts`).
     has_one: bool,
 }
@@ -34,7 +46,7 @@ pub struct Catalog {
 const EN: &str = include_str!("../templates/i18n/en.toml");
 const ZH_CN: &str = include_str!("../templates/i18n/zh-CN.toml");
 
-fn parse(text: &str, origin: &str) -> Result<HashMap<String, Entry>, String> {
+fn parse(text: &str, origin: &str) -> Result<File, String> {
     toml::from_str(text).map_err(|e| format!("word catalog `{origin}`: {e}"))
 }
 
@@ -44,20 +56,28 @@ impl Catalog {
     pub fn load(base: &Path, language: Option<&str>) -> Result<Catalog, String> {
         let language = language.unwrap_or("en").to_owned();
         let lower = language.to_ascii_lowercase();
-        let mut entries = parse(EN, "en")?;
+        let File {
+            mut entries,
+            pages: mut phrases,
+        } = parse(EN, "en")?;
+        let mut lay = |file: File| {
+            entries.extend(file.entries);
+            phrases.extend(file.pages);
+        };
         if lower.starts_with("zh") {
-            entries.extend(parse(ZH_CN, "zh-CN")?);
+            lay(parse(ZH_CN, "zh-CN")?);
         }
         let own = base.join("templates/i18n").join(format!("{language}.toml"));
         if own.is_file() {
             let text = std::fs::read_to_string(&own)
                 .map_err(|e| format!("cannot read `{}`: {e}", own.display()))?;
-            entries.extend(parse(&text, &own.display().to_string())?);
+            lay(parse(&text, &own.display().to_string())?);
         }
         let has_one = !["zh", "ja", "ko"].iter().any(|l| lower.starts_with(l));
         Ok(Catalog {
             language,
             entries,
+            phrases,
             has_one,
         })
     }
@@ -83,7 +103,21 @@ impl Catalog {
         out
     }
 
-    /// Adds `t(key, n=…, name=…)` to a template environment.
+    /// A phrase of the server's pages in this language (the English text when the catalog
+    /// has none), with `{name}` replaced from `args`.
+    pub fn phrase(&self, english: &str, args: &[(&str, String)]) -> String {
+        let mut out = self
+            .phrases
+            .get(english)
+            .map_or(english, String::as_str)
+            .to_owned();
+        for (name, value) in args {
+            out = out.replace(&format!("{{{name}}}"), value);
+        }
+        out
+    }
+
+    /// Adds `t(key, n=…, name=…)` and `p(english, name=…)` to a template environment.
     pub fn register(&self, env: &mut Environment<'_>) {
         let catalog = self.clone();
         env.add_function(
@@ -101,6 +135,18 @@ impl Catalog {
                     args.push((name, value.to_string()));
                 }
                 Ok(catalog.text(&key, n, &args))
+            },
+        );
+        let catalog = self.clone();
+        env.add_function(
+            "p",
+            move |english: String, kwargs: Kwargs| -> Result<String, Error> {
+                let mut args = Vec::new();
+                for name in kwargs.args() {
+                    let value: Value = kwargs.get(name)?;
+                    args.push((name, value.to_string()));
+                }
+                Ok(catalog.phrase(&english, &args))
             },
         );
     }
@@ -146,8 +192,8 @@ mod tests {
 
     #[test]
     fn every_built_in_key_is_in_every_built_in_language() {
-        let en = parse(EN, "en").unwrap();
-        let zh = parse(ZH_CN, "zh-CN").unwrap();
+        let en = parse(EN, "en").unwrap().entries;
+        let zh = parse(ZH_CN, "zh-CN").unwrap().entries;
         let mut missing: Vec<&String> = en.keys().filter(|k| !zh.contains_key(*k)).collect();
         missing.extend(zh.keys().filter(|k| !en.contains_key(*k)));
         assert!(missing.is_empty(), "{missing:?}");

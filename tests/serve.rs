@@ -1102,3 +1102,67 @@ fn a_confirmation_mail_carries_a_signature_that_verifies() {
         .collect::<Vec<_>>();
     common::assert_dkim_verifies(&key, &received);
 }
+
+/// A zh-CN site's front page, sign-up answer, confirmation mail and error pages are in
+/// Chinese: no English word of the default templates reaches a reader.
+#[test]
+fn a_chinese_site_serves_and_mails_in_chinese() {
+    let sink = SmtpSink::start();
+    let port = free_port();
+    let settings = settings(port, sink.port, "").replace(
+        "timezone = \"Asia/Shanghai\"",
+        "timezone = \"Asia/Shanghai\"\nlanguage = \"zh-CN\"",
+    );
+    let site = Site::with_settings(&settings);
+    site.post("a.md", post("新闻", "[新媒体]"));
+    let served = Served::start(site, port);
+    let english = [
+        "Feeds",
+        "Copy URL",
+        "Subscribe",
+        "Email address",
+        "Categories",
+        "Published with",
+        "by email",
+        "digest",
+        "All posts",
+        " posts",
+    ];
+    let front = served.get("/", &[]).text();
+    for word in english {
+        assert!(
+            !front.contains(&format!(">{word}")),
+            "{word:?} on the front page"
+        );
+    }
+    assert!(
+        front.contains("订阅源") && front.contains("复制地址") && front.contains("“letters”摘要")
+    );
+    let token = form_token(&served);
+    let answer = post_form(
+        &served,
+        "/subscribe",
+        &[
+            ("email", "new@example.org"),
+            ("notifier", "letters"),
+            ("form_token", &token),
+        ],
+    );
+    assert!(answer.text().contains("请查收邮件"), "{}", answer.text());
+    let mail = wait_for_mail(&sink, "new@example.org", 1, &served);
+    let (subject, text, _) = &mail[0];
+    assert_eq!(subject, "请确认订阅 Test Site");
+    assert!(
+        text.contains("请在 48 小时内打开以下链接完成确认")
+            && !text.contains("Please")
+            && !text.contains("ignore"),
+        "{text}"
+    );
+    let missing = served.get("/nothing-here", &[]).text();
+    assert!(
+        missing.contains("未找到") && missing.contains("返回订阅源"),
+        "{missing}"
+    );
+    let bad = served.get("/confirm?token=forged", &[]).text();
+    assert!(bad.contains("此链接无效"), "{bad}");
+}

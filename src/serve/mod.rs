@@ -112,7 +112,7 @@ pub fn start(
         .ok_or("the settings have no `[server]` table")?;
     let store = Store::open(&settings.state_path).map_err(|e| e.to_string())?;
     let state = Arc::new(State {
-        pages: pages::Pages::new(&server.pages)?,
+        pages: pages::Pages::new(&server.pages, &settings.words)?,
         files: files::FeedFiles::new(&settings.feeds.dir),
         base: server.public_url.path().to_owned(),
         signup: signup::Limits::new(server.signups_per_hour),
@@ -442,7 +442,10 @@ fn not_found(state: &State) -> Answer {
         StatusCode::NOT_FOUND,
         &pages::Page {
             title: "Not found",
-            message: "There is nothing at this address.".into(),
+            message: state
+                .settings
+                .words
+                .phrase("There is nothing at this address.", &[]),
             form: None,
         },
     )

@@ -71,19 +71,27 @@ pub struct Page {
 #[derive(Serialize)]
 pub struct PageForm {
     pub action: String,
+    /// The button's English text.
     pub button: &'static str,
+    /// The button as the reader sees it (filled in when the page is rendered).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub label: String,
     pub fields: Vec<Field>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct Field {
     pub name: &'static str,
     pub value: String,
 }
 
 impl Pages {
-    pub fn new(pages: &crate::settings::server_settings::Pages) -> Result<Pages, String> {
+    pub fn new(
+        pages: &crate::settings::server_settings::Pages,
+        words: &crate::i18n::Catalog,
+    ) -> Result<Pages, String> {
         let mut env = crate::templates::environment();
+        words.register(&mut env);
         // The `.html` names switch auto-escaping on.
         env.add_template_owned("index.html", pages.index.clone())
             .map_err(|e| format!("template `index.html`: {e}"))?;
@@ -113,7 +121,7 @@ impl Pages {
         }
         let (mut site_feed, mut categories, mut tags) = (None, Vec::new(), Vec::new());
         for listed in listing {
-            let feed = feed_info(listed);
+            let feed = feed_info(listed, &settings.words);
             match listed.kind {
                 FeedKind::Site => site_feed = Some(feed),
                 FeedKind::Category(_) => categories.push(feed),
@@ -139,16 +147,23 @@ impl Pages {
         struct Context<'a> {
             site: SiteInfo<'a>,
             base: &'a str,
-            title: &'a str,
+            title: String,
             message: &'a str,
-            form: Option<&'a PageForm>,
+            form: Option<PageForm>,
         }
+        // Titles and buttons are English in the code; the catalog's `[pages]` has them.
+        let words = &settings.words;
         let context = Context {
             site: site_info(settings),
             base,
-            title: page.title,
+            title: words.phrase(page.title, &[]),
             message: &page.message,
-            form: page.form.as_ref(),
+            form: page.form.as_ref().map(|form| PageForm {
+                action: form.action.clone(),
+                button: form.button,
+                label: words.phrase(form.button, &[]),
+                fields: form.fields.clone(),
+            }),
         };
         self.render("page.html", &context)
     }
@@ -170,9 +185,9 @@ fn site_info(settings: &Settings) -> SiteInfo<'_> {
     }
 }
 
-fn feed_info(listed: &Listed) -> FeedInfo {
+fn feed_info(listed: &Listed, words: &crate::i18n::Catalog) -> FeedInfo {
     let (kind, name, depth) = match &listed.kind {
-        FeedKind::Site => ("site", "All posts".to_owned(), 0),
+        FeedKind::Site => ("site", words.phrase("All posts", &[]), 0),
         FeedKind::Category(path) => (
             "category",
             path.last().cloned().unwrap_or_default(),

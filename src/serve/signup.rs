@@ -109,11 +109,20 @@ fn signup_notifiers(state: &State) -> impl Iterator<Item = &Notifier> {
 }
 
 /// How pages and emails name what a notifier sends.
-fn label(notifier: &Notifier) -> String {
-    match notifier.delivery {
-        Delivery::Digest(_) => format!("the “{}” digest", notifier.name),
-        Delivery::Instant => format!("an email for each new post (“{}”)", notifier.name),
-    }
+fn label(state: &State, notifier: &Notifier) -> String {
+    let key = match notifier.delivery {
+        Delivery::Digest(_) => "digest_label",
+        Delivery::Instant => "instant_label",
+    };
+    state
+        .settings
+        .words
+        .text(key, None, &[("name", notifier.name.clone())])
+}
+
+/// A phrase of these pages in the site's language (`[pages]` of the word catalog).
+fn phrase(state: &State, english: &str, args: &[(&str, String)]) -> String {
+    state.settings.words.phrase(english, args)
 }
 
 /// `GET /`: every feed, and a form per notifier that takes sign-ups.
@@ -123,7 +132,7 @@ pub async fn index(state: &State) -> Answer {
     let forms: Vec<SignupForm> = signup_notifiers(state)
         .map(|notifier| SignupForm {
             notifier: notifier.name.clone(),
-            label: label(notifier),
+            label: label(state, notifier),
             token: tokens::sign(
                 &state.server.secret,
                 &Grant {
@@ -171,7 +180,11 @@ fn try_again(state: &State, what: &str) -> Answer {
         state,
         StatusCode::SERVICE_UNAVAILABLE,
         "Please try again",
-        format!("{what} could not be stored just now. Please try again in a minute."),
+        phrase(
+            state,
+            "{what} could not be stored just now. Please try again in a minute.",
+            &[("what", phrase(state, what, &[]))],
+        ),
     )
 }
 
@@ -243,7 +256,11 @@ pub async fn subscribe(state: &State, client: IpAddr, request: Request<Incoming>
             state,
             StatusCode::TOO_MANY_REQUESTS,
             "Too many sign-ups",
-            "Too many sign-ups came from your network just now. Please try again later.".into(),
+            phrase(
+                state,
+                "Too many sign-ups came from your network just now. Please try again later.",
+                &[],
+            ),
         );
         refused.headers_mut().insert(
             header::RETRY_AFTER,
@@ -256,7 +273,11 @@ pub async fn subscribe(state: &State, client: IpAddr, request: Request<Incoming>
             state,
             StatusCode::FORBIDDEN,
             "Sign-up refused",
-            "This form can only be sent from this site's own page.".into(),
+            phrase(
+                state,
+                "This form can only be sent from this site's own page.",
+                &[],
+            ),
         );
     }
     let is_form = request
@@ -269,12 +290,19 @@ pub async fn subscribe(state: &State, client: IpAddr, request: Request<Incoming>
             state,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Sign-up refused",
-            "Please use the form on the front page.".into(),
+            phrase(state, "Please use the form on the front page.", &[]),
         );
     }
     let body = match read_body(request).await {
         Ok(body) => body,
-        Err((status, message)) => return answer(state, status, "Sign-up refused", message.into()),
+        Err((status, message)) => {
+            return answer(
+                state,
+                status,
+                "Sign-up refused",
+                phrase(state, message, &[]),
+            );
+        }
     };
     let fields = parse_fields(&body);
     let Some(notifier) = signup_notifiers(state).find(|n| n.name == fields.notifier) else {
@@ -282,7 +310,11 @@ pub async fn subscribe(state: &State, client: IpAddr, request: Request<Incoming>
             state,
             StatusCode::BAD_REQUEST,
             "Sign-up refused",
-            "This sign-up form is no longer offered; reload the front page.".into(),
+            phrase(
+                state,
+                "This sign-up form is no longer offered; reload the front page.",
+                &[],
+            ),
         );
     };
     let now = state.clock.now();
@@ -293,7 +325,11 @@ pub async fn subscribe(state: &State, client: IpAddr, request: Request<Incoming>
             state,
             StatusCode::BAD_REQUEST,
             "Sign-up refused",
-            "The form has expired. Reload the front page and try again.".into(),
+            phrase(
+                state,
+                "The form has expired. Reload the front page and try again.",
+                &[],
+            ),
         );
     }
     let mailbox = (fields.email.len() <= MAX_ADDRESS)
@@ -304,7 +340,11 @@ pub async fn subscribe(state: &State, client: IpAddr, request: Request<Incoming>
             state,
             StatusCode::BAD_REQUEST,
             "Sign-up refused",
-            format!("“{}” is not an email address.", truncate(&fields.email, 80)),
+            phrase(
+                state,
+                "“{value}” is not an email address.",
+                &[("value", truncate(&fields.email, 80))],
+            ),
         );
     };
     let offered = pages::category_choices(&state.shared.listing(), &notifier.categories);
@@ -315,9 +355,10 @@ pub async fn subscribe(state: &State, client: IpAddr, request: Request<Incoming>
                 state,
                 StatusCode::BAD_REQUEST,
                 "Sign-up refused",
-                format!(
-                    "“{}” is not a category offered here; reload the front page.",
-                    truncate(wanted, 80)
+                phrase(
+                    state,
+                    "“{value}” is not a category offered here; reload the front page.",
+                    &[("value", truncate(wanted, 80))],
                 ),
             );
         }
@@ -330,8 +371,10 @@ pub async fn subscribe(state: &State, client: IpAddr, request: Request<Incoming>
             state,
             StatusCode::OK,
             "Check your inbox",
-            format!(
-                "If {address} can receive email, a message with a confirmation link is on its way. Nothing will be sent until you open it."
+            phrase(
+                state,
+                "If {address} can receive email, a message with a confirmation link is on its way. Nothing will be sent until you open it.",
+                &[("address", address.to_string())],
             ),
         )
     };
@@ -379,7 +422,7 @@ async fn queue_confirmation(
     link.query_pairs_mut()
         .append_pair("token", &tokens::sign(&state.server.secret, &grant));
     let to = Mailbox::new(None, address.clone());
-    let label = label(notifier);
+    let label = label(state, notifier);
     let request = Confirmation {
         notifier: &notifier.name,
         label: &label,
@@ -452,7 +495,7 @@ fn refused_link(state: &State, message: &str) -> Answer {
         state,
         StatusCode::BAD_REQUEST,
         "This link does not work",
-        message.to_owned(),
+        phrase(state, message, &[]),
     )
 }
 
@@ -467,7 +510,7 @@ pub async fn confirm(state: &State, request: &Request<Incoming>) -> Answer {
             state,
             StatusCode::GONE,
             "No longer offered",
-            "This list no longer takes sign-ups.".into(),
+            phrase(state, "This list no longer takes sign-ups.", &[]),
         );
     };
     let others: Vec<String> = state
@@ -497,17 +540,24 @@ pub async fn confirm(state: &State, request: &Request<Incoming>) -> Answer {
     let following = if grant.categories.is_empty() {
         String::new()
     } else {
-        format!(" Categories: {}.", grant.categories.join(", "))
+        phrase(
+            state,
+            " Categories: {categories}.",
+            &[("categories", grant.categories.join(", "))],
+        )
     };
     answer(
         state,
         StatusCode::OK,
         "You are subscribed",
-        format!(
-            "{} will receive {}.{following}",
-            grant.address,
-            label(notifier)
-        ),
+        phrase(
+            state,
+            "{address} will receive {label}.",
+            &[
+                ("address", grant.address.clone()),
+                ("label", label(state, notifier)),
+            ],
+        ) + &following,
     )
 }
 
@@ -522,16 +572,21 @@ pub fn unsubscribe_page(state: &State, request: &Request<Incoming>) -> Answer {
         .notifiers
         .iter()
         .find(|n| n.name == grant.notifier)
-        .map_or_else(|| format!("“{}”", grant.notifier), label);
+        .map_or_else(|| format!("“{}”", grant.notifier), |n| label(state, n));
     page(
         state,
         StatusCode::OK,
         &Page {
             title: "Unsubscribe",
-            message: format!("Stop sending {what} to {}?", grant.address),
+            message: phrase(
+                state,
+                "Stop sending {what} to {address}?",
+                &[("what", what), ("address", grant.address.clone())],
+            ),
             form: Some(PageForm {
                 action: format!("{}unsubscribe?token={}", state.base, token_of(request)),
                 button: "Unsubscribe",
+                label: String::new(),
                 fields: vec![Field {
                     name: "List-Unsubscribe",
                     value: "One-Click".into(),
@@ -550,7 +605,12 @@ pub async fn unsubscribe(state: &State, request: Request<Incoming>) -> Answer {
     // The body (`List-Unsubscribe=One-Click`) says nothing the token does not; it is read so
     // the connection stays usable, and bounded like any other.
     if let Err((status, message)) = read_body(request).await {
-        return answer(state, status, "Unsubscribe failed", message.into());
+        return answer(
+            state,
+            status,
+            "Unsubscribe failed",
+            phrase(state, message, &[]),
+        );
     }
     let (address, notifier) = (grant.address.clone(), grant.notifier.clone());
     let now = state.clock.now();
@@ -566,9 +626,13 @@ pub async fn unsubscribe(state: &State, request: Request<Incoming>) -> Answer {
         state,
         StatusCode::OK,
         "You are unsubscribed",
-        format!(
-            "{} will get no more email from “{}”.",
-            grant.address, grant.notifier
+        phrase(
+            state,
+            "{address} will get no more email from “{notifier}”.",
+            &[
+                ("address", grant.address.clone()),
+                ("notifier", grant.notifier.clone()),
+            ],
         ),
     )
 }

@@ -12,6 +12,6 @@ document.addEventListener("click", async (event) => {
     document.execCommand("copy");
   }
   const label = button.textContent;
-  button.textContent = "Copied";
+  button.textContent = button.dataset.copied || "Copied";
   setTimeout(() => { button.textContent = label; }, 1500);
 });
