@@ -433,11 +433,9 @@ fn dkim_signatures_verify_with_rsa_and_ed25519_and_cover_the_list_headers() {
     assert!(run.stderr().contains("email.dkim_key"), "{}", run.stderr());
 }
 
-/// A TLS mismatch and a refused sender each stop the lane with one clear error naming the
-/// key and what to change, count no attempt, and lose nothing: with the setting fixed, the
-/// next run sends. `check --connect` says the same, sending nothing. (A refused password is
-/// classified the same way, by its 535, but aiosmtpd drops the connection instead of
-/// answering a failed login, so it is not exercised here.)
+/// A TLS mismatch, a refused password and a refused sender each stop the lane with one
+/// clear error naming the key and what to change, count no attempt, and lose nothing: with
+/// the setting fixed, the next run sends. `check --connect` says the same, sending nothing.
 #[test]
 fn a_wrong_setting_halts_the_lane_naming_the_key_and_loses_nothing() {
     let sink = SmtpSink::with_password("right-password");
@@ -456,6 +454,13 @@ fn a_wrong_setting_halts_the_lane_naming_the_key_and_loses_nothing() {
             "right-password",
             "`email.smtp`",
             "?tls=none",
+        ),
+        (
+            good.clone(),
+            "news@example.org",
+            "wrong-password",
+            "`email.password`",
+            "535",
         ),
         (
             good.clone(),
@@ -533,7 +538,7 @@ fn a_wrong_setting_halts_the_lane_naming_the_key_and_loses_nothing() {
     }
     assert_eq!(
         sink.messages().len(),
-        2,
+        3,
         "each held message went once fixed"
     );
 }

@@ -57,7 +57,8 @@ def main():
 
         def authenticator(server, session, envelope, mechanism, auth_data):
             ok = isinstance(auth_data, LoginPassword) and auth_data.password == password
-            return AuthResult(success=ok)
+            # handled=False: aiosmtpd answers a refusal with 535 itself.
+            return AuthResult(success=ok, handled=False)
 
         options = dict(auth_required=True, auth_require_tls=False, authenticator=authenticator)
     controller = Controller(Sink(outdir), hostname="127.0.0.1", port=port, **options)
