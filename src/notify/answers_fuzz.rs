@@ -119,16 +119,6 @@ fn header(rng: &mut Rng) -> Option<String> {
 #[test]
 fn no_receiver_answer_panics_or_asks_for_more_than_the_cap() {
     let now = Utc.with_ymd_and_hms(2026, 12, 2, 8, 0, 0).unwrap();
-    let platforms = [
-        Platform::Slack,
-        Platform::Discord,
-        Platform::Teams,
-        Platform::Telegram,
-        Platform::DingTalk,
-        Platform::Feishu,
-        Platform::WeCom,
-        Platform::Matrix,
-    ];
     let mut rng = Rng(0x7469_6469_6e67_7321);
     for round in 0..20_000 {
         let status = match rng.below(4) {
@@ -146,7 +136,7 @@ fn no_receiver_answer_panics_or_asks_for_more_than_the_cap() {
         };
         let mut outcomes = vec![answer.outcome()];
         outcomes.extend(
-            platforms
+            Platform::ALL
                 .iter()
                 .map(|&p| chat::contract(p).classify(&answer)),
         );
