@@ -417,7 +417,7 @@ fn dkim_signatures_verify_with_rsa_and_ed25519_and_cover_the_list_headers() {
                 "s=s2026;",
                 tag,
                 "c=relaxed/relaxed;",
-                "h=from:to:subject:date:message-id:mime-version:reply-to:list-id:list-unsubscribe:list-unsubscribe-post;",
+                "h=from:to:subject:date:message-id:mime-version:content-type:reply-to:list-id:list-unsubscribe:list-unsubscribe-post;",
             ] {
                 assert!(signature.contains(part), "{part} missing: {signature}");
             }

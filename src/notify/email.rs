@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use lettre::message::dkim::{DkimConfig, DkimSigningKey};
-use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{self, ContentTransferEncoding, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -439,8 +439,11 @@ fn finish(
     dkim: Option<&DkimConfig>,
     to: &str,
 ) -> Result<String, String> {
+    let (content_type, body) = alternative_body(text, html)?;
     let mut message = builder
-        .multipart(MultiPart::alternative_plain_html(text, html))
+        .header(header::MIME_VERSION_1_0)
+        .header(content_type)
+        .body(body)
         .map_err(|e| format!("cannot build the message: {e}"))?;
     if let Some(config) = dkim {
         message.sign(config);
@@ -450,6 +453,34 @@ fn finish(
         eml: String::from_utf8_lossy(&message.formatted()).into_owned(),
     };
     Ok(serde_json::to_string(&stored).expect("plain structs serialize"))
+}
+
+/// The text and HTML alternatives as a message header and a ready-made body. lettre writes
+/// a multipart's Content-Type together with its body, after signing, which would leave
+/// Content-Type outside the DKIM signature; lifting it into the message's own headers lets
+/// the signature cover it (RFC 6376 §5.4). The parts are already 7-bit (quoted-printable
+/// or base64), so the body goes out byte for byte as made.
+fn alternative_body(text: String, html: String) -> Result<(header::ContentType, Body), String> {
+    let part = MultiPart::alternative_plain_html(text, html);
+    let content_type = part
+        .headers()
+        .get::<header::ContentType>()
+        .ok_or("the multipart has no Content-Type")?;
+    let formatted = part.formatted();
+    // `formatted` is the part's headers, a blank line, then its body.
+    let start = formatted
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| at + 4)
+        .ok_or("the multipart has no body")?;
+    // lettre's chooser would call lines over 76 characters "not 7-bit", and quoted-printable
+    // lines are 76 plus the line break; the body is lettre's own 7-bit output, so it is
+    // handed over as already encoded (7bit is what RFC 2045 §6.4 allows for a multipart).
+    let body = Body::dangerous_pre_encoded(
+        formatted[start..].to_vec(),
+        ContentTransferEncoding::SevenBit,
+    );
+    Ok((content_type, body))
 }
 
 /// A double opt-in request: who asked, for what, and the link that confirms it.
@@ -544,8 +575,6 @@ fn mail_words<'s>(settings: &'s Settings, email: &'s Email) -> &'s crate::i18n::
 /// The headers every signature covers (RFC 6376 §5.4; RFC 8058 §4 asks for both
 /// List-Unsubscribe headers). A header a message does not carry (Reply-To, the list
 /// headers of a confirmation) is signed as absent, so it cannot be added on the way.
-/// `Content-Type` is not among them: lettre writes a multipart message's Content-Type
-/// with its body, after signing, so a signature over it would never verify.
 const SIGNED_HEADERS: &[&str] = &[
     "From",
     "To",
@@ -553,6 +582,7 @@ const SIGNED_HEADERS: &[&str] = &[
     "Date",
     "Message-ID",
     "MIME-Version",
+    "Content-Type",
     "Reply-To",
     "List-Id",
     "List-Unsubscribe",
