@@ -32,7 +32,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read the content folder and write every feed.
-    Build,
+    Build {
+        /// Read and parse every post file and render every feed, trusting neither the parse
+        /// cache (it is written afresh) nor the feeds manifest.
+        #[arg(long)]
+        full: bool,
+    },
     /// Read settings and content and report every problem; write nothing. Also shows when
     /// the schedules fire next.
     Check {

@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         clock,
     };
     let status = match cli.command {
-        Command::Build => app::build(&ctx, Mode::Write),
+        Command::Build { full } => app::build(&ctx, Mode::Write, full),
         Command::Check { connect } => app::check(&ctx, connect),
         Command::Run { once, backfill } => app::run(&ctx, once, backfill),
         Command::Serve => app::serve(&ctx),

@@ -9,21 +9,24 @@ use std::path::PathBuf;
 use chrono::{DateTime, FixedOffset};
 
 /// How a post's body is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BodyFormat {
     Markdown,
     Html,
 }
 
-/// One published (or scheduled) post.
-#[derive(Debug, Clone, PartialEq)]
+/// One published (or scheduled) post. It is serialized only into the parse cache.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Post {
     /// Stable identity: front-matter `id`/`abbrlink`, else the path below the content folder.
     /// It does not change when the post is edited.
     pub id: String,
-    /// Path below the content folder, with `/` separators.
+    /// Path below the content folder, with `/` separators. (The parse cache keys its entries
+    /// by it and restores it, with `file`, on loading.)
+    #[serde(skip)]
     pub source: String,
     /// The file, as a path the user can open (content folder joined with `source`).
+    #[serde(skip)]
     pub file: PathBuf,
     pub format: BodyFormat,
     /// Hash (xxh3) of the file's bytes: it changes exactly when the file does, front matter

@@ -70,8 +70,9 @@ impl<'a> Scanner<'a> {
         let started = Instant::now();
         let now = self.clock.now();
         let settings = self.settings;
-        let scan = content::scan(settings, &Progress::hidden())?;
-        let feeds = feeds::build(&scan.posts, settings, now, Mode::Write)?;
+        let cache = content::cache::Use::On(settings.posts_cache_path());
+        let scan = content::scan(settings, &Progress::hidden(), &cache, now.into())?;
+        let feeds = feeds::build(&scan.posts, settings, now, Mode::Write, false)?;
         let mut report = ScanReport {
             posts: scan.posts.len(),
             problems: scan.problems,

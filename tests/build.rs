@@ -504,3 +504,83 @@ fn the_bundled_example_builds_cleanly() {
     );
     assert!(assert_feeds_valid(&out.path().join("feeds")) > 30);
 }
+
+/// Years after the test writes its files: the parse cache trusts only files last changed
+/// more than a moment before a scan.
+const LATER: &str = "2040-01-01T00:00:00Z";
+
+/// Replaces `from` by `to` in the parse cache, as if a file had once parsed that way.
+fn doctor_cache(site: &Site, from: &str, to: &str) {
+    let path = site.path().join(".tidings/state.db.posts");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "the cache holds `{from}`");
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    // The feeds' own manifest would skip rendering: the file's bytes did not change.
+    let _ = std::fs::remove_file(site.out().join(".tidings-manifest"));
+}
+
+/// An unchanged file is taken from the parse cache; any change to the file (even one that
+/// keeps its size and modification time), to the settings that shape posts, or to the cache
+/// itself means reading again; `build --full` reads everything.
+#[test]
+fn the_parse_cache_is_trusted_only_for_unchanged_files() {
+    let site = seed_site();
+    site.run_at(LATER, &["build"]).expect(0);
+    let title = |site: &Site| {
+        parse_feed(&site.out().join("categories/二次元/atom.xml")).entries[0]
+            .title
+            .clone()
+            .unwrap()
+            .content
+    };
+    assert_eq!(title(&site), "第1话 - 开始");
+
+    // Proof the cache is read: a doctored entry for an unchanged file is believed…
+    doctor_cache(&site, "第1话 - 开始", "第1话 - 缓存");
+    site.run_at(LATER, &["build"]).expect(0);
+    assert_eq!(title(&site), "第1话 - 缓存");
+    // …until `--full`, which reads every file and writes the cache afresh.
+    site.run_at(LATER, &["build", "--full"]).expect(0);
+    assert_eq!(title(&site), "第1话 - 开始");
+    site.run_at(LATER, &["build"]).expect(0);
+    assert_eq!(title(&site), "第1话 - 开始");
+
+    // Same size, modification time put back: the change time still gives the edit away.
+    let rel = "二次元/番剧/第1话.md";
+    let path = site.path().join("posts").join(rel);
+    let before = std::fs::read_to_string(&path).unwrap();
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    site.post(rel, before.replace("开始", "结束"));
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    site.run_at(LATER, &["build"]).expect(0);
+    assert_eq!(title(&site), "第1话 - 结束");
+
+    // A setting that changes what every post becomes empties the cache.
+    site.run_at(LATER, &["build"]).expect(0);
+    doctor_cache(&site, "第1话 - 结束", "第1话 - 缓存");
+    let settings = site.path().join("settings.toml");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(&settings, text.replace("Asia/Shanghai", "Europe/Berlin")).unwrap();
+    site.run_at(LATER, &["build"]).expect(0);
+    assert_eq!(title(&site), "第1话 - 结束");
+
+    // A damaged cache is ignored whole, and a gone file is forgotten.
+    let cache = site.path().join(".tidings/state.db.posts");
+    let text = std::fs::read_to_string(&cache).unwrap();
+    std::fs::write(&cache, &text[..text.len() / 2]).unwrap();
+    site.remove_post(rel);
+    let run = site.run_at(LATER, &["build"]).expect(0);
+    assert!(run.stdout().contains("4 published"), "{}", run.stdout());
+    assert!(!site.out().join("categories/二次元").exists());
+    assert!(!std::fs::read_to_string(&cache).unwrap().contains("第1话"));
+
+    // `check` trusts no cache and writes none.
+    std::fs::remove_file(&cache).unwrap();
+    site.run_at(LATER, &["check"]).expect(0);
+    assert!(!cache.exists());
+}

@@ -5,13 +5,15 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use super::{Context, Status, report_problems};
-use crate::content;
+use crate::content::{self, cache};
 use crate::feeds::{self, Mode};
 use crate::progress::Progress;
 use crate::settings::{Delivery, NotifierKind, Settings};
 
-/// `tidings build` (mode Write) and `tidings check` (mode Check).
-pub fn build(ctx: &Context, mode: Mode) -> Status {
+/// `tidings build` (mode Write) and `tidings check` (mode Check). `check` reads every file
+/// and writes nothing, the parse cache included; `build --full` reads every file and writes
+/// the cache afresh.
+pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
     let started = Instant::now();
     let settings = match Settings::from_file(ctx.config) {
         Ok(settings) => settings,
@@ -25,7 +27,12 @@ pub fn build(ctx: &Context, mode: Mode) -> Status {
     } else {
         Progress::on_terminal("reading posts")
     };
-    let scan = match content::scan(&settings, &progress) {
+    let cache = match (mode, full) {
+        (Mode::Check, _) => cache::Use::Off,
+        (Mode::Write, true) => cache::Use::Refresh(settings.posts_cache_path()),
+        (Mode::Write, false) => cache::Use::On(settings.posts_cache_path()),
+    };
+    let scan = match content::scan(&settings, &progress, &cache, ctx.clock.now().into()) {
         Ok(scan) => scan,
         Err(e) => {
             eprintln!("error: {e}");
@@ -33,7 +40,7 @@ pub fn build(ctx: &Context, mode: Mode) -> Status {
         }
     };
     tracing::debug!(posts = scan.posts.len(), elapsed = ?started.elapsed(), "scanned");
-    let report = match feeds::build(&scan.posts, &settings, ctx.clock.now(), mode) {
+    let report = match feeds::build(&scan.posts, &settings, ctx.clock.now(), mode, full) {
         Ok(report) => report,
         Err(e) => {
             report_problems(&scan.problems);
@@ -138,7 +145,7 @@ fn print_schedules(settings: &Settings, now: DateTime<Utc>) {
 /// `tidings check [--connect]`: `build` in check mode, then, with `--connect`, a connection
 /// to the SMTP server of `[email]` (sending nothing). A server that refuses is exit 2.
 pub fn check(ctx: &Context, connect: bool) -> Status {
-    let status = build(ctx, Mode::Check);
+    let status = build(ctx, Mode::Check, false);
     if !connect || status == Status::Failed {
         return status;
     }

@@ -4,6 +4,7 @@
 //! skipped. Files are read and parsed on every core; the result is in path order, so the same
 //! folder always gives the same posts in the same order.
 
+pub mod cache;
 pub mod dates;
 pub mod frontmatter;
 pub mod markup;
@@ -13,12 +14,14 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use rayon::prelude::*;
 
 use crate::model::{BodyFormat, Post};
 use crate::progress::Progress;
 use crate::settings::Settings;
+use cache::{Cached, CachedRef, Identity};
 use post::{Outcome, Source};
 
 /// Something wrong with one file.
@@ -63,36 +66,67 @@ struct Candidate {
     draft_folder: bool,
 }
 
-/// Reads every post below `settings.content.dir`.
-pub fn scan(settings: &Settings, progress: &Progress) -> Result<Scan, ScanError> {
+/// Reads every post below `settings.content.dir`, taking unchanged files from the parse
+/// cache as `cache` allows. `now` tells which files changed too recently to cache.
+pub fn scan(
+    settings: &Settings,
+    progress: &Progress,
+    cache: &cache::Use,
+    now: SystemTime,
+) -> Result<Scan, ScanError> {
     let dir = &settings.content.dir;
     std::fs::read_dir(dir).map_err(|source| ScanError {
         dir: dir.clone(),
         source,
     })?;
     let started = std::time::Instant::now();
+    let started_at = now;
     let (candidates, mut problems) = walk(settings);
     tracing::debug!(files = candidates.len(), elapsed = ?started.elapsed(), "walked");
-    progress.start(candidates.len());
-    let outcomes: Vec<Result<Outcome, Problem>> = candidates
-        .par_iter()
+    let mut cached = cache::load(cache, settings.posts_fingerprint);
+    let work: Vec<(Candidate, Option<(Identity, Cached)>)> = candidates
+        .into_iter()
         .map(|c| {
-            let outcome = read_candidate(c, settings);
+            let hit = cached.remove(&c.rel);
+            (c, hit)
+        })
+        .collect();
+    // Entries left over are files that are gone: the cache must forget them.
+    let forgotten = !cached.is_empty();
+    drop(cached);
+    progress.start(work.len());
+    let reads: Vec<FileRead> = work
+        .into_par_iter()
+        .map(|(candidate, hit)| {
+            let read = read_or_reuse(candidate, hit, settings);
             progress.tick();
-            outcome
+            read
         })
         .collect();
     progress.finish();
+    let reread = reads.iter().filter(|r| r.fresh).count();
+    tracing::debug!(files = reads.len(), reread, elapsed = ?started.elapsed(), "read");
+    let learned = reads
+        .iter()
+        .any(|r| r.fresh && r.identity.is_some_and(|id| !id.is_racy(started_at)));
+    if learned || forgotten || matches!(cache, cache::Use::Refresh(_)) {
+        cache::save(
+            cache,
+            settings.posts_fingerprint,
+            &cache_entries(&reads),
+            started_at,
+        );
+    }
 
     let mut scan = Scan::default();
     let mut ids: HashMap<String, String> = HashMap::new();
-    for (candidate, outcome) in candidates.iter().zip(outcomes) {
-        match outcome {
+    for read in reads {
+        match read.outcome {
             Ok(Outcome::Draft) => scan.drafts += 1,
             Ok(Outcome::Post(post)) => {
                 if let Some(first) = ids.get(&post.id) {
                     problems.push(Problem {
-                        file: candidate.path.clone(),
+                        file: read.candidate.path,
                         line: None,
                         message: format!(
                             "id `{}` is also used by `{first}`; give each post its own `id`",
@@ -110,6 +144,87 @@ pub fn scan(settings: &Settings, progress: &Progress) -> Result<Scan, ScanError>
     problems.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
     scan.problems = problems;
     Ok(scan)
+}
+
+/// One file's outcome and whether it was read now (rather than taken from the cache).
+struct FileRead {
+    candidate: Candidate,
+    /// `None` when the file could not be stat'ed or is a draft by its folder: not cached.
+    identity: Option<Identity>,
+    outcome: Result<Outcome, Problem>,
+    fresh: bool,
+}
+
+/// Takes the cached outcome when the file is exactly as it was, else reads it.
+fn read_or_reuse(
+    candidate: Candidate,
+    hit: Option<(Identity, Cached)>,
+    settings: &Settings,
+) -> FileRead {
+    if candidate.draft_folder {
+        return FileRead {
+            candidate,
+            identity: None,
+            outcome: Ok(Outcome::Draft),
+            fresh: false,
+        };
+    }
+    let identity = std::fs::metadata(&candidate.path)
+        .ok()
+        .map(|meta| Identity::of(&meta));
+    if let (Some(now), Some((then, cached))) = (identity, hit)
+        && now == then
+    {
+        let outcome = match cached {
+            Cached::Post(mut post) => {
+                post.source.clone_from(&candidate.rel);
+                post.file = settings.content.dir.join(&candidate.rel);
+                Ok(Outcome::Post(post))
+            }
+            Cached::Draft => Ok(Outcome::Draft),
+            Cached::Problem { line, message } => Err(Problem {
+                file: candidate.path.clone(),
+                line,
+                message,
+            }),
+        };
+        return FileRead {
+            candidate,
+            identity,
+            outcome,
+            fresh: false,
+        };
+    }
+    let outcome = read_candidate(&candidate, settings);
+    FileRead {
+        candidate,
+        identity,
+        outcome,
+        fresh: true,
+    }
+}
+
+/// What the cache should hold after this scan.
+fn cache_entries(reads: &[FileRead]) -> Vec<cache::Entry<'_>> {
+    reads
+        .iter()
+        .filter_map(|read| {
+            let id = read.identity?;
+            let of = match &read.outcome {
+                Ok(Outcome::Post(post)) => CachedRef::Post(post),
+                Ok(Outcome::Draft) => CachedRef::Draft,
+                Err(problem) => CachedRef::Problem {
+                    line: problem.line,
+                    message: &problem.message,
+                },
+            };
+            Some(cache::Entry {
+                rel: &read.candidate.rel,
+                id,
+                of,
+            })
+        })
+        .collect()
 }
 
 /// File extensions read as posts.

@@ -113,12 +113,14 @@ pub fn feed_url(settings: &Settings, spec: &FeedSpec, format: Format) -> String 
     url
 }
 
-/// Builds every feed of the site from `posts`.
+/// Builds every feed of the site from `posts`. With `full`, every feed is rendered and
+/// compared with the disk even when the manifest says nothing changed.
 pub fn build(
     posts: &[Post],
     settings: &Settings,
     now: DateTime<Utc>,
     mode: Mode,
+    full: bool,
 ) -> Result<Report, OutputError> {
     let plan = plan::plan(posts, settings, now);
     let root = &settings.feeds.dir;
@@ -134,7 +136,7 @@ pub fn build(
     // Nothing new since the last build: every file it wrote is still right.
     let planned = planned_files(settings, &plan.feeds);
     let fingerprint = manifest::fingerprint(settings, &plan.feeds, posts);
-    if manifest::is_current(root, fingerprint, &planned) {
+    if !full && manifest::is_current(root, fingerprint, &planned) {
         report.unchanged = planned.len();
         report.removed = remove_stale(root, &planned.into_iter().collect(), dry_run)?;
         return Ok(report);

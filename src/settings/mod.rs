@@ -125,6 +125,9 @@ pub struct Settings {
     /// Hash of the settings text and the folder it was read against: whatever changes it may
     /// change every feed.
     pub fingerprint: u64,
+    /// Hash of what shapes a post read from its file (`[site]`, `[content]`, the folder they
+    /// resolve against): the parse cache is trusted only under the same value.
+    pub posts_fingerprint: u64,
     pub site: Site,
     pub content: Content,
     pub feeds: Feeds,
@@ -148,6 +151,13 @@ pub struct Schedule {
 }
 
 impl Settings {
+    /// Where the parse cache lives: beside the state file, never in the published feeds.
+    pub fn posts_cache_path(&self) -> PathBuf {
+        let mut name = self.state_path.file_name().unwrap_or_default().to_owned();
+        name.push(".posts");
+        self.state_path.with_file_name(name)
+    }
+
     /// Reads and validates a settings file; relative paths in it resolve against its folder.
     pub fn from_file(path: &Path) -> Result<Settings, SettingsError> {
         let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Unreadable {
@@ -181,6 +191,12 @@ impl Settings {
             message,
         };
 
+        let posts_fingerprint = {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            h.update(format!("{:?}\n{:?}", raw.site, raw.content).as_bytes());
+            h.update(base.as_os_str().as_encoded_bytes());
+            h.digest()
+        };
         let site_url = parse_base_url(&raw.site.url).map_err(|m| invalid("site.url", m))?;
         let timezone: Tz = raw.site.timezone.parse().map_err(|_| {
             invalid(
@@ -316,6 +332,7 @@ impl Settings {
             words,
             path: path.to_owned(),
             fingerprint: 0,
+            posts_fingerprint,
             schedule: Schedule { scan },
             state_path,
             notifiers,
