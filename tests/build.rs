@@ -584,3 +584,82 @@ fn the_parse_cache_is_trusted_only_for_unchanged_files() {
     site.run_at(LATER, &["check"]).expect(0);
     assert!(!cache.exists());
 }
+
+/// Posts shaped to exhaust a parser or the file system (a 2,000-level category chain, 100,000
+/// nested brackets, thousands of tags) are each reported with file and line and skipped;
+/// every other post is published, and the daemon announces it.
+#[test]
+fn a_post_over_a_limit_is_reported_and_skipped_and_the_rest_announced() {
+    let site = Site::with_settings(&format!(
+        "{}\n[notifiers.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\n",
+        common::BASE_SETTINGS
+    ));
+    site.post(
+        "good.md",
+        "---\ntitle: Good\ndate: 2021-01-01\ncategories: [News]\n---\nfine\n",
+    );
+    let chain: String = (0..2000).map(|i| format!(" - level{i}\n")).collect();
+    site.post(
+        "chain.md",
+        format!("---\ntitle: Chain\ndate: 2021-01-01\ncategories:\n{chain}---\nx\n"),
+    );
+    site.post(
+        "brackets.md",
+        format!(
+            "---\ntitle: B\ndate: 2021-01-01\nx: {}\n---\nx\n",
+            "[".repeat(200_000)
+        ),
+    );
+    site.post(
+        "braces.md",
+        format!(
+            "---\ntitle: B\ndate: 2021-01-01\nx: {}\n---\nx\n",
+            "{a: ".repeat(50_000)
+        ),
+    );
+    let tags: String = (0..1000).map(|i| format!(" - t{i}\n")).collect();
+    site.post(
+        "tags.md",
+        format!("---\ntitle: Tags\ndate: 2021-01-01\ntags:\n{tags}---\nx\n"),
+    );
+    let run = site.run(&["build"]).expect(1);
+    let err = run.stderr();
+    let posts = site.path().join("posts");
+    for expected in [
+        format!(
+            "{}:4: `categories` is a chain 2000 levels deep",
+            posts.join("chain.md").display()
+        ),
+        format!(
+            "{}:4: front matter nests brackets more than 64 deep",
+            posts.join("brackets.md").display()
+        ),
+        format!(
+            "{}:4: front matter nests brackets",
+            posts.join("braces.md").display()
+        ),
+        format!(
+            "{}:4: `tags` lists 1000 tags",
+            posts.join("tags.md").display()
+        ),
+    ] {
+        assert!(err.contains(&expected), "missing `{expected}` in:\n{err}");
+    }
+    assert!(run.stdout().contains("1 published"), "{}", run.stdout());
+    assert!(site.out().join("categories/News/rss.xml").exists());
+    assert!(!site.out().join("categories/level0").exists());
+    assert!(!site.out().join("tags").exists());
+
+    // The daemon: the bad posts are reported, the good one recorded and (when new) announced.
+    let run = site.run(&["run", "--once"]);
+    assert!(run.stderr().contains("chain.md:4"), "{}", run.stderr());
+    site.post("new.md", "---\ntitle: New\ndate: 2021-01-02\n---\nnew\n");
+    site.run(&["run", "--once"]);
+    let status = site.run(&["status"]).expect(0);
+    assert!(
+        status.stdout().contains("2 posts, 1 new, 4 with problems")
+            && status.stdout().contains("1 retrying"),
+        "the new post is recorded and queued for the webhook:\n{}",
+        status.stdout()
+    );
+}

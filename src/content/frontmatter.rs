@@ -86,8 +86,19 @@ fn next_line(text: &str, offset: usize) -> Option<(&str, usize)> {
     })
 }
 
+/// Front matter larger than this is refused before parsing: real front matter is a few
+/// KiB, even with a long `description`.
+pub const MAX_BYTES: usize = 256 * 1024;
+
+/// Brackets and braces nested deeper than this are refused before parsing. A YAML parser
+/// takes quadratic time on deep flow nesting (100,000 `[` took a minute) before its own
+/// recursion limit answers; no real front matter nests past a handful.
+pub const MAX_NESTING: usize = 64;
+
 /// Parses front matter into a map of keys to values (empty front matter gives an empty map).
+/// Its size and nesting are checked first, so no input shape can make parsing slow.
 pub fn parse(split: &Split) -> Result<Map<String, Value>, FrontMatterError> {
+    check_budget(split)?;
     let value = match split.syntax {
         Syntax::Yaml => parse_yaml(split.front, split.front_line)?,
         Syntax::Toml => parse_toml(split.front, split.front_line)?,
@@ -100,6 +111,43 @@ pub fn parse(split: &Split) -> Result<Map<String, Value>, FrontMatterError> {
             message: "front matter is not a set of `key: value` pairs".into(),
         }),
     }
+}
+
+/// Refuses front matter over [`MAX_BYTES`] or nested past [`MAX_NESTING`], in one pass over
+/// its bytes. Quotes are not followed: a bracket inside a string counts too, which errs only
+/// towards refusing front matter with 64 unclosed brackets in its strings.
+fn check_budget(split: &Split) -> Result<(), FrontMatterError> {
+    if split.front.len() > MAX_BYTES {
+        return Err(FrontMatterError {
+            line: Some(split.front_line),
+            message: format!(
+                "front matter is {} KiB, over the {} KiB limit; move long text into the body",
+                split.front.len() / 1024,
+                MAX_BYTES / 1024
+            ),
+        });
+    }
+    let mut depth = 0usize;
+    let mut line = split.front_line;
+    for byte in split.front.bytes() {
+        match byte {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(FrontMatterError {
+                        line: Some(line),
+                        message: format!(
+                            "front matter nests brackets more than {MAX_NESTING} deep; no post needs that, so it was not parsed"
+                        ),
+                    });
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'\n' => line += 1,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn parse_yaml(text: &str, first_line: usize) -> Result<Value, FrontMatterError> {
@@ -215,6 +263,21 @@ mod tests {
         let text = "+++\ntitle = \"x\"\ndate = \n+++\n";
         let s = split(text).unwrap().unwrap();
         assert_eq!(parse(&s).unwrap_err().line, Some(3));
+    }
+
+    #[test]
+    fn deep_or_huge_front_matter_is_refused_before_parsing() {
+        let deep = format!("---\ntitle: a\nx: {}\n---\n", "[".repeat(100_000));
+        let err = parse(&split(&deep).unwrap().unwrap()).unwrap_err();
+        assert_eq!(err.line, Some(3));
+        assert!(err.message.contains("64 deep"), "{}", err.message);
+        let braces = format!("+++\nx = {}\n+++\n", "{a = ".repeat(1_000));
+        assert!(parse(&split(&braces).unwrap().unwrap()).is_err());
+        let fine = format!("---\nx: {}1{}\n---\n", "[".repeat(64), "]".repeat(64));
+        assert!(parse(&split(&fine).unwrap().unwrap()).is_ok());
+        let huge = format!("---\ndescription: {}\n---\n", "x".repeat(MAX_BYTES));
+        let err = parse(&split(&huge).unwrap().unwrap()).unwrap_err();
+        assert!(err.message.contains("256 KiB limit"), "{}", err.message);
     }
 
     #[test]

@@ -88,8 +88,19 @@ pub fn interpret(
         None => None,
     };
 
-    let categories = chains(first(meta, &["categories", "category"]).map(|(_, v)| v));
+    let (category_key, category_value) = first(meta, &["categories", "category"]).unzip();
+    let categories = chains(category_value);
+    check_chains(category_key.unwrap_or("categories"), &categories)?;
     let tags = names(meta.get("tags"));
+    if tags.len() > MAX_TAGS {
+        return Err(field_error(
+            "tags",
+            format!(
+                "lists {} tags; at most {MAX_TAGS} are published (each is a feed of its own)",
+                tags.len()
+            ),
+        ));
+    }
     let id = first(meta, &["id", "abbrlink"])
         .and_then(|(_, v)| text_of(Some(v)))
         .filter(|id| !id.is_empty())
@@ -281,6 +292,56 @@ fn chains(value: Option<&Value>) -> Vec<Vec<String>> {
         }
     }
     unique
+}
+
+/// A category chain deeper than this is refused: each level is a folder of feeds, and no
+/// site's categories nest past a few levels (a 2,000-level chain wrote 2,506 files and then
+/// failed the whole build on "File name too long").
+pub const MAX_CHAIN_DEPTH: usize = 16;
+
+/// The folder path a chain makes, in bytes (each name counts as the at most 200 bytes its
+/// folder keeps, plus a separator): within what every common file system allows below a
+/// feeds folder.
+pub const MAX_CHAIN_BYTES: usize = 1024;
+
+/// At most this many category chains and tags per post: each one is a feed.
+pub const MAX_CHAINS: usize = 64;
+pub const MAX_TAGS: usize = 256;
+
+/// Refuses categories that would make too many feeds or folders too deep or long, before
+/// any feed is planned: the post is reported and skipped, every other post is published.
+fn check_chains(key: &'static str, chains: &[Vec<String>]) -> Result<(), FieldError> {
+    if chains.len() > MAX_CHAINS {
+        return Err(field_error(
+            key,
+            format!(
+                "lists {} categories; at most {MAX_CHAINS} are published",
+                chains.len()
+            ),
+        ));
+    }
+    for chain in chains {
+        if chain.len() > MAX_CHAIN_DEPTH {
+            return Err(field_error(
+                key,
+                format!(
+                    "is a chain {} levels deep (`{} / …`); at most {MAX_CHAIN_DEPTH} make folders every file system can hold. Several separate categories are written as a list of lists: `[[a], [b]]`",
+                    chain.len(),
+                    chain[..3].join(" / ")
+                ),
+            ));
+        }
+        let bytes: usize = chain.iter().map(|name| name.len().min(200) + 1).sum();
+        if bytes > MAX_CHAIN_BYTES {
+            return Err(field_error(
+                key,
+                format!(
+                    "makes a folder path of {bytes} bytes; at most {MAX_CHAIN_BYTES} fit every file system"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Tags: a string or a list of scalars (numbers allowed), without blanks or repeats.

@@ -201,7 +201,7 @@ fn safe_dirs<'a>(
 }
 
 /// A name as one folder name: separators, control characters and characters Windows refuses
-/// become `_`, leading dots and surrounding spaces go (no `..`, no hidden folders), and long
+/// become `_`, Windows device names (`CON`, `NUL`, `COM1`…) get a `_` after them, leading dots and surrounding spaces go (no `..`, no hidden folders), and long
 /// names are cut to 200 bytes on a character boundary. Unicode stays as it is.
 pub fn safe_segment(name: &str) -> String {
     let mapped: String = name
@@ -225,9 +225,25 @@ pub fn safe_segment(name: &str) -> String {
     }
     if segment.is_empty() {
         "_".to_owned()
+    } else if is_reserved_on_windows(&segment) {
+        segment.push('_');
+        segment
     } else {
         segment
     }
+}
+
+/// `CON`, `NUL`, `COM1`… (with any extension, in any case) name devices on Windows: a folder
+/// of that name cannot be made there, or copied there from a server.
+fn is_reserved_on_windows(segment: &str) -> bool {
+    let stem = segment.split('.').next().unwrap_or(segment).trim_end();
+    let upper = stem.to_ascii_uppercase();
+    matches!(
+        upper.as_str(),
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+    ) || (upper.len() == 4
+        && (upper.starts_with("COM") || upper.starts_with("LPT"))
+        && upper.as_bytes()[3].is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -246,6 +262,12 @@ mod tests {
             ("新媒体", "新媒体"),
             ("— 番剧", "— 番剧"),
             ("C:\\x", "C__x"),
+            ("CON", "CON_"),
+            ("nul", "nul_"),
+            ("Com1", "Com1_"),
+            ("LPT9.txt", "LPT9.txt_"),
+            ("CONTENT", "CONTENT"),
+            ("COMA", "COMA"),
         ] {
             assert_eq!(safe_segment(name), want, "{name:?}");
         }
