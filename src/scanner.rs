@@ -73,6 +73,7 @@ impl<'a> Scanner<'a> {
         let cache = content::cache::Use::On(settings.posts_cache_path());
         let scan = content::scan(settings, &Progress::hidden(), &cache, now.into())?;
         let feeds = feeds::build(&scan.posts, settings, now, Mode::Write, false)?;
+        tracing::debug!(elapsed = ?started.elapsed(), "feeds built");
         let mut report = ScanReport {
             posts: scan.posts.len(),
             problems: scan.problems,
@@ -92,16 +93,18 @@ impl<'a> Scanner<'a> {
         for notifier in &settings.notifiers {
             tx.know_notifier(&notifier.name, now)?;
         }
+        let known = tx.known_posts()?;
         for post in &scan.posts {
             let seen = Seen {
                 id: &post.id,
                 hash: post.hash,
                 published: post.published.with_timezone(&Utc),
             };
-            if tx.see_post(&seen, now)? {
+            if !seen.is_in(&known) && tx.see_post(&seen, now)? {
                 report.new_posts += 1;
             }
         }
+        tracing::debug!(elapsed = ?started.elapsed(), "posts recorded");
         let due = tx.unannounced(now)?;
         let announce_count = if first_scan {
             self.backfill.take().unwrap_or(0).min(due.len())

@@ -509,12 +509,19 @@ fn the_bundled_example_builds_cleanly() {
 /// more than a moment before a scan.
 const LATER: &str = "2040-01-01T00:00:00Z";
 
-/// Replaces `from` by `to` in the parse cache, as if a file had once parsed that way.
+/// Replaces `from` by `to` (of the same length) in the parse cache, as if a file had once
+/// parsed that way.
 fn doctor_cache(site: &Site, from: &str, to: &str) {
+    assert_eq!(from.len(), to.len(), "records carry their lengths");
     let path = site.path().join(".tidings/state.db.posts");
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "the cache holds `{from}`");
-    std::fs::write(&path, text.replace(from, to)).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from.as_bytes())
+        .unwrap_or_else(|| panic!("the cache holds `{from}`"));
+    let mut doctored = bytes.clone();
+    doctored[at..at + to.len()].copy_from_slice(to.as_bytes());
+    std::fs::write(&path, doctored).unwrap();
     // The feeds' own manifest would skip rendering: the file's bytes did not change.
     let _ = std::fs::remove_file(site.out().join(".tidings-manifest"));
 }
@@ -571,13 +578,14 @@ fn the_parse_cache_is_trusted_only_for_unchanged_files() {
 
     // A damaged cache is ignored whole, and a gone file is forgotten.
     let cache = site.path().join(".tidings/state.db.posts");
-    let text = std::fs::read_to_string(&cache).unwrap();
-    std::fs::write(&cache, &text[..text.len() / 2]).unwrap();
+    let bytes = std::fs::read(&cache).unwrap();
+    std::fs::write(&cache, &bytes[..bytes.len() / 2]).unwrap();
     site.remove_post(rel);
     let run = site.run_at(LATER, &["build"]).expect(0);
     assert!(run.stdout().contains("4 published"), "{}", run.stdout());
     assert!(!site.out().join("categories/二次元").exists());
-    assert!(!std::fs::read_to_string(&cache).unwrap().contains("第1话"));
+    let bytes = std::fs::read(&cache).unwrap();
+    assert!(!bytes.windows(7).any(|w| w == "第1话".as_bytes()));
 
     // `check` trusts no cache and writes none.
     std::fs::remove_file(&cache).unwrap();
@@ -622,8 +630,17 @@ fn a_post_over_a_limit_is_reported_and_skipped_and_the_rest_announced() {
         "tags.md",
         format!("---\ntitle: Tags\ndate: 2021-01-01\ntags:\n{tags}---\nx\n"),
     );
+    let deep: String = (0..70).map(|i| format!("d{i}/")).collect();
+    site.post(
+        &format!("{deep}deep.md"),
+        "---\ntitle: Deep\ndate: 2021-01-01\n---\nx\n",
+    );
     let run = site.run(&["build"]).expect(1);
     let err = run.stderr();
+    assert!(
+        err.contains("folders nest deeper than 64 levels here; skipped"),
+        "{err}"
+    );
     let posts = site.path().join("posts");
     for expected in [
         format!(
@@ -657,7 +674,7 @@ fn a_post_over_a_limit_is_reported_and_skipped_and_the_rest_announced() {
     site.run(&["run", "--once"]);
     let status = site.run(&["status"]).expect(0);
     assert!(
-        status.stdout().contains("2 posts, 1 new, 4 with problems")
+        status.stdout().contains("2 posts, 1 new, 5 with problems")
             && status.stdout().contains("1 retrying"),
         "the new post is recorded and queued for the webhook:\n{}",
         status.stdout()

@@ -14,7 +14,8 @@
 //! The cache lives beside the state file (`<state>.posts`), not in the feeds folder: it
 //! holds drafts and scheduled posts, which a web server publishing that folder must not show.
 //! It is written whole to a temporary file and renamed into place, so a reader sees the old
-//! cache or the new one.
+//! cache or the new one. Records are postcard (compact binary serde), decoded on every core:
+//! at 100,000 posts JSON took 0.3 s to load, most of a rebuild with nothing new.
 
 use std::collections::HashMap;
 use std::fs::{self, Metadata};
@@ -126,6 +127,7 @@ pub enum CachedRef<'a> {
     },
 }
 
+/// One record: a file, its identity, what it became.
 #[derive(Deserialize)]
 struct Line {
     rel: String,
@@ -156,8 +158,8 @@ pub fn load(how: &Use, fingerprint: u64) -> Entries {
     let Use::On(path) = how else {
         return Entries::new();
     };
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
         Err(e) => {
             if e.kind() != io::ErrorKind::NotFound {
                 tracing::warn!(
@@ -168,32 +170,44 @@ pub fn load(how: &Use, fingerprint: u64) -> Entries {
             return Entries::new();
         }
     };
-    let mut lines = text.lines();
-    let Some(first) = lines.next() else {
-        return Entries::new();
-    };
-    let rest: Vec<&str> = lines.collect();
-    if first != header(fingerprint, rest.len()) {
-        tracing::debug!("parse cache is for other settings or damaged; reading every post");
-        return Entries::new();
-    }
-    let parsed: Result<Vec<Line>, _> = rest
-        .par_iter()
-        .map(|line| serde_json::from_str::<Line>(line))
-        .collect();
-    match parsed {
-        Ok(lines) => lines
-            .into_iter()
-            .map(|line| (line.rel, (line.id, line.of)))
-            .collect(),
-        Err(e) => {
-            tracing::warn!(
-                "the parse cache {} is damaged ({e}); reading every post",
-                path.display()
-            );
+    match decode(&bytes, fingerprint) {
+        Ok(entries) => entries,
+        Err(why) => {
+            tracing::debug!("parse cache not used ({why}); reading every post");
             Entries::new()
         }
     }
+}
+
+/// The cache file: a text header line (format, program version, settings fingerprint,
+/// number of records), then each record as a 4-byte little-endian length and its postcard
+/// bytes. Lengths let records be decoded on every core.
+fn decode(bytes: &[u8], fingerprint: u64) -> Result<Entries, String> {
+    let newline = bytes.iter().position(|&b| b == b'\n').ok_or("no header")?;
+    let header_line = std::str::from_utf8(&bytes[..newline]).map_err(|_| "a damaged header")?;
+    let mut records = Vec::new();
+    let mut rest = &bytes[newline + 1..];
+    while !rest.is_empty() {
+        let (len, after) = rest.split_first_chunk::<4>().ok_or("a cut record")?;
+        let len = u32::from_le_bytes(*len) as usize;
+        if after.len() < len {
+            return Err("a cut record".into());
+        }
+        records.push(&after[..len]);
+        rest = &after[len..];
+    }
+    if header_line != header(fingerprint, records.len()) {
+        return Err("written for other settings, another version, or cut short".into());
+    }
+    let lines: Vec<Line> = records
+        .par_iter()
+        .map(|record| postcard::from_bytes::<Line>(record))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("a damaged record: {e}"))?;
+    Ok(lines
+        .into_iter()
+        .map(|line| (line.rel, (line.id, line.of)))
+        .collect())
 }
 
 /// One file's entry for [`save`].
@@ -209,25 +223,25 @@ pub fn save(how: &Use, fingerprint: u64, entries: &[Entry], scan_started: System
     let Some(path) = how.path() else {
         return;
     };
-    let lines: Vec<String> = entries
+    let records: Vec<Vec<u8>> = entries
         .par_iter()
         .filter(|entry| !entry.id.is_racy(scan_started))
         .filter_map(|entry| {
-            serde_json::to_string(&LineRef {
+            postcard::to_stdvec(&LineRef {
                 rel: entry.rel,
                 id: entry.id,
                 of: &entry.of,
             })
-            // A post whose file path is not UTF-8 cannot be written as JSON: it is read anew.
+            // A post whose file path cannot be encoded is simply read anew next time.
             .ok()
         })
         .collect();
-    if let Err(e) = write_whole(path, &header(fingerprint, lines.len()), &lines) {
+    if let Err(e) = write_whole(path, &header(fingerprint, records.len()), &records) {
         tracing::warn!("cannot write the parse cache {}: {e}", path.display());
     }
 }
 
-fn write_whole(path: &Path, header: &str, lines: &[String]) -> io::Result<()> {
+fn write_whole(path: &Path, header: &str, records: &[Vec<u8>]) -> io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir)?;
     }
@@ -235,8 +249,11 @@ fn write_whole(path: &Path, header: &str, lines: &[String]) -> io::Result<()> {
     let result = (|| {
         let mut out = io::BufWriter::new(fs::File::create(&temp)?);
         writeln!(out, "{header}")?;
-        for line in lines {
-            writeln!(out, "{line}")?;
+        for record in records {
+            let len =
+                u32::try_from(record.len()).map_err(|_| io::Error::other("a record over 4 GiB"))?;
+            out.write_all(&len.to_le_bytes())?;
+            out.write_all(record)?;
         }
         out.into_inner().map_err(|e| e.into_error())?.sync_data()?;
         fs::rename(&temp, path)
@@ -301,13 +318,16 @@ mod tests {
         assert_eq!(loaded.len(), 2);
         assert!(matches!(loaded["a.md"], (i, Cached::Draft) if i == id));
         assert!(load(&how, 43).is_empty(), "other settings");
-        let text = fs::read_to_string(&path).unwrap();
-        let cut = &text[..text.len() - 10];
-        fs::write(&path, cut).unwrap();
-        assert!(load(&how, 42).is_empty(), "a damaged line");
-        let one_line_short: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
-        fs::write(&path, one_line_short).unwrap();
-        assert!(load(&how, 42).is_empty(), "a missing line");
+        let bytes = fs::read(&path).unwrap();
+        fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        assert!(load(&how, 42).is_empty(), "a cut record");
+        let mut damaged = bytes.clone();
+        let last = damaged.len() - 1;
+        damaged[last] = 0xff;
+        fs::write(&path, &damaged).unwrap();
+        assert!(load(&how, 42).is_empty(), "a damaged record");
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(load(&how, 42).len(), 2, "restored");
         assert!(load(&Use::Refresh(path), 42).is_empty(), "--full");
     }
 }

@@ -9,6 +9,7 @@ pub mod dates;
 pub mod frontmatter;
 pub mod markup;
 pub mod post;
+pub mod walk;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,6 +24,7 @@ use crate::progress::Progress;
 use crate::settings::Settings;
 use cache::{Cached, CachedRef, Identity};
 use post::{Outcome, Source};
+use walk::Candidate;
 
 /// Something wrong with one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,14 +60,6 @@ pub struct ScanError {
     pub source: std::io::Error,
 }
 
-/// A post file found by the walk.
-struct Candidate {
-    rel: String,
-    path: PathBuf,
-    format: BodyFormat,
-    draft_folder: bool,
-}
-
 /// Reads every post below `settings.content.dir`, taking unchanged files from the parse
 /// cache as `cache` allows. `now` tells which files changed too recently to cache.
 pub fn scan(
@@ -81,9 +75,10 @@ pub fn scan(
     })?;
     let started = std::time::Instant::now();
     let started_at = now;
-    let (candidates, mut problems) = walk(settings);
+    let (candidates, mut problems) = walk::walk(settings);
     tracing::debug!(files = candidates.len(), elapsed = ?started.elapsed(), "walked");
     let mut cached = cache::load(cache, settings.posts_fingerprint);
+    tracing::debug!(entries = cached.len(), elapsed = ?started.elapsed(), "parse cache loaded");
     let work: Vec<(Candidate, Option<(Identity, Cached)>)> = candidates
         .into_iter()
         .map(|c| {
@@ -94,6 +89,7 @@ pub fn scan(
     // Entries left over are files that are gone: the cache must forget them.
     let forgotten = !cached.is_empty();
     drop(cached);
+    tracing::debug!(elapsed = ?started.elapsed(), "matched");
     progress.start(work.len());
     let reads: Vec<FileRead> = work
         .into_par_iter()
@@ -169,9 +165,7 @@ fn read_or_reuse(
             fresh: false,
         };
     }
-    let identity = std::fs::metadata(&candidate.path)
-        .ok()
-        .map(|meta| Identity::of(&meta));
+    let identity = candidate.identity;
     if let (Some(now), Some((then, cached))) = (identity, hit)
         && now == then
     {
@@ -228,82 +222,13 @@ fn cache_entries(reads: &[FileRead]) -> Vec<cache::Entry<'_>> {
 }
 
 /// File extensions read as posts.
-fn format_of(path: &Path) -> Option<BodyFormat> {
+pub(crate) fn format_of(path: &Path) -> Option<BodyFormat> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
     match ext.as_str() {
         "md" | "markdown" | "mdown" | "mkd" | "mkdn" => Some(BodyFormat::Markdown),
         "html" | "htm" => Some(BodyFormat::Html),
         _ => None,
     }
-}
-
-/// Finds post files in path order. Hidden entries, `exclude` matches and section index pages
-/// (`_index.md`, which Hugo and Zola use for list pages) are passed over; unreadable entries
-/// and symlink loops are problems.
-fn walk(settings: &Settings) -> (Vec<Candidate>, Vec<Problem>) {
-    let root = &settings.content.dir;
-    let mut candidates = Vec::new();
-    let mut problems = Vec::new();
-    let walker = walkdir::WalkDir::new(root)
-        .follow_links(true)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|entry| {
-            entry.depth() == 0 || {
-                let hidden = entry.file_name().to_string_lossy().starts_with('.');
-                let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
-                !hidden && !settings.content.exclude.is_match(rel)
-            }
-        });
-    for entry in walker {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(err) => {
-                let file = err.path().unwrap_or(root).to_path_buf();
-                let message = match err.loop_ancestor() {
-                    Some(ancestor) => format!(
-                        "symlink loop: this folder leads back to `{}`; skipped",
-                        ancestor.display()
-                    ),
-                    None => format!(
-                        "cannot read: {}",
-                        err.io_error()
-                            .map_or_else(|| err.to_string(), ToString::to_string)
-                    ),
-                };
-                problems.push(Problem {
-                    file,
-                    line: None,
-                    message,
-                });
-                continue;
-            }
-        };
-        if !entry.file_type().is_file() || entry.file_name() == "_index.md" {
-            continue;
-        }
-        let Some(format) = format_of(entry.path()) else {
-            continue;
-        };
-        let rel_path = entry.path().strip_prefix(root).unwrap_or(entry.path());
-        let Some(rel) = rel_path.to_str() else {
-            problems.push(Problem {
-                file: entry.path().to_path_buf(),
-                line: None,
-                message: "file name is not UTF-8; rename the file".into(),
-            });
-            continue;
-        };
-        let rel = rel.replace(std::path::MAIN_SEPARATOR, "/");
-        let draft_folder = rel.split('/').any(|part| part == "_drafts");
-        candidates.push(Candidate {
-            rel,
-            path: entry.path().to_path_buf(),
-            format,
-            draft_folder,
-        });
-    }
-    (candidates, problems)
 }
 
 fn read_candidate(c: &Candidate, settings: &Settings) -> Result<Outcome, Problem> {

@@ -122,7 +122,9 @@ pub fn build(
     mode: Mode,
     full: bool,
 ) -> Result<Report, OutputError> {
+    let started = std::time::Instant::now();
     let plan = plan::plan(posts, settings, now);
+    tracing::debug!(feeds = plan.feeds.len(), elapsed = ?started.elapsed(), "planned");
     let root = &settings.feeds.dir;
     let dry_run = mode == Mode::Check;
     let mut report = Report {
@@ -136,6 +138,7 @@ pub fn build(
     // Nothing new since the last build: every file it wrote is still right.
     let planned = planned_files(settings, &plan.feeds);
     let fingerprint = manifest::fingerprint(settings, &plan.feeds, posts);
+    tracing::debug!(elapsed = ?started.elapsed(), "fingerprinted");
     if !full && manifest::is_current(root, fingerprint, &planned) {
         report.unchanged = planned.len();
         report.removed = remove_stale(root, &planned.into_iter().collect(), dry_run)?;

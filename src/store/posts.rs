@@ -19,6 +19,16 @@ pub struct Seen<'a> {
     pub published: DateTime<Utc>,
 }
 
+impl Seen<'_> {
+    /// Whether the store already holds this post exactly as it is (so [`Tx::see_post`]
+    /// would change nothing).
+    pub fn is_in(&self, known: &Known) -> bool {
+        known.get(self.id).is_some_and(|(hash, published)| {
+            *hash == format!("{:016x}", self.hash) && *published == stamp(self.published)
+        })
+    }
+}
+
 impl Store {
     /// Whether any scan was ever recorded (the first scan of an archive announces nothing).
     pub fn has_scanned(&self) -> Result<bool, StoreError> {
@@ -28,7 +38,24 @@ impl Store {
     }
 }
 
+/// What the store holds of every post, as `see_post` compares it: id to (hash, published).
+pub type Known = std::collections::HashMap<String, (String, String)>;
+
 impl Tx<'_> {
+    /// Every post recorded, read in one query, so that a scan writes only what differs
+    /// (with nothing new in a 100,000-post archive, one read instead of 100,000 upserts).
+    pub fn known_posts(&self) -> Result<Known, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT id, hash, published FROM posts")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Known>>()
+            .map_err(|e| self.err(e))
+    }
+
     /// Records a post; returns true when it was never seen before. An edit updates the hash
     /// and date but announces nothing.
     pub fn see_post(&self, post: &Seen, now: DateTime<Utc>) -> Result<bool, StoreError> {
