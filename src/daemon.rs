@@ -375,6 +375,10 @@ fn scanner_loop(
         }
     };
     let mut scanner = Scanner::new(settings, clock, store, backfill);
+    if server.is_some() {
+        // The front page lists the feeds, which only a full scan works out.
+        scanner.want_listing();
+    }
     let tz = settings.site.timezone;
     let mut next_scan = clock.now();
     loop {
@@ -393,7 +397,10 @@ fn scanner_loop(
                     }
                     if let Some(server) = server {
                         server.scan_result(None);
-                        server.publish(report.feeds.listing);
+                        // A settled scan worked nothing out: the listing stands.
+                        if !report.settled {
+                            server.publish(report.feeds.listing);
+                        }
                     }
                 }
                 Err(e) => {

@@ -23,6 +23,7 @@ pub mod scanner;
 pub mod schedule;
 pub mod serve;
 pub mod settings;
+pub mod settled;
 pub mod store;
 pub mod templates;
 pub mod tokens;

@@ -16,6 +16,7 @@ use crate::model::Post;
 use crate::notify::{self, PostItem};
 use crate::progress::Progress;
 use crate::settings::{Delivery, Notifier, NotifierKind, Settings};
+use crate::settled;
 use crate::store::{self, Seen, Store, StoreError};
 
 /// What stops a scan.
@@ -38,6 +39,9 @@ pub struct ScanReport {
     pub announced: usize,
     pub problems: Vec<Problem>,
     pub feeds: feeds::Report,
+    /// Nothing could have changed since the last scan (see [`crate::settled`]): nothing was
+    /// read, planned or recorded, and `feeds` holds counts but no listing.
+    pub settled: bool,
 }
 
 /// Reads the content and records what is new in its own connection to the state file.
@@ -46,6 +50,8 @@ pub struct Scanner<'a> {
     clock: &'a dyn Clock,
     store: Store,
     backfill: Option<usize>,
+    /// The front door needs the feed listing, which only a full scan produces.
+    needs_listing: bool,
 }
 
 impl<'a> Scanner<'a> {
@@ -62,7 +68,13 @@ impl<'a> Scanner<'a> {
             clock,
             store,
             backfill,
+            needs_listing: false,
         }
+    }
+
+    /// Makes the next scan a full one, whose report carries the feed listing.
+    pub fn want_listing(&mut self) {
+        self.needs_listing = true;
     }
 
     /// Reads the content, rebuilds the feeds, and records what is new in one transaction.
@@ -70,8 +82,14 @@ impl<'a> Scanner<'a> {
         let started = Instant::now();
         let now = self.clock.now();
         let settings = self.settings;
+        let found = content::find(settings)?;
+        let digest = found.digest;
+        let racy = found.is_racy(now.into());
+        if let Some(report) = self.settled_scan(digest, now, started)? {
+            return Ok(report);
+        }
         let cache = content::cache::Use::On(settings.posts_cache_path());
-        let scan = content::scan(settings, &Progress::hidden(), &cache, now.into())?;
+        let scan = content::read(found, settings, &Progress::hidden(), &cache, now.into());
         let feeds = feeds::build(&scan.posts, settings, now, Mode::Write, false)?;
         tracing::debug!(elapsed = ?started.elapsed(), "feeds built");
         let mut report = ScanReport {
@@ -134,7 +152,7 @@ impl<'a> Scanner<'a> {
         // In the same transaction: "has this archive been scanned?" must never be answered
         // "no" for posts that were already recorded, or the next scan would take new posts
         // for the archive and announce nothing.
-        tx.record_scan(
+        let scan_id = tx.record_scan(
             now,
             i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
             report.posts,
@@ -142,6 +160,20 @@ impl<'a> Scanner<'a> {
             report.problems.len(),
         )?;
         tx.commit()?;
+        self.needs_listing = false;
+        settled::remember(
+            settings,
+            &settled::Pass {
+                content: digest,
+                racy,
+                now,
+                posts: &scan.posts,
+                drafts: scan.drafts,
+                feeds: &report.feeds,
+                problems: &report.problems,
+                scan: Some(scan_id),
+            },
+        );
         tracing::info!(
             posts = report.posts,
             new = report.new_posts,
@@ -149,6 +181,55 @@ impl<'a> Scanner<'a> {
             "scanned"
         );
         Ok(report)
+    }
+
+    /// The scan when nothing could have changed since the last one this state recorded: only
+    /// the scan itself is recorded, and the last report given again.
+    fn settled_scan(
+        &mut self,
+        digest: u64,
+        now: DateTime<Utc>,
+        started: Instant,
+    ) -> Result<Option<ScanReport>, ScanError> {
+        if self.needs_listing {
+            return Ok(None);
+        }
+        let Some(settled) = settled::still_holds(self.settings, digest, now) else {
+            return Ok(None);
+        };
+        if settled.scan.is_none() || settled.scan != self.store.last_scan_id()? {
+            return Ok(None);
+        }
+        let tx = self.store.transaction()?;
+        let scan_id = tx.record_scan(
+            now,
+            i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            settled.posts,
+            0,
+            settled.problems.len(),
+        )?;
+        tx.commit()?;
+        let report = ScanReport {
+            posts: settled.posts,
+            new_posts: 0,
+            announced: 0,
+            problems: settled.problems.clone(),
+            feeds: feeds::Report {
+                feeds: settled.feeds,
+                published: settled.published,
+                scheduled: settled.scheduled,
+                unchanged: settled.files,
+                fingerprint: settled.feeds_fingerprint,
+                ..feeds::Report::default()
+            },
+            settled: true,
+        };
+        tracing::debug!(
+            posts = settled.posts,
+            "scanned: nothing changed since the last scan"
+        );
+        settled::rerecorded(self.settings, settled, scan_id);
+        Ok(Some(report))
     }
 
     /// When a digest notifier's schedule next fires after it last did.

@@ -305,7 +305,7 @@ fn hostile_content_cannot_break_the_feed() {
     let rss = site.read("rss.xml");
     assert!(!rss.contains("steal()") && !rss.contains("alert("), "{rss}");
     assert!(rss.contains("<pre>keep\ttabs\n  and lines</pre>"), "{rss}");
-    // Every file stays inside the feeds folder.
+    // Every file stays inside the feeds folder (or the state folder).
     for path in files(site.path()) {
         let rel = path.strip_prefix(site.path()).unwrap();
         let top = rel
@@ -316,7 +316,8 @@ fn hostile_content_cannot_break_the_feed() {
             .to_string_lossy()
             .into_owned();
         assert!(
-            ["out", "posts", "settings.toml"].contains(&top.as_str()),
+            // `.tidings/` holds the state: the parse cache and the settled record.
+            ["out", "posts", "settings.toml", ".tidings"].contains(&top.as_str()),
             "wrote outside: {}",
             path.display()
         );
@@ -679,4 +680,40 @@ fn a_post_over_a_limit_is_reported_and_skipped_and_the_rest_announced() {
         "the new post is recorded and queued for the webhook:\n{}",
         status.stdout()
     );
+}
+
+/// A rebuild over unchanged files and settings says so, writes nothing and reports the same
+/// problems with the same exit status; a change in settings builds in full.
+#[test]
+fn a_settled_build_reports_the_same_and_settings_changes_build_in_full() {
+    let site = seed_site();
+    site.post("bad.md", "---\ntitle: x\ndate: 2021-02-30 10:00:00\n---\n");
+    let first = site.run_at(LATER, &["build"]).expect(1);
+    assert!(!first.stdout().contains("nothing changed"));
+    let again = site.run_at(LATER, &["build"]).expect(1);
+    assert!(
+        again
+            .stdout()
+            .contains("(nothing changed since the last build)"),
+        "{}",
+        again.stdout()
+    );
+    assert_eq!(first.stderr(), again.stderr(), "the same problems");
+    assert!(
+        again
+            .stdout()
+            .contains("5 published, 1 scheduled, 2 drafts"),
+        "{}",
+        again.stdout()
+    );
+    let settings = site.path().join("settings.toml");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(&settings, text.replace("tags = true", "tags = false")).unwrap();
+    let changed = site.run_at(LATER, &["build"]).expect(1);
+    assert!(
+        !changed.stdout().contains("nothing changed"),
+        "{}",
+        changed.stdout()
+    );
+    assert!(!site.out().join("tags/rust/rss.xml").exists());
 }

@@ -499,3 +499,68 @@ fn status_before_any_run_creates_nothing() {
     );
     assert!(!site.path().join(".tidings").exists());
 }
+
+/// A scan over content that cannot have changed (the same files, settings and state, and no
+/// scheduled post come due) reads nothing and records only itself; anything else means a
+/// full scan: a scheduled post coming due is announced, the clock going back or an edit is
+/// seen, and a new state file starts over.
+#[test]
+fn a_settled_scan_skips_the_work_but_never_an_announcement() {
+    let receiver = Receiver::start(vec![]);
+    let site = site_with(&hook("team", &receiver.url, ""));
+    site.post(
+        "soon.md",
+        "---\ntitle: Soon\ndate: 2040-06-01T10:00:00Z\n---\nnot yet\n",
+    );
+    // Pinned years after the files were written, so their identities prove them unchanged.
+    let scan = |at: &str| site.run_at(at, &["-vv", "run", "--once"]).expect(0);
+    let settled = |run: &common::Run| run.stderr().contains("nothing changed since the last scan");
+    assert!(!settled(&scan("2040-01-01T00:00:00Z")));
+    let again = scan("2040-01-02T00:00:00Z");
+    assert!(settled(&again), "{}", again.stderr());
+    assert!(
+        again.stdout().contains("4 posts, 0 new"),
+        "{}",
+        again.stdout()
+    );
+    let status = site.run(&["status"]).expect(0);
+    assert!(
+        status.stdout().contains("4 posts, 0 new"),
+        "{}",
+        status.stdout()
+    );
+    assert!(settled(&scan("2040-06-01T09:59:59Z")));
+    assert!(receiver.requests().is_empty());
+
+    let due = scan("2040-06-01T10:00:00Z");
+    assert!(!settled(&due), "a scheduled post came due");
+    assert_eq!(receiver.requests().len(), 1, "and is announced");
+    assert!(site.read("rss.xml").contains("Soon"));
+    assert!(settled(&scan("2040-06-01T11:00:00Z")));
+    assert!(
+        !settled(&scan("2040-05-01T00:00:00Z")),
+        "the clock went back"
+    );
+
+    site.post("p1.md", post(1, "[Changed]"));
+    assert!(!settled(&scan("2040-06-02T00:00:00Z")), "an edit");
+    assert!(site.out().join("categories/Changed/rss.xml").exists());
+    std::fs::remove_file(site.out().join("rss.xml")).unwrap();
+    assert!(
+        !settled(&scan("2040-06-02T01:00:00Z")),
+        "a feed removed by hand"
+    );
+    assert!(site.out().join("rss.xml").exists(), "is written again");
+
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(site.path().join(format!(".tidings/state.db{suffix}")));
+    }
+    let fresh = scan("2040-06-03T00:00:00Z");
+    assert!(!settled(&fresh), "a new state file");
+    assert!(
+        fresh.stdout().contains("4 posts, 4 new, 0 announced"),
+        "{}",
+        fresh.stdout()
+    );
+    assert_eq!(receiver.requests().len(), 1, "nothing announced again");
+}

@@ -9,6 +9,7 @@ use crate::content::{self, cache};
 use crate::feeds::{self, Mode};
 use crate::progress::Progress;
 use crate::settings::{Delivery, NotifierKind, Settings};
+use crate::settled;
 
 /// `tidings build` (mode Write) and `tidings check` (mode Check). `check` reads every file
 /// and writes nothing, the parse cache included; `build --full` reads every file and writes
@@ -32,15 +33,25 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
         (Mode::Write, true) => cache::Use::Refresh(settings.posts_cache_path()),
         (Mode::Write, false) => cache::Use::On(settings.posts_cache_path()),
     };
-    let scan = match content::scan(&settings, &progress, &cache, ctx.clock.now().into()) {
-        Ok(scan) => scan,
+    let now = ctx.clock.now();
+    let found = match content::find(&settings) {
+        Ok(found) => found,
         Err(e) => {
             eprintln!("error: {e}");
             return Status::Failed;
         }
     };
+    let digest = found.digest;
+    let racy = found.is_racy(now.into());
+    if mode == Mode::Write
+        && !full
+        && let Some(settled) = settled::still_holds(&settings, digest, now)
+    {
+        return settled_build(ctx, &settled, started);
+    }
+    let scan = content::read(found, &settings, &progress, &cache, now.into());
     tracing::debug!(posts = scan.posts.len(), elapsed = ?started.elapsed(), "scanned");
-    let report = match feeds::build(&scan.posts, &settings, ctx.clock.now(), mode, full) {
+    let report = match feeds::build(&scan.posts, &settings, now, mode, full) {
         Ok(report) => report,
         Err(e) => {
             report_problems(&scan.problems);
@@ -51,6 +62,21 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
     let mut problems = scan.problems;
     problems.extend(report.problems.iter().cloned());
     report_problems(&problems);
+    if mode == Mode::Write {
+        settled::remember(
+            &settings,
+            &settled::Pass {
+                content: digest,
+                racy,
+                now,
+                posts: &scan.posts,
+                drafts: scan.drafts,
+                feeds: &report,
+                problems: &problems,
+                scan: None,
+            },
+        );
+    }
 
     if !ctx.quiet {
         let (changed, unchanged, removed) = match mode {
@@ -81,6 +107,30 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
         0
     };
     if problems.is_empty() && skipped == 0 {
+        Status::Clean
+    } else {
+        Status::Problems
+    }
+}
+
+/// A build when nothing could have changed since the last (see [`crate::settled`]): its
+/// problems and counts are reported again, and no file is read or written.
+fn settled_build(ctx: &Context, settled: &settled::Settled, started: Instant) -> Status {
+    report_problems(&settled.problems);
+    if !ctx.quiet {
+        println!(
+            "{} posts ({} published, {} scheduled, {} drafts), {} with problems; {} feeds: 0 files written, {} unchanged, 0 removed in {:.2?} (nothing changed since the last build)",
+            settled.published + settled.scheduled + settled.drafts + settled.problems.len(),
+            settled.published,
+            settled.scheduled,
+            settled.drafts,
+            settled.problems.len(),
+            settled.feeds,
+            settled.files,
+            started.elapsed(),
+        );
+    }
+    if settled.problems.is_empty() {
         Status::Clean
     } else {
         Status::Problems

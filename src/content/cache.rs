@@ -65,6 +65,18 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// The identity as bytes, for digests.
+    pub fn to_bytes(&self) -> [u8; 40] {
+        let mut out = [0; 40];
+        out[..8].copy_from_slice(&self.size.to_le_bytes());
+        out[8..16].copy_from_slice(&self.modified.0.to_le_bytes());
+        out[16..20].copy_from_slice(&self.modified.1.to_le_bytes());
+        out[20..28].copy_from_slice(&self.changed.0.to_le_bytes());
+        out[28..32].copy_from_slice(&self.changed.1.to_le_bytes());
+        out[32..40].copy_from_slice(&self.inode.to_le_bytes());
+        out
+    }
+
     pub fn of(meta: &Metadata) -> Identity {
         #[cfg(unix)]
         {

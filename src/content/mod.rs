@@ -27,7 +27,7 @@ use post::{Outcome, Source};
 use walk::Candidate;
 
 /// Something wrong with one file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Problem {
     pub file: PathBuf,
     pub line: Option<usize>,
@@ -60,6 +60,25 @@ pub struct ScanError {
     pub source: std::io::Error,
 }
 
+/// The post files of the content folder, found but not yet read.
+pub struct Found {
+    candidates: Vec<Candidate>,
+    problems: Vec<Problem>,
+    /// One hash over every file's path and identity: it changes when any file is added,
+    /// removed or touched.
+    pub digest: u64,
+}
+
+impl Found {
+    /// Whether some file changed so recently before `now` that a second change could keep
+    /// its identity (see [`cache::Identity::is_racy`]): then the digest proves nothing.
+    pub fn is_racy(&self, now: SystemTime) -> bool {
+        self.candidates
+            .iter()
+            .any(|c| c.identity.is_none_or(|id| id.is_racy(now)))
+    }
+}
+
 /// Reads every post below `settings.content.dir`, taking unchanged files from the parse
 /// cache as `cache` allows. `now` tells which files changed too recently to cache.
 pub fn scan(
@@ -68,15 +87,53 @@ pub fn scan(
     cache: &cache::Use,
     now: SystemTime,
 ) -> Result<Scan, ScanError> {
+    Ok(read(find(settings)?, settings, progress, cache, now))
+}
+
+/// Walks the content folder: every post file, stat'ed, in path order.
+pub fn find(settings: &Settings) -> Result<Found, ScanError> {
     let dir = &settings.content.dir;
     std::fs::read_dir(dir).map_err(|source| ScanError {
         dir: dir.clone(),
         source,
     })?;
     let started = std::time::Instant::now();
-    let started_at = now;
-    let (candidates, mut problems) = walk::walk(settings);
+    let (candidates, problems) = walk::walk(settings);
+    let mut digest = xxhash_rust::xxh3::Xxh3::new();
+    for candidate in &candidates {
+        digest.update(candidate.rel.as_bytes());
+        digest.update(&[0]);
+        if let Some(identity) = &candidate.identity {
+            digest.update(&identity.to_bytes());
+        }
+    }
+    // Unreadable entries count too: one becoming readable is a change.
+    for problem in &problems {
+        digest.update(problem.to_string().as_bytes());
+    }
     tracing::debug!(files = candidates.len(), elapsed = ?started.elapsed(), "walked");
+    Ok(Found {
+        candidates,
+        problems,
+        digest: digest.digest(),
+    })
+}
+
+/// Reads what `find` found, taking unchanged files from the parse cache as `cache` allows.
+pub fn read(
+    found: Found,
+    settings: &Settings,
+    progress: &Progress,
+    cache: &cache::Use,
+    now: SystemTime,
+) -> Scan {
+    let started = std::time::Instant::now();
+    let started_at = now;
+    let Found {
+        candidates,
+        mut problems,
+        ..
+    } = found;
     let mut cached = cache::load(cache, settings.posts_fingerprint);
     tracing::debug!(entries = cached.len(), elapsed = ?started.elapsed(), "parse cache loaded");
     let work: Vec<(Candidate, Option<(Identity, Cached)>)> = candidates
@@ -139,7 +196,7 @@ pub fn scan(
     }
     problems.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
     scan.problems = problems;
-    Ok(scan)
+    scan
 }
 
 /// One file's outcome and whether it was read now (rather than taken from the cache).

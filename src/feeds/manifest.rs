@@ -89,6 +89,26 @@ pub fn is_current(root: &Path, fingerprint: u64, files: &[PathBuf]) -> bool {
     recorded == files.len()
 }
 
+/// Whether the last build had this fingerprint and every file it wrote is still as it left
+/// them (whatever the plan would be now: the caller knows it is the same).
+pub fn still_current(root: &Path, fingerprint: u64) -> bool {
+    let Ok(text) = std::fs::read_to_string(root.join(FILE)) else {
+        return false;
+    };
+    let mut lines = text.lines();
+    if lines.next() != Some(&format!("{HEADER} {fingerprint:016x}")) {
+        return false;
+    }
+    lines.all(|line| {
+        let mut parts = line.splitn(3, ' ');
+        let (Some(len), Some(mtime), Some(rel)) = (parts.next(), parts.next(), parts.next()) else {
+            return false;
+        };
+        stamp(&root.join(rel)).map(|(l, m)| (l.to_string(), m.to_string()))
+            == Some((len.to_owned(), mtime.to_owned()))
+    })
+}
+
 /// Records what this build wrote.
 pub fn record(root: &Path, fingerprint: u64, files: &[PathBuf]) -> io::Result<()> {
     let mut text = format!("{HEADER} {fingerprint:016x}\n");

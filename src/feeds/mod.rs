@@ -55,6 +55,8 @@ pub struct Report {
     pub listing: Vec<Listed>,
     /// Public URLs of the feed files this build changed (WebSub hubs are told of them).
     pub changed_urls: Vec<String>,
+    /// What the feeds manifest records for this build.
+    pub fingerprint: u64,
 }
 
 /// One feed as a person picks it from a list.
@@ -138,6 +140,7 @@ pub fn build(
     // Nothing new since the last build: every file it wrote is still right.
     let planned = planned_files(settings, &plan.feeds);
     let fingerprint = manifest::fingerprint(settings, &plan.feeds, posts);
+    report.fingerprint = fingerprint;
     tracing::debug!(elapsed = ?started.elapsed(), "fingerprinted");
     if !full && manifest::is_current(root, fingerprint, &planned) {
         report.unchanged = planned.len();

@@ -86,12 +86,16 @@ pub fn plan(posts: &[Post], settings: &Settings, now: DateTime<Utc>) -> Plan {
 
     if settings.feeds.categories {
         let members = group(posts, &order, limit, category_nodes);
-        let dirs = safe_dirs(members.keys(), "categories", &settings.feeds.category_map);
+        let dirs = safe_dirs(
+            members.keys().copied(),
+            "categories",
+            &settings.feeds.category_map,
+        );
         for ((names, (items, total)), dir) in members.into_iter().zip(dirs) {
             let (items, updated) = take(items);
             feeds.push(FeedSpec {
                 title: format!("{site_title}: {}", names.join(" / ")),
-                kind: FeedKind::Category(names),
+                kind: FeedKind::Category(names.to_vec()),
                 dir,
                 items,
                 total,
@@ -101,12 +105,12 @@ pub fn plan(posts: &[Post], settings: &Settings, now: DateTime<Utc>) -> Plan {
     }
     if settings.feeds.tags {
         let members = group(posts, &order, limit, |post| {
-            post.tags.iter().map(|t| vec![t.clone()]).collect()
+            post.tags.iter().map(std::slice::from_ref).collect()
         });
-        let dirs = safe_dirs(members.keys(), "tags", &settings.feeds.tag_map);
-        for ((mut names, (items, total)), dir) in members.into_iter().zip(dirs) {
+        let dirs = safe_dirs(members.keys().copied(), "tags", &settings.feeds.tag_map);
+        for ((names, (items, total)), dir) in members.into_iter().zip(dirs) {
             let (items, updated) = take(items);
-            let tag = names.pop().unwrap_or_default();
+            let tag = names.last().cloned().unwrap_or_default();
             feeds.push(FeedSpec {
                 title: format!("{site_title}: #{tag}"),
                 kind: FeedKind::Tag(tag),
@@ -124,14 +128,15 @@ pub fn plan(posts: &[Post], settings: &Settings, now: DateTime<Utc>) -> Plan {
     }
 }
 
-/// Every node a post belongs to: each prefix of each chain, once.
-fn category_nodes(post: &Post) -> Vec<Vec<String>> {
-    let mut nodes: Vec<Vec<String>> = Vec::new();
+/// Every node a post belongs to: each prefix of each chain, once (borrowed: grouping 100,000
+/// posts must not copy their names).
+fn category_nodes(post: &Post) -> Vec<&[String]> {
+    let mut nodes: Vec<&[String]> = Vec::new();
     for chain in &post.categories {
         for len in 1..=chain.len() {
             let node = &chain[..len];
-            if !nodes.iter().any(|n| n == node) {
-                nodes.push(node.to_vec());
+            if !nodes.contains(&node) {
+                nodes.push(node);
             }
         }
     }
@@ -140,13 +145,13 @@ fn category_nodes(post: &Post) -> Vec<Vec<String>> {
 
 /// Groups posts by key. Every key named by any post exists; published posts (taken in
 /// `order`, so newest first) fill each group up to `limit`, and are all counted.
-fn group(
-    posts: &[Post],
+fn group<'p>(
+    posts: &'p [Post],
     order: &[usize],
     limit: usize,
-    keys: impl Fn(&Post) -> Vec<Vec<String>>,
-) -> BTreeMap<Vec<String>, (Vec<usize>, usize)> {
-    let mut groups: BTreeMap<Vec<String>, (Vec<usize>, usize)> = BTreeMap::new();
+    keys: impl Fn(&'p Post) -> Vec<&'p [String]>,
+) -> BTreeMap<&'p [String], (Vec<usize>, usize)> {
+    let mut groups: BTreeMap<&[String], (Vec<usize>, usize)> = BTreeMap::new();
     for post in posts {
         for key in keys(post) {
             groups.entry(key).or_default();
@@ -154,7 +159,7 @@ fn group(
     }
     for &i in order {
         for key in keys(&posts[i]) {
-            let (items, total) = groups.get_mut(&key).expect("every key was added above");
+            let (items, total) = groups.get_mut(key).expect("every key was added above");
             *total += 1;
             if items.len() < limit {
                 items.push(i);
@@ -168,7 +173,7 @@ fn group(
 /// names renamed by the map, made safe for any file system, and made unique among siblings
 /// regardless of case.
 fn safe_dirs<'a>(
-    keys: impl Iterator<Item = &'a Vec<String>>,
+    keys: impl Iterator<Item = &'a [String]>,
     root: &str,
     rename: &BTreeMap<String, String>,
 ) -> Vec<Vec<String>> {
@@ -281,7 +286,11 @@ mod tests {
             vec!["a_b".to_string()],
             vec!["a_b".to_string(), "c".to_string()],
         ];
-        let dirs = safe_dirs(keys.iter(), "categories", &BTreeMap::new());
+        let dirs = safe_dirs(
+            keys.iter().map(Vec::as_slice),
+            "categories",
+            &BTreeMap::new(),
+        );
         assert_eq!(dirs[0], ["categories", "a_b"]);
         assert_eq!(dirs[1], ["categories", "a_b~2"]);
         assert_eq!(dirs[2], ["categories", "a_b~2", "c"]);
@@ -290,7 +299,7 @@ mod tests {
     #[test]
     fn names_differing_only_in_case_get_their_own_folders() {
         let keys = [vec!["Rust".to_string()], vec!["rust".to_string()]];
-        let dirs = safe_dirs(keys.iter(), "tags", &BTreeMap::new());
+        let dirs = safe_dirs(keys.iter().map(Vec::as_slice), "tags", &BTreeMap::new());
         assert_eq!(dirs, [vec!["tags", "Rust"], vec!["tags", "rust~2"]]);
     }
 
@@ -301,7 +310,7 @@ mod tests {
             vec!["新媒体".to_string(), "趣头条".to_string()],
         ];
         let map = BTreeMap::from([("新媒体".to_string(), "media".to_string())]);
-        let dirs = safe_dirs(keys.iter(), "categories", &map);
+        let dirs = safe_dirs(keys.iter().map(Vec::as_slice), "categories", &map);
         assert_eq!(dirs[1], ["categories", "media", "趣头条"]);
     }
 }

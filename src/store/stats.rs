@@ -95,6 +95,13 @@ impl Store {
     }
 
     /// The most recent scan.
+    /// The id of the last scan recorded, if any.
+    pub fn last_scan_id(&self) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row("SELECT max(id) FROM scans", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
     pub fn last_scan(&self) -> Result<Option<ScanRecord>, StoreError> {
         self.conn
             .query_row(
@@ -182,10 +189,11 @@ impl Tx<'_> {
         posts: usize,
         new_posts: usize,
         problems: usize,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         self.exec(
                 "INSERT INTO scans (at, duration_ms, posts, new_posts, problems) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![stamp(at), duration_ms, posts as i64, new_posts as i64, problems as i64],
-            ).map(|_| ())
+            )?;
+        Ok(self.tx.last_insert_rowid())
     }
 }
