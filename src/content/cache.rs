@@ -266,8 +266,8 @@ fn write_whole(path: &Path, header: &str, entries: &[&Entry]) -> io::Result<()> 
                 record,
             )
             .map_err(io::Error::other)?;
-            let len = u32::try_from(record.len())
-                .map_err(|_| io::Error::other("a record over 4 GiB"))?;
+            let len =
+                u32::try_from(record.len()).map_err(|_| io::Error::other("a record over 4 GiB"))?;
             out.write_all(&len.to_le_bytes())?;
             out.write_all(&record)?;
         }
