@@ -71,7 +71,24 @@ impl Cron {
                     .map_err(|err| format!("`{source}` is not a valid schedule: {err}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Cron { source, schedules })
+        let cron = Cron { source, schedules };
+        if !cron.fires_within_five_years() {
+            return Err(format!(
+                "`{}` never fires: no month has that day (April, June, September and November have 30 days, February 29 at most)",
+                cron.source
+            ));
+        }
+        Ok(cron)
+    }
+
+    /// Whether the schedule fires within five years of any moment. The fields repeat at
+    /// least every four years (February 29), so checking from one fixed moment decides it
+    /// for every moment, without a clock.
+    fn fires_within_five_years(&self) -> bool {
+        let from = DateTime::<Utc>::UNIX_EPOCH;
+        let limit = from + chrono::Duration::days(5 * 366);
+        self.next_after(from, chrono_tz::UTC)
+            .is_some_and(|next| next <= limit)
     }
 
     /// The expression as written.
@@ -312,6 +329,17 @@ mod tests {
                 err.contains(bad.split_whitespace().next().unwrap()) || err.contains("fields"),
                 "{bad}: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn a_schedule_that_never_fires_is_refused() {
+        for never in ["0 0 31 4 *", "0 0 30 2 *", "0 0 31 6 *", "0 0 0 31 11 *"] {
+            let err = Cron::parse(never).unwrap_err();
+            assert!(err.contains("never fires"), "{never}: {err}");
+        }
+        for rare in ["0 0 29 2 *", "0 0 31 12 *", "0 0 13 * Fri"] {
+            assert!(Cron::parse(rare).is_ok(), "{rare}");
         }
     }
 }

@@ -388,6 +388,8 @@ fn bad_files_are_reported_and_the_rest_published() {
     assert_eq!(titles, ["jekyll-no-front", "Good"]);
 }
 
+/// Bad settings, missing keys (named with their table), a schedule that never fires and a
+/// feeds folder that cannot be made stop `build` and `check` alike, naming the key.
 #[test]
 fn bad_settings_stop_everything_and_name_the_key() {
     for (patch, key) in [
@@ -402,6 +404,13 @@ fn bad_settings_stop_everything_and_name_the_key() {
         ),
         ("dir = \"posts\"=>dir = \"missing\"", "content.dir"),
         ("tags = true=>limit = -1", "limit"),
+        ("url = \"https://example.org/blog/\"=>", "`site.url`"),
+        ("[content]\ndir = \"posts\"=>", "`content`"),
+        (
+            "tags = true=>tags = true\n[schedule]\nscan = \"0 0 31 4 *\"",
+            "`schedule.scan`",
+        ),
+        ("dir = \"out\"=>dir = \"settings.toml/out\"", "`feeds.dir`"),
     ] {
         let settings = match patch.split_once("=>") {
             Some((from, to)) => common::BASE_SETTINGS.replace(from, to),
@@ -411,6 +420,8 @@ fn bad_settings_stop_everything_and_name_the_key() {
         site.post("good.md", "---\ntitle: Good\ndate: 2021-01-01\n---\nfine\n");
         let run = site.run(&["build"]).expect(2);
         assert!(run.stderr().contains(key), "{patch}: {}", run.stderr());
+        let check = site.run(&["check"]).expect(2);
+        assert!(check.stderr().contains(key), "{patch}: {}", check.stderr());
         assert!(
             !site.out().exists(),
             "{patch}: wrote output despite bad settings"

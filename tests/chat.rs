@@ -523,7 +523,7 @@ fn feishu_signs_in_the_body_and_treats_code_as_the_verdict() {
     let run = site.run(&["run", "--once"]).expect(1);
     assert!(
         run.stdout()
-            .contains("1 messages sent, 0 to retry, 1 failed"),
+            .contains("1 message sent, 0 to retry, 1 failed"),
         "{}",
         run.stdout()
     );

@@ -176,7 +176,7 @@ fn a_4xx_is_retried_a_5xx_fails_one_recipient_only() {
     let run = site.run_at(T1, &["run", "--once"]).expect(1);
     assert!(
         run.stdout()
-            .contains("1 messages sent, 1 to retry, 1 failed"),
+            .contains("1 message sent, 1 to retry, 1 failed"),
         "{}",
         run.stdout()
     );
@@ -531,7 +531,7 @@ fn a_wrong_setting_halts_the_lane_naming_the_key_and_loses_nothing() {
         )
         .expect(0);
         assert!(
-            sent.stdout().contains("1 messages sent"),
+            sent.stdout().contains("1 message sent"),
             "{}",
             sent.stdout()
         );

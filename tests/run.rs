@@ -233,7 +233,7 @@ fn a_receiver_that_hangs_does_not_block_the_others() {
     site.post("p4.md", post(4, "[News]"));
     let run = site.run(&["run", "--once"]).expect(0);
     assert!(
-        run.stdout().contains("1 messages sent, 1 to retry"),
+        run.stdout().contains("1 message sent, 1 to retry"),
         "{}",
         run.stdout()
     );

@@ -23,6 +23,13 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
             return Status::Failed;
         }
     };
+    if let Err(message) = feeds::output::probe_writable(&settings.feeds.dir) {
+        eprintln!(
+            "error: `feeds.dir` in `{}`: {message}",
+            settings.path.display()
+        );
+        return Status::Failed;
+    }
     let progress = if ctx.quiet {
         Progress::hidden()
     } else {
@@ -84,14 +91,18 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
             Mode::Check => ("would be written", "up to date", "would be removed"),
         };
         println!(
-            "{} posts ({} published, {} scheduled, {} drafts), {} with problems; {} feeds: {} files {changed}, {} {unchanged}, {} {removed} in {:.2?}",
-            report.published + report.scheduled + scan.drafts + problems.len(),
+            "{} ({} published, {} scheduled, {} drafts), {} with problems; {}: {} {changed}, {} {unchanged}, {} {removed} in {:.2?}",
+            super::count(
+                report.published + report.scheduled + scan.drafts + problems.len(),
+                "post",
+                "posts"
+            ),
             report.published,
             report.scheduled,
             scan.drafts,
             problems.len(),
-            report.feeds,
-            report.changed,
+            super::count(report.feeds, "feed", "feeds"),
+            super::count(report.changed, "file", "files"),
             report.unchanged,
             report.removed,
             started.elapsed(),
@@ -119,13 +130,17 @@ fn settled_build(ctx: &Context, settled: &settled::Settled, started: Instant) ->
     report_problems(&settled.problems);
     if !ctx.quiet {
         println!(
-            "{} posts ({} published, {} scheduled, {} drafts), {} with problems; {} feeds: 0 files written, {} unchanged, 0 removed in {:.2?} (nothing changed since the last build)",
-            settled.published + settled.scheduled + settled.drafts + settled.problems.len(),
+            "{} ({} published, {} scheduled, {} drafts), {} with problems; {}: 0 files written, {} unchanged, 0 removed in {:.2?} (nothing changed since the last build)",
+            super::count(
+                settled.published + settled.scheduled + settled.drafts + settled.problems.len(),
+                "post",
+                "posts"
+            ),
             settled.published,
             settled.scheduled,
             settled.drafts,
             settled.problems.len(),
-            settled.feeds,
+            super::count(settled.feeds, "feed", "feeds"),
             settled.files,
             started.elapsed(),
         );

@@ -102,6 +102,15 @@ pub(crate) fn find_notifier<'s>(settings: &'s Settings, name: &str) -> Option<&'
     found
 }
 
+/// `1 post`, `2 posts`: the operator's summary lines count in English.
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 pub(crate) fn report_problems(problems: &[Problem]) {
     for problem in problems {
         eprintln!("{problem}");

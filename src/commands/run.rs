@@ -60,11 +60,11 @@ fn run_with(ctx: &Context, settings: Settings, once: bool, backfill: Option<usiz
             let held = pass.delivered.halted;
             if !ctx.quiet {
                 print!(
-                    "{} posts, {} new, {} announced; {} messages sent, {} to retry, {} failed",
-                    pass.scan.posts,
+                    "{}, {} new, {} announced; {} sent, {} to retry, {} failed",
+                    super::count(pass.scan.posts, "post", "posts"),
                     pass.scan.new_posts,
                     pass.scan.announced,
-                    pass.delivered.sent,
+                    super::count(pass.delivered.sent, "message", "messages"),
                     pass.delivered.retrying,
                     failed
                 );

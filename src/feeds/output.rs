@@ -58,6 +58,44 @@ fn same_bytes(path: &Path, bytes: &[u8]) -> io::Result<bool> {
     }
 }
 
+/// Whether feed files can be written in `dir` (made when missing): the nearest folder of its
+/// path that exists must be a folder that takes a new file. It is probed with a file
+/// removed at once, so `check` finds what `build` would fail on, and leaves nothing behind.
+pub fn probe_writable(dir: &Path) -> Result<(), String> {
+    let mut existing = dir;
+    loop {
+        match fs::metadata(existing) {
+            Ok(meta) if meta.is_dir() => break,
+            Ok(_) => {
+                return Err(format!(
+                    "`{}` is a file, so no folder can be made there",
+                    existing.display()
+                ));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match existing.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => existing = parent,
+                _ => {
+                    existing = Path::new(".");
+                    break;
+                }
+            },
+            Err(e) => return Err(format!("cannot reach `{}`: {e}", existing.display())),
+        }
+    }
+    let probe = existing.join(format!(".tidings-probe-{}", std::process::id()));
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(format!("cannot write in `{}`: {e}", existing.display())),
+    }
+}
+
 /// Whether a file name is one this program writes (a feed, the OPML index, or a leftover
 /// temporary file from an interrupted run).
 fn is_ours(name: &str) -> bool {

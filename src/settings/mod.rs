@@ -150,6 +150,30 @@ pub struct Schedule {
     pub scan: Cron,
 }
 
+/// The full name (`site.url`, `notifiers.team.type`, `content`) of a required key the TOML
+/// lacks. The parser names only the field; the table is the header its error points at.
+fn missing_key(text: &str, error: &toml::de::Error) -> Option<String> {
+    let field = error
+        .message()
+        .strip_prefix("missing field `")?
+        .strip_suffix('`')?;
+    // A table's error spans its whole `[header]`; the top level's, the first character.
+    let spanned = error
+        .span()
+        .and_then(|span| text.get(span))
+        .unwrap_or("")
+        .trim();
+    let table = spanned
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .map(|name| name.trim_matches(['[', ']', ' ']).replace(['"', '\''], ""))
+        .filter(|name| !name.is_empty());
+    Some(match table {
+        Some(table) => format!("{table}.{field}"),
+        None => field.to_owned(),
+    })
+}
+
 impl Settings {
     /// Where the parse cache lives: beside the state file, never in the published feeds.
     pub fn posts_cache_path(&self) -> PathBuf {
@@ -171,9 +195,20 @@ impl Settings {
     /// Validates settings text. `path` names the file in messages; `base` is the folder that
     /// relative paths are resolved against.
     pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Settings, SettingsError> {
-        let raw: RawSettings = toml::from_str(text).map_err(|e| SettingsError::Malformed {
-            path: path.to_owned(),
-            message: e.to_string().trim_end().to_owned(),
+        let raw: RawSettings = toml::from_str(text).map_err(|e| match missing_key(text, &e) {
+            Some(key) => SettingsError::Invalid {
+                path: path.to_owned(),
+                message: if key.contains('.') {
+                    "is required".to_owned()
+                } else {
+                    format!("is required: add a `[{key}]` table (see the README's settings)")
+                },
+                key,
+            },
+            None => SettingsError::Malformed {
+                path: path.to_owned(),
+                message: e.to_string().trim_end().to_owned(),
+            },
         })?;
         let mut settings = Settings::from_raw(raw, path, base)?;
         let mut h = xxhash_rust::xxh3::Xxh3::new();
