@@ -1166,3 +1166,44 @@ fn a_chinese_site_serves_and_mails_in_chinese() {
     let bad = served.get("/confirm?token=forged", &[]).text();
     assert!(bad.contains("此链接无效"), "{bad}");
 }
+
+/// A confirmation link confirms once: opened again it changes nothing, and after an
+/// unsubscribe it leaves the address unsubscribed (link scanners and old emails open links
+/// again).
+#[test]
+fn a_used_confirmation_link_cannot_undo_an_unsubscribe() {
+    let sink = SmtpSink::start();
+    let port = free_port();
+    let site = Site::with_settings(&settings(port, sink.port, ""));
+    site.post("a.md", post("Alpha", "[News]"));
+    let served = Served::start(site, port);
+    let signups = || {
+        let status = served.site.run(&["status", "--json"]).expect(0).stdout();
+        let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+        status["notifiers"][0]["signups"].as_u64().unwrap()
+    };
+    sign_up(&served, "reader@example.org");
+    let confirmation = wait_for_mail(&sink, "reader@example.org", 1, &served);
+    let link = target_of(&link_in(&confirmation[0].1, "/confirm?token="));
+    assert_eq!(served.get(&link, &[]).status, 200);
+    assert_eq!(signups(), 1);
+    let again = served.get(&link, &[]);
+    assert_eq!(again.status, 200, "opened twice: {}", again.text());
+    assert_eq!(signups(), 1);
+
+    served
+        .site
+        .run(&["unsubscribe", "reader@example.org", "--notifier", "letters"])
+        .expect(0);
+    assert_eq!(signups(), 0);
+    let reused = served.get(&link, &[]);
+    assert_eq!(reused.status, 409, "{}", reused.text());
+    assert!(
+        reused
+            .text()
+            .contains("unsubscribed after this link was sent"),
+        "{}",
+        reused.text()
+    );
+    assert_eq!(signups(), 0, "still unsubscribed");
+}

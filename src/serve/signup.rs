@@ -24,7 +24,7 @@ use super::pages::{self, Field, Page, PageForm, SignupForm};
 use super::{Answer, State, html_answer, page, prune};
 use crate::notify::email::{Confirmation, confirmation};
 use crate::settings::{Delivery, Notifier, NotifierKind};
-use crate::store::Signup;
+use crate::store::{Confirmed, Signup};
 use crate::tokens::{self, Grant, TokenError};
 
 /// How long a confirmation link works.
@@ -526,17 +526,36 @@ pub async fn confirm(state: &State, request: &Request<Incoming>) -> Answer {
     };
     let name = notifier.name.clone();
     let now = state.clock.now();
+    // Confirmation tokens are made to last CONFIRM_HOURS: that far back is when it was made.
+    let issued = grant.expires - chrono::Duration::hours(CONFIRM_HOURS);
     let stored = state
         .with_store(move |store| {
             let others: Vec<&str> = others.iter().map(String::as_str).collect();
-            store.confirm_signup(&name, &signup, &others, now)
+            store.confirm_signup(&name, &signup, &others, issued, now)
         })
         .await;
-    if let Err(e) = stored {
-        tracing::error!(notifier = %notifier.name, "confirmation: {e}");
-        return try_again(state, "Your confirmation");
+    match stored {
+        Err(e) => {
+            tracing::error!(notifier = %notifier.name, "confirmation: {e}");
+            return try_again(state, "Your confirmation");
+        }
+        Ok(Confirmed::Superseded) => {
+            return answer(
+                state,
+                StatusCode::CONFLICT,
+                "This link does not work",
+                phrase(
+                    state,
+                    "{address} unsubscribed after this link was sent, so it no longer subscribes. To subscribe again, sign up on the front page.",
+                    &[("address", grant.address.clone())],
+                ),
+            );
+        }
+        Ok(Confirmed::Already) => {}
+        Ok(Confirmed::Subscribed) => {
+            tracing::info!(notifier = %notifier.name, "sign-up confirmed");
+        }
     }
-    tracing::info!(notifier = %notifier.name, "sign-up confirmed");
     let following = if grant.categories.is_empty() {
         String::new()
     } else {

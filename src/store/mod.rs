@@ -25,7 +25,7 @@ pub use handle::Handle;
 pub use outbox::{Delivery, LaneRows, Mark, NewMessage, Next};
 pub use posts::{Announcement, Seen};
 pub use stats::{Counts, LaneSummary, NotifierStatus, ScanRecord};
-pub use subscribers::Signup;
+pub use subscribers::{Confirmed, Signup};
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

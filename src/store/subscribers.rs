@@ -6,6 +6,16 @@ use rusqlite::{Connection, params};
 
 use super::{Store, StoreError, Tx, stamp};
 
+/// What opening a confirmation link did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmed {
+    Subscribed,
+    /// This link (or a later one) confirmed already: nothing changed.
+    Already,
+    /// The address unsubscribed after the link was made: it stays unsubscribed.
+    Superseded,
+}
+
 /// A subscriber who signed up on the server's page and confirmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signup {
@@ -73,16 +83,39 @@ impl Store {
     /// Stores a confirmed sign-up (again: a second confirmation replaces the categories).
     /// Signing up undoes an earlier unsubscribe from this notifier; one from every notifier
     /// becomes one from each of `others`, so only the notifier asked for starts again.
+    ///
+    /// A link is worth one change: a link `issued` before the address's latest unsubscribe
+    /// (from this notifier or from all) or before its current confirmation does nothing, so
+    /// a link scanner or an old email opened again cannot undo an unsubscribe.
     pub fn confirm_signup(
         &mut self,
         notifier: &str,
         signup: &Signup,
         others: &[&str],
+        issued: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Confirmed, StoreError> {
         let address = signup.address.trim().to_lowercase();
-        let categories = serde_json::to_string(&signup.categories).expect("strings serialize");
         let tx = self.transaction()?;
+        let latest = |sql: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+            tx.tx
+                .query_row(sql, params![address, notifier], |r| {
+                    r.get::<_, Option<String>>(0)
+                })
+                .map(|at| at.map(|at| super::parse_stamp(&at)))
+                .map_err(|e| tx.err(e))
+        };
+        let unsubscribed =
+            latest("SELECT max(at) FROM unsubscribes WHERE address = ?1 AND notifier IN ('', ?2)")?;
+        if unsubscribed.is_some_and(|at| at >= issued) {
+            return Ok(Confirmed::Superseded);
+        }
+        let confirmed =
+            latest("SELECT max(confirmed) FROM signups WHERE address = ?1 AND notifier = ?2")?;
+        if confirmed.is_some_and(|at| at >= issued) {
+            return Ok(Confirmed::Already);
+        }
+        let categories = serde_json::to_string(&signup.categories).expect("strings serialize");
         tx.exec(
             "INSERT INTO signups (notifier, address, mailbox, categories, confirmed)
              VALUES (?1, ?2, ?3, ?4, ?5)
@@ -105,7 +138,8 @@ impl Store {
             "DELETE FROM unsubscribes WHERE address = ?1 AND notifier = ?2",
             params![address, notifier],
         )?;
-        tx.commit()
+        tx.commit()?;
+        Ok(Confirmed::Subscribed)
     }
 
     /// A notifier's confirmed sign-ups.
