@@ -10,6 +10,7 @@ and is accepted after that. With PASSWORD, a login is required (any user, that p
 over plain text, as a local relay might) and a wrong one gets `535 5.7.8`. A sender address
 containing `bounce` gets `553 5.1.7` at MAIL FROM. Prints `ready` when it listens.
 """
+import os
 import collections
 import itertools
 import pathlib
@@ -44,7 +45,11 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):
         for rcpt in envelope.rcpt_tos:
             name = "%04d-%s.eml" % (next(self.counter), rcpt)
-            (self.outdir / name).write_bytes(envelope.original_content or envelope.content)
+            # Written whole under a hidden name, then renamed: a test reading the folder
+            # never sees half a message.
+            partial = self.outdir / ("." + name)
+            partial.write_bytes(envelope.original_content or envelope.content)
+            os.replace(partial, self.outdir / name)
         return "250 Message accepted for delivery"
 
 
