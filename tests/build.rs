@@ -728,3 +728,55 @@ fn a_settled_build_reports_the_same_and_settings_changes_build_in_full() {
     );
     assert!(!site.out().join("tags/rust/rss.xml").exists());
 }
+
+/// A link or image from front matter that is not http or https (`javascript:`, `data:`)
+/// never reaches a feed: a post whose own link would be one is reported and skipped, an
+/// image is left out and the post published.
+#[test]
+fn front_matter_urls_other_than_http_are_refused() {
+    let site = Site::new();
+    site.post(
+        "link.md",
+        "---\ntitle: Link\ndate: 2021-01-01\npermalink: \"javascript:alert(1)\"\n---\nx\n",
+    )
+    .post(
+        "url.md",
+        "---\ntitle: Url\ndate: 2021-01-01\nurl: \"data:text/html,<script>alert(2)</script>\"\n---\nx\n",
+    )
+    .post(
+        "image.md",
+        "---\ntitle: Image\ndate: 2021-01-02\nheadimg: \"javascript:alert(3)\"\nthumbnail: x\n---\nx\n",
+    )
+    .post(
+        "data.md",
+        "---\ntitle: Data\ndate: 2021-01-03\ncover: \"data:text/html;base64,PHNjcmlwdD4=\"\n---\nx\n",
+    );
+    let run = site.run(&["build"]).expect(1);
+    let err = run.stderr();
+    let posts = site.path().join("posts");
+    assert!(
+        err.contains(&format!(
+            "{}:4: `permalink` makes the post's link a `javascript:` URL",
+            posts.join("link.md").display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("`url` makes the post's link a `data:` URL"),
+        "{err}"
+    );
+    let titles: Vec<String> = parse_feed(&site.out().join("rss.xml"))
+        .entries
+        .iter()
+        .map(|e| e.title.clone().unwrap().content)
+        .collect();
+    assert_eq!(titles, ["Data", "Image"]);
+    for file in files(&site.out()) {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            !text.contains("javascript:") && !text.contains("data:text"),
+            "{}: {text}",
+            file.display()
+        );
+    }
+}

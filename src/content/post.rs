@@ -126,9 +126,21 @@ pub fn interpret(
         meta,
         &["headimg", "thumbnail", "cover", "image", "featured_image"],
     )
-    .and_then(|(_, v)| image_text(v))
-    .and_then(|img| Url::parse(&url).ok()?.join(&img).ok())
-    .map(String::from);
+    .and_then(|(key, v)| Some((key, image_text(v)?)))
+    .and_then(|(key, img)| {
+        let joined = Url::parse(&url).ok()?.join(&img).ok()?;
+        if is_web(&joined) {
+            Some(String::from(joined))
+        } else {
+            // Feeds, mail and chat would carry it as an image source: only the web's schemes.
+            tracing::warn!(
+                "{}: `{key}` is a `{}:` URL, not http or https; the post is published without its image",
+                src.rel,
+                joined.scheme()
+            );
+            None
+        }
+    });
 
     Ok(Outcome::Post(Box::new(Post {
         id,
@@ -190,6 +202,31 @@ fn post_url(
     settings: &Settings,
     values: &PermalinkValues,
 ) -> Result<String, FieldError> {
+    let (key, url) = post_url_unchecked(meta, settings, values)?;
+    if is_web(&url) {
+        Ok(String::from(url))
+    } else {
+        Err(field_error(
+            key,
+            format!(
+                "makes the post's link a `{}:` URL; a link must be http or https",
+                url.scheme()
+            ),
+        ))
+    }
+}
+
+/// Whether a URL is one a feed reader, mail client or chat may open or load: `http`/`https`
+/// (never `javascript:`, `data:`, `file:` or another app's scheme).
+fn is_web(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https")
+}
+
+fn post_url_unchecked(
+    meta: &Map<String, Value>,
+    settings: &Settings,
+    values: &PermalinkValues,
+) -> Result<(&'static str, Url), FieldError> {
     let site = &settings.site.url;
     if let Some((key, value)) = first(meta, &["permalink", "path", "url"]) {
         let Some(text) = text_of(Some(value)).filter(|t| !t.trim().is_empty()) else {
@@ -202,11 +239,11 @@ fn post_url(
         }
         return site
             .join(&relative)
-            .map(String::from)
+            .map(|url| (key, url))
             .map_err(|e| field_error(key, format!("`{text}` is not a usable URL path: {e}")));
     }
     site.join(&settings.site.permalink.render(values))
-        .map(String::from)
+        .map(|url| ("permalink", url))
         .map_err(|e| {
             field_error(
                 "permalink",
