@@ -1207,3 +1207,49 @@ fn a_used_confirmation_link_cannot_undo_an_unsubscribe() {
     );
     assert_eq!(signups(), 0, "still unsubscribed");
 }
+
+/// The form takes addresses as people write them: a quoted local part or an `[ip]` literal
+/// is refused with 400 (not a way past the per-address limit, not a 5xx), and one mailbox
+/// written in other cases is one address: one confirmation.
+#[test]
+fn odd_addresses_are_refused_and_one_mailbox_gets_one_confirmation() {
+    let sink = SmtpSink::start();
+    let served = served_site(sink.port, "");
+    let token = form_token(&served);
+    let subscribe = |email: &str| {
+        post_form(
+            &served,
+            "/subscribe",
+            &[
+                ("email", email),
+                ("notifier", "letters"),
+                ("form_token", &token),
+            ],
+        )
+    };
+    for odd in [
+        "\"victim\"@example.org",
+        "victim@[127.0.0.1]",
+        "victim@localhost",
+        "a..b@example.org",
+    ] {
+        let answer = subscribe(odd);
+        assert_eq!(answer.status, 400, "{odd}: {}", answer.text());
+        assert!(answer.text().contains("is not an email address"), "{odd}");
+    }
+    for same in [
+        "victim@example.org",
+        "Victim@Example.org",
+        " VICTIM@example.org ",
+    ] {
+        assert_eq!(subscribe(same).status, 200, "{same}");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sink.messages().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "{}", served.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let confirmations = sink.messages();
+    assert_eq!(confirmations.len(), 1, "one mailbox, one confirmation");
+}

@@ -332,10 +332,7 @@ pub async fn subscribe(state: &State, client: IpAddr, request: Request<Incoming>
             ),
         );
     }
-    let mailbox = (fields.email.len() <= MAX_ADDRESS)
-        .then(|| fields.email.parse::<lettre::Address>().ok())
-        .flatten();
-    let Some(address) = mailbox else {
+    let Some(address) = signup_address(&fields.email) else {
         return answer(
             state,
             StatusCode::BAD_REQUEST,
@@ -393,6 +390,31 @@ pub async fn subscribe(state: &State, client: IpAddr, request: Request<Incoming>
             try_again(state, "Your sign-up")
         }
     }
+}
+
+/// An address as the sign-up form takes it: a plain `local@host.domain`, the way people
+/// write their address. Quoted local parts (`"victim"@example.org`) and `[ip]` literals are
+/// valid mail syntax but name nobody a list should mail, and would let one mailbox be
+/// written many ways past the per-address limit; they are refused, like anything over
+/// 254 characters.
+fn signup_address(text: &str) -> Option<lettre::Address> {
+    let text = text.trim();
+    if text.len() > MAX_ADDRESS {
+        return None;
+    }
+    let address: lettre::Address = text.parse().ok()?;
+    let (local, domain) = (address.user(), address.domain());
+    let atom =
+        |c: char| !c.is_ascii() || c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    let dot_atom = !local.is_empty()
+        && local
+            .split('.')
+            .all(|part| !part.is_empty() && part.chars().all(atom));
+    let host = domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    (dot_atom && host).then_some(address)
 }
 
 async fn queue_confirmation(
