@@ -2,8 +2,12 @@
 //!
 //! A feed item is read far from the site, so relative links must become absolute (against
 //! the post's own URL), lazy-loading images must get a real `src`, and nothing executable
-//! may ride along: no `<script>`, no `on…` handlers, no `javascript:` URLs. This is done by a
-//! streaming rewriter (`lol_html`) rather than a DOM, which is what keeps large archives fast.
+//! may ride along. Two passes: a streaming rewriter (`lol_html`) makes URLs absolute, finds
+//! lazy images' real sources and collects the visible text; then `ammonia` keeps only an
+//! allowlist of elements, attributes and URL schemes (`http`, `https`, `mailto`) and writes
+//! the HTML out again well-formed, entities normalised (`&` in text or a link becomes
+//! `&amp;`). An allowlist, not a blocklist: `<iframe srcdoc>`, `<meta http-equiv>`, `<form>`,
+//! `<object>`, `<embed>`, event handlers and `javascript:`/`data:` URLs all fall outside it.
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -43,6 +47,23 @@ const LAZY_SOURCES: &[&str] = &[
 /// Elements after which text reads as a new word (`<p>a</p><p>b</p>` is "a b", not "ab").
 const BLOCKS: &str = "br, p, div, li, tr, td, th, h1, h2, h3, h4, h5, h6, pre, blockquote, section, article, figure, figcaption, hr";
 
+/// What post HTML may keep in a feed, an email or a chat message: ammonia's defaults (text
+/// structure, tables, lists, quotes, code, images and links, no styles or scripts) plus the
+/// media elements posts embed, with URLs limited to the web's schemes and mail.
+static ALLOWLIST: std::sync::LazyLock<ammonia::Builder<'static>> = std::sync::LazyLock::new(|| {
+    let mut builder = ammonia::Builder::default();
+    builder
+        .add_tags(["video", "audio", "source", "picture", "section"])
+        .add_tag_attributes("img", ["srcset", "sizes", "loading"])
+        .add_tag_attributes("video", ["src", "poster", "controls", "width", "height"])
+        .add_tag_attributes("audio", ["src", "controls"])
+        .add_tag_attributes("source", ["src", "srcset", "type", "media", "sizes"])
+        .url_schemes(["http", "https", "mailto"].into_iter().collect())
+        // Feed readers and mail clients decide how links open; no `rel` added to every one.
+        .link_rel(None);
+    builder
+});
+
 /// Post HTML rewritten for a feed, with the start of its visible text.
 #[derive(Debug)]
 pub struct Cleaned {
@@ -55,7 +76,8 @@ pub struct Cleaned {
 /// characters that XML forbids. In the same pass it collects the visible text, up to a little
 /// over `text_chars` characters, so a summary needs no second pass.
 pub fn clean_for_feed(html: &str, base: &Url, text_chars: usize) -> Cleaned {
-    let (out, text) = rewrite(html, Some(base), text_chars);
+    let (rewritten, text) = rewrite(html, Some(base), text_chars);
+    let out = ALLOWLIST.clean(&rewritten).to_string();
     let html = match strip_illegal_xml(&out) {
         Cow::Borrowed(_) => out,
         Cow::Owned(stripped) => stripped,
@@ -303,18 +325,50 @@ mod tests {
 
     #[test]
     fn lazy_images_get_a_src() {
+        // The lazy-loading attributes themselves are not on the allowlist: their work is done.
         assert_eq!(
             clean(r#"<img data-src="a.jpg">"#),
-            r#"<img data-src="a.jpg" src="https://example.org/2021/06/17/post/a.jpg">"#
+            r#"<img src="https://example.org/2021/06/17/post/a.jpg">"#
         );
         assert_eq!(
             clean(r#"<img src="data:image/gif;base64,R0" data-original="/b.jpg">"#),
-            r#"<img src="https://example.org/b.jpg" data-original="/b.jpg">"#
+            r#"<img src="https://example.org/b.jpg">"#
         );
         assert_eq!(
             clean(r#"<img src="c.jpg" data-src="d.jpg">"#),
-            r#"<img src="https://example.org/2021/06/17/post/c.jpg" data-src="d.jpg">"#
+            r#"<img src="https://example.org/2021/06/17/post/c.jpg">"#
         );
+    }
+
+    #[test]
+    fn only_the_allowlist_survives_and_entities_are_normalised() {
+        let out = clean(concat!(
+            r#"<iframe srcdoc="<script>alert(1)</script>"></iframe>"#,
+            r#"<meta http-equiv="refresh" content="0;url=https://evil.example/">"#,
+            r#"<object data="x.swf"></object><embed src="x.swf"><form action="/steal"><input name="p"></form>"#,
+            r#"<svg><a xlink:href="javascript:alert(2)">s</a></svg><math><mi>m</mi></math>"#,
+            r#"<a href="data:text/html,<b>x</b>">d</a><img src="data:image/svg+xml,<svg onload=alert(3)>">"#,
+            r#"<p style="position:fixed" class="x">17173&TalkingData <a href="?site_id=1&euid=2">q</a></p>"#,
+        ));
+        for banned in [
+            "<iframe",
+            "srcdoc",
+            "<meta",
+            "<object",
+            "<embed",
+            "<form",
+            "<input",
+            "<svg",
+            "javascript:",
+            "data:",
+            "onload",
+            "style=",
+            "alert(",
+        ] {
+            assert!(!out.contains(banned), "{banned} in {out}");
+        }
+        assert!(out.contains("17173&amp;TalkingData"), "{out}");
+        assert!(out.contains("site_id=1&amp;euid=2"), "{out}");
     }
 
     #[test]
