@@ -670,3 +670,38 @@ fn mail_speaks_the_sites_language() {
         assert!(!text.contains("退订"), "{text}");
     }
 }
+
+/// `unsubscribe` refuses a notifier that has no subscribers (a webhook) and says when the
+/// address was on no list, recording it all the same.
+#[test]
+fn unsubscribe_names_what_it_could_not_do() {
+    let sink = SmtpSink::start();
+    let site = digest_site(
+        &sink,
+        "\n[notifiers.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\n",
+    );
+    let known = site
+        .run(&["unsubscribe", "bob@example.org", "--notifier", "daily"])
+        .expect(0);
+    assert!(
+        known.stdout().contains("gets no more mail from daily"),
+        "{}",
+        known.stdout()
+    );
+    let unknown = site.run(&["unsubscribe", "nobody@example.org"]).expect(0);
+    assert!(
+        unknown
+            .stdout()
+            .contains("nobody@example.org is on no list of any notifier"),
+        "{}",
+        unknown.stdout()
+    );
+    let hook = site
+        .run(&["unsubscribe", "bob@example.org", "--notifier", "hook"])
+        .expect(2);
+    assert!(
+        hook.stderr().contains("`hook` is not an email notifier"),
+        "{}",
+        hook.stderr()
+    );
+}

@@ -1,7 +1,8 @@
 //! `tidings unsubscribe`: no more mail to an address, named or carried by a signed token.
 
 use super::{Context, Status, find_notifier, load};
-use crate::store::Store;
+use crate::settings::{NotifierKind, Settings};
+use crate::store::{Store, StoreError};
 
 /// `tidings unsubscribe EMAIL [--notifier NAME]`.
 pub fn unsubscribe(ctx: &Context, address: &str, notifier: Option<&str>) -> Status {
@@ -12,19 +13,33 @@ pub fn unsubscribe(ctx: &Context, address: &str, notifier: Option<&str>) -> Stat
         eprintln!("error: `{address}` is not an email address");
         return Status::Failed;
     }
-    if let Some(name) = notifier
-        && find_notifier(&settings, name).is_none()
-    {
-        return Status::Failed;
+    if let Some(name) = notifier {
+        match find_notifier(&settings, name) {
+            None => return Status::Failed,
+            Some(found) if !matches!(found.kind, NotifierKind::Email(_)) => {
+                eprintln!(
+                    "error: `{name}` is not an email notifier; only email notifiers have subscribers"
+                );
+                return Status::Failed;
+            }
+            Some(_) => {}
+        }
     }
-    match Store::open(&settings.state_path)
-        .and_then(|store| store.unsubscribe(address, notifier, ctx.clock.now()))
-    {
-        Ok(()) => {
-            println!(
-                "{address} gets no more mail from {}",
-                notifier.unwrap_or("any notifier")
-            );
+    let result = Store::open(&settings.state_path).and_then(|store| {
+        let known = is_known(&settings, &store, address, notifier)?;
+        store.unsubscribe(address, notifier, ctx.clock.now())?;
+        Ok(known)
+    });
+    match result {
+        Ok(known) => {
+            let from = notifier.unwrap_or("any notifier");
+            if known {
+                println!("{address} gets no more mail from {from}");
+            } else {
+                println!(
+                    "{address} is on no list of {from}; it is recorded as unsubscribed all the same, so it gets no mail if it is added later"
+                );
+            }
             Status::Clean
         }
         Err(e) => {
@@ -32,6 +47,37 @@ pub fn unsubscribe(ctx: &Context, address: &str, notifier: Option<&str>) -> Stat
             Status::Failed
         }
     }
+}
+
+/// Whether `address` is a recipient of `notifier` (or of any email notifier): in its `to`,
+/// its subscriber list, or its confirmed sign-ups.
+fn is_known(
+    settings: &Settings,
+    store: &Store,
+    address: &str,
+    notifier: Option<&str>,
+) -> Result<bool, StoreError> {
+    let wanted = address.trim().to_lowercase();
+    for candidate in &settings.notifiers {
+        let NotifierKind::Email(target) = &candidate.kind else {
+            continue;
+        };
+        if notifier.is_some_and(|name| name != candidate.name) {
+            continue;
+        }
+        if target
+            .recipients
+            .iter()
+            .any(|r| r.address().to_lowercase() == wanted)
+            || store
+                .signups(&candidate.name)?
+                .iter()
+                .any(|s| s.address.trim().to_lowercase() == wanted)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// `tidings unsubscribe --token TOKEN`: what a page of one's own at `email.unsubscribe_url`

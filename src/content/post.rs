@@ -109,7 +109,17 @@ pub fn interpret(
     let title = text_of(meta.get("title"))
         .map(|t| plain_title(&t))
         .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| slug.clone());
+        .unwrap_or_else(|| {
+            if let Some(odd) = meta.get("title").filter(|v| v.is_array() || v.is_object()) {
+                // A list or a table: the author meant something, the file name stands in.
+                tracing::warn!(
+                    "{}: `title` is {}, not text; the post is titled `{slug}` from its file name",
+                    src.rel,
+                    if odd.is_array() { "a list" } else { "a table" }
+                );
+            }
+            slug.clone()
+        });
 
     let url = post_url(
         meta,
