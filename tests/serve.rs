@@ -1253,3 +1253,56 @@ fn odd_addresses_are_refused_and_one_mailbox_gets_one_confirmation() {
     let confirmations = sink.messages();
     assert_eq!(confirmations.len(), 1, "one mailbox, one confirmation");
 }
+
+/// The front page starts with the sign-up, calls the notifier by its `title`, shows feed
+/// addresses as people read them (the copy button still copies the encoded URL), and offers
+/// a filter box once there are more feeds than fit a screen.
+#[test]
+fn the_front_page_puts_the_signup_first_with_titles_and_readable_addresses() {
+    let sink = SmtpSink::start();
+    let port = free_port();
+    let settings = settings(port, sink.port, "")
+        .replace("signup = true", "signup = true\ntitle = \"每周精选\"");
+    let site = Site::with_settings(&settings);
+    site.post("a.md", post("新闻", "[新媒体]"));
+    let served = Served::start(site, port);
+    let front = served.get("/", &[]).text();
+    let signup = front.find("action=\"/subscribe\"").expect("a sign-up form");
+    let feeds = front.find("id=\"feeds-heading\"").expect("the feed list");
+    assert!(signup < feeds, "the sign-up comes first");
+    assert!(front.contains("Get 每周精选 by email"), "{front}");
+    assert!(!front.contains("“letters”"), "not the internal name");
+    assert!(
+        front.contains("value=\"https://example.org/blog/feeds/categories/新媒体/rss.xml\""),
+        "{front}"
+    );
+    assert!(
+        front.contains(
+            "data-url=\"https://example.org/blog/feeds/categories/%E6%96%B0%E5%AA%92%E4%BD%93/rss.xml\""
+        ),
+        "{front}"
+    );
+    assert!(
+        !front.contains("feed-filter"),
+        "a short list needs no filter"
+    );
+
+    let tags: Vec<String> = (0..25).map(|i| format!("t{i}")).collect();
+    served.site.post(
+        "tags.md",
+        format!(
+            "---\ntitle: Tags\ndate: 2021-01-02 10:00:00\ntags: [{}]\n---\nx\n",
+            tags.join(", ")
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let front = served.get("/", &[]).text();
+        if front.contains("#t24") {
+            assert!(front.contains("id=\"feed-filter\""), "{front}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", served.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -254,6 +254,13 @@ pub fn render(
         .add_template("subject.txt", &target.subject)
         .map_err(|e| format!("subject: {e}"))?;
     let site_url = settings.site.url.as_str();
+    // Readers see the notifier's title where it has one.
+    let display_name = settings
+        .notifiers
+        .iter()
+        .find(|n| n.name == notifier)
+        .and_then(|n| n.title.clone())
+        .unwrap_or_else(|| notifier.to_owned());
     let mut seen = std::collections::HashSet::new();
     // A sign-up first: it is the person's own latest choice of categories.
     for recipient in audience.signed_up.iter().chain(&target.recipients) {
@@ -280,7 +287,7 @@ pub fn render(
             None,
             &[
                 ("address", address.clone()),
-                ("notifier", notifier.to_owned()),
+                ("notifier", display_name.clone()),
                 ("site", settings.site.title.clone()),
             ],
         );

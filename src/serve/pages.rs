@@ -26,6 +26,9 @@ struct FeedLink {
     label: &'static str,
     media_type: &'static str,
     url: String,
+    /// The same address as a person reads it: percent-escapes decoded (`/categories/新媒体/`),
+    /// for the copy box; `url` is what the button copies.
+    shown: String,
 }
 
 #[derive(Serialize)]
@@ -118,6 +121,8 @@ impl Pages {
             opml_url: String,
             signups: &'a [SignupForm],
             generator: &'static str,
+            /// Feeds listed: past a screenful, the page offers a filter box.
+            feed_count: usize,
         }
         let (mut site_feed, mut categories, mut tags) = (None, Vec::new(), Vec::new());
         for listed in listing {
@@ -137,6 +142,7 @@ impl Pages {
             opml_url: format!("{}{}", settings.feeds.url, crate::feeds::output::OPML),
             signups,
             generator: crate::feeds::GENERATOR,
+            feed_count: listing.len(),
         };
         self.render("index.html", &context)
     }
@@ -215,6 +221,9 @@ fn feed_info(listed: &Listed, words: &crate::i18n::Catalog) -> FeedInfo {
                     label,
                     media_type,
                     url: url.clone(),
+                    shown: percent_encoding::percent_decode_str(url)
+                        .decode_utf8_lossy()
+                        .into_owned(),
                 }
             })
             .collect(),

@@ -110,6 +110,9 @@ fn signup_notifiers(state: &State) -> impl Iterator<Item = &Notifier> {
 
 /// How pages and emails name what a notifier sends.
 fn label(state: &State, notifier: &Notifier) -> String {
+    if let Some(title) = &notifier.title {
+        return title.clone();
+    }
     let key = match notifier.delivery {
         Delivery::Digest(_) => "digest_label",
         Delivery::Instant => "instant_label",

@@ -55,6 +55,8 @@ pub enum Delivery {
 #[derive(Debug, Clone)]
 pub struct Notifier {
     pub name: String,
+    /// What readers see it called, when set (`notifiers.<name>.title`).
+    pub title: Option<String>,
     pub delivery: Delivery,
     /// Category paths, parent first; a post in a descendant matches too.
     pub categories: Vec<Vec<String>>,
@@ -236,6 +238,16 @@ pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (
             "notifier names use letters, digits, `-` and `_`".into(),
         ));
     }
+    let title = match raw.title.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(title) if title.chars().count() > 100 || title.chars().any(char::is_control) => {
+            return Err(err(
+                "title",
+                "must be one line of at most 100 characters".into(),
+            ));
+        }
+        Some(title) => Some(title.to_owned()),
+    };
     let delivery = match (raw.mode.as_str(), &raw.schedule) {
         ("instant", None) => Delivery::Instant,
         ("instant", Some(_)) => {
@@ -327,6 +339,7 @@ pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (
     };
     Ok(Notifier {
         name: name.to_owned(),
+        title,
         delivery,
         categories,
         tags: raw.tags,
@@ -641,6 +654,7 @@ pub const HUB_PREFIX: &str = "websub:";
 pub fn hub(url: Url) -> Notifier {
     Notifier {
         name: format!("{HUB_PREFIX}{url}"),
+        title: None,
         delivery: Delivery::Instant,
         categories: Vec::new(),
         tags: Vec::new(),

@@ -128,6 +128,9 @@ pub struct RawNotifier {
     /// `telegram`, `dingtalk`, `feishu`, `wecom` or `matrix`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// What readers see it called (front page, confirmation mail, email footers), e.g.
+    /// `"每周精选"`; default: the catalog's words around its name.
+    pub title: Option<String>,
     /// `instant` (one message per post, as soon as it is seen) or `digest` (one message per
     /// `schedule` firing, listing everything new since the last).
     #[serde(default = "default_mode")]

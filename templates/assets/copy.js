@@ -15,3 +15,14 @@ document.addEventListener("click", async (event) => {
   button.textContent = button.dataset.copied || "Copied";
   setTimeout(() => { button.textContent = label; }, 1500);
 });
+
+// The filter box (shown past twenty feeds): hide the feeds whose name does not contain
+// what is typed, ignoring case. Without JavaScript every feed stays listed.
+document.addEventListener("input", (event) => {
+  if (event.target.id !== "feed-filter") return;
+  const wanted = event.target.value.trim().toLowerCase();
+  for (const row of document.querySelectorAll("li.feed")) {
+    const name = row.querySelector(".name").textContent.toLowerCase();
+    row.hidden = wanted !== "" && !name.includes(wanted);
+  }
+});
