@@ -1306,3 +1306,89 @@ fn the_front_page_puts_the_signup_first_with_titles_and_readable_addresses() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Open files this test process may hold (`/proc/self/limits`), for tests that hold many
+/// connections on machines with a low limit.
+fn open_file_limit() -> usize {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            limits
+                .lines()
+                .find(|line| line.starts_with("Max open files"))
+                .and_then(|line| line.split_whitespace().nth(3))
+                .and_then(|soft| soft.parse().ok())
+        })
+        .unwrap_or(1024)
+}
+
+/// A GET of `/healthz` from the local address `from`, answered within three seconds (well
+/// inside the ten seconds the server gives an idle connection to send its request).
+fn probe_from(from: &str, host: &str) -> bool {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let attempt = async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(format!("{from}:0").parse().unwrap())?;
+            let mut stream = socket.connect(host.parse().unwrap()).await?;
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n")
+                .await?;
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer).await?;
+            Ok::<_, std::io::Error>(answer.starts_with(b"HTTP/1.1 200"))
+        };
+        matches!(
+            tokio::time::timeout(Duration::from_secs(3), attempt).await,
+            Ok(Ok(true))
+        )
+    })
+}
+
+/// One address holding 1,500 idle connections takes only its share of the server's slots:
+/// requests from another address are still answered.
+#[test]
+fn one_client_cannot_hold_every_connection() {
+    let sink = SmtpSink::start();
+    let served = served_site(sink.port, "");
+    let hogs = 1500.min(open_file_limit().saturating_sub(256));
+    if hogs < 1100 {
+        eprintln!("skipped: {hogs} connections are too few to fill the server's 1,024 slots");
+        return;
+    }
+    // Opened within three seconds (a server that stops accepting makes connects wait on its
+    // backlog), so all are still idle when the probes go out.
+    let address: std::net::SocketAddr = served.host.parse().unwrap();
+    let opening = Instant::now();
+    let mut idle = Vec::new();
+    while idle.len() < hogs && opening.elapsed() < Duration::from_secs(3) {
+        if let Ok(stream) =
+            std::net::TcpStream::connect_timeout(&address, Duration::from_millis(500))
+        {
+            idle.push(stream);
+        }
+    }
+    assert!(idle.len() > 1024, "only {} connections opened", idle.len());
+    // All at once, while every idle connection is still within its ten seconds.
+    let host = served.host.clone();
+    let answered = std::thread::scope(|scope| {
+        let probes: Vec<_> = (0..10)
+            .map(|_| scope.spawn(|| probe_from("127.0.0.2", &host)))
+            .collect();
+        probes
+            .into_iter()
+            .map(|probe| probe.join().unwrap())
+            .filter(|answered| *answered)
+            .count()
+    });
+    assert!(
+        answered >= 9,
+        "{answered} of 10 answered while one client held {} connections",
+        idle.len()
+    );
+    drop(idle);
+}

@@ -7,6 +7,7 @@
 //! unsubscribe is a row in the state file that the next digest reads. What the front page
 //! lists is the daemon's last build, handed over after each scan: data flows one way.
 
+mod clients;
 mod files;
 mod health;
 mod pages;
@@ -198,6 +199,7 @@ async fn accept(
     );
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let clients = Arc::new(clients::Clients::default());
     loop {
         let permit = tokio::select! {
             permit = slots.clone().acquire_owned() => permit.expect("never closed"),
@@ -214,6 +216,18 @@ async fn accept(
             },
             _ = stopped.changed() => break,
         };
+        // Behind a trusted proxy every connection is the proxy's: it limits its clients.
+        let held = if state.server.trust_forwarded_for {
+            None
+        } else {
+            match clients.hold(peer.ip()) {
+                Some(held) => Some(held),
+                None => {
+                    tracing::debug!(peer = %peer.ip(), "connection refused: the client holds its share");
+                    continue; // `stream` and `permit` are dropped: closed, slot free
+                }
+            }
+        };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
         let service = hyper::service::service_fn(move |request| {
@@ -228,6 +242,7 @@ async fn accept(
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _ = connection.await;
+            drop(held);
             drop(permit);
         });
     }
