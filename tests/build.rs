@@ -473,6 +473,8 @@ fn summary_mode_and_formats_setting() {
         [
             site.out().join(".tidings-manifest"),
             site.out().join("atom.xml"),
+            site.out().join("feed.js"),
+            site.out().join("feed.xsl"),
             site.out().join("index.opml")
         ]
     );

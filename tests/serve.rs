@@ -332,7 +332,7 @@ fn feeds_are_served_with_types_validators_and_gzip() {
     let zipped = served.get("/feeds/rss.xml", &[("Accept-Encoding", "gzip, br")]);
     assert_eq!(zipped.status, 200);
     assert_eq!(zipped.header("content-encoding"), Some("gzip"));
-    assert_eq!(zipped.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(zipped.header("vary"), Some("Accept-Encoding, Accept"));
     assert_ne!(
         zipped.header("etag"),
         Some(etag.as_str()),
@@ -1391,4 +1391,66 @@ fn one_client_cannot_hold_every_connection() {
         idle.len()
     );
     drop(idle);
+}
+
+/// A feed opened in a browser is a page: what a feed is, its address with a copy button,
+/// and its items, for RSS, Atom and a category feed, in the site's language, under the
+/// server's own security policy.
+#[test]
+fn feeds_opened_in_a_browser_show_a_page_of_their_items() {
+    let sink = SmtpSink::start();
+    let served = served_site(sink.port, "");
+    let browser = Browser::start();
+    for target in [
+        "/feeds/rss.xml",
+        "/feeds/atom.xml",
+        "/feeds/categories/Tech/Rust/rss.xml",
+    ] {
+        browser.open(&served.url(target));
+        let text = browser.wait_for_text("This is a web feed.");
+        assert!(text.contains("Copy URL"), "{target}: {text}");
+        let titles = browser.script(
+            "return [...document.querySelectorAll('article h2 a')].map(a => a.textContent)",
+        );
+        let titles: Vec<String> = serde_json::from_value(titles).unwrap();
+        assert!(!titles.is_empty(), "{target}: no items shown");
+        let raw = browser.script("return document.querySelector('rss, feed') === null");
+        assert_eq!(
+            raw,
+            serde_json::Value::Bool(true),
+            "{target}: raw XML shown"
+        );
+        let copy_script = browser
+            .script("return [...document.scripts].some(s => s.src.endsWith('/feeds/feed.js'))");
+        assert_eq!(copy_script, serde_json::Value::Bool(true), "{target}");
+    }
+    // The feeds themselves stay what readers expect.
+    let rss = served.get("/feeds/rss.xml", &[]).text();
+    assert!(rss.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<?xml-stylesheet type=\"text/xsl\" href=\"feed.xsl\"?>\n<rss"));
+    let deep = served
+        .get("/feeds/categories/Tech/Rust/atom.xml", &[])
+        .text();
+    assert!(deep.contains("href=\"../../../feed.xsl\""), "{deep}");
+    let xsl = served.get("/feeds/feed.xsl", &[]);
+    assert_eq!(xsl.status, 200);
+    assert!(xsl.header("content-type").unwrap().starts_with("text/xsl"));
+}
+
+/// The page a feed becomes speaks the site's language.
+#[test]
+fn a_chinese_sites_feeds_show_a_chinese_page() {
+    let sink = SmtpSink::start();
+    let port = free_port();
+    let settings = settings(port, sink.port, "").replace(
+        "timezone = \"Asia/Shanghai\"",
+        "timezone = \"Asia/Shanghai\"\nlanguage = \"zh-CN\"",
+    );
+    let site = Site::with_settings(&settings);
+    site.post("a.md", post("新闻", "[新媒体]"));
+    let served = Served::start(site, port);
+    let browser = Browser::start();
+    browser.open(&served.url("/feeds/categories/%E6%96%B0%E5%AA%92%E4%BD%93/atom.xml"));
+    let text = browser.wait_for_text("这是一个订阅源");
+    assert!(text.contains("新闻") && text.contains("复制地址"), "{text}");
+    assert!(!text.contains("This is a web feed"), "{text}");
 }

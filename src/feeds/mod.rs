@@ -13,6 +13,7 @@ pub mod opml;
 pub mod output;
 pub mod plan;
 pub mod rss;
+pub mod stylesheet;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -190,6 +191,11 @@ pub fn build(
                         Format::Atom => atom::render(&doc),
                         Format::Json => json::render(&doc),
                     };
+                    let bytes = if settings.feeds.stylesheet && format != Format::Json {
+                        stylesheet::link(bytes, spec.dir.len())
+                    } else {
+                        bytes
+                    };
                     write(dir.join(format.file_name()), &bytes, dry_run).map(|(path, written)| {
                         // Only a changed feed is pinged to WebSub hubs, so only it needs its URL.
                         let url = matches!(written, Written::Changed)
@@ -208,7 +214,23 @@ pub fn build(
     let mut keep = HashSet::new();
     let opml_written =
         write(root.join(output::OPML), &opml, dry_run).map(|(path, written)| (path, written, None));
-    for result in results.into_iter().chain([opml_written]) {
+    let mut extras = vec![opml_written];
+    if settings.feeds.stylesheet {
+        // A template error is the build's to report, like a feed that cannot be written.
+        let xsl = stylesheet::render(settings).map_err(|message| OutputError {
+            path: root.join(stylesheet::XSL),
+            source: std::io::Error::other(message),
+        })?;
+        for (name, bytes) in [
+            (stylesheet::XSL, xsl.as_bytes()),
+            (stylesheet::SCRIPT, stylesheet::SCRIPT_SOURCE.as_bytes()),
+        ] {
+            extras.push(
+                write(root.join(name), bytes, dry_run).map(|(path, written)| (path, written, None)),
+            );
+        }
+    }
+    for result in results.into_iter().chain(extras) {
         let (path, written, url) = result?;
         match written {
             Written::Changed => {
@@ -272,6 +294,10 @@ fn planned_files(settings: &Settings, feeds: &[FeedSpec]) -> Vec<PathBuf> {
         })
         .collect();
     files.push(root.join(output::OPML));
+    if settings.feeds.stylesheet {
+        files.push(root.join(stylesheet::XSL));
+        files.push(root.join(stylesheet::SCRIPT));
+    }
     files
 }
 

@@ -101,6 +101,8 @@ pub fn probe_writable(dir: &Path) -> Result<(), String> {
 fn is_ours(name: &str) -> bool {
     Format::ALL.iter().any(|f| f.file_name() == name)
         || name == OPML
+        || name == super::stylesheet::XSL
+        || name == super::stylesheet::SCRIPT
         || (name.starts_with('.') && name.ends_with(".tidings-tmp"))
 }
 

@@ -31,8 +31,30 @@ pub fn media_type(file_name: &str) -> Option<&'static str> {
         name if name == Format::Atom.file_name() => "application/atom+xml; charset=utf-8",
         name if name == Format::Json.file_name() => "application/feed+json; charset=utf-8",
         OPML => "text/x-opml; charset=utf-8",
+        crate::feeds::stylesheet::XSL => "text/xsl; charset=utf-8",
+        crate::feeds::stylesheet::SCRIPT => "text/javascript; charset=utf-8",
         _ => return None,
     })
+}
+
+/// A browser (it asks for `text/html` first) is given an RSS or Atom feed as
+/// `application/xml`: browsers apply a feed's stylesheet (`feed.xsl`) only to XML types they
+/// render, and show `application/rss+xml` as raw text or download it. Feed readers get the
+/// feed's own type.
+fn for_browsers(media_type: &'static str, accept: Option<&str>) -> &'static str {
+    let is_feed = media_type.starts_with("application/rss+xml")
+        || media_type.starts_with("application/atom+xml");
+    let browser = accept.is_some_and(|accept| {
+        accept
+            .split(',')
+            .next()
+            .is_some_and(|first| first.trim().starts_with("text/html"))
+    });
+    if is_feed && browser {
+        "application/xml; charset=utf-8"
+    } else {
+        media_type
+    }
 }
 
 /// The segments of a path below `/feeds/`, decoded, if every one is safe to join.
@@ -153,7 +175,10 @@ impl FeedFiles {
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=300"),
         );
-        headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("Accept-Encoding, Accept"),
+        );
         // Web-based feed readers fetch from their own origin.
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -162,7 +187,7 @@ impl FeedFiles {
         if status == StatusCode::OK {
             headers.insert(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static(file.media_type),
+                HeaderValue::from_static(for_browsers(file.media_type, header(header::ACCEPT))),
             );
             if gzip {
                 headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -298,5 +323,25 @@ mod tests {
         assert!(accepts_gzip("br;q=1.0, GZIP;q=0.5"));
         assert!(!accepts_gzip("gzip;q=0, br"));
         assert!(!accepts_gzip("identity"));
+    }
+
+    #[test]
+    fn browsers_get_feeds_as_xml_readers_as_feeds() {
+        let rss = "application/rss+xml; charset=utf-8";
+        let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+        assert_eq!(
+            for_browsers(rss, Some(browser)),
+            "application/xml; charset=utf-8"
+        );
+        for reader in [
+            None,
+            Some("application/rss+xml, */*"),
+            Some("*/*"),
+            Some("application/xml, text/html;q=0.1"),
+        ] {
+            assert_eq!(for_browsers(rss, reader), rss, "{reader:?}");
+        }
+        let json = "application/feed+json; charset=utf-8";
+        assert_eq!(for_browsers(json, Some(browser)), json);
     }
 }

@@ -467,14 +467,19 @@ fn not_found(state: &State) -> Answer {
 }
 
 /// Headers every answer carries: no scripts or styles but our own, no framing, no sniffing,
-/// and no `Referer` to other sites (a confirmation or unsubscribe URL holds a token).
+/// and no `Referer` to other sites (a confirmation or unsubscribe URL holds a token). A feed
+/// opened in a browser becomes a page through `feed.xsl` (see `feeds::stylesheet`): that page
+/// carries its style inline and shows the posts' images from wherever they are, so feeds
+/// allow both; scripts stay the site's own.
 fn secure(answer: &mut Answer, route: &str) {
     let headers = answer.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-        ),
+        HeaderValue::from_static(if route == "feeds" {
+            "default-src 'none'; style-src 'self' 'unsafe-inline'; script-src 'self'; img-src 'self' https: http: data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+        } else {
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        }),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

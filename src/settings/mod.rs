@@ -115,6 +115,8 @@ pub struct Feeds {
     pub tag_map: BTreeMap<String, String>,
     /// WebSub hubs named in every feed.
     pub hubs: Vec<Url>,
+    /// Whether RSS and Atom feeds name `feed.xsl`, written beside them.
+    pub stylesheet: bool,
 }
 
 /// Everything the program needs to know, checked.
@@ -399,6 +401,7 @@ impl Settings {
                 category_map: raw.feeds.category_map,
                 tag_map: raw.feeds.tag_map,
                 hubs,
+                stylesheet: raw.feeds.stylesheet,
             },
         })
     }

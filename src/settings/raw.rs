@@ -264,6 +264,9 @@ pub struct RawFeeds {
     /// WebSub hubs: announced in every feed, and pinged when a feed changes.
     #[serde(default)]
     pub hubs: Vec<String>,
+    /// Write `feed.xsl` and name it in RSS and Atom feeds, so a browser shows a page.
+    #[serde(default = "default_true")]
+    pub stylesheet: bool,
 }
 
 impl Default for RawFeeds {
@@ -280,6 +283,7 @@ impl Default for RawFeeds {
             category_map: BTreeMap::new(),
             tag_map: BTreeMap::new(),
             hubs: Vec::new(),
+            stylesheet: true,
         }
     }
 }
