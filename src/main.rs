@@ -9,8 +9,12 @@ use tidings::feeds::Mode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The daemon says what it finds and sends by default; one-shot commands only warn.
-    let daemon = matches!(cli.command, Command::Run { .. } | Command::Serve) && !cli.quiet;
+    // The daemon says what it finds and sends by default; one-shot commands (`run --once`
+    // included, whose summary goes to stdout) only warn, and `-v` adds those lines.
+    let daemon = matches!(
+        cli.command,
+        Command::Run { once: false, .. } | Command::Serve
+    ) && !cli.quiet;
     let level = match cli.verbose + u8::from(daemon) {
         0 => tracing::Level::WARN,
         1 => tracing::Level::INFO,
