@@ -782,3 +782,35 @@ fn front_matter_urls_other_than_http_are_refused() {
         );
     }
 }
+
+/// `content.categories = "flat"` reads a list of categories the way Hugo, Jekyll and Zola
+/// do: each is a category of its own, not a chain.
+#[test]
+fn flat_categories_are_separate_feeds() {
+    let site = Site::with_settings(
+        &common::BASE_SETTINGS.replace("dir = \"posts\"", "dir = \"posts\"\ncategories = \"flat\""),
+    );
+    site.post(
+        "hugo.md",
+        "+++\ntitle = \"Forward\"\ndate = 2021-01-01\ncategories = [\"plugin\", \"external\"]\n+++\nx\n",
+    );
+    site.run(&["build"]).expect(0);
+    for feed in ["categories/plugin/rss.xml", "categories/external/rss.xml"] {
+        let titles: Vec<String> = parse_feed(&site.out().join(feed))
+            .entries
+            .iter()
+            .map(|e| e.title.clone().unwrap().content)
+            .collect();
+        assert_eq!(titles, ["Forward"], "{feed}");
+    }
+    assert!(!site.out().join("categories/plugin/external").exists());
+    let bad = Site::with_settings(
+        &common::BASE_SETTINGS.replace("dir = \"posts\"", "dir = \"posts\"\ncategories = \"tree\""),
+    );
+    let run = bad.run(&["check"]).expect(2);
+    assert!(
+        run.stderr().contains("content.categories"),
+        "{}",
+        run.stderr()
+    );
+}

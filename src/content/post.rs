@@ -89,7 +89,14 @@ pub fn interpret(
     };
 
     let (category_key, category_value) = first(meta, &["categories", "category"]).unzip();
-    let categories = chains(category_value);
+    let categories = if settings.content.flat_categories {
+        names(category_value)
+            .into_iter()
+            .map(|name| vec![name])
+            .collect()
+    } else {
+        chains(category_value)
+    };
     check_chains(category_key.unwrap_or("categories"), &categories)?;
     let tags = names(meta.get("tags"));
     if tags.len() > MAX_TAGS {

@@ -95,6 +95,8 @@ pub struct Content {
     pub dir: PathBuf,
     pub exclude: GlobSet,
     pub max_file_bytes: u64,
+    /// Whether `categories: [A, B]` is one chain (Hexo) or two categories.
+    pub flat_categories: bool,
 }
 
 /// `[feeds]`, validated.
@@ -235,6 +237,18 @@ impl Settings {
             h.digest()
         };
         let site_url = parse_base_url(&raw.site.url).map_err(|m| invalid("site.url", m))?;
+        let flat_categories = match raw.content.categories.as_str() {
+            "chain" => false,
+            "flat" => true,
+            other => {
+                return Err(invalid(
+                    "content.categories",
+                    format!(
+                        "`{other}` is not `chain` (Hexo: `[A, B]` is B inside A) or `flat` (Hugo, Jekyll, Zola: two categories)"
+                    ),
+                ));
+            }
+        };
         let timezone: Tz = raw.site.timezone.parse().map_err(|_| {
             invalid(
                 "site.timezone",
@@ -388,6 +402,7 @@ impl Settings {
                 dir: content_dir,
                 exclude,
                 max_file_bytes: raw.content.max_file_mib.saturating_mul(1024 * 1024),
+                flat_categories,
             },
             feeds: Feeds {
                 dir: feeds_dir,

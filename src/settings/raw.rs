@@ -226,6 +226,14 @@ pub struct RawContent {
     /// Files larger than this many MiB are reported and skipped.
     #[serde(default = "default_max_file_mib")]
     pub max_file_mib: u64,
+    /// How a list of categories reads: `chain` (Hexo: `[A, B]` is B inside A) or `flat`
+    /// (Hugo, Jekyll, Zola: `[A, B]` is two categories).
+    #[serde(default = "default_categories")]
+    pub categories: String,
+}
+
+fn default_categories() -> String {
+    "chain".into()
 }
 
 /// `[feeds]`
