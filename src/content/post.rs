@@ -137,6 +137,9 @@ pub fn interpret(
             name: &slug,
             category: &first_chain_segments(&categories, settings),
             id: &id,
+            section: stem_path.split_once('/').map_or("", |(section, _)| section),
+            base_name: file_stem,
+            categories: &every_category(&categories, settings),
         },
     )?;
     let image = first(
@@ -194,6 +197,18 @@ fn title_token(stem_path: &str, slug: &str) -> String {
         Some(slash) => format!("{}/{slug}", &stem_path[..slash]),
         None => slug.to_owned(),
     }
+}
+
+/// Every category the post names, each once, in order (renamed), for Jekyll's `:categories`.
+fn every_category(chains: &[Vec<String>], settings: &Settings) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in chains.iter().flatten() {
+        let name = settings.feeds.category_map.get(name).unwrap_or(name);
+        if !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    out
 }
 
 fn first_chain_segments(chains: &[Vec<String>], settings: &Settings) -> Vec<String> {

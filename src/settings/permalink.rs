@@ -1,4 +1,7 @@
-//! Hexo-style permalink patterns (`:year/:month/:day/:title/`), parsed once at load.
+//! Permalink patterns as the generators write them, parsed once at load: Hexo's tokens
+//! (`:year/:month/:day/:title/`), Hugo's (`:section/:slug/`, `:contentbasename`) and
+//! Jekyll's (`:categories`, `:output_ext`, and the named styles `pretty`, `date`,
+//! `ordinal`, `none`).
 //!
 //! A pattern is checked when the settings are read, so an unknown token is a settings error
 //! naming `site.permalink`, not a broken link discovered in a reader weeks later.
@@ -47,9 +50,15 @@ enum Token {
     Name,
     Category,
     Id,
+    YDay,
+    Slug,
+    Section,
+    BaseName,
+    Categories,
+    OutputExt,
 }
 
-const TOKENS: [(&str, Token); 12] = [
+const TOKENS: [(&str, Token); 19] = [
     ("year", Token::Year),
     ("month", Token::Month),
     ("day", Token::Day),
@@ -62,6 +71,21 @@ const TOKENS: [(&str, Token); 12] = [
     ("name", Token::Name),
     ("category", Token::Category),
     ("id", Token::Id),
+    ("y_day", Token::YDay),
+    ("slug", Token::Slug),
+    ("section", Token::Section),
+    ("contentbasename", Token::BaseName),
+    ("filename", Token::BaseName),
+    ("categories", Token::Categories),
+    ("output_ext", Token::OutputExt),
+];
+
+/// Jekyll's named permalink styles.
+const STYLES: [(&str, &str); 4] = [
+    ("date", "/:categories/:year/:month/:day/:title:output_ext"),
+    ("pretty", "/:categories/:year/:month/:day/:title/"),
+    ("ordinal", "/:categories/:year/:y_day/:title:output_ext"),
+    ("none", "/:categories/:title:output_ext"),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,11 +111,22 @@ pub struct PermalinkValues<'a> {
     /// Segments of the post's first category chain (already renamed), or empty.
     pub category: &'a [String],
     pub id: &'a str,
+    /// Hugo's `:section`: the first folder below the content folder, or empty.
+    pub section: &'a str,
+    /// Hugo's `:contentbasename`: the file name without extension (a bundle's folder name
+    /// for `index.md`), whatever `slug` says.
+    pub base_name: &'a str,
+    /// Jekyll's `:categories`: every category the post names, in order, or empty.
+    pub categories: &'a [String],
 }
 
 impl Permalink {
     /// Parses a pattern; tokens are `:` followed by a name from the Hexo list.
     pub fn parse(pattern: &str) -> Result<Permalink, String> {
+        let pattern = STYLES
+            .iter()
+            .find(|(name, _)| *name == pattern.trim())
+            .map_or(pattern, |(_, expanded)| expanded);
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut rest = pattern.trim_start_matches('/');
@@ -129,7 +164,8 @@ impl Permalink {
         Ok(Permalink { parts })
     }
 
-    /// The post's path below the site URL, percent-encoded exactly once.
+    /// The post's path below the site URL, percent-encoded exactly once. A token with
+    /// nothing to give (no categories, no section) leaves no empty folder: `//` becomes `/`.
     pub fn render(&self, v: &PermalinkValues) -> String {
         let mut out = String::new();
         for part in &self.parts {
@@ -138,7 +174,10 @@ impl Permalink {
                 Part::Token(token) => push_token(&mut out, *token, v),
             }
         }
-        out
+        while out.contains("//") {
+            out = out.replace("//", "/");
+        }
+        out.trim_start_matches('/').to_owned()
     }
 }
 
@@ -158,6 +197,12 @@ fn push_token(out: &mut String, token: Token, v: &PermalinkValues) {
         Token::Category if v.category.is_empty() => "uncategorized".into(),
         Token::Category => return push_path(out, v.category.iter().map(String::as_str)),
         Token::Id => encode_segment(v.id),
+        Token::YDay => format!("{:03}", d.ordinal()),
+        Token::Slug => encode_segment(v.name),
+        Token::Section => encode_segment(v.section),
+        Token::BaseName => encode_segment(v.base_name),
+        Token::Categories => return push_path(out, v.categories.iter().map(String::as_str)),
+        Token::OutputExt => ".html".into(),
     };
     out.push_str(&text);
 }
@@ -185,6 +230,9 @@ mod tests {
             name: "post",
             category,
             id: "42",
+            section: "posts",
+            base_name: "2021-06-07-post",
+            categories: category,
         }
     }
 
@@ -213,7 +261,23 @@ mod tests {
 
     #[test]
     fn unknown_token_is_an_error() {
-        let err = Permalink::parse(":year/:slug/").unwrap_err();
-        assert!(err.contains(":slug"), "{err}");
+        let err = Permalink::parse(":year/:nope/").unwrap_err();
+        assert!(err.contains(":nope"), "{err}");
+    }
+
+    #[test]
+    fn hugo_and_jekyll_patterns() {
+        let cats = ["Web".to_string(), "Rust".to_string()];
+        let hugo = Permalink::parse("/:section/:slug/").unwrap();
+        assert_eq!(hugo.render(&values("x", &cats)), "posts/post/");
+        let bundle = Permalink::parse(":contentbasename/").unwrap();
+        assert_eq!(bundle.render(&values("x", &cats)), "2021-06-07-post/");
+        let pretty = Permalink::parse("pretty").unwrap();
+        assert_eq!(pretty.render(&values("x", &cats)), "Web/Rust/2021/06/07/x/");
+        assert_eq!(pretty.render(&values("x", &[])), "2021/06/07/x/");
+        let date = Permalink::parse("date").unwrap();
+        assert_eq!(date.render(&values("x", &[])), "2021/06/07/x.html");
+        let ordinal = Permalink::parse("ordinal").unwrap();
+        assert_eq!(ordinal.render(&values("x", &[])), "2021/158/x.html");
     }
 }
