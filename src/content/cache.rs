@@ -271,7 +271,10 @@ fn write_whole(path: &Path, header: &str, entries: &[&Entry]) -> io::Result<()> 
             out.write_all(&len.to_le_bytes())?;
             out.write_all(&record)?;
         }
-        out.into_inner().map_err(|e| e.into_error())?.sync_data()?;
+        // No fsync: the cache costs only speed when lost, and a file cut short by a crash
+        // fails its header or a record and is ignored whole.
+        out.flush()?;
+        drop(out);
         fs::rename(&temp, path)
     })();
     if result.is_err() {
