@@ -31,6 +31,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a settings file for an existing Hexo, Jekyll, Hugo or Zola site, read from the
+    /// site's own configuration (`SITE_DIR/settings.toml`; `--config` is not used).
+    Init {
+        /// The site's folder (default: the current one).
+        site: Option<PathBuf>,
+        /// Replace an existing `settings.toml`.
+        #[arg(long)]
+        force: bool,
+    },
     /// Read the content folder and write every feed.
     Build {
         /// Read and parse every post file and render every feed, trusting neither the parse

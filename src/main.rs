@@ -39,6 +39,9 @@ fn main() -> ExitCode {
         clock,
     };
     let status = match cli.command {
+        Command::Init { site, force } => {
+            app::init(site.as_deref().unwrap_or(std::path::Path::new(".")), force)
+        }
         Command::Build { full } => app::build(&ctx, Mode::Write, full),
         Command::Check { connect } => app::check(&ctx, connect),
         Command::Run { once, backfill } => app::run(&ctx, once, backfill),

@@ -7,6 +7,7 @@
 //! unreadable content folder, unwritable feeds folder, a state file in use).
 
 mod build;
+mod init;
 mod preview;
 mod retry;
 mod run;
@@ -22,6 +23,7 @@ use crate::content::Problem;
 use crate::settings::{Notifier, Settings};
 
 pub use build::{build, check};
+pub use init::init;
 pub use preview::preview;
 pub use retry::retry;
 pub use run::{run, serve};

@@ -88,7 +88,11 @@ pub fn interpret(
         None => None,
     };
 
-    let (category_key, category_value) = first(meta, &["categories", "category"]).unzip();
+    // Zola keeps them under `[taxonomies]`.
+    let taxonomies = meta.get("taxonomies").and_then(Value::as_object);
+    let (category_key, category_value) = first(meta, &["categories", "category"])
+        .or_else(|| first(taxonomies?, &["categories", "category"]))
+        .unzip();
     let categories = if settings.content.flat_categories {
         names(category_value)
             .into_iter()
@@ -98,7 +102,10 @@ pub fn interpret(
         chains(category_value)
     };
     check_chains(category_key.unwrap_or("categories"), &categories)?;
-    let tags = names(meta.get("tags"));
+    let tags = names(
+        meta.get("tags")
+            .or_else(|| taxonomies.and_then(|t| t.get("tags"))),
+    );
     if tags.len() > MAX_TAGS {
         return Err(field_error(
             "tags",

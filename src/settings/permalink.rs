@@ -201,7 +201,11 @@ fn push_token(out: &mut String, token: Token, v: &PermalinkValues) {
         Token::Slug => encode_segment(v.name),
         Token::Section => encode_segment(v.section),
         Token::BaseName => encode_segment(v.base_name),
-        Token::Categories => return push_path(out, v.categories.iter().map(String::as_str)),
+        // Jekyll writes categories in lower case in links.
+        Token::Categories => {
+            let lower: Vec<String> = v.categories.iter().map(|c| c.to_lowercase()).collect();
+            return push_path(out, lower.iter().map(String::as_str));
+        }
         Token::OutputExt => ".html".into(),
     };
     out.push_str(&text);
@@ -273,7 +277,7 @@ mod tests {
         let bundle = Permalink::parse(":contentbasename/").unwrap();
         assert_eq!(bundle.render(&values("x", &cats)), "2021-06-07-post/");
         let pretty = Permalink::parse("pretty").unwrap();
-        assert_eq!(pretty.render(&values("x", &cats)), "Web/Rust/2021/06/07/x/");
+        assert_eq!(pretty.render(&values("x", &cats)), "web/rust/2021/06/07/x/");
         assert_eq!(pretty.render(&values("x", &[])), "2021/06/07/x/");
         let date = Permalink::parse("date").unwrap();
         assert_eq!(date.render(&values("x", &[])), "2021/06/07/x.html");
