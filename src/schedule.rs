@@ -50,6 +50,17 @@ impl Cron {
             }
         };
         let [minute, hour, dom, month, dow] = [rest[0], rest[1], rest[2], rest[3], rest[4]];
+        // Checked as written, so a mistake is named in the user's own fields and ranges
+        // (the `cron` crate would describe its own six-field translation).
+        for (what, field, low, high, names) in [
+            ("second", seconds, 0, 59, &[][..]),
+            ("minute", minute, 0, 59, &[][..]),
+            ("hour", hour, 0, 23, &[][..]),
+            ("day of month", dom, 1, 31, &[][..]),
+            ("month", month, 1, 12, &MONTH_NAMES[..]),
+        ] {
+            check_field(what, field, low, high, names).map_err(|e| format!("`{source}`: {e}"))?;
+        }
         let days = weekdays(dow).map_err(|e| format!("`{source}`: {e}"))?;
         let dom_restricted = !matches!(dom, "*" | "?");
         let dow_restricted = days.is_some();
@@ -121,6 +132,59 @@ impl Cron {
         }
         out
     }
+}
+
+const MONTH_NAMES: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+
+/// Checks one field (`*`, `?`, numbers, `a-b` ranges, `/n` steps, comma lists) against the
+/// field's true range; `names` are accepted for the numbers `low..` in order.
+fn check_field(what: &str, field: &str, low: u32, high: u32, names: &[&str]) -> Result<(), String> {
+    let value = |text: &str| -> Result<u32, String> {
+        let number = text.parse::<u32>().ok().or_else(|| {
+            names
+                .iter()
+                .position(|name| name.eq_ignore_ascii_case(text))
+                .map(|i| low + i as u32)
+        });
+        match number {
+            Some(n) if (low..=high).contains(&n) => Ok(n),
+            Some(_) => Err(format!("{what} `{text}` is not {low}–{high}")),
+            None => Err(format!(
+                "{what} `{text}` is not a number from {low} to {high}"
+            )),
+        }
+    };
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((range, step)) => (range, Some(step)),
+            None => (item, None),
+        };
+        if let Some(step) = step
+            && !step.parse::<u32>().is_ok_and(|n| n >= 1)
+        {
+            return Err(format!(
+                "the step in {what} `{item}` must be a number from 1"
+            ));
+        }
+        match range {
+            "*" => {}
+            "?" if what == "day of month" => {}
+            _ => match range.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (value(a)?, value(b)?);
+                    if a > b {
+                        return Err(format!("the range in {what} `{item}` runs backwards"));
+                    }
+                }
+                None => {
+                    value(range)?;
+                }
+            },
+        }
+    }
+    Ok(())
 }
 
 /// The weekday field as day names, or `None` when it does not restrict (`*`, `?`).
@@ -329,6 +393,39 @@ mod tests {
                 err.contains(bad.split_whitespace().next().unwrap()) || err.contains("fields"),
                 "{bad}: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn mistakes_are_named_in_the_users_own_fields() {
+        for (expr, says) in [
+            ("61 * * * *", "minute `61` is not 0–59"),
+            ("* 24 * * *", "hour `24` is not 0–23"),
+            ("* * 32 * *", "day of month `32` is not 1–31"),
+            ("0 0 0 * *", "day of month `0` is not 1–31"),
+            ("* * * 13 *", "month `13` is not 1–12"),
+            (
+                "*/0 * * * *",
+                "the step in minute `*/0` must be a number from 1",
+            ),
+            ("a * * * *", "minute `a` is not a number from 0 to 59"),
+            ("5-1 * * * *", "the range in minute `5-1` runs backwards"),
+            ("60 * * * * *", "second `60` is not 0–59"),
+        ] {
+            let err = Cron::parse(expr).unwrap_err();
+            assert!(err.contains(says), "{expr}: {err}");
+            assert!(
+                !err.contains(&format!("0 {expr}")),
+                "not the translation: {err}"
+            );
+        }
+        for fine in [
+            "59 23 31 12 *",
+            "0 9 * jan-mar Mon",
+            "*/15 0-6,18-23 ? * *",
+            "0 0 1 DEC *",
+        ] {
+            assert!(Cron::parse(fine).is_ok(), "{fine}");
         }
     }
 
