@@ -185,3 +185,98 @@ fn zfour_news_has_no_problems_and_one_tree() {
         assert!(media_ids.contains(&newest_leaf.id.as_str()));
     }
 }
+
+/// `tidings init` on each archive laid out as its generator lays it out, with a configuration
+/// file of that generator: it recognises the generator, and the settings it writes build the
+/// same posts with the same problems.
+#[test]
+fn init_reads_each_generators_layout() {
+    let Some(root) = corpus_root() else {
+        eprintln!("TIDINGS_CORPUS is not set: skipping `init` on the corpus");
+        return;
+    };
+    // (corpus, generator, config file and text, where the posts go in the site)
+    let layouts = [
+        (
+            0,
+            "Hexo",
+            "_config.yml",
+            "title: Blog\nurl: https://example.org\nnew_post_name: :title.md\n",
+            "source/_posts",
+        ),
+        (
+            1,
+            "Hugo",
+            "hugo.toml",
+            "baseURL = \"https://coredns.example.org/\"\ntitle = \"CoreDNS\"\n",
+            "content",
+        ),
+        (
+            2,
+            "Jekyll",
+            "_config.yml",
+            "title: 18F\nurl: https://18f.example.org\npermalink: pretty\n",
+            "_posts",
+        ),
+        (
+            3,
+            "Zola",
+            "config.toml",
+            "base_url = \"https://blog.example.org\"\ntitle = \"Rust Blog\"\n",
+            "content",
+        ),
+        (
+            4,
+            "Hexo",
+            "_config.yml",
+            "title: News\nurl: https://news.example.org\nnew_post_name: :title.md\n",
+            "source/_posts",
+        ),
+    ];
+    for (index, generator, config, text, posts) in layouts {
+        let expect = &CORPORA[index];
+        let site = tempfile::tempdir().unwrap();
+        std::fs::write(site.path().join(config), text).unwrap();
+        let link = site.path().join(posts);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(root.join(expect.corpus).join(expect.dir), &link).unwrap();
+        let init = Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .arg("init")
+            .arg(site.path())
+            .output()
+            .unwrap();
+        let init = Run(init).expect(0);
+        assert!(
+            init.stdout()
+                .starts_with(&format!("{generator} site found")),
+            "{}: {}",
+            expect.corpus,
+            init.stdout()
+        );
+        // The archives carry a SOURCE.md of ours beside the posts.
+        let settings = site.path().join("settings.toml");
+        let written = std::fs::read_to_string(&settings).unwrap();
+        let written = written.replacen(
+            &format!("dir = \"{posts}\"\n"),
+            &format!("dir = \"{posts}\"\nexclude = [\"SOURCE.md\"]\n"),
+            1,
+        );
+        std::fs::write(&settings, written).unwrap();
+        let build = Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .arg("--config")
+            .arg(&settings)
+            .arg("build")
+            .output()
+            .unwrap();
+        let build = Run(build).expect(if expect.problems.is_empty() { 0 } else { 1 });
+        assert!(
+            build
+                .stdout()
+                .contains(&format!("({} published,", expect.published)),
+            "{}: {}",
+            expect.corpus,
+            build.stdout()
+        );
+        assert_feeds_valid(&site.path().join("feeds"));
+    }
+}
