@@ -180,3 +180,16 @@ fn a_folder_without_a_generator_config_is_refused() {
     );
     assert!(!dir.path().join("settings.toml").exists());
 }
+
+/// Without a settings file, the message says how to get one.
+#[test]
+fn a_missing_settings_file_points_to_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("settings.toml");
+    let run = tidings(&["--config", missing.to_str().unwrap(), "build"]).expect(2);
+    assert!(
+        run.stderr().contains("tidings init SITE_DIR"),
+        "{}",
+        run.stderr()
+    );
+}

@@ -33,6 +33,10 @@ pub enum SettingsError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "no settings file `{path}`: `tidings init SITE_DIR` writes one from a Hexo, Jekyll, Hugo or Zola site's own configuration, or pass another with `--config`"
+    )]
+    Missing { path: PathBuf },
     #[error("`{path}` is not valid settings: {message}")]
     Malformed { path: PathBuf, message: String },
     #[error("`{key}` in `{path}`: {message}")]
@@ -188,9 +192,17 @@ impl Settings {
 
     /// Reads and validates a settings file; relative paths in it resolve against its folder.
     pub fn from_file(path: &Path) -> Result<Settings, SettingsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Unreadable {
-            path: path.to_owned(),
-            source,
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                SettingsError::Missing {
+                    path: path.to_owned(),
+                }
+            } else {
+                SettingsError::Unreadable {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
         })?;
         let base = path.parent().unwrap_or(Path::new(""));
         Settings::parse(&text, path, base)
