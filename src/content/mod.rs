@@ -1,8 +1,10 @@
 //! Reading the content folder: every post file becomes a [`Post`] or a [`Problem`].
 //!
 //! One bad file never stops the others: it is reported as `path[:line]: what is wrong` and
-//! skipped. Files are read and parsed on every core; the result is in path order, so the same
-//! folder always gives the same posts in the same order.
+//! skipped. [`find`] walks the folder (and gives the digest that lets a pass with nothing to
+//! do stop there, see `crate::settled`); [`read`] reads what changed and takes the rest from
+//! the parse cache. Files are read and parsed on every core; the result is in path order, so
+//! the same folder always gives the same posts in the same order.
 
 pub mod cache;
 pub mod dates;
@@ -77,17 +79,6 @@ impl Found {
             .iter()
             .any(|c| c.identity.is_none_or(|id| id.is_racy(now)))
     }
-}
-
-/// Reads every post below `settings.content.dir`, taking unchanged files from the parse
-/// cache as `cache` allows. `now` tells which files changed too recently to cache.
-pub fn scan(
-    settings: &Settings,
-    progress: &Progress,
-    cache: &cache::Use,
-    now: SystemTime,
-) -> Result<Scan, ScanError> {
-    Ok(read(find(settings)?, settings, progress, cache, now))
 }
 
 /// Walks the content folder: every post file, stat'ed, in path order.
