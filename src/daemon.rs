@@ -67,7 +67,7 @@ impl Publisher {
         clock: &'static dyn Clock,
         board: Arc<Board>,
     ) -> Result<Publisher, StartError> {
-        let store = Store::open(&settings.state_path)?;
+        let store = Store::open_for(&settings)?;
         let lock = store.lock()?;
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
@@ -92,7 +92,7 @@ impl Publisher {
         Ok(Scanner::new(
             &self.settings,
             self.clock,
-            Store::open(&self.settings.state_path)?,
+            Store::open_for(&self.settings)?,
             backfill,
         ))
     }
@@ -364,7 +364,7 @@ fn scanner_loop(
         server,
     }: Loop,
 ) {
-    let store = match Store::open(&settings.state_path) {
+    let store = match Store::open_for(settings) {
         Ok(store) => store,
         Err(e) => {
             tracing::error!("scanner: {e}");
@@ -448,7 +448,7 @@ fn composer_loop(
     wake: &Wake,
     lanes: &HashMap<String, Arc<Notify>>,
 ) {
-    let mut store = match Store::open(&settings.state_path) {
+    let mut store = match Store::open_for(settings) {
         Ok(store) => store,
         Err(e) => {
             tracing::error!("composer: {e}");

@@ -17,12 +17,12 @@ pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&P
     let Some(notifier) = find_notifier(&settings, name) else {
         return Status::Failed;
     };
-    if !settings.state_path.exists() {
+    if settings.state_missing() {
         println!("nothing to preview: `tidings run` has not recorded anything yet");
         return Status::Clean;
     }
     let result = (|| -> Result<(), String> {
-        let store = Store::open(&settings.state_path).map_err(|e| e.to_string())?;
+        let store = Store::open_for(&settings).map_err(|e| e.to_string())?;
         let unsent = store.unsent(name).map_err(|e| e.to_string())?;
         for delivery in &unsent {
             println!(

@@ -1,10 +1,12 @@
 //! `tidings status`: per notifier, what waits, what failed and what its lane is doing; the
-//! last scan. Reads the state file; never creates it.
+//! last scan; the nodes sharing the state, their heartbeats and the lanes each holds.
+//! Reads the state; never creates a state file and never claims anything.
 
 use chrono::{DateTime, Utc};
 
 use super::{Context, Status, load};
 use crate::settings::NotifierKind;
+use crate::store::nodes::NodeStatus;
 use crate::store::{LaneRows, LaneSummary, Next, NotifierStatus, ScanRecord, Store, StoreError};
 
 /// What a lane would do at `now`.
@@ -14,7 +16,7 @@ fn lane_summary(
     now: DateTime<Utc>,
 ) -> Result<LaneSummary, StoreError> {
     let messages = store.lane_len(rows)?;
-    let (state, until) = match store.lane_next(rows, now, 1)? {
+    let (state, until) = match store.lane_peek(rows, now)? {
         Next::Send(list) if !list.is_empty() => ("due", None),
         Next::WaitUntil(until) => ("waiting", Some(crate::store::stamp(until))),
         _ => ("idle", None),
@@ -31,17 +33,18 @@ pub fn status(ctx: &Context, json: bool) -> Status {
     let Some(settings) = load(ctx) else {
         return Status::Failed;
     };
-    let read = || -> Result<(Option<ScanRecord>, Vec<NotifierStatus>), StoreError> {
-        if !settings.state_path.exists() {
+    type Found = (Option<ScanRecord>, Vec<NotifierStatus>, Vec<NodeStatus>);
+    let now = ctx.clock.now();
+    let read = || -> Result<Found, StoreError> {
+        if settings.state_missing() {
             // Nothing has run yet; looking must not create the state file.
             let empty = settings.notifiers.iter().map(|n| NotifierStatus {
                 name: n.name.clone(),
                 ..NotifierStatus::default()
             });
-            return Ok((None, empty.collect()));
+            return Ok((None, empty.collect(), Vec::new()));
         }
-        let store = Store::open(&settings.state_path)?;
-        let now = ctx.clock.now();
+        let store = Store::open_for(&settings)?;
         let notifiers = settings
             .notifiers
             .iter()
@@ -55,9 +58,9 @@ pub fn status(ctx: &Context, json: bool) -> Status {
                 Ok(status)
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok((store.last_scan()?, notifiers))
+        Ok((store.last_scan()?, notifiers, store.nodes(now)?))
     };
-    let (last_scan, notifiers) = match read() {
+    let (last_scan, notifiers, nodes) = match read() {
         Ok(found) => found,
         Err(e) => {
             eprintln!("error: {e}");
@@ -65,7 +68,8 @@ pub fn status(ctx: &Context, json: bool) -> Status {
         }
     };
     if json {
-        let doc = serde_json::json!({ "last_scan": last_scan, "notifiers": notifiers });
+        let doc =
+            serde_json::json!({ "last_scan": last_scan, "notifiers": notifiers, "nodes": nodes });
         println!(
             "{}",
             serde_json::to_string_pretty(&doc).expect("plain values serialize")
@@ -121,5 +125,32 @@ pub fn status(ctx: &Context, json: bool) -> Status {
         }
         println!();
     }
+    for node in &nodes {
+        println!("{}", node_line(node, now));
+    }
     Status::Clean
+}
+
+/// One node: alive or not by its heartbeat, whether it scans, the lanes it holds.
+fn node_line(node: &NodeStatus, now: DateTime<Utc>) -> String {
+    let beat = crate::store::parse_stamp(&node.heartbeat);
+    let age = (now - beat).num_seconds().max(0);
+    let state = match &node.stopped {
+        Some(at) => format!("stopped {at}"),
+        None if age > crate::store::nodes::LEASE.as_secs() as i64 => {
+            format!(
+                "silent since {} ({age} s; its leases have run out)",
+                node.heartbeat
+            )
+        }
+        None => format!("alive, last heartbeat {age} s ago"),
+    };
+    let mut line = format!("node {}: {state}", node.name);
+    if node.scanner && node.stopped.is_none() {
+        line.push_str("; scans");
+    }
+    if !node.lanes.is_empty() {
+        line.push_str(&format!("; holds lanes {}", node.lanes.join(", ")));
+    }
+    line
 }

@@ -140,7 +140,13 @@ pub struct Settings {
     pub content: Content,
     pub feeds: Feeds,
     pub schedule: Schedule,
-    /// The SQLite file of what was seen and sent.
+    /// Where what was seen and sent is kept: a SQLite file or a PostgreSQL database.
+    pub state: crate::store::Location,
+    /// This process's name among the nodes sharing the state (`TIDINGS_NODE`, else host
+    /// and process id).
+    pub node: String,
+    /// The SQLite file, or with PostgreSQL the local name the node's own caches (parse
+    /// cache, settled record) are kept beside.
     pub state_path: PathBuf,
     /// In name order, then one per WebSub hub (see [`notify_settings::hub`]).
     pub notifiers: Vec<Notifier>,
@@ -183,6 +189,11 @@ fn missing_key(text: &str, error: &toml::de::Error) -> Option<String> {
 }
 
 impl Settings {
+    /// Whether the state is a SQLite file not made yet (looking must not create it).
+    pub fn state_missing(&self) -> bool {
+        matches!(&self.state, crate::store::Location::File(path) if !path.exists())
+    }
+
     /// Where the parse cache lives: beside the state file, never in the published feeds.
     pub fn posts_cache_path(&self) -> PathBuf {
         let mut name = self.state_path.file_name().unwrap_or_default().to_owned();
@@ -331,7 +342,8 @@ impl Settings {
         }
 
         let scan = Cron::parse(&raw.schedule.scan).map_err(|m| invalid("schedule.scan", m))?;
-        let state_path = base.join(raw.state.path.as_deref().unwrap_or(".tidings/state.db"));
+        let (state, state_path) =
+            state_location(&raw.state, base).map_err(|(key, m)| invalid(key, m))?;
         let server = match &raw.server {
             Some(raw_server) => Some(
                 server_settings::server(raw_server, base)
@@ -397,6 +409,8 @@ impl Settings {
             fingerprint: 0,
             posts_fingerprint,
             schedule: Schedule { scan },
+            state,
+            node: crate::store::default_node_name(),
             state_path,
             notifiers,
             email,
@@ -531,6 +545,35 @@ fn is_language_tag(tag: &str) -> bool {
         && tag.starts_with(|c: char| c.is_ascii_alphabetic())
         && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         && !tag.ends_with('-')
+}
+
+/// `[state]`: a SQLite file (`path`, the default) or a PostgreSQL database (`url`).
+fn state_location(
+    raw: &raw::RawState,
+    base: &Path,
+) -> Result<(crate::store::Location, PathBuf), (&'static str, String)> {
+    use crate::store::Location;
+    let Some(url) = &raw.url else {
+        let path = base.join(raw.path.as_deref().unwrap_or(".tidings/state.db"));
+        return Ok((Location::File(path.clone()), path));
+    };
+    if raw.path.is_some() {
+        return Err((
+            "state.url",
+            "set `state.path` (a SQLite file) or `state.url` (PostgreSQL), not both".into(),
+        ));
+    }
+    let url = notify_settings::interpolate(url).map_err(|m| ("state.url", m))?;
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err((
+            "state.url",
+            "must start with `postgres://` (e.g. `postgres://tidings@db.example:5432/tidings`)"
+                .into(),
+        ));
+    }
+    crate::store::db::pg_config(&url).map_err(|e| ("state.url", e.0))?;
+    // The node's own caches stay on its disk, under a name of their own.
+    Ok((Location::Postgres(url), base.join(".tidings/node")))
 }
 
 #[cfg(test)]

@@ -118,6 +118,9 @@ impl Default for RawSchedule {
 pub struct RawState {
     /// SQLite file, relative to the settings file; default `.tidings/state.db`.
     pub path: Option<String>,
+    /// A PostgreSQL database shared by several nodes, instead of the file:
+    /// `postgres://user@host:port/db` (the password from `${VAR}` or `PGPASSWORD`).
+    pub url: Option<String>,
 }
 
 /// `[notifiers.<name>]`

@@ -6,11 +6,10 @@
 //! messages. A composition that failed (a template error) stays, `failed` with its reason,
 //! until `tidings retry` composes it again: no message is ever stored without its body.
 
-use chrono::{DateTime, Utc};
-use rusqlite::params;
-
+use super::db::args;
 use super::outbox::{NewMessage, insert};
 use super::{Store, StoreError, Tx, stamp};
+use chrono::{DateTime, Utc};
 
 /// One notification to compose.
 #[derive(Debug, Clone)]
@@ -39,9 +38,9 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.exec(
-            "INSERT OR IGNORE INTO compositions (notifier, event, key, items, post_ids, status, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
-            params![notifier, event, key, items, post_ids, stamp(now)],
+            "INSERT INTO compositions (notifier, event, key, items, post_ids, status, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6) ON CONFLICT DO NOTHING",
+            args![notifier, event, key, items, post_ids, stamp(now)],
         )
         .map(|_| ())
     }
@@ -54,26 +53,26 @@ impl Store {
         notifier: Option<&str>,
         failed: bool,
     ) -> Result<Vec<Composition>, StoreError> {
-        let query = || -> rusqlite::Result<Vec<Composition>> {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT id, notifier, event, key, items, post_ids FROM compositions
-                 WHERE status = CASE WHEN ?2 THEN 'failed' ELSE 'pending' END
-                   AND (?1 IS NULL OR notifier = ?1)
-                 ORDER BY id",
-            )?;
-            let rows = stmt.query_map(params![notifier, failed], |r| {
-                Ok(Composition {
-                    id: r.get(0)?,
-                    notifier: r.get(1)?,
-                    event: r.get(2)?,
-                    key: r.get(3)?,
-                    items: r.get(4)?,
-                    post_ids: r.get(5)?,
-                })
-            })?;
-            rows.collect()
-        };
-        query().map_err(|e| self.err(e))
+        self.rows(
+            "SELECT id, notifier, event, key, items, post_ids FROM compositions
+             WHERE status = CASE WHEN ?2 = 1 THEN 'failed' ELSE 'pending' END
+               AND (CAST(?1 AS TEXT) IS NULL OR notifier = ?1)
+             ORDER BY id",
+            args![notifier, i64::from(failed)],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(Composition {
+                id: r.get(0)?,
+                notifier: r.get(1)?,
+                event: r.get(2)?,
+                key: r.get(3)?,
+                items: r.get(4)?,
+                post_ids: r.get(5)?,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| self.err(e))
     }
 
     /// Stores a batch of composed messages in one transaction, and removes the
@@ -89,10 +88,10 @@ impl Store {
         let tx = self.transaction()?;
         let mut added = 0;
         for message in messages {
-            added += usize::from(insert(&tx.tx, message, now).map_err(|e| tx.err(e))?);
+            added += usize::from(insert(tx.db, message, now).map_err(|e| tx.err(e))?);
         }
         for id in finished {
-            tx.exec("DELETE FROM compositions WHERE id = ?1", [id])?;
+            tx.exec("DELETE FROM compositions WHERE id = ?1", args![*id])?;
         }
         tx.commit()?;
         Ok(added)
@@ -102,7 +101,7 @@ impl Store {
     pub fn fail_composition(&self, id: i64, error: &str) -> Result<(), StoreError> {
         self.exec(
             "UPDATE compositions SET status = 'failed', error = ?2 WHERE id = ?1",
-            params![id, error],
+            args![id, error],
         )
         .map(|_| ())
     }
@@ -111,19 +110,17 @@ impl Store {
     pub fn retry_compositions(&self, notifier: &str) -> Result<usize, StoreError> {
         self.exec(
             "UPDATE compositions SET status = 'pending', error = NULL WHERE notifier = ?1 AND status = 'failed'",
-            [notifier],
+            args![notifier],
         )
     }
 
     /// (failed compositions, the latest one's error) of a notifier.
     pub fn failed_compositions(&self, notifier: &str) -> Result<(u64, Option<String>), StoreError> {
-        self.conn
-            .query_row(
-                "SELECT COUNT(*), (SELECT error FROM compositions WHERE notifier = ?1 AND status = 'failed' ORDER BY id DESC LIMIT 1)
-                 FROM compositions WHERE notifier = ?1 AND status = 'failed'",
-                [notifier],
-                |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get(1)?)),
-            )
-            .map_err(|e| self.err(e))
+        let row = self.one(
+            "SELECT COUNT(*), (SELECT error FROM compositions WHERE notifier = ?1 AND status = 'failed' ORDER BY id DESC LIMIT 1)
+             FROM compositions WHERE notifier = ?1 AND status = 'failed'",
+            args![notifier],
+        )?;
+        (|| Ok((row.get(0)?, row.get(1)?)))().map_err(|e| self.err(e))
     }
 }

@@ -1,36 +1,36 @@
 //! Notifiers known (a new one does not inherit the archive) and digest queues: posts
 //! waiting for a digest's next firing, with the item as it will appear.
 
-use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
-
+use super::db::{Db, DbError, args};
 use super::{Store, StoreError, Tx, parse_stamp, stamp};
+use chrono::{DateTime, Utc};
 
 /// A digest queue's (post id, item JSON) pairs, newest post first.
-fn queue_items(conn: &Connection, notifier: &str) -> rusqlite::Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare_cached(
+fn queue_items(db: &Db, notifier: &str) -> Result<Vec<(String, String)>, DbError> {
+    db.rows(
         "SELECT post_id, item FROM queue WHERE notifier = ?1 ORDER BY published DESC, post_id",
-    )?;
-    let rows = stmt.query_map([notifier], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
+        args![notifier],
+    )?
+    .iter()
+    .map(|r| Ok((r.get(0)?, r.get(1)?)))
+    .collect()
 }
 
 impl Store {
     /// A digest notifier's queue as it stands (newest first), without taking it.
     pub fn peek_queue(&self, notifier: &str) -> Result<Vec<(String, String)>, StoreError> {
-        queue_items(&self.conn, notifier).map_err(|e| self.err(e))
+        queue_items(&self.db, notifier).map_err(|e| self.err(e))
     }
 
     /// When a digest notifier last fired (or, never having fired, when it was added).
     pub fn last_fired(&self, notifier: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let row: Option<(String, Option<String>)> = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT added, last_fired FROM notifiers WHERE name = ?1",
-                [notifier],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
+                args![notifier],
+            )?
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .transpose()
             .map_err(|e| self.err(e))?;
         Ok(row.map(|(added, fired)| parse_stamp(fired.as_deref().unwrap_or(&added))))
     }
@@ -41,8 +41,8 @@ impl Tx<'_> {
     /// archive).
     pub fn know_notifier(&self, name: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.exec(
-            "INSERT OR IGNORE INTO notifiers (name, added) VALUES (?1, ?2)",
-            params![name, stamp(now)],
+            "INSERT INTO notifiers (name, added) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            args![name, stamp(now)],
         )
         .map(|_| ())
     }
@@ -56,15 +56,17 @@ impl Tx<'_> {
         item: &str,
     ) -> Result<(), StoreError> {
         self.exec(
-                "INSERT OR IGNORE INTO queue (notifier, post_id, published, item) VALUES (?1, ?2, ?3, ?4)",
-                params![notifier, post_id, stamp(published), item],
-            ).map(|_| ())
+            "INSERT INTO queue (notifier, post_id, published, item) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+            args![notifier, post_id, stamp(published), item],
+        )
+        .map(|_| ())
     }
 
     /// Takes a digest notifier's whole queue (newest first) and empties it.
     pub fn take_queue(&self, notifier: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let items = queue_items(&self.tx, notifier).map_err(|e| self.err(e))?;
-        self.exec("DELETE FROM queue WHERE notifier = ?1", [notifier])?;
+        let items = queue_items(self.db, notifier).map_err(|e| self.err(e))?;
+        self.exec("DELETE FROM queue WHERE notifier = ?1", args![notifier])?;
         Ok(items)
     }
 
@@ -72,7 +74,7 @@ impl Tx<'_> {
     pub fn set_last_fired(&self, notifier: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.exec(
             "UPDATE notifiers SET last_fired = ?2 WHERE name = ?1",
-            params![notifier, stamp(at)],
+            args![notifier, stamp(at)],
         )
         .map(|_| ())
     }

@@ -1,11 +1,13 @@
-//! The one source of truth for what has been seen and sent: a SQLite file.
+//! The one source of truth for what has been seen and sent: a SQLite file by default, or a
+//! PostgreSQL database that several nodes share ([`db`] speaks to both; [`nodes`] has what
+//! sharing adds: heartbeats, scanner leadership, lane leases).
 //!
 //! A new post becomes, in one transaction, "seen" plus one pending delivery per interested
 //! instant notifier (or a place in a digest notifier's queue): the outbox. A delivery is marked
 //! sent only after the receiver accepted it, so a crash can repeat a message (with the same
-//! message id) but never lose one. WAL journaling with `synchronous = FULL` keeps every commit
-//! across a crash of the process or the machine. Migrations are append-only, each in its own
-//! transaction, recorded in `schema_version`.
+//! message id) but never lose one. SQLite: WAL journaling with `synchronous = FULL` keeps
+//! every commit across a crash of the process or the machine. Migrations are append-only,
+//! one history for both back ends, recorded in `schema_version`.
 //!
 //! The functions are grouped by table family: [`posts`], [`digests`] (notifiers and digest
 //! queues), [`compositions`] (announcements waiting to be composed), [`outbox`] (deliveries
@@ -13,8 +15,10 @@
 //! [`stats`] (scans and counts); here, opening, locking and migrating the file.
 
 pub mod compositions;
+pub mod db;
 pub mod digests;
 pub mod handle;
+pub mod nodes;
 pub mod outbox;
 pub mod posts;
 pub mod stats;
@@ -32,6 +36,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Connection;
+
+use db::{Db, DbError, Row, Value, args};
 
 /// Schema changes, in order. Never edit one that has shipped; append.
 const MIGRATIONS: &[&str] = &[
@@ -124,14 +130,56 @@ const MIGRATIONS: &[&str] = &[
         WHERE body = '' AND status = 'pending';",
 ];
 
-/// Something went wrong with the state file.
+/// Tables added for several nodes sharing one state: the nodes and their heartbeats, the
+/// lanes each holds, and the claims on outbox rows and compositions (who works on a row,
+/// until when). SQLite files get them too: one history for both back ends.
+const MIGRATION_NODES: &str = "CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,
+        started TEXT NOT NULL,
+        heartbeat TEXT NOT NULL,
+        scanner INTEGER NOT NULL DEFAULT 0,
+        stopped TEXT
+    );
+    CREATE TABLE lanes (
+        name TEXT PRIMARY KEY,
+        node TEXT NOT NULL,
+        since TEXT NOT NULL,
+        until TEXT NOT NULL
+    );
+    ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
+    ALTER TABLE deliveries ADD COLUMN claimed_until TEXT;
+    ALTER TABLE compositions ADD COLUMN claimed_by TEXT;
+    ALTER TABLE compositions ADD COLUMN claimed_until TEXT;
+    DROP INDEX deliveries_pending;
+    CREATE INDEX deliveries_pending ON deliveries (notifier, id, next_attempt, recipient, kind, claimed_until, claimed_by)
+        WHERE status = 'pending';
+    CREATE INDEX deliveries_claims ON deliveries (claimed_by) WHERE claimed_by IS NOT NULL;";
+
+/// Where the state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file: one node.
+    File(PathBuf),
+    /// A PostgreSQL database shared by any number of nodes (the URL may hold a password:
+    /// show it only through [`Location::shown`]).
+    Postgres(String),
+}
+
+impl Location {
+    /// The place as it may appear in messages and logs (no password).
+    pub fn shown(&self) -> String {
+        match self {
+            Location::File(path) => path.display().to_string(),
+            Location::Postgres(url) => db::redact(url),
+        }
+    }
+}
+
+/// Something went wrong with the state.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("state file `{path}`: {source}")]
-    Sqlite {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    #[error("state `{place}`: {message}")]
+    Db { place: String, message: String },
     #[error("cannot create the folder of state file `{path}`: {source}")]
     Folder {
         path: PathBuf,
@@ -141,7 +189,7 @@ pub enum StoreError {
         "another `tidings run` is already working on `{path}`; stop it first (two would send every message twice)"
     )]
     Locked { path: PathBuf },
-    #[error("a state-file call stopped unexpectedly: {0}")]
+    #[error("a state call stopped unexpectedly: {0}")]
     Task(String),
 }
 
@@ -155,10 +203,15 @@ pub fn parse_stamp(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).map_or(DateTime::UNIX_EPOCH, |t| t.with_timezone(&Utc))
 }
 
-/// An open state file.
+/// An open state: a SQLite file or a PostgreSQL connection.
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    db: Db,
+    /// The place, as shown in messages.
+    place: String,
+    /// The SQLite file (its run lock sits beside it).
+    path: Option<PathBuf>,
+    /// This process's name among the nodes sharing the state.
+    node: String,
 }
 
 /// Switches the file to write-ahead logging once. The switch needs the file to itself and
@@ -183,140 +236,328 @@ fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
-/// Held while a process sends from a state file; released when dropped (or the process dies).
+fn open_sqlite(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    set_wal(&conn)?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    Ok(conn)
+}
+
+/// The name this process goes by among the nodes: `TIDINGS_NODE`, else host and process.
+pub fn default_node_name() -> String {
+    if let Ok(name) = std::env::var("TIDINGS_NODE")
+        && !name.trim().is_empty()
+    {
+        return name.trim().chars().take(100).collect();
+    }
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// Held while a process sends from a state file; released when dropped (or the process
+/// dies). Several nodes share a PostgreSQL state by leases instead, so there it holds
+/// nothing.
 pub struct RunLock {
-    _file: File,
+    _file: Option<File>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the state file and brings its schema up to date.
+    /// Opens (creating if needed) a SQLite state file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
-                path: path.to_owned(),
-                source,
-            })?;
-        }
-        let wrap = |source| StoreError::Sqlite {
-            path: path.to_owned(),
-            source,
+        Store::connect(&Location::File(path.to_owned()), &default_node_name())
+    }
+
+    /// Opens the state at `location` as node `node` and brings its schema up to date.
+    pub fn connect(location: &Location, node: &str) -> Result<Store, StoreError> {
+        let place = location.shown();
+        let wrap = |e: DbError| StoreError::Db {
+            place: place.clone(),
+            message: e.0,
         };
-        let conn = Connection::open(path).map_err(wrap)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(wrap)?;
-        set_wal(&conn).map_err(wrap)?;
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .map_err(wrap)?;
+        let (db, path) = match location {
+            Location::File(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+                        path: path.to_owned(),
+                        source,
+                    })?;
+                }
+                let conn = open_sqlite(path).map_err(|e| wrap(e.into()))?;
+                (Db::Sqlite(conn), Some(path.clone()))
+            }
+            Location::Postgres(url) => {
+                let config = db::pg_config(url).map_err(wrap)?;
+                let pg = db::Pg::connect(config).map_err(wrap)?;
+                (Db::Postgres(Box::new(std::cell::RefCell::new(pg))), None)
+            }
+        };
         let mut store = Store {
-            conn,
-            path: path.to_owned(),
+            db,
+            place: place.clone(),
+            path,
+            node: node.to_owned(),
         };
         store.migrate().map_err(wrap)?;
         Ok(store)
     }
 
+    /// Opens the state the settings name, as this process's node.
+    pub fn open_for(settings: &crate::settings::Settings) -> Result<Store, StoreError> {
+        Store::connect(&settings.state, &settings.node)
+    }
+
+    /// Whether the state is shared through PostgreSQL.
+    pub fn is_shared(&self) -> bool {
+        self.db.is_postgres()
+    }
+
+    /// This process's node name.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
     /// Takes the run lock: only one process may send from a state file at a time.
     pub fn lock(&self) -> Result<RunLock, StoreError> {
-        let lock_path = self.path.with_extension("lock");
+        let Some(path) = &self.path else {
+            return Ok(RunLock { _file: None });
+        };
+        let lock_path = path.with_extension("lock");
         let file = File::create(&lock_path).map_err(|source| StoreError::Folder {
             path: lock_path.clone(),
             source,
         })?;
         match file.try_lock() {
-            Ok(()) => Ok(RunLock { _file: file }),
-            Err(_) => Err(StoreError::Locked {
-                path: self.path.clone(),
-            }),
+            Ok(()) => Ok(RunLock { _file: Some(file) }),
+            Err(_) => Err(StoreError::Locked { path: path.clone() }),
         }
     }
 
-    fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
+    fn err(&self, e: DbError) -> StoreError {
+        StoreError::Db {
+            place: self.place.clone(),
+            message: e.0,
         }
     }
 
     /// Runs one statement; returns the rows it changed.
-    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
-        self.conn.execute(sql, params).map_err(|e| self.err(e))
+    fn exec(&self, sql: &str, args: &[Value]) -> Result<usize, StoreError> {
+        self.db
+            .exec(sql, args)
+            .map(|n| n as usize)
+            .map_err(|e| self.err(e))
     }
 
-    fn migrate(&mut self) -> rusqlite::Result<()> {
-        // Read first: a reader (`tidings status`) of an up-to-date file then writes nothing
-        // and never waits for a writer's lock.
-        let has_versions: bool = self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')",
-            [],
-            |r| r.get(0),
-        )?;
-        if !has_versions {
-            self.conn.execute_batch(
-                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-            )?;
+    fn rows(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
+        self.db.rows(sql, args).map_err(|e| self.err(e))
+    }
+
+    fn row(&self, sql: &str, args: &[Value]) -> Result<Option<Row>, StoreError> {
+        self.db.row(sql, args).map_err(|e| self.err(e))
+    }
+
+    fn one(&self, sql: &str, args: &[Value]) -> Result<Row, StoreError> {
+        self.db.one(sql, args).map_err(|e| self.err(e))
+    }
+
+    /// Applies the migrations the state lacks. SQLite: each in its own transaction, read
+    /// first, so a reader (`tidings status`) of an up-to-date file writes nothing and never
+    /// waits for a writer's lock. PostgreSQL: all in one transaction under an advisory lock,
+    /// so nodes starting together migrate once.
+    fn migrate(&mut self) -> Result<(), DbError> {
+        let all: Vec<&str> = MIGRATIONS
+            .iter()
+            .copied()
+            .chain([MIGRATION_NODES])
+            .collect();
+        if self.db.is_postgres() {
+            self.db.batch(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({MIGRATION_LOCK});
+                 CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL);"
+            ))?;
+            let result = (|| {
+                let current: i64 = self
+                    .db
+                    .one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
+                    .get(0)?;
+                for (i, migration) in all.iter().enumerate().skip(current.max(0) as usize) {
+                    self.db.batch(&postgres_schema(migration))?;
+                    self.db.exec(
+                        "INSERT INTO schema_version (version) VALUES (?1)",
+                        args![i + 1],
+                    )?;
+                }
+                Ok(())
+            })();
+            return match result {
+                Ok(()) => self.db.batch("COMMIT"),
+                Err(e) => {
+                    let _ = self.db.batch("ROLLBACK");
+                    Err(e)
+                }
+            };
         }
-        let current: i64 = self.conn.query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
-            [],
-            |r| r.get(0),
-        )?;
-        for (i, migration) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(migration)?;
-            tx.execute(
-                "INSERT INTO schema_version (version) VALUES (?1)",
-                [i as i64 + 1],
-            )?;
-            tx.commit()?;
+        let has_versions: bool = self
+            .db
+            .one(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')",
+                &[],
+            )?
+            .get(0)?;
+        if !has_versions {
+            self.db
+                .batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+        }
+        let current: i64 = self
+            .db
+            .one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
+            .get(0)?;
+        for (i, migration) in all.iter().enumerate().skip(current.max(0) as usize) {
+            self.db.batch("BEGIN")?;
+            let applied = self.db.batch(migration).and_then(|_| {
+                self.db.exec(
+                    "INSERT INTO schema_version (version) VALUES (?1)",
+                    args![i + 1],
+                )
+            });
+            match applied {
+                Ok(_) => self.db.batch("COMMIT")?,
+                Err(e) => {
+                    let _ = self.db.batch("ROLLBACK");
+                    return Err(e);
+                }
+            }
         }
         Ok(())
     }
 
-    /// The schema version in the file.
+    /// The schema version of the state.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        self.conn
-            .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        self.one("SELECT MAX(version) FROM schema_version", &[])?
+            .get(0)
             .map_err(|e| self.err(e))
     }
 
     /// Starts a transaction for one scan's worth of changes.
     pub fn transaction(&mut self) -> Result<Tx<'_>, StoreError> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|source| StoreError::Sqlite {
-                path: path.clone(),
-                source,
-            })?;
-        Ok(Tx { tx, path })
+        self.db.batch("BEGIN").map_err(|e| self.err(e))?;
+        Ok(Tx {
+            db: &self.db,
+            place: &self.place,
+            open: true,
+        })
     }
 }
 
-/// One transaction: what a scan found, or a digest being cut, commits whole or not at all.
+/// The advisory lock key nodes migrate under ("tidings" + 1).
+const MIGRATION_LOCK: i64 = 0x7469_6469_6e67_7301;
+
+/// A migration as PostgreSQL runs it: 64-bit integers and generated ids where SQLite's
+/// `INTEGER` is 64-bit anyway, and byte-order text so stamps and names sort as in SQLite.
+fn postgres_schema(migration: &str) -> String {
+    migration
+        .replace(
+            "INTEGER PRIMARY KEY",
+            "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+        )
+        .replace(" INTEGER", " BIGINT")
+        .replace(" TEXT", " TEXT COLLATE \"C\"")
+}
+
+/// One transaction: what a scan found, or a digest being cut, commits whole or not at all
+/// (rolled back when dropped uncommitted).
 pub struct Tx<'c> {
-    tx: rusqlite::Transaction<'c>,
-    path: PathBuf,
+    db: &'c Db,
+    place: &'c str,
+    open: bool,
 }
 
 impl Tx<'_> {
-    fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
+    fn err(&self, e: DbError) -> StoreError {
+        StoreError::Db {
+            place: self.place.to_owned(),
+            message: e.0,
         }
     }
 
     /// Runs one statement; returns the rows it changed.
-    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
-        self.tx.execute(sql, params).map_err(|e| self.err(e))
+    fn exec(&self, sql: &str, args: &[Value]) -> Result<usize, StoreError> {
+        self.db
+            .exec(sql, args)
+            .map(|n| n as usize)
+            .map_err(|e| self.err(e))
     }
 
-    pub fn commit(self) -> Result<(), StoreError> {
-        let path = self.path;
-        self.tx
-            .commit()
-            .map_err(|source| StoreError::Sqlite { path, source })
+    fn rows(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
+        self.db.rows(sql, args).map_err(|e| self.err(e))
+    }
+
+    fn one(&self, sql: &str, args: &[Value]) -> Result<Row, StoreError> {
+        self.db.one(sql, args).map_err(|e| self.err(e))
+    }
+
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        self.open = false;
+        self.db.batch("COMMIT").map_err(|e| self.err(e))
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.db.batch("ROLLBACK");
+        }
+    }
+}
+
+/// Fresh states for tests, on each back end they can reach.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A fresh, empty state on every back end the tests can reach: a SQLite file always,
+    /// and a new database on the PostgreSQL server `TIDINGS_TEST_POSTGRES` names (`.ci/run`
+    /// starts one). The folder keeps the file alive.
+    pub fn fresh() -> Vec<(Location, tempfile::TempDir)> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut all = vec![(Location::File(dir.path().join("s.db")), dir)];
+        if let Some(url) = postgres_database() {
+            all.push((Location::Postgres(url), tempfile::tempdir().unwrap()));
+        }
+        all
+    }
+
+    /// Opens each of [`fresh`] as node `test`.
+    pub fn stores() -> Vec<(Store, tempfile::TempDir)> {
+        fresh()
+            .into_iter()
+            .map(|(at, dir)| (Store::connect(&at, "test").unwrap(), dir))
+            .collect()
+    }
+
+    /// A new, empty database on the test server, if there is one.
+    pub fn postgres_database() -> Option<String> {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let admin = std::env::var("TIDINGS_TEST_POSTGRES").ok()?;
+        let name = format!(
+            "unit_{}_{}_{}",
+            std::process::id(),
+            // Unique per test run without reading a clock: a random hasher's key.
+            std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls)
+            .expect("TIDINGS_TEST_POSTGRES names a server that answers");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        let mut url = url::Url::parse(&admin).unwrap();
+        url.set_path(&name);
+        Some(url.to_string())
     }
 }
 
@@ -329,21 +570,43 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 27, h, 0, 0).unwrap()
     }
 
+    /// Every migration but the nodes' one, plus that one.
+    const VERSIONS: i64 = MIGRATIONS.len() as i64 + 1;
+
     #[test]
     fn migrations_are_recorded_and_rerun_safely() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state/state.db");
-        let store = Store::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
-        drop(store);
-        let store = Store::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        for (at, _dir) in testing::fresh() {
+            let store = Store::connect(&at, "a").unwrap();
+            assert_eq!(store.schema_version().unwrap(), VERSIONS, "{at:?}");
+            drop(store);
+            let store = Store::connect(&at, "b").unwrap();
+            assert_eq!(store.schema_version().unwrap(), VERSIONS, "{at:?}");
+        }
+    }
+
+    /// A rolled-back transaction leaves nothing; the connection goes on working.
+    #[test]
+    fn a_dropped_transaction_is_rolled_back() {
+        for (mut store, _dir) in testing::stores() {
+            let tx = store.transaction().unwrap();
+            tx.know_notifier("hook", at(0)).unwrap();
+            drop(tx);
+            assert_eq!(store.last_fired("hook").unwrap(), None);
+            let tx = store.transaction().unwrap();
+            tx.know_notifier("hook", at(0)).unwrap();
+            tx.commit().unwrap();
+            assert_eq!(store.last_fired("hook").unwrap(), Some(at(0)));
+        }
     }
 
     #[test]
     fn seen_posts_and_edits() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        for (mut store, _dir) in testing::stores() {
+            seen_posts_and_edits_on(&mut store);
+        }
+    }
+
+    fn seen_posts_and_edits_on(store: &mut Store) {
         let tx = store.transaction().unwrap();
         let post = Seen {
             id: "a",
@@ -386,7 +649,7 @@ mod tests {
             .unwrap();
         }
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        assert_eq!(store.schema_version().unwrap(), VERSIONS);
         let due = store.due(at(1)).unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].message_id, "msg_ok");

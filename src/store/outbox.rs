@@ -9,9 +9,9 @@
 //! up only that reader.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Store, StoreError, Tx, parse_stamp, stamp};
+use super::db::{Db, DbError, Row, args};
+use super::{Store, StoreError, Tx, nodes, parse_stamp, stamp};
 
 /// One message in the outbox.
 #[derive(Debug, Clone)]
@@ -72,7 +72,7 @@ impl LaneRows {
     fn condition(&self) -> &'static str {
         match self.notifier {
             Some(_) => "d.notifier = ?1 AND d.kind != 'confirm' AND d.status = 'pending'",
-            None => "(?1 IS NULL) AND d.kind = 'confirm' AND d.status = 'pending'",
+            None => "(CAST(?1 AS TEXT) IS NULL) AND d.kind = 'confirm' AND d.status = 'pending'",
         }
     }
 }
@@ -102,7 +102,10 @@ const PENDING: &str = "deliveries d INDEXED BY deliveries_pending";
 const LISTED: &str =
     "d.id, d.message_id, d.notifier, '', d.attempts, d.kind, d.recipient, d.next_attempt";
 
-fn row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
+/// A row not claimed by another node (or whose claim ran out): ?2 is now, ?4 this node.
+const FREE: &str = "(d.claimed_until IS NULL OR d.claimed_until < ?2 OR d.claimed_by = ?4)";
+
+fn row(r: &Row) -> Result<Delivery, DbError> {
     let next: String = r.get(7)?;
     Ok(Delivery {
         id: r.get(0)?,
@@ -116,74 +119,79 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Delivery> {
     })
 }
 
+fn deliveries_of(rows: &[Row]) -> Result<Vec<Delivery>, DbError> {
+    rows.iter().map(row).collect()
+}
+
 /// Adds a pending message to the outbox; the message id is unique, so the same message
 /// queued twice is there once. Returns whether it was added.
-pub(super) fn insert(
-    conn: &Connection,
-    message: &NewMessage,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<bool> {
+pub(super) fn insert(db: &Db, message: &NewMessage, now: DateTime<Utc>) -> Result<bool, DbError> {
     let posts = serde_json::to_string(&message.post_ids).unwrap_or_else(|_| "[]".into());
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created, recipient)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7)",
-    )?
-    .execute(params![
-        message.message_id,
-        message.notifier,
-        message.kind,
-        posts,
-        message.body,
-        stamp(now),
-        message.recipient.as_deref().map(str::to_lowercase),
-    ])
+    db.exec(
+        "INSERT INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created, recipient)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7) ON CONFLICT DO NOTHING",
+        args![
+            &message.message_id,
+            &message.notifier,
+            &message.kind,
+            posts,
+            &message.body,
+            stamp(now),
+            message.recipient.as_deref().map(str::to_lowercase),
+        ],
+    )
     .map(|n| n > 0)
 }
 
-fn mark_sent(conn: &Connection, id: i64, now: DateTime<Utc>) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent = ?2, last_error = NULL, body = '' WHERE id = ?1",
-    )?
-    .execute(params![id, stamp(now)])
+// Every mark applies to a pending row only and ends any claim on it: a node whose claim
+// ran out while it sent cannot undo what the node that took over recorded.
+
+fn mark_sent(db: &Db, id: i64, now: DateTime<Utc>) -> Result<(), DbError> {
+    db.exec(
+        "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent = ?2, last_error = NULL, body = '',
+                claimed_by = NULL, claimed_until = NULL
+         WHERE id = ?1 AND status = 'pending'",
+        args![id, stamp(now)],
+    )
     .map(|_| ())
 }
 
-fn mark_skipped(conn: &Connection, id: i64, reason: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE deliveries SET status = 'skipped', last_error = ?2, body = '' WHERE id = ?1",
-    )?
-    .execute(params![id, reason])
+fn mark_skipped(db: &Db, id: i64, reason: &str) -> Result<(), DbError> {
+    db.exec(
+        "UPDATE deliveries SET status = 'skipped', last_error = ?2, body = '', claimed_by = NULL, claimed_until = NULL
+         WHERE id = ?1 AND status = 'pending'",
+        args![id, reason],
+    )
     .map(|_| ())
 }
 
 /// Keeps the row pending with its attempts as they were (the receiver never judged it),
 /// the reason shown in `status`.
-fn mark_halted(
-    conn: &Connection,
-    id: i64,
-    error: &str,
-    until: DateTime<Utc>,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE deliveries SET last_error = ?2, next_attempt = ?3 WHERE id = ?1")?
-        .execute(params![id, error, stamp(until)])
-        .map(|_| ())
+fn mark_halted(db: &Db, id: i64, error: &str, until: DateTime<Utc>) -> Result<(), DbError> {
+    db.exec(
+        "UPDATE deliveries SET last_error = ?2, next_attempt = ?3, claimed_by = NULL, claimed_until = NULL
+         WHERE id = ?1 AND status = 'pending'",
+        args![id, error, stamp(until)],
+    )
+    .map(|_| ())
 }
 
 fn mark_failed_attempt(
-    conn: &Connection,
+    db: &Db,
     id: i64,
     error: &str,
     next: Option<DateTime<Utc>>,
-) -> rusqlite::Result<()> {
+) -> Result<(), DbError> {
     let (status, next_attempt) = match next {
         Some(next) => ("pending", Some(stamp(next))),
         None => ("failed", None),
     };
-    conn.prepare_cached(
+    db.exec(
         "UPDATE deliveries SET status = ?2, attempts = attempts + 1, last_error = ?3,
-                 next_attempt = COALESCE(?4, next_attempt) WHERE id = ?1",
-    )?
-    .execute(params![id, status, error, next_attempt])
+                next_attempt = COALESCE(CAST(?4 AS TEXT), next_attempt), claimed_by = NULL, claimed_until = NULL
+         WHERE id = ?1 AND status = 'pending'",
+        args![id, status, error, next_attempt],
+    )
     .map(|_| ())
 }
 
@@ -196,58 +204,163 @@ impl Store {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Next, StoreError> {
+        let next = if self.db.is_postgres() {
+            self.claim_next(rows, now, limit)
+        } else {
+            self.select_next(rows, now, limit)
+        };
+        next.map_err(|e| self.err(e))
+    }
+
+    /// What lane `rows` would do at `now`, read without claiming anything (`status`).
+    pub fn lane_peek(&self, rows: &LaneRows, now: DateTime<Utc>) -> Result<Next, StoreError> {
+        self.select_next(rows, now, 1).map_err(|e| self.err(e))
+    }
+
+    /// One process sends from a SQLite file: the lane's next rows are read, not claimed.
+    fn select_next(
+        &self,
+        rows: &LaneRows,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Next, DbError> {
         let condition = rows.condition();
         let notifier = rows.notifier.as_deref();
         // Rows are chosen without their bodies (a digest's are large, and a sort would
         // carry every one of them), then the chosen few are read whole.
-        let query = || -> rusqlite::Result<Next> {
-            if rows.ordered {
-                let head = self
-                    .conn
-                    .prepare_cached(&format!(
+        if rows.ordered {
+            let head = self
+                .db
+                .row(
+                    &format!(
                         "SELECT {LISTED} FROM {PENDING} WHERE {condition} ORDER BY d.id LIMIT 1"
-                    ))?
-                    .query_row(params![notifier], row)
-                    .optional()?;
-                return Ok(match head {
-                    None => Next::Idle,
-                    Some(head) if head.next_attempt > now => Next::WaitUntil(head.next_attempt),
-                    Some(head) => Next::Send(self.with_bodies(vec![head])?),
-                });
-            }
-            // Each recipient's oldest pending row; rows without a recipient stand alone.
-            let ready: Vec<Delivery> = self
-                .conn
-                .prepare_cached(&format!(
-                    "SELECT {LISTED} FROM {PENDING} WHERE {condition} AND {HEAD} AND d.next_attempt <= ?2
-                     ORDER BY d.id LIMIT ?3"
-                ))?
-                .query_map(params![notifier, stamp(now), limit as i64], row)?
-                .collect::<rusqlite::Result<_>>()?;
-            if !ready.is_empty() {
-                return Ok(Next::Send(self.with_bodies(ready)?));
-            }
-            let next: Option<String> = self
-                .conn
-                .prepare_cached(&format!(
-                    "SELECT MIN(d.next_attempt) FROM {PENDING} WHERE {condition} AND {HEAD}"
-                ))?
-                .query_row(params![notifier], |r| r.get(0))?;
-            Ok(match next {
-                Some(next) => Next::WaitUntil(parse_stamp(&next)),
+                    ),
+                    args![notifier],
+                )?
+                .map(|r| row(&r))
+                .transpose()?;
+            return Ok(match head {
                 None => Next::Idle,
-            })
-        };
-        query().map_err(|e| self.err(e))
+                Some(head) if head.next_attempt > now => Next::WaitUntil(head.next_attempt),
+                Some(head) => Next::Send(self.with_bodies(vec![head])?),
+            });
+        }
+        // Each recipient's oldest pending row; rows without a recipient stand alone.
+        let ready = deliveries_of(&self.db.rows(
+            &format!(
+                "SELECT {LISTED} FROM {PENDING} WHERE {condition} AND {HEAD} AND d.next_attempt <= ?2
+                 ORDER BY d.id LIMIT ?3"
+            ),
+            args![notifier, stamp(now), limit],
+        )?)?;
+        if !ready.is_empty() {
+            return Ok(Next::Send(self.with_bodies(ready)?));
+        }
+        let next: Option<String> = self
+            .db
+            .one(
+                &format!("SELECT MIN(d.next_attempt) FROM {PENDING} WHERE {condition} AND {HEAD}"),
+                args![notifier],
+            )?
+            .get(0)?;
+        Ok(match next {
+            Some(next) => Next::WaitUntil(parse_stamp(&next)),
+            None => Next::Idle,
+        })
+    }
+
+    /// Nodes sharing a PostgreSQL state claim the rows they send, for [`nodes::LEASE`]
+    /// (renewed by the heartbeat while the node lives): a row another node holds is
+    /// skipped (`SKIP LOCKED` while it is being claimed, its claim after), and taken over
+    /// when that claim runs out. An ordered lane's head claimed elsewhere holds the lane.
+    fn claim_next(
+        &self,
+        rows: &LaneRows,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Next, DbError> {
+        let condition = rows.condition();
+        let notifier = rows.notifier.as_deref();
+        let until = stamp(nodes::lease_end(now));
+        if rows.ordered {
+            let head = self.db.row(
+                &format!(
+                    "SELECT {LISTED}, d.claimed_by, d.claimed_until FROM {PENDING} WHERE {condition}
+                     ORDER BY d.id LIMIT 1"
+                ),
+                args![notifier],
+            )?;
+            let Some(head) = head else {
+                return Ok(Next::Idle);
+            };
+            let (claimed_by, claimed_until): (Option<String>, Option<String>) =
+                (head.get(8)?, head.get(9)?);
+            let head = row(&head)?;
+            if head.next_attempt > now {
+                return Ok(Next::WaitUntil(head.next_attempt));
+            }
+            if let (Some(by), Some(until)) = (claimed_by, claimed_until.map(|u| parse_stamp(&u)))
+                && by != self.node
+                && until >= now
+            {
+                return Ok(Next::WaitUntil(until));
+            }
+            let claimed = self.db.exec(
+                "UPDATE deliveries SET claimed_by = ?4, claimed_until = ?3
+                 WHERE id = ?1 AND status = 'pending'
+                   AND (claimed_until IS NULL OR claimed_until < ?2 OR claimed_by = ?4)",
+                args![head.id, stamp(now), until, &self.node],
+            )?;
+            if claimed == 0 {
+                // Another node claimed it in between: look again shortly.
+                return Ok(Next::WaitUntil(now + chrono::TimeDelta::seconds(1)));
+            }
+            return Ok(Next::Send(self.with_bodies(vec![head])?));
+        }
+        let mut claimed = deliveries_of(&self.db.rows(
+            &format!(
+                "UPDATE deliveries SET claimed_by = ?4, claimed_until = ?5
+                 WHERE id IN (SELECT d.id FROM deliveries d
+                     WHERE {condition} AND {HEAD} AND d.next_attempt <= ?2 AND {FREE}
+                     ORDER BY d.id LIMIT ?3 FOR UPDATE SKIP LOCKED)
+                 RETURNING id, message_id, notifier, body, attempts, kind, recipient, next_attempt"
+            ),
+            args![notifier, stamp(now), limit, &self.node, until],
+        )?)?;
+        if !claimed.is_empty() {
+            claimed.sort_by_key(|d| d.id);
+            return Ok(Next::Send(claimed));
+        }
+        let waits = self.db.one(
+            &format!(
+                "SELECT MIN(d.next_attempt), MIN(d.claimed_until) FROM deliveries d WHERE {condition} AND {HEAD}"
+            ),
+            args![notifier],
+        )?;
+        let (next, claim): (Option<String>, Option<String>) = (waits.get(0)?, waits.get(1)?);
+        Ok(match next.map(|n| parse_stamp(&n)) {
+            None => Next::Idle,
+            Some(next) if next > now => Next::WaitUntil(next),
+            // Due rows, all claimed by other nodes: look again when the first claim ends.
+            Some(_) => Next::WaitUntil(
+                claim
+                    .map(|c| parse_stamp(&c))
+                    .filter(|c| *c > now)
+                    .unwrap_or_else(|| nodes::lease_end(now)),
+            ),
+        })
     }
 
     /// Reads the bodies of rows listed without them.
-    fn with_bodies(&self, mut list: Vec<Delivery>) -> rusqlite::Result<Vec<Delivery>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT body FROM deliveries WHERE id = ?1")?;
+    fn with_bodies(&self, mut list: Vec<Delivery>) -> Result<Vec<Delivery>, DbError> {
         for delivery in &mut list {
-            delivery.body = stmt.query_row([delivery.id], |r| r.get(0))?;
+            delivery.body = self
+                .db
+                .one(
+                    "SELECT body FROM deliveries WHERE id = ?1",
+                    args![delivery.id],
+                )?
+                .get(0)?;
         }
         Ok(list)
     }
@@ -260,29 +373,30 @@ impl Store {
         } else {
             "d.next_attempt, d.id"
         };
-        self.conn
-            .prepare_cached(&format!(
+        self.row(
+            &format!(
                 "SELECT d.last_error FROM deliveries d WHERE {} ORDER BY {order} LIMIT 1",
                 rows.condition()
-            ))
-            .and_then(|mut s| {
-                s.query_row(params![rows.notifier], |r| r.get::<_, Option<String>>(0))
-                    .optional()
-            })
-            .map(Option::flatten)
-            .map_err(|e| self.err(e))
+            ),
+            args![rows.notifier.as_deref()],
+        )?
+        .map(|r| r.get::<Option<String>>(0))
+        .transpose()
+        .map(Option::flatten)
+        .map_err(|e| self.err(e))
     }
 
     /// How many rows wait in a lane.
     pub fn lane_len(&self, rows: &LaneRows) -> Result<u64, StoreError> {
-        self.conn
-            .prepare_cached(&format!(
+        self.one(
+            &format!(
                 "SELECT COUNT(*) FROM deliveries d WHERE {}",
                 rows.condition()
-            ))
-            .and_then(|mut s| s.query_row(params![rows.notifier], |r| r.get::<_, i64>(0)))
-            .map(|n| n.max(0) as u64)
-            .map_err(|e| self.err(e))
+            ),
+            args![rows.notifier.as_deref()],
+        )?
+        .get(0)
+        .map_err(|e| self.err(e))
     }
 
     /// Every pending delivery that is due, oldest first, without bodies (for tests and
@@ -315,15 +429,12 @@ impl Store {
             "SELECT d.id, d.message_id, d.notifier, {body}, d.attempts, d.kind, d.recipient, d.next_attempt
              FROM {PENDING} WHERE {condition} ORDER BY d.id"
         );
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([param], row).map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e))
+        deliveries_of(&self.rows(&sql, args![param])?).map_err(|e| self.err(e))
     }
 
     /// Adds one message to the outbox (a sign-up's confirmation email).
     pub fn enqueue(&self, message: &NewMessage, now: DateTime<Utc>) -> Result<(), StoreError> {
-        insert(&self.conn, message, now)
+        insert(&self.db, message, now)
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
@@ -334,11 +445,11 @@ impl Store {
         for (id, mark) in marks {
             let id = *id;
             match mark {
-                Mark::Sent { at } => mark_sent(&tx.tx, id, *at),
-                Mark::Retry { error, next } => mark_failed_attempt(&tx.tx, id, error, Some(*next)),
-                Mark::Failed { error } => mark_failed_attempt(&tx.tx, id, error, None),
-                Mark::Skipped { reason } => mark_skipped(&tx.tx, id, reason),
-                Mark::Halted { error, until } => mark_halted(&tx.tx, id, error, *until),
+                Mark::Sent { at } => mark_sent(tx.db, id, *at),
+                Mark::Retry { error, next } => mark_failed_attempt(tx.db, id, error, Some(*next)),
+                Mark::Failed { error } => mark_failed_attempt(tx.db, id, error, None),
+                Mark::Skipped { reason } => mark_skipped(tx.db, id, reason),
+                Mark::Halted { error, until } => mark_halted(tx.db, id, error, *until),
             }
             .map_err(|e| tx.err(e))?;
         }
@@ -349,7 +460,7 @@ impl Store {
     /// again, and a daily digest to a thousand readers would otherwise grow the file by
     /// tens of megabytes a day.
     pub fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        mark_sent(&self.conn, id, now).map_err(|e| self.err(e))
+        mark_sent(&self.db, id, now).map_err(|e| self.err(e))
     }
 
     /// The attempt failed; try again at `next`, or give up (`None`), keeping the error.
@@ -359,7 +470,7 @@ impl Store {
         error: &str,
         next: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        mark_failed_attempt(&self.conn, id, error, next).map_err(|e| self.err(e))
+        mark_failed_attempt(&self.db, id, error, next).map_err(|e| self.err(e))
     }
 
     /// Puts a notifier's failed deliveries back in the queue; returns how many. A row
@@ -368,18 +479,18 @@ impl Store {
         self.exec(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt = ?2
                  WHERE notifier = ?1 AND status = 'failed' AND body != ''",
-            params![notifier, stamp(now)],
+            args![notifier, stamp(now)],
         )
     }
 
     /// Whether `address` unsubscribed from `notifier` (or from everything).
     pub fn is_unsubscribed(&self, notifier: &str, address: &str) -> Result<bool, StoreError> {
-        self.conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM unsubscribes WHERE address = ?2 AND notifier IN ('', ?1))",
-            )
-            .and_then(|mut s| s.query_row(params![notifier, address.to_lowercase()], |r| r.get(0)))
-            .map_err(|e| self.err(e))
+        self.one(
+            "SELECT EXISTS (SELECT 1 FROM unsubscribes WHERE address = ?2 AND notifier IN ('', ?1))",
+            args![notifier, address.to_lowercase()],
+        )?
+        .get(0)
+        .map_err(|e| self.err(e))
     }
 }
 
@@ -391,7 +502,7 @@ impl Tx<'_> {
         message: &NewMessage,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        insert(&self.tx, message, now)
+        insert(self.db, message, now)
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
@@ -406,10 +517,11 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let added = self.exec(
-            "INSERT OR IGNORE INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created)
-             SELECT ?1, ?2, 'ping', '[]', ?3, 'pending', ?4, ?4
-             WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE notifier = ?2 AND status = 'pending' AND body = ?3)",
-            params![message_id, notifier, body, stamp(now)],
+            "INSERT INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created)
+             SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), 'ping', '[]', CAST(?3 AS TEXT), 'pending', CAST(?4 AS TEXT), CAST(?4 AS TEXT)
+             WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE notifier = ?2 AND status = 'pending' AND body = ?3)
+             ON CONFLICT DO NOTHING",
+            args![message_id, notifier, body, stamp(now)],
         )?;
         Ok(added > 0)
     }
@@ -447,8 +559,12 @@ mod tests {
 
     #[test]
     fn outbox_lifecycle() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        for (mut store, _dir) in super::super::testing::stores() {
+            outbox_lifecycle_on(&mut store);
+        }
+    }
+
+    fn outbox_lifecycle_on(store: &mut Store) {
         let tx = store.transaction().unwrap();
         tx.know_notifier("hook", at(0)).unwrap();
         tx.enqueue_delivery(&message("msg_1", "hook", None), at(1))
@@ -479,8 +595,12 @@ mod tests {
     /// own lane's: another notifier's messages are due as usual.
     #[test]
     fn a_waiting_head_holds_its_lane_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        for (mut store, _dir) in super::super::testing::stores() {
+            a_waiting_head_holds_its_lane_only_on(&mut store);
+        }
+    }
+
+    fn a_waiting_head_holds_its_lane_only_on(store: &mut Store) {
         let batch = [
             message("m1", "slow", None),
             message("m2", "slow", None),
@@ -520,8 +640,12 @@ mod tests {
     /// else's; confirmation mail is a lane of its own.
     #[test]
     fn an_email_lane_keeps_each_readers_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        for (mut store, _dir) in super::super::testing::stores() {
+            an_email_lane_keeps_each_readers_order_on(&mut store);
+        }
+    }
+
+    fn an_email_lane_keeps_each_readers_order_on(store: &mut Store) {
         let mut confirm = message("c1", "mail", Some("New@Example.org"));
         confirm.kind = "confirm".into();
         let batch = [

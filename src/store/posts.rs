@@ -1,10 +1,9 @@
 //! Posts seen: each post's identity, a hash of its file, when it was first seen and when it
 //! is published, and whether it was announced. A post is announced once, ever.
 
-use chrono::{DateTime, Utc};
-use rusqlite::params;
-
+use super::db::args;
 use super::{Store, StoreError, Tx, stamp};
+use chrono::{DateTime, Utc};
 
 /// A post that is due to be announced.
 #[derive(Debug, Clone)]
@@ -32,8 +31,8 @@ impl Seen<'_> {
 impl Store {
     /// Whether any scan was ever recorded (the first scan of an archive announces nothing).
     pub fn has_scanned(&self) -> Result<bool, StoreError> {
-        self.conn
-            .query_row("SELECT EXISTS (SELECT 1 FROM scans)", [], |r| r.get(0))
+        self.one("SELECT EXISTS (SELECT 1 FROM scans)", &[])?
+            .get(0)
             .map_err(|e| self.err(e))
     }
 }
@@ -45,14 +44,10 @@ impl Tx<'_> {
     /// Every post recorded, read in one query, so that a scan writes only what differs
     /// (with nothing new in a 100,000-post archive, one read instead of 100,000 upserts).
     pub fn known_posts(&self) -> Result<Known, StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare("SELECT id, hash, published FROM posts")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Known>>()
+        self.rows("SELECT id, hash, published FROM posts", &[])?
+            .iter()
+            .map(|r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+            .collect::<Result<Known, _>>()
             .map_err(|e| self.err(e))
     }
 
@@ -63,39 +58,37 @@ impl Tx<'_> {
                 "INSERT INTO posts (id, hash, first_seen, published, announced) VALUES (?1, ?2, ?3, ?4, 0)
                  ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, published = excluded.published
                  WHERE posts.hash != excluded.hash OR posts.published != excluded.published",
-                params![post.id, format!("{:016x}", post.hash), stamp(now), stamp(post.published)],
+                args![post.id, format!("{:016x}", post.hash), stamp(now), stamp(post.published)],
             )?;
         // `execute` counts the update too; tell the two apart by first_seen.
         if inserted == 0 {
             return Ok(false);
         }
         let first_seen: String = self
-            .tx
-            .query_row(
-                "SELECT first_seen FROM posts WHERE id = ?1",
-                [post.id],
-                |r| r.get(0),
-            )
+            .one("SELECT first_seen FROM posts WHERE id = ?1", args![post.id])?
+            .get(0)
             .map_err(|e| self.err(e))?;
         Ok(first_seen == stamp(now))
     }
 
     /// Posts whose date has come but that were never announced, newest first.
     pub fn unannounced(&self, now: DateTime<Utc>) -> Result<Vec<Announcement>, StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare("SELECT id FROM posts WHERE announced = 0 AND published <= ?1 ORDER BY published DESC, id")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([stamp(now)], |r| Ok(Announcement { post_id: r.get(0)? }))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e))
+        self.rows(
+            "SELECT id FROM posts WHERE announced = 0 AND published <= ?1 ORDER BY published DESC, id",
+            args![stamp(now)],
+        )?
+        .iter()
+        .map(|r| Ok(Announcement { post_id: r.get(0)? }))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| self.err(e))
     }
 
     /// The post has been announced (or deliberately passed over): never again.
     pub fn mark_announced(&self, post_id: &str) -> Result<(), StoreError> {
-        self.exec("UPDATE posts SET announced = 1 WHERE id = ?1", [post_id])
-            .map(|_| ())
+        self.exec(
+            "UPDATE posts SET announced = 1 WHERE id = ?1",
+            args![post_id],
+        )
+        .map(|_| ())
     }
 }

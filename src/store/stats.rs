@@ -1,10 +1,9 @@
 //! What `status`, `/healthz` and `/metrics` read: scans recorded, counts by notifier and
 //! status.
 
-use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
-
+use super::db::{DbError, args};
 use super::{Store, StoreError, Tx, stamp};
+use chrono::{DateTime, Utc};
 
 /// Per-notifier counts for `tidings status`.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -69,84 +68,78 @@ pub struct ScanRecord {
 impl Store {
     /// Posts seen, messages by notifier and status, and sign-ups by notifier.
     pub fn counts(&self) -> Result<Counts, StoreError> {
-        let query = || -> rusqlite::Result<Counts> {
-            let posts = self
-                .conn
-                .query_row("SELECT COUNT(*) FROM posts", [], |r| r.get(0))?;
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT notifier, status, COUNT(*) FROM deliveries GROUP BY notifier, status ORDER BY notifier, status",
-            )?;
-            let deliveries = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT notifier, COUNT(*) FROM signups GROUP BY notifier ORDER BY notifier",
-            )?;
-            let signups = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
+        let posts = self.one("SELECT COUNT(*) FROM posts", &[])?;
+        let deliveries = self.rows(
+            "SELECT notifier, status, COUNT(*) FROM deliveries GROUP BY notifier, status ORDER BY notifier, status",
+            &[],
+        )?;
+        let signups = self.rows(
+            "SELECT notifier, COUNT(*) FROM signups GROUP BY notifier ORDER BY notifier",
+            &[],
+        )?;
+        (|| {
             Ok(Counts {
-                posts,
-                deliveries,
-                signups,
+                posts: posts.get(0)?,
+                deliveries: deliveries
+                    .iter()
+                    .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .collect::<Result<_, DbError>>()?,
+                signups: signups
+                    .iter()
+                    .map(|r| Ok((r.get(0)?, r.get(1)?)))
+                    .collect::<Result<_, DbError>>()?,
             })
-        };
-        query().map_err(|e| self.err(e))
+        })()
+        .map_err(|e| self.err(e))
     }
 
     /// The most recent scan.
     /// The id of the last scan recorded, if any.
     pub fn last_scan_id(&self) -> Result<Option<i64>, StoreError> {
-        self.conn
-            .query_row("SELECT max(id) FROM scans", [], |r| r.get(0))
+        self.one("SELECT max(id) FROM scans", &[])?
+            .get(0)
             .map_err(|e| self.err(e))
     }
 
     pub fn last_scan(&self) -> Result<Option<ScanRecord>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT at, duration_ms, posts, new_posts, problems FROM scans ORDER BY id DESC LIMIT 1",
-                [],
-                |r| {
-                    Ok(ScanRecord {
-                        at: r.get(0)?,
-                        duration_ms: r.get(1)?,
-                        posts: r.get(2)?,
-                        new_posts: r.get(3)?,
-                        problems: r.get(4)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.row(
+            "SELECT at, duration_ms, posts, new_posts, problems FROM scans ORDER BY id DESC LIMIT 1",
+            &[],
+        )?
+        .map(|r| {
+            Ok(ScanRecord {
+                at: r.get(0)?,
+                duration_ms: r.get(1)?,
+                posts: r.get(2)?,
+                new_posts: r.get(3)?,
+                problems: r.get(4)?,
+            })
+        })
+        .transpose()
+        .map_err(|e| self.err(e))
     }
 
     /// Counts for one notifier.
     pub fn notifier_status(&self, name: &str) -> Result<NotifierStatus, StoreError> {
         let count = |sql: &str| -> Result<u64, StoreError> {
-            self.conn
-                .query_row(sql, [name], |r| r.get::<_, i64>(0))
-                .map(|n| n as u64)
-                .map_err(|e| self.err(e))
+            self.one(sql, args![name])?.get(0).map_err(|e| self.err(e))
         };
         let retry: Option<(String, Option<String>)> = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT next_attempt, last_error FROM deliveries
                  WHERE notifier = ?1 AND status = 'pending' AND last_error IS NOT NULL ORDER BY next_attempt LIMIT 1",
-                [name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
+                args![name],
+            )?
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .transpose()
             .map_err(|e| self.err(e))?;
         let last_failure: Option<String> = self
-            .conn
-            .query_row(
+            .row(
                 "SELECT last_error FROM deliveries WHERE notifier = ?1 AND status = 'failed' ORDER BY id DESC LIMIT 1",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()
+                args![name],
+            )?
+            .map(|r| r.get::<Option<String>>(0))
+            .transpose()
             .map_err(|e| self.err(e))?
             .flatten();
         let (unmade, unmade_error) = self.failed_compositions(name)?;
@@ -190,10 +183,12 @@ impl Tx<'_> {
         new_posts: usize,
         problems: usize,
     ) -> Result<i64, StoreError> {
-        self.exec(
-                "INSERT INTO scans (at, duration_ms, posts, new_posts, problems) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![stamp(at), duration_ms, posts as i64, new_posts as i64, problems as i64],
-            )?;
-        Ok(self.tx.last_insert_rowid())
+        self.one(
+            "INSERT INTO scans (at, duration_ms, posts, new_posts, problems) VALUES (?1, ?2, ?3, ?4, ?5)
+             RETURNING id",
+            args![stamp(at), duration_ms, posts, new_posts, problems],
+        )?
+        .get(0)
+        .map_err(|e| self.err(e))
     }
 }

@@ -1,10 +1,9 @@
 //! Readers' own choices: addresses that unsubscribed (from one notifier or from all) and
 //! confirmed sign-ups from the server's page.
 
-use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
-
+use super::db::{Db, DbError, args};
 use super::{Store, StoreError, Tx, stamp};
+use chrono::{DateTime, Utc};
 
 /// What opening a confirmation link did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,28 +25,32 @@ pub struct Signup {
 }
 
 fn unsubscribed_from(
-    conn: &Connection,
+    db: &Db,
     notifier: &str,
-) -> rusqlite::Result<std::collections::HashSet<String>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT address FROM unsubscribes WHERE notifier IN ('', ?1)")?;
-    let rows = stmt.query_map([notifier], |r| r.get(0))?;
-    rows.collect()
+) -> Result<std::collections::HashSet<String>, DbError> {
+    db.rows(
+        "SELECT address FROM unsubscribes WHERE notifier IN ('', ?1)",
+        args![notifier],
+    )?
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
 }
 
-/// A notifier's confirmed sign-ups: (address as typed, category paths), oldest first.
-fn signups_of(conn: &Connection, notifier: &str) -> rusqlite::Result<Vec<Signup>> {
-    let mut stmt = conn.prepare_cached(
+fn signups_of(db: &Db, notifier: &str) -> Result<Vec<Signup>, DbError> {
+    db.rows(
         "SELECT mailbox, categories FROM signups WHERE notifier = ?1 ORDER BY confirmed, address",
-    )?;
-    let rows = stmt.query_map([notifier], |r| {
+        args![notifier],
+    )?
+    .iter()
+    .map(|r| {
         let categories: String = r.get(1)?;
         Ok(Signup {
             address: r.get(0)?,
             categories: serde_json::from_str(&categories).unwrap_or_default(),
         })
-    })?;
-    rows.collect()
+    })
+    .collect()
 }
 
 impl Store {
@@ -61,13 +64,13 @@ impl Store {
     ) -> Result<(), StoreError> {
         let address = address.trim().to_lowercase();
         self.exec(
-            "INSERT OR IGNORE INTO unsubscribes (address, notifier, at) VALUES (?1, ?2, ?3)",
-            params![address, notifier.unwrap_or(""), stamp(now)],
+            "INSERT INTO unsubscribes (address, notifier, at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            args![&address, notifier.unwrap_or(""), stamp(now)],
         )?;
         // A sign-up is forgotten with it: the address is kept only to keep it unsubscribed.
         self.exec(
             "DELETE FROM signups WHERE address = ?1 AND (?2 = '' OR notifier = ?2)",
-            params![address, notifier.unwrap_or("")],
+            args![address, notifier.unwrap_or("")],
         )
         .map(|_| ())
     }
@@ -77,7 +80,7 @@ impl Store {
         &self,
         notifier: &str,
     ) -> Result<std::collections::HashSet<String>, StoreError> {
-        unsubscribed_from(&self.conn, notifier).map_err(|e| self.err(e))
+        unsubscribed_from(&self.db, notifier).map_err(|e| self.err(e))
     }
 
     /// Stores a confirmed sign-up (again: a second confirmation replaces the categories).
@@ -98,12 +101,11 @@ impl Store {
         let address = signup.address.trim().to_lowercase();
         let tx = self.transaction()?;
         let latest = |sql: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
-            tx.tx
-                .query_row(sql, params![address, notifier], |r| {
-                    r.get::<_, Option<String>>(0)
-                })
-                .map(|at| at.map(|at| super::parse_stamp(&at)))
-                .map_err(|e| tx.err(e))
+            let at: Option<String> = tx
+                .one(sql, args![&address, notifier])?
+                .get(0)
+                .map_err(|e| tx.err(e))?;
+            Ok(at.map(|at| super::parse_stamp(&at)))
         };
         let unsubscribed =
             latest("SELECT max(at) FROM unsubscribes WHERE address = ?1 AND notifier IN ('', ?2)")?;
@@ -120,23 +122,23 @@ impl Store {
             "INSERT INTO signups (notifier, address, mailbox, categories, confirmed)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (notifier, address) DO UPDATE SET mailbox = ?3, categories = ?4, confirmed = ?5",
-            params![notifier, address, signup.address.trim(), categories, stamp(now)],
+            args![notifier, &address, signup.address.trim(), categories, stamp(now)],
         )?;
         let everything = tx.exec(
             "DELETE FROM unsubscribes WHERE address = ?1 AND notifier = ''",
-            [&address],
+            args![&address],
         )?;
         if everything > 0 {
             for other in others.iter().filter(|o| **o != notifier) {
                 tx.exec(
-                    "INSERT OR IGNORE INTO unsubscribes (address, notifier, at) VALUES (?1, ?2, ?3)",
-                    params![address, other, stamp(now)],
+                    "INSERT INTO unsubscribes (address, notifier, at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                    args![&address, *other, stamp(now)],
                 )?;
             }
         }
         tx.exec(
             "DELETE FROM unsubscribes WHERE address = ?1 AND notifier = ?2",
-            params![address, notifier],
+            args![&address, notifier],
         )?;
         tx.commit()?;
         Ok(Confirmed::Subscribed)
@@ -144,7 +146,7 @@ impl Store {
 
     /// A notifier's confirmed sign-ups.
     pub fn signups(&self, notifier: &str) -> Result<Vec<Signup>, StoreError> {
-        signups_of(&self.conn, notifier).map_err(|e| self.err(e))
+        signups_of(&self.db, notifier).map_err(|e| self.err(e))
     }
 }
 
@@ -154,11 +156,11 @@ impl Tx<'_> {
         &self,
         notifier: &str,
     ) -> Result<std::collections::HashSet<String>, StoreError> {
-        unsubscribed_from(&self.tx, notifier).map_err(|e| self.err(e))
+        unsubscribed_from(self.db, notifier).map_err(|e| self.err(e))
     }
 
     /// A notifier's confirmed sign-ups, as the digest being cut sees them.
     pub fn signups(&self, notifier: &str) -> Result<Vec<Signup>, StoreError> {
-        signups_of(&self.tx, notifier).map_err(|e| self.err(e))
+        signups_of(self.db, notifier).map_err(|e| self.err(e))
     }
 }

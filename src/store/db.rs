@@ -1,0 +1,527 @@
+//! One way to talk to either back end of the state: SQLite (a file, the default) or
+//! PostgreSQL (one database shared by several nodes).
+//!
+//! Every query is written once, in SQL both engines run, with `?N` parameters; the few
+//! differences are translated here: PostgreSQL's `$N` marks, SQLite's `INDEXED BY` hints
+//! (dropped for PostgreSQL) and row locks (`FOR UPDATE SKIP LOCKED`, dropped for SQLite,
+//! where one process writes at a time). Values cross as three kinds (integer, text, null),
+//! so the store never names a driver's types and each of its functions has one body.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+
+/// A value passed to or read from a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Value {
+        Value::Int(v)
+    }
+}
+
+impl From<u32> for Value {
+    fn from(v: u32) -> Value {
+        Value::Int(v.into())
+    }
+}
+
+impl From<usize> for Value {
+    fn from(v: usize) -> Value {
+        Value::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Value {
+        Value::Int(v.into())
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Value {
+        Value::Text(v.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Value {
+        Value::Text(v)
+    }
+}
+
+impl From<&String> for Value {
+    fn from(v: &String) -> Value {
+        Value::Text(v.clone())
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Value {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// The parameters of one query: `args![a, b, c]`.
+macro_rules! args {
+    ($($value:expr),* $(,)?) => {
+        &[$($crate::store::db::Value::from($value)),*][..]
+    };
+}
+pub(crate) use args;
+
+/// A value read back, as the type the caller wants.
+pub trait FromValue: Sized {
+    fn from_value(value: &Value) -> Option<Self>;
+}
+
+impl FromValue for i64 {
+    fn from_value(value: &Value) -> Option<i64> {
+        match value {
+            Value::Int(v) => Some(*v),
+            Value::Text(t) => t.parse().ok(),
+            Value::Null => None,
+        }
+    }
+}
+
+impl FromValue for u64 {
+    fn from_value(value: &Value) -> Option<u64> {
+        i64::from_value(value).map(|v| v.max(0) as u64)
+    }
+}
+
+impl FromValue for u32 {
+    fn from_value(value: &Value) -> Option<u32> {
+        i64::from_value(value).map(|v| v.clamp(0, u32::MAX.into()) as u32)
+    }
+}
+
+impl FromValue for bool {
+    fn from_value(value: &Value) -> Option<bool> {
+        i64::from_value(value).map(|v| v != 0)
+    }
+}
+
+impl FromValue for String {
+    fn from_value(value: &Value) -> Option<String> {
+        match value {
+            Value::Text(t) => Some(t.clone()),
+            Value::Int(v) => Some(v.to_string()),
+            Value::Null => None,
+        }
+    }
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(value: &Value) -> Option<Option<T>> {
+        match value {
+            Value::Null => Some(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+/// One row of a result.
+#[derive(Debug)]
+pub struct Row(Vec<Value>);
+
+impl Row {
+    /// Column `i` as `T`; a missing column, or a NULL or mismatched one where `T` cannot
+    /// hold it, is an error naming the column.
+    pub fn get<T: FromValue>(&self, i: usize) -> Result<T, DbError> {
+        self.0
+            .get(i)
+            .and_then(T::from_value)
+            .ok_or_else(|| DbError(format!("column {i} of a result has an unexpected value")))
+    }
+}
+
+/// What the database said, as text (the driver's own error types stay here).
+#[derive(Debug, Clone)]
+pub struct DbError(pub String);
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> DbError {
+        DbError(e.to_string())
+    }
+}
+
+impl From<postgres::Error> for DbError {
+    fn from(e: postgres::Error) -> DbError {
+        // The server's own words (with its code) say more than the driver's summary.
+        match e.as_db_error() {
+            Some(db) => DbError(format!("{} ({})", db.message(), db.code().code())),
+            None => DbError(e.to_string()),
+        }
+    }
+}
+
+/// An open connection to one of the two back ends.
+pub enum Db {
+    Sqlite(rusqlite::Connection),
+    Postgres(Box<RefCell<Pg>>),
+}
+
+/// A PostgreSQL connection with its prepared statements; connected again when the server
+/// closed it (a restart, a failover), which also forgets any advisory lock it held.
+pub struct Pg {
+    config: postgres::Config,
+    client: postgres::Client,
+    statements: HashMap<String, postgres::Statement>,
+    /// Bumped at every new connection: a session-level lock is held only by the session
+    /// that took it.
+    pub session: u64,
+}
+
+/// How long a statement (or a wait for a row lock) may take before it is abandoned.
+const PG_STATEMENT_TIMEOUT: &str = "SET statement_timeout = '60s'; SET lock_timeout = '30s'";
+
+impl Pg {
+    /// Connects as `config` says: TLS as its `sslmode` asks (rustls, with the Mozilla
+    /// roots), plain otherwise.
+    pub fn connect(config: postgres::Config) -> Result<Pg, DbError> {
+        let client = open_client(&config)?;
+        Ok(Pg {
+            config,
+            client,
+            statements: HashMap::new(),
+            session: 0,
+        })
+    }
+
+    /// The client, connected again first when the last connection was lost.
+    fn client(&mut self) -> Result<&mut postgres::Client, DbError> {
+        if self.client.is_closed() {
+            self.client = open_client(&self.config)?;
+            self.statements.clear();
+            self.session += 1;
+        }
+        Ok(&mut self.client)
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let translated = to_postgres(sql);
+        let statement = self.client()?.prepare(&translated)?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<postgres::Row>, DbError> {
+        let statement = self.statement(sql)?;
+        let params: Vec<&(dyn ToSql + Sync)> =
+            args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+        Ok(self.client()?.query(&statement, &params)?)
+    }
+
+    fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64, DbError> {
+        let statement = self.statement(sql)?;
+        let params: Vec<&(dyn ToSql + Sync)> =
+            args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+        Ok(self.client()?.execute(&statement, &params)?)
+    }
+}
+
+fn open_client(config: &postgres::Config) -> Result<postgres::Client, DbError> {
+    let mut client = match config.get_ssl_mode() {
+        postgres::config::SslMode::Disable => config.connect(postgres::NoTls)?,
+        _ => config.connect(tls())?,
+    };
+    client.batch_execute(PG_STATEMENT_TIMEOUT)?;
+    Ok(client)
+}
+
+/// rustls with the Mozilla roots, the same stack the HTTP and SMTP clients use.
+fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|builder| {
+            builder
+                .with_root_certificates(roots.clone())
+                .with_no_client_auth()
+        })
+        .unwrap_or_else(|_| {
+            rustls::ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_no_client_auth()
+        });
+    tokio_postgres_rustls::MakeRustlsConnect::new(config)
+}
+
+/// Reads a `postgres://` URL: the password from `PGPASSWORD` when the URL has none, a
+/// bounded wait to connect, and `tidings` as the application name the server shows.
+pub fn pg_config(url: &str) -> Result<postgres::Config, DbError> {
+    let mut config: postgres::Config = url
+        .parse()
+        .map_err(|e: postgres::Error| DbError(format!("the address cannot be read: {e}")))?;
+    if config.get_password().is_none()
+        && let Ok(password) = std::env::var("PGPASSWORD")
+    {
+        config.password(password);
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("tidings");
+    }
+    Ok(config)
+}
+
+/// A URL with its password left out, to show in messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            // Query parameters may carry a password too.
+            let pairs: Vec<(String, String)> = parsed
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if k == "password" { "***".into() } else { v };
+                    (k.into_owned(), v.into_owned())
+                })
+                .collect();
+            if !pairs.is_empty() {
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+            parsed.to_string()
+        }
+        Err(_) => "(a PostgreSQL address that cannot be read)".into(),
+    }
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(v) => match *ty {
+                Type::INT8 => v.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*v)?.to_sql(ty, out),
+                Type::BOOL => (*v != 0).to_sql(ty, out),
+                _ => v.to_string().to_sql(ty, out),
+            },
+            Value::Text(t) => t.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(v) => ValueRef::Integer(*v),
+            Value::Text(t) => ValueRef::Text(t.as_bytes()),
+        }))
+    }
+}
+
+fn pg_value(row: &postgres::Row, i: usize) -> Result<Value, postgres::Error> {
+    let ty = row.columns()[i].type_().clone();
+    Ok(match ty {
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(i)?
+            .map_or(Value::Null, Value::Int),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)?
+            .map_or(Value::Null, |v| Value::Int(v.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)?
+            .map_or(Value::Null, |v| Value::Int(v.into())),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)?
+            .map_or(Value::Null, |v| Value::Int(v.into())),
+        _ => row
+            .try_get::<_, Option<String>>(i)?
+            .map_or(Value::Null, Value::Text),
+    })
+}
+
+fn sqlite_value(value: rusqlite::types::ValueRef<'_>) -> Value {
+    use rusqlite::types::ValueRef;
+    match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(v) => Value::Int(v),
+        ValueRef::Real(v) => Value::Int(v as i64),
+        ValueRef::Text(t) | ValueRef::Blob(t) => Value::Text(String::from_utf8_lossy(t).into()),
+    }
+}
+
+impl Db {
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Db::Postgres(_))
+    }
+
+    /// Runs one statement; returns the rows it changed.
+    pub fn exec(&self, sql: &str, args: &[Value]) -> Result<u64, DbError> {
+        match self {
+            Db::Sqlite(conn) => {
+                let sql = to_sqlite(sql);
+                let changed = conn
+                    .prepare_cached(&sql)?
+                    .execute(rusqlite::params_from_iter(args))?;
+                Ok(changed as u64)
+            }
+            Db::Postgres(pg) => pg.borrow_mut().execute(sql, args),
+        }
+    }
+
+    /// Every row of a query (or of a statement with `RETURNING`).
+    pub fn rows(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>, DbError> {
+        match self {
+            Db::Sqlite(conn) => {
+                let sql = to_sqlite(sql);
+                let mut statement = conn.prepare_cached(&sql)?;
+                let columns = statement.column_count();
+                let mut rows = statement.query(rusqlite::params_from_iter(args))?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    let mut values = Vec::with_capacity(columns);
+                    for i in 0..columns {
+                        values.push(sqlite_value(row.get_ref(i)?));
+                    }
+                    out.push(Row(values));
+                }
+                Ok(out)
+            }
+            Db::Postgres(pg) => {
+                let rows = pg.borrow_mut().query(sql, args)?;
+                rows.iter()
+                    .map(|row| {
+                        (0..row.len())
+                            .map(|i| pg_value(row, i))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map(Row)
+                            .map_err(DbError::from)
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// The first row of a query, if any.
+    pub fn row(&self, sql: &str, args: &[Value]) -> Result<Option<Row>, DbError> {
+        Ok(self.rows(sql, args)?.into_iter().next())
+    }
+
+    /// The first row of a query that always returns one (an aggregate).
+    pub fn one(&self, sql: &str, args: &[Value]) -> Result<Row, DbError> {
+        self.row(sql, args)?
+            .ok_or_else(|| DbError("a query that always answers returned no row".into()))
+    }
+
+    /// Runs several statements without parameters (migrations, transaction control).
+    pub fn batch(&self, sql: &str) -> Result<(), DbError> {
+        match self {
+            Db::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
+            Db::Postgres(pg) => Ok(pg.borrow_mut().client()?.batch_execute(sql)?),
+        }
+    }
+
+    /// The PostgreSQL session number (0 for SQLite): it changes when the connection was
+    /// made again, which drops the session's advisory locks.
+    pub fn session(&self) -> u64 {
+        match self {
+            Db::Sqlite(_) => 0,
+            Db::Postgres(pg) => pg.borrow().session,
+        }
+    }
+}
+
+/// SQLite runs the shared SQL as written but for row locks, which it has no use for (one
+/// process writes a state file at a time).
+fn to_sqlite(sql: &str) -> std::borrow::Cow<'_, str> {
+    if sql.contains(" FOR UPDATE SKIP LOCKED") {
+        sql.replace(" FOR UPDATE SKIP LOCKED", "").into()
+    } else {
+        sql.into()
+    }
+}
+
+/// `?N` becomes `$N` (outside quoted text) and `INDEXED BY name` hints go: PostgreSQL's
+/// planner picks its indexes itself.
+pub fn to_postgres(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted && chars.peek().is_some_and(char::is_ascii_digit) => out.push('$'),
+            _ => out.push(c),
+        }
+    }
+    while let Some(at) = out.find(" INDEXED BY ") {
+        let rest = &out[at + " INDEXED BY ".len()..];
+        let name_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        out.replace_range(at..at + " INDEXED BY ".len() + name_len, "");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_sql_becomes_each_dialect() {
+        assert_eq!(
+            to_postgres(
+                "SELECT d.id FROM deliveries d INDEXED BY deliveries_pending WHERE d.x = ?1 AND y = '?2' LIMIT ?12"
+            ),
+            "SELECT d.id FROM deliveries d WHERE d.x = $1 AND y = '?2' LIMIT $12"
+        );
+        assert_eq!(
+            to_sqlite("SELECT id FROM t WHERE a = ?1 FOR UPDATE SKIP LOCKED"),
+            "SELECT id FROM t WHERE a = ?1"
+        );
+    }
+
+    #[test]
+    fn passwords_are_left_out_of_shown_addresses() {
+        let shown = redact("postgres://tidings:s3cret@db.example:5432/site?password=other");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("other"),
+            "{shown}"
+        );
+        assert!(shown.contains("db.example:5432/site"), "{shown}");
+    }
+}

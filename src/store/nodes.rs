@@ -1,0 +1,200 @@
+//! What sharing one state between nodes adds: who is alive (heartbeats), who scans (a
+//! PostgreSQL advisory lock, held by the scanner's connection and so released when the
+//! node or its connection dies), and who drains each ordered lane (a lease in `lanes`).
+//!
+//! Leases are times in the state, written by the holder and renewed by its heartbeat; a
+//! node that stops renewing loses its lanes and its claimed rows when [`LEASE`] runs out,
+//! and another node takes them over. A SQLite file has one node (the run lock sees to
+//! that), which records its heartbeat and lanes all the same, so `status` reads alike.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::db::args;
+use super::{Store, StoreError, parse_stamp, stamp};
+
+/// How long a lease (on a lane, a claimed row or composition) lasts unless renewed.
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How often a node renews its leases and says it is alive.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The advisory lock the scanning node holds ("tidings" + 2).
+const SCANNER_LOCK: i64 = 0x7469_6469_6e67_7302;
+
+/// When a lease taken at `now` ends.
+pub fn lease_end(now: DateTime<Utc>) -> DateTime<Utc> {
+    now + TimeDelta::seconds(LEASE.as_secs() as i64)
+}
+
+/// A node as `status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NodeStatus {
+    pub name: String,
+    pub started: String,
+    pub heartbeat: String,
+    /// Whether it held the scanner's lock at its last heartbeat.
+    pub scanner: bool,
+    /// When it stopped cleanly, if it did.
+    pub stopped: Option<String>,
+    /// The lanes it holds now (lease not run out).
+    pub lanes: Vec<String>,
+}
+
+/// Who holds a lane, when this node does not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldElsewhere {
+    pub node: String,
+    pub until: DateTime<Utc>,
+}
+
+impl Store {
+    /// Takes the scanner's role if no other node holds it. SQLite: always this node (one
+    /// process per file). PostgreSQL: a session-level advisory lock, kept for the life of
+    /// the connection; asked again after the connection was made anew.
+    pub fn lead_scans(&mut self, held: &mut Option<u64>) -> Result<bool, StoreError> {
+        if !self.db.is_postgres() {
+            return Ok(true);
+        }
+        // Asking counts: once held on this session, do not take it twice.
+        let session = self.db.session();
+        if *held == Some(session) {
+            // Still the same connection? A lost one is made anew on the next statement.
+            self.one("SELECT 1", &[])?;
+            if self.db.session() == session {
+                return Ok(true);
+            }
+        }
+        let got: bool = self
+            .one(
+                "SELECT pg_try_advisory_lock(CAST(?1 AS BIGINT))",
+                args![SCANNER_LOCK],
+            )?
+            .get(0)
+            .map_err(|e| self.err(e))?;
+        *held = got.then(|| self.db.session());
+        Ok(got)
+    }
+
+    /// Records that this node is alive (and whether it scans), and renews its leases:
+    /// its lanes, the rows and compositions it has claimed.
+    pub fn heartbeat(&mut self, scanner: bool, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let node = self.node.clone();
+        let until = stamp(lease_end(now));
+        let tx = self.transaction()?;
+        tx.exec(
+            "INSERT INTO nodes (name, started, heartbeat, scanner) VALUES (?1, ?2, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET heartbeat = ?2, scanner = ?3, stopped = NULL",
+            args![&node, stamp(now), scanner],
+        )?;
+        tx.exec(
+            "UPDATE lanes SET until = ?2 WHERE node = ?1 AND until >= ?3",
+            args![&node, &until, stamp(now)],
+        )?;
+        tx.exec(
+            "UPDATE deliveries SET claimed_until = ?2 WHERE claimed_by = ?1 AND status = 'pending'",
+            args![&node, &until],
+        )?;
+        tx.exec(
+            "UPDATE compositions SET claimed_until = ?2 WHERE claimed_by = ?1 AND status = 'pending'",
+            args![&node, &until],
+        )?;
+        tx.commit()
+    }
+
+    /// Records the start of this node: a node started again under the same name keeps no
+    /// lease of its past life (what it was sending is free to take at once).
+    pub fn node_started(&mut self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.release_all(now)?;
+        self.exec(
+            "INSERT INTO nodes (name, started, heartbeat) VALUES (?1, ?2, ?2)
+             ON CONFLICT (name) DO UPDATE SET started = ?2, heartbeat = ?2, scanner = 0, stopped = NULL",
+            args![&self.node, stamp(now)],
+        )
+        .map(|_| ())
+    }
+
+    /// A clean stop: gives up every lease at once, so other nodes need not wait for them
+    /// to run out.
+    pub fn node_stopped(&mut self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.release_all(now)?;
+        self.exec(
+            "UPDATE nodes SET stopped = ?2, scanner = 0 WHERE name = ?1",
+            args![&self.node, stamp(now)],
+        )
+        .map(|_| ())
+    }
+
+    fn release_all(&mut self, _now: DateTime<Utc>) -> Result<(), StoreError> {
+        let node = self.node.clone();
+        let tx = self.transaction()?;
+        tx.exec("DELETE FROM lanes WHERE node = ?1", args![&node])?;
+        tx.exec(
+            "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?1",
+            args![&node],
+        )?;
+        tx.exec(
+            "UPDATE compositions SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?1",
+            args![&node],
+        )?;
+        tx.commit()
+    }
+
+    /// Takes or renews the lease on lane `name` for this node. `Ok(None)` when this node
+    /// holds it until [`lease_end`]; otherwise who does, and until when.
+    pub fn hold_lane(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<HeldElsewhere>, StoreError> {
+        self.exec(
+            "INSERT INTO lanes (name, node, since, until) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name) DO UPDATE SET node = excluded.node, until = excluded.until,
+                 since = CASE WHEN lanes.node = excluded.node THEN lanes.since ELSE excluded.since END
+             WHERE lanes.node = excluded.node OR lanes.until < excluded.since",
+            args![name, &self.node, stamp(now), stamp(lease_end(now))],
+        )?;
+        let holder = self.one("SELECT node, until FROM lanes WHERE name = ?1", args![name])?;
+        let (node, until): (String, String) =
+            (|| Ok((holder.get(0)?, holder.get(1)?)))().map_err(|e: super::DbError| self.err(e))?;
+        Ok((node != self.node).then(|| HeldElsewhere {
+            node,
+            until: parse_stamp(&until),
+        }))
+    }
+
+    /// Every node that ever ran on this state, with the lanes each holds at `now`, the
+    /// most recently alive first.
+    pub fn nodes(&self, now: DateTime<Utc>) -> Result<Vec<NodeStatus>, StoreError> {
+        let lanes = self.rows(
+            "SELECT node, name FROM lanes WHERE until >= ?1 ORDER BY name",
+            args![stamp(now)],
+        )?;
+        let lanes: Vec<(String, String)> = lanes
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect::<Result<_, super::DbError>>()
+            .map_err(|e| self.err(e))?;
+        self.rows(
+            "SELECT name, started, heartbeat, scanner, stopped FROM nodes ORDER BY heartbeat DESC, name",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            let name: String = r.get(0)?;
+            Ok(NodeStatus {
+                lanes: lanes
+                    .iter()
+                    .filter(|(node, _)| *node == name)
+                    .map(|(_, lane)| lane.clone())
+                    .collect(),
+                name,
+                started: r.get(1)?,
+                heartbeat: r.get(2)?,
+                scanner: r.get(3)?,
+                stopped: r.get(4)?,
+            })
+        })
+        .collect::<Result<_, super::DbError>>()
+        .map_err(|e| self.err(e))
+    }
+}
