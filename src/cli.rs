@@ -109,4 +109,23 @@ pub enum Command {
         /// The notifier's name, as in `[notifiers.<name>]`.
         notifier: String,
     },
+    /// Work on the state as a whole.
+    State {
+        #[command(subcommand)]
+        action: StateCommand,
+    },
+}
+
+/// `tidings state …`
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Copy the state the settings name, whole, into an empty PostgreSQL database (or SQLite
+    /// file): posts stay seen, messages sent stay sent, so nothing is announced again.
+    /// Stop `tidings run` first; then point `state.url` at the copy.
+    Copy {
+        /// Where to: `postgres://user@host:port/db` (password from `PGPASSWORD` or
+        /// `${VAR}`), or a file path.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }

@@ -48,26 +48,87 @@ pub fn compose_pending(
 ) -> Result<Report, StoreError> {
     let mut report = Report::default();
     let mut batch = Batch::default();
-    for composition in store.compositions(only, false)? {
-        let Some(notifier) = settings
-            .notifiers
-            .iter()
-            .find(|n| n.name == composition.notifier)
-        else {
-            continue; // removed from the settings: kept for when it comes back
-        };
-        compose_one(
-            store,
-            settings,
-            notifier,
-            &composition,
-            now,
-            &mut batch,
-            &mut report,
-        )?;
+    // A round that split a mailing into parts goes again, for the parts.
+    let mut rounds = 0;
+    loop {
+        let mut split = false;
+        for composition in store.compositions(only, false)? {
+            let Some(notifier) = settings
+                .notifiers
+                .iter()
+                .find(|n| n.name == composition.notifier)
+            else {
+                continue; // removed from the settings: kept for when it comes back
+            };
+            if store.is_shared() {
+                // Another node composes this one; or it is large enough to share out.
+                if !store.claim_composition(composition.id, now)? {
+                    continue;
+                }
+                if let Some(parts) = parts_for(store, notifier, &composition)? {
+                    store.split_composition(&composition, parts)?;
+                    split = true;
+                    continue;
+                }
+            }
+            compose_one(
+                store,
+                settings,
+                notifier,
+                &composition,
+                now,
+                &mut batch,
+                &mut report,
+            )?;
+        }
+        batch.flush(store, now)?;
+        rounds += 1;
+        if !split || rounds > 1 {
+            return Ok(report);
+        }
     }
-    batch.flush(store, now)?;
-    Ok(report)
+}
+
+/// Readers per part when nodes share a large mailing out.
+const READERS_PER_PART: usize = 500;
+
+/// At most this many parts to one mailing.
+const MAX_PARTS: usize = 16;
+
+/// How many parts an email notification not yet split should be composed in, when its
+/// readers are many enough for other nodes to help (composing and signing a digest for
+/// thousands of readers is the costly part of sending it).
+fn parts_for(
+    store: &Store,
+    notifier: &Notifier,
+    composition: &Composition,
+) -> Result<Option<u64>, StoreError> {
+    let NotifierKind::Email(target) = &notifier.kind else {
+        return Ok(None);
+    };
+    if split_part(&composition.key).1.is_some() {
+        return Ok(None);
+    }
+    let readers = target.recipients.len() + store.signups(&notifier.name)?.len();
+    let parts = readers.div_ceil(READERS_PER_PART).min(MAX_PARTS);
+    Ok((parts > 1).then_some(parts as u64))
+}
+
+/// A composition's key without its part (`#part=K/N`, what a split adds), and the part:
+/// message ids come from the key alone, so a reader's message has the same id whichever
+/// part, and node, made it.
+pub fn split_part(key: &str) -> (&str, Option<(u64, u64)>) {
+    let Some((base, part)) = key.rsplit_once("#part=") else {
+        return (key, None);
+    };
+    let parsed = part
+        .split_once('/')
+        .and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)))
+        .filter(|(k, n): &(u64, u64)| k < n);
+    match parsed {
+        Some(part) => (base, Some(part)),
+        None => (key, None),
+    }
 }
 
 /// Messages waiting to be stored, and the compositions whose last message is among them
@@ -118,11 +179,15 @@ fn compose_one(
     let started = std::time::Instant::now();
     let items: Vec<PostItem> = serde_json::from_str(&composition.items).unwrap_or_default();
     let post_ids: Vec<String> = serde_json::from_str(&composition.post_ids).unwrap_or_default();
+    let (key, part) = split_part(&composition.key);
     let audience = match notifier.kind {
-        NotifierKind::Email(_) => Audience::new(
-            &store.signups(&notifier.name)?,
-            store.unsubscribed(&notifier.name)?,
-        ),
+        NotifierKind::Email(_) => Audience {
+            part,
+            ..Audience::new(
+                &store.signups(&notifier.name)?,
+                store.unsubscribed(&notifier.name)?,
+            )
+        },
         _ => Audience::default(),
     };
     let kind = if composition.event == "posts.digest" {
@@ -138,7 +203,7 @@ fn compose_one(
             settings,
             notifier,
             &composition.event,
-            &composition.key,
+            key,
             &items,
             &post_ids,
             now,

@@ -12,6 +12,7 @@
 //! sent what is due.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -38,6 +39,9 @@ pub enum StartError {
 
 /// The name of the lane that sends confirmation mail.
 pub const CONFIRM_LANE: &str = "confirm";
+
+/// The composer looks for work at least this often.
+const COMPOSER_ROUND: Duration = Duration::from_secs(60);
 
 /// A lane after a panic waits this long before it starts again.
 const LANE_RESTART: Duration = Duration::from_secs(30);
@@ -67,8 +71,10 @@ impl Publisher {
         clock: &'static dyn Clock,
         board: Arc<Board>,
     ) -> Result<Publisher, StartError> {
-        let store = Store::open_for(&settings)?;
+        let mut store = Store::open_for(&settings)?;
         let lock = store.lock()?;
+        store.node_started(clock.now())?;
+        let poll = store.is_shared().then_some(store::nodes::POLL);
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
@@ -79,6 +85,7 @@ impl Publisher {
                 store: Handle::new(store),
                 clock,
                 board,
+                poll,
             },
             settings,
             clock,
@@ -120,13 +127,19 @@ impl Publisher {
         report
     }
 
-    /// `run --once`: scan, cut due digests, compose, deliver what is due.
-    pub async fn once(&self, backfill: Option<usize>) -> Result<PassReport, ScanError> {
+    /// `run --once`: scan, cut due digests, compose, deliver what is due. The state is
+    /// worked on this thread, the deliveries on `rt` (a PostgreSQL connection blocks on a
+    /// runtime of its own, which must not be inside another).
+    pub fn once(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        backfill: Option<usize>,
+    ) -> Result<PassReport, ScanError> {
         let mut scanner = self.scanner(backfill)?;
         let scan = scanner.scan()?;
         scanner.fire_digests()?;
         let composed = self.compose(None)?;
-        let delivered = self.deliver_due(None).await;
+        let delivered = rt.block_on(self.deliver_due(None));
         Ok(PassReport {
             scan,
             composed,
@@ -151,6 +164,7 @@ impl Publisher {
             .collect();
         let composer_wake = Arc::new(Wake::default());
         let scanner_wake = Arc::new(Wake::default());
+        let scanning = Arc::new(AtomicBool::new(false));
 
         let composer = {
             let (settings, clock, wake, lanes) = (
@@ -159,18 +173,20 @@ impl Publisher {
                 composer_wake.clone(),
                 wakes.clone(),
             );
+            let every = self.shared.poll.unwrap_or(COMPOSER_ROUND);
             std::thread::Builder::new()
                 .name("composer".into())
-                .spawn(move || composer_loop(&settings, clock, &wake, &lanes))
+                .spawn(move || composer_loop(&settings, clock, &wake, &lanes, every))
         };
         let scanner = {
-            let (settings, clock, wake, composer_wake, lanes, server) = (
+            let (settings, clock, wake, composer_wake, lanes, server, scanning) = (
                 self.settings.clone(),
                 self.clock,
                 scanner_wake.clone(),
                 composer_wake.clone(),
                 wakes.clone(),
                 server.clone(),
+                scanning.clone(),
             );
             std::thread::Builder::new()
                 .name("scanner".into())
@@ -180,6 +196,7 @@ impl Publisher {
                         composer: &composer_wake,
                         lanes: &lanes,
                         server: server.as_deref(),
+                        scanning: &scanning,
                     };
                     scanner_loop(&settings, clock, backfill, loop_parts)
                 })
@@ -198,6 +215,11 @@ impl Publisher {
                 stop_rx.clone(),
             ));
         }
+        tasks.spawn(heartbeat(
+            self.shared.clone(),
+            scanning.clone(),
+            stop_rx.clone(),
+        ));
         if let Some(server) = server {
             // The server queues confirmation mail: it goes at once, not at the next scan.
             let wake = wakes.get(CONFIRM_LANE).cloned();
@@ -225,6 +247,17 @@ impl Publisher {
         composer_wake.stop();
         while tasks.join_next().await.is_some() {}
         tracing::info!("stopped");
+    }
+}
+
+impl Drop for Publisher {
+    /// A publisher going away (after `run --once`, `send`, or the daemon) lets its leases
+    /// go, so other nodes need not wait for them to run out.
+    fn drop(&mut self) {
+        let now = self.clock.now();
+        if let Err(e) = self.shared.store.blocking(|store| store.node_stopped(now)) {
+            tracing::warn!("cannot give up this node's leases: {e}; they run out by themselves");
+        }
     }
 }
 
@@ -286,6 +319,7 @@ fn lanes(settings: &Settings, client: &reqwest::Client) -> Result<Vec<Arc<Lane>>
             slots,
             batch,
             check_unsubscribed: is_mail,
+            held_until: Mutex::new(None),
         }));
     }
     if let (Some(mail), Some((pacer, slots, pool))) = (&mail, &mail_pace) {
@@ -308,6 +342,7 @@ fn lanes(settings: &Settings, client: &reqwest::Client) -> Result<Vec<Arc<Lane>>
             slots: slots.clone(),
             batch: *pool,
             check_unsubscribed: false,
+            held_until: Mutex::new(None),
         }));
     }
     Ok(lanes)
@@ -351,6 +386,30 @@ async fn supervise(
     }
 }
 
+/// Says every [`store::nodes::HEARTBEAT`] that this node lives (and whether it scans),
+/// renewing its leases, until told to stop.
+async fn heartbeat(
+    shared: deliver::Shared,
+    scanning: Arc<AtomicBool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let now = shared.clock.now();
+        let scanner = scanning.load(Ordering::Relaxed);
+        if let Err(e) = shared
+            .store
+            .call(move |store| store.heartbeat(scanner, now))
+            .await
+        {
+            tracing::error!("heartbeat: {e}; this node's leases run out unless it recovers");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(store::nodes::HEARTBEAT) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
 /// The scanner thread: scan when `schedule.scan` says, cut digests when they fire, then
 /// wake the composer and every lane (a lane also picks up rows `tidings retry` put back).
 fn scanner_loop(
@@ -362,6 +421,7 @@ fn scanner_loop(
         composer,
         lanes,
         server,
+        scanning,
     }: Loop,
 ) {
     let store = match Store::open_for(settings) {
@@ -392,6 +452,7 @@ fn scanner_loop(
                 });
             match result {
                 Ok(report) => {
+                    scanning.store(!report.follower, Ordering::Relaxed);
                     for problem in &report.problems {
                         tracing::warn!("{problem}");
                     }
@@ -438,6 +499,8 @@ struct Loop<'a> {
     composer: &'a Wake,
     lanes: &'a HashMap<String, Arc<Notify>>,
     server: Option<&'a serve::Shared>,
+    /// Whether this node scanned at its last scan (for its heartbeat).
+    scanning: &'a AtomicBool,
 }
 
 /// The composer thread: composes what is waiting whenever woken, and wakes the lanes that
@@ -447,6 +510,7 @@ fn composer_loop(
     clock: &'static dyn Clock,
     wake: &Wake,
     lanes: &HashMap<String, Arc<Notify>>,
+    every: Duration,
 ) {
     let mut store = match Store::open_for(settings) {
         Ok(store) => store,
@@ -466,8 +530,9 @@ fn composer_loop(
             }
             Err(e) => tracing::error!("composer: {e}; trying again shortly"),
         }
-        // Woken by the scanner; a minute at most, so a failed round is tried again.
-        if wake.wait(Duration::from_secs(60)) {
+        // Woken by the scanner; a minute at most, so a failed round is tried again (with
+        // a shared state, sooner: other nodes' scanners record what is to be composed).
+        if wake.wait(every) {
             return;
         }
     }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tidings::cli::{Cli, Command};
+use tidings::cli::{Cli, Command, StateCommand};
 use tidings::commands::{self as app, Context};
 use tidings::feeds::Mode;
 
@@ -48,6 +48,9 @@ fn main() -> ExitCode {
         Command::Serve => app::serve(&ctx),
         Command::Status { json } => app::status(&ctx, json),
         Command::Retry { notifier } => app::retry(&ctx, &notifier),
+        Command::State {
+            action: StateCommand::Copy { to },
+        } => app::state_copy(&ctx, &to),
         Command::Preview { notifier, to, html } => {
             app::preview(&ctx, &notifier, to.as_deref(), html.as_deref())
         }

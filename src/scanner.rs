@@ -42,6 +42,9 @@ pub struct ScanReport {
     /// Nothing could have changed since the last scan (see [`crate::settled`]): nothing was
     /// read, planned or recorded, and `feeds` holds counts but no listing.
     pub settled: bool,
+    /// Another node scans for the shared state: this one built its feeds and recorded
+    /// nothing.
+    pub follower: bool,
 }
 
 /// Reads the content and records what is new in its own connection to the state file.
@@ -52,6 +55,8 @@ pub struct Scanner<'a> {
     backfill: Option<usize>,
     /// The front door needs the feed listing, which only a full scan produces.
     needs_listing: bool,
+    /// The connection session on which this node holds the scanner's role, if it does.
+    leading: Option<u64>,
 }
 
 impl<'a> Scanner<'a> {
@@ -69,6 +74,7 @@ impl<'a> Scanner<'a> {
             store,
             backfill,
             needs_listing: false,
+            leading: None,
         }
     }
 
@@ -77,15 +83,28 @@ impl<'a> Scanner<'a> {
         self.needs_listing = true;
     }
 
-    /// Reads the content, rebuilds the feeds, and records what is new in one transaction.
+    /// Whether this node records what is new: always with a state file; with a shared
+    /// state, the one node holding the scanner's lock (taken here when free).
+    pub fn leads(&mut self) -> Result<bool, StoreError> {
+        let was = self.leading.is_some();
+        let leads = self.store.lead_scans(&mut self.leading)?;
+        if leads && !was && self.store.is_shared() {
+            tracing::info!(node = %self.store.node(), "this node scans and records new posts");
+        }
+        Ok(leads)
+    }
+
+    /// Reads the content, rebuilds the feeds, and records what is new in one transaction
+    /// (only the feeds on a node that follows another's scans).
     pub fn scan(&mut self) -> Result<ScanReport, ScanError> {
         let started = Instant::now();
         let now = self.clock.now();
         let settings = self.settings;
+        let leader = self.leads()?;
         let found = content::find(settings)?;
         let digest = found.digest;
         let racy = found.is_racy(now.into());
-        if let Some(report) = self.settled_scan(digest, now, started)? {
+        if let Some(report) = self.settled_scan(digest, now, started, leader)? {
             return Ok(report);
         }
         let cache = content::cache::Use::On(settings.posts_cache_path());
@@ -95,10 +114,33 @@ impl<'a> Scanner<'a> {
         let mut report = ScanReport {
             posts: scan.posts.len(),
             problems: scan.problems,
+            follower: !leader,
             ..ScanReport::default()
         };
         report.problems.extend(feeds.problems.iter().cloned());
         report.feeds = feeds;
+        if !leader {
+            // Another node records; this one's feeds are its own, from its own folder.
+            self.needs_listing = false;
+            settled::remember(
+                settings,
+                &settled::Pass {
+                    content: digest,
+                    racy,
+                    now,
+                    posts: &scan.posts,
+                    drafts: scan.drafts,
+                    feeds: &report.feeds,
+                    problems: &report.problems,
+                    scan: None,
+                },
+            );
+            tracing::info!(
+                posts = report.posts,
+                "feeds built; another node records new posts"
+            );
+            return Ok(report);
+        }
 
         let first_scan = !self.store.has_scanned()?;
         if !first_scan && let Some(n) = self.backfill.take() {
@@ -184,12 +226,14 @@ impl<'a> Scanner<'a> {
     }
 
     /// The scan when nothing could have changed since the last one this state recorded: only
-    /// the scan itself is recorded, and the last report given again.
+    /// the scan itself is recorded, and the last report given again. A follower's record
+    /// names no scan (it records none): its feeds stand while its content does.
     fn settled_scan(
         &mut self,
         digest: u64,
         now: DateTime<Utc>,
         started: Instant,
+        leader: bool,
     ) -> Result<Option<ScanReport>, ScanError> {
         if self.needs_listing {
             return Ok(None);
@@ -197,18 +241,6 @@ impl<'a> Scanner<'a> {
         let Some(settled) = settled::still_holds(self.settings, digest, now) else {
             return Ok(None);
         };
-        if settled.scan.is_none() || settled.scan != self.store.last_scan_id()? {
-            return Ok(None);
-        }
-        let tx = self.store.transaction()?;
-        let scan_id = tx.record_scan(
-            now,
-            i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
-            settled.posts,
-            0,
-            settled.problems.len(),
-        )?;
-        tx.commit()?;
         let report = ScanReport {
             posts: settled.posts,
             new_posts: 0,
@@ -223,7 +255,23 @@ impl<'a> Scanner<'a> {
                 ..feeds::Report::default()
             },
             settled: true,
+            follower: !leader,
         };
+        if !leader {
+            return Ok(settled.scan.is_none().then_some(report));
+        }
+        if settled.scan.is_none() || settled.scan != self.store.last_scan_id()? {
+            return Ok(None);
+        }
+        let tx = self.store.transaction()?;
+        let scan_id = tx.record_scan(
+            now,
+            i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            settled.posts,
+            0,
+            settled.problems.len(),
+        )?;
+        tx.commit()?;
         tracing::debug!(
             posts = settled.posts,
             "scanned: nothing changed since the last scan"
@@ -256,8 +304,12 @@ impl<'a> Scanner<'a> {
     }
 
     /// Cuts a digest for every notifier whose schedule has fired since it last did. Missed
-    /// slots (tidings was down) fire once, not once each. Returns how many were cut.
+    /// slots (tidings was down) fire once, not once each. Returns how many were cut. With a
+    /// shared state only the scanning node cuts.
     pub fn fire_digests(&mut self) -> Result<usize, StoreError> {
+        if !self.leads()? {
+            return Ok(0);
+        }
         let now = self.clock.now();
         let mut cut = 0;
         for notifier in &self.settings.notifiers {
@@ -286,8 +338,15 @@ impl<'a> Scanner<'a> {
     /// message ids are stable. Returns whether there was anything to tell.
     fn cut_digest(&mut self, notifier: &Notifier, slot: DateTime<Utc>) -> Result<bool, StoreError> {
         let now = self.clock.now();
+        let before = self.store.last_fired(&notifier.name)?;
         let tx = self.store.transaction()?;
         tx.know_notifier(&notifier.name, now)?;
+        // Fired first, as a compare-and-set: if another node cut this slot in between,
+        // nothing is taken twice.
+        if before.is_some() && !tx.fire_once(&notifier.name, before, now)? {
+            tracing::info!(notifier = %notifier.name, "digest already cut by another node");
+            return Ok(false);
+        }
         let queued = tx.take_queue(&notifier.name)?;
         let (ids, items): (Vec<String>, Vec<serde_json::Value>) = queued
             .iter()
@@ -304,7 +363,9 @@ impl<'a> Scanner<'a> {
                 now,
             )?;
         }
-        tx.set_last_fired(&notifier.name, now)?;
+        if before.is_none() {
+            tx.set_last_fired(&notifier.name, now)?;
+        }
         tx.commit()?;
         tracing::info!(notifier = %notifier.name, posts = queued.len(), "digest cut");
         Ok(!queued.is_empty())

@@ -12,6 +12,7 @@ mod preview;
 mod retry;
 mod run;
 mod send;
+mod state;
 mod status;
 mod unsubscribe;
 
@@ -28,6 +29,7 @@ pub use preview::preview;
 pub use retry::retry;
 pub use run::{run, serve};
 pub use send::send;
+pub use state::state_copy;
 pub use status::status;
 pub use unsubscribe::{unsubscribe, unsubscribe_token};
 

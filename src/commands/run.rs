@@ -53,7 +53,7 @@ fn run_with(ctx: &Context, settings: Settings, once: bool, backfill: Option<usiz
     if !once {
         return run_daemon(&rt, &publisher, &settings, ctx, backfill, server_shared);
     }
-    match rt.block_on(publisher.once(backfill)) {
+    match publisher.once(&rt, backfill) {
         Ok(pass) => {
             report_problems(&pass.scan.problems);
             let failed = pass.delivered.failed + pass.composed.failed;

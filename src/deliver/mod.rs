@@ -21,6 +21,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::clock::Clock;
 use crate::notify::{self, Outcome, ratelimit::Bucket};
+use crate::store::nodes::HeldElsewhere;
 use crate::store::{Delivery, Handle, LaneRows, Mark, Next};
 pub use board::{Board, LaneState};
 pub use transport::Transport;
@@ -61,6 +62,9 @@ pub struct Lane {
     pub batch: usize,
     /// Email list mail: a reader who unsubscribed while a message waited does not get it.
     pub check_unsubscribed: bool,
+    /// Until when this node holds the lane's lease, as it last took it (ordered lanes: one
+    /// node drains one at a time; email lanes are shared, row by row).
+    pub held_until: Mutex<Option<DateTime<Utc>>>,
 }
 
 /// What every lane shares.
@@ -69,6 +73,9 @@ pub struct Shared {
     pub store: Handle,
     pub clock: &'static dyn Clock,
     pub board: Arc<Board>,
+    /// With a state other nodes share: how often a resting lane looks for rows they made
+    /// (their composers cannot wake this node's lanes). `None` with a state file.
+    pub poll: Option<Duration>,
 }
 
 /// How a lane runs.
@@ -106,7 +113,15 @@ impl Lane {
             let now = shared.clock.now();
             let step = self.step(shared, std::mem::take(&mut marks), now).await;
             let wait_until = match step {
-                Ok((Next::Send(list), gone)) if !list.is_empty() => {
+                Ok(Step::HeldElsewhere(other)) => {
+                    let state = LaneState::Waiting {
+                        until: crate::store::stamp(other.until),
+                        reason: format!("node {} sends this lane", other.node),
+                    };
+                    shared.board.set(&self.name, state, timeout, now);
+                    Some(other.until)
+                }
+                Ok(Step::Next(Next::Send(list), gone)) if !list.is_empty() => {
                     shared
                         .board
                         .set(&self.name, LaneState::Sending, timeout, now);
@@ -127,11 +142,11 @@ impl Lane {
                         None => continue,
                     }
                 }
-                Ok((Next::Send(_) | Next::Idle, _)) => {
+                Ok(Step::Next(Next::Send(_) | Next::Idle, _)) => {
                     shared.board.set(&self.name, LaneState::Idle, timeout, now);
                     None
                 }
-                Ok((Next::WaitUntil(until), _)) => {
+                Ok(Step::Next(Next::WaitUntil(until), _)) => {
                     let reason = self.head_reason(shared).await;
                     let state = LaneState::Waiting {
                         until: crate::store::stamp(until),
@@ -161,6 +176,14 @@ impl Lane {
             match &mut mode {
                 Mode::Once => return report,
                 Mode::Daemon { wake, stop } => {
+                    // Rows other nodes make, and leases they let go, are looked for.
+                    let wait_until = match (wait_until, shared.poll) {
+                        (Some(until), Some(poll)) => {
+                            Some(until.min(notify::after(shared.clock.now(), poll)))
+                        }
+                        (None, Some(poll)) => Some(notify::after(shared.clock.now(), poll)),
+                        (wait_until, None) => wait_until,
+                    };
                     let sleep = async {
                         match wait_until {
                             Some(until) => {
@@ -190,23 +213,41 @@ impl Lane {
         }
     }
 
-    /// One round trip: records `marks`, then reads what to do next and which of those rows'
-    /// readers unsubscribed while they waited.
+    /// One round trip: records `marks`, makes sure this node holds an ordered lane, then
+    /// reads what to do next and which of those rows' readers unsubscribed while they
+    /// waited.
     async fn step(
         &self,
         shared: &Shared,
         marks: Vec<(i64, Mark)>,
         now: DateTime<Utc>,
-    ) -> Result<(Next, Vec<i64>), crate::store::StoreError> {
+    ) -> Result<Step, crate::store::StoreError> {
         let rows = self.rows.clone();
         let (batch, check) = (self.batch, self.check_unsubscribed);
-        shared
+        let name = self.name.clone();
+        let poll = shared.poll.is_some();
+        // The lease is taken again when half of it is gone (the heartbeat renews it too):
+        // a busy lane does not write its lease at every message.
+        let renew = rows.ordered
+            && self
+                .held_until
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_none_or(|until| until - now < crate::store::nodes::lease_half());
+        let step = shared
             .store
             .call(move |store| {
                 if !marks.is_empty() {
                     store.record(&marks)?;
                 }
+                if renew && let Some(other) = store.hold_lane(&name, now)? {
+                    return Ok(Step::HeldElsewhere(other));
+                }
                 let next = store.lane_next(&rows, now, batch)?;
+                if rows.ordered && poll && matches!(next, Next::Idle) {
+                    // Nothing to send: the node whose composer makes the next row takes it.
+                    store.release_lane(&name)?;
+                }
                 let mut gone = Vec::new();
                 if let (true, Next::Send(list)) = (check, &next) {
                     for d in list.iter().filter(|d| d.kind != "confirm") {
@@ -217,9 +258,19 @@ impl Lane {
                         }
                     }
                 }
-                Ok((next, gone))
+                Ok(Step::Next(next, gone))
             })
-            .await
+            .await;
+        if renew || poll {
+            let held = match &step {
+                Ok(Step::Next(Next::Idle, _)) if poll => None,
+                Ok(Step::Next(..)) if renew => Some(crate::store::nodes::lease_end(now)),
+                Ok(Step::Next(..)) => *self.held_until.lock().unwrap_or_else(|p| p.into_inner()),
+                _ => None,
+            };
+            *self.held_until.lock().unwrap_or_else(|p| p.into_inner()) = held;
+        }
+        step
     }
 
     /// The last error of the lane's waiting head, for the board.
@@ -379,6 +430,14 @@ impl Lane {
             }
         }
     }
+}
+
+/// What a lane does next.
+enum Step {
+    /// Send, wait or rest, as the outbox says; with the rows whose readers unsubscribed.
+    Next(Next, Vec<i64>),
+    /// Another node drains this ordered lane until its lease ends.
+    HeldElsewhere(HeldElsewhere),
 }
 
 /// One attempt's result, to record.

@@ -189,11 +189,20 @@ pub struct Audience {
     pub signed_up: Vec<Recipient>,
     /// Addresses (lower case) that unsubscribed.
     pub unsubscribed: std::collections::HashSet<String>,
+    /// Only the readers of this share `(k, n)`: part k of n, by a hash of the address
+    /// (nodes sharing a state compose a large mailing in parts, side by side).
+    pub part: Option<(u64, u64)>,
 }
 
 impl Audience {
     fn unsubscribed(&self, address: &str) -> bool {
         self.unsubscribed.contains(&address.to_lowercase())
+    }
+
+    /// Whether `address` (lower case) is in this audience's part.
+    fn in_part(&self, address: &str) -> bool {
+        self.part
+            .is_none_or(|(k, n)| n == 0 || xxhash_rust::xxh3::xxh3_64(address.as_bytes()) % n == k)
     }
 
     /// From the state file's sign-ups; one whose address no longer parses is skipped.
@@ -218,6 +227,7 @@ impl Audience {
         Audience {
             signed_up,
             unsubscribed,
+            part: None,
         }
     }
 }
@@ -265,7 +275,10 @@ pub fn render(
     // A sign-up first: it is the person's own latest choice of categories.
     for recipient in audience.signed_up.iter().chain(&target.recipients) {
         let address = recipient.address();
-        if !seen.insert(address.to_lowercase()) || audience.unsubscribed(&address) {
+        if !seen.insert(address.to_lowercase())
+            || audience.unsubscribed(&address)
+            || !audience.in_part(&address.to_lowercase())
+        {
             continue;
         }
         let wanted: Vec<(&PostItem, &String)> = items

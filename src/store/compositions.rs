@@ -98,6 +98,46 @@ impl Store {
     }
 
     /// The composition could not be made: kept, failed, with the reason.
+    /// Claims a composition for this node until the lease ends (renewed by the
+    /// heartbeat); false when another node holds it.
+    pub fn claim_composition(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let claimed = self.exec(
+            "UPDATE compositions SET claimed_by = ?2, claimed_until = ?3
+             WHERE id = ?1 AND status = 'pending'
+               AND (claimed_until IS NULL OR claimed_until < ?4 OR claimed_by = ?2)",
+            args![
+                id,
+                &self.node,
+                stamp(super::nodes::lease_end(now)),
+                stamp(now)
+            ],
+        )?;
+        Ok(claimed > 0)
+    }
+
+    /// Replaces a composition by `parts` parts (`#part=K/N` on its key), free for any
+    /// node to claim.
+    pub fn split_composition(
+        &mut self,
+        composition: &Composition,
+        parts: u64,
+    ) -> Result<(), StoreError> {
+        let tx = self.transaction()?;
+        for k in 0..parts {
+            tx.exec(
+                "INSERT INTO compositions (notifier, event, key, items, post_ids, status, created)
+                 SELECT notifier, event, ?2, items, post_ids, 'pending', created FROM compositions WHERE id = ?1
+                 ON CONFLICT DO NOTHING",
+                args![composition.id, format!("{}#part={k}/{parts}", composition.key)],
+            )?;
+        }
+        tx.exec(
+            "DELETE FROM compositions WHERE id = ?1",
+            args![composition.id],
+        )?;
+        tx.commit()
+    }
+
     pub fn fail_composition(&self, id: i64, error: &str) -> Result<(), StoreError> {
         self.exec(
             "UPDATE compositions SET status = 'failed', error = ?2 WHERE id = ?1",

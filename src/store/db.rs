@@ -134,6 +134,11 @@ impl<T: FromValue> FromValue for Option<T> {
 pub struct Row(Vec<Value>);
 
 impl Row {
+    /// Column `i` as it came (NULL when there is no such column).
+    pub fn value(&self, i: usize) -> Value {
+        self.0.get(i).cloned().unwrap_or(Value::Null)
+    }
+
     /// Column `i` as `T`; a missing column, or a NULL or mismatched one where `T` cannot
     /// hold it, is an error naming the column.
     pub fn get<T: FromValue>(&self, i: usize) -> Result<T, DbError> {

@@ -71,6 +71,24 @@ impl Tx<'_> {
     }
 
     /// Records that a digest schedule fired.
+    /// Records that the schedule fired at `at`, if it last fired at `before` (as this
+    /// node read it); false when another node fired it in between.
+    pub fn fire_once(
+        &self,
+        notifier: &str,
+        before: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let Some(before) = before else {
+            return Ok(false);
+        };
+        let changed = self.exec(
+            "UPDATE notifiers SET last_fired = ?2 WHERE name = ?1 AND COALESCE(last_fired, added) = ?3",
+            args![notifier, stamp(at), stamp(before)],
+        )?;
+        Ok(changed > 0)
+    }
+
     pub fn set_last_fired(&self, notifier: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.exec(
             "UPDATE notifiers SET last_fired = ?2 WHERE name = ?1",

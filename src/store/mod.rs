@@ -15,6 +15,7 @@
 //! [`stats`] (scans and counts); here, opening, locking and migrating the file.
 
 pub mod compositions;
+pub mod copy;
 pub mod db;
 pub mod digests;
 pub mod handle;

@@ -18,12 +18,21 @@ pub const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 /// How often a node renews its leases and says it is alive.
 pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How often, with a shared state, a resting lane or composer looks for work other nodes
+/// made.
+pub const POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The advisory lock the scanning node holds ("tidings" + 2).
 const SCANNER_LOCK: i64 = 0x7469_6469_6e67_7302;
 
 /// When a lease taken at `now` ends.
 pub fn lease_end(now: DateTime<Utc>) -> DateTime<Utc> {
     now + TimeDelta::seconds(LEASE.as_secs() as i64)
+}
+
+/// Half a lease: a holder takes its lease again when less than this is left.
+pub fn lease_half() -> TimeDelta {
+    TimeDelta::seconds(LEASE.as_secs() as i64 / 2)
 }
 
 /// A node as `status` shows it.
@@ -105,6 +114,11 @@ impl Store {
     /// lease of its past life (what it was sending is free to take at once).
     pub fn node_started(&mut self, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.release_all(now)?;
+        // Nodes silent for a day are history (every `run --once` is a node of its own).
+        self.exec(
+            "DELETE FROM nodes WHERE heartbeat < ?1",
+            args![stamp(now - TimeDelta::days(1))],
+        )?;
         self.exec(
             "INSERT INTO nodes (name, started, heartbeat) VALUES (?1, ?2, ?2)
              ON CONFLICT (name) DO UPDATE SET started = ?2, heartbeat = ?2, scanner = 0, stopped = NULL",
@@ -160,6 +174,15 @@ impl Store {
             node,
             until: parse_stamp(&until),
         }))
+    }
+
+    /// Lets lane `name` go (it is empty), so the node that next has rows for it takes it.
+    pub fn release_lane(&self, name: &str) -> Result<(), StoreError> {
+        self.exec(
+            "DELETE FROM lanes WHERE name = ?1 AND node = ?2",
+            args![name, &self.node],
+        )
+        .map(|_| ())
     }
 
     /// Every node that ever ran on this state, with the lanes each holds at `now`, the
