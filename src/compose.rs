@@ -222,6 +222,7 @@ fn compose_one(
                         post_ids: posts,
                         body,
                         recipient,
+                        seq: composition.seq,
                     };
                     made += 1;
                     batch.push(store, message, now).map_err(|e| {

@@ -74,7 +74,9 @@ impl Publisher {
         let mut store = Store::open_for(&settings)?;
         let lock = store.lock()?;
         store.node_started(clock.now())?;
-        let poll = store.is_shared().then_some(store::nodes::POLL);
+        let poll = store
+            .is_shared()
+            .then(|| store::nodes::POLL.min(store::nodes::heartbeat_every(settings.lease)));
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
@@ -86,6 +88,7 @@ impl Publisher {
                 clock,
                 board,
                 poll,
+                lease: settings.lease,
             },
             settings,
             clock,
@@ -386,7 +389,7 @@ async fn supervise(
     }
 }
 
-/// Says every [`store::nodes::HEARTBEAT`] that this node lives (and whether it scans),
+/// Says three times a lease that this node lives (and whether it scans),
 /// renewing its leases, until told to stop.
 async fn heartbeat(
     shared: deliver::Shared,
@@ -404,7 +407,7 @@ async fn heartbeat(
             tracing::error!("heartbeat: {e}; this node's leases run out unless it recovers");
         }
         tokio::select! {
-            _ = tokio::time::sleep(store::nodes::HEARTBEAT) => {}
+            _ = tokio::time::sleep(store::nodes::heartbeat_every(shared.lease)) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
     }

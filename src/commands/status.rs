@@ -126,18 +126,18 @@ pub fn status(ctx: &Context, json: bool) -> Status {
         println!();
     }
     for node in &nodes {
-        println!("{}", node_line(node, now));
+        println!("{}", node_line(node, now, settings.lease.as_secs() as i64));
     }
     Status::Clean
 }
 
 /// One node: alive or not by its heartbeat, whether it scans, the lanes it holds.
-fn node_line(node: &NodeStatus, now: DateTime<Utc>) -> String {
+fn node_line(node: &NodeStatus, now: DateTime<Utc>, lease: i64) -> String {
     let beat = crate::store::parse_stamp(&node.heartbeat);
     let age = (now - beat).num_seconds().max(0);
     let state = match &node.stopped {
         Some(at) => format!("stopped {at}"),
-        None if age > crate::store::nodes::LEASE.as_secs() as i64 => {
+        None if age > lease => {
             format!(
                 "silent since {} ({age} s; its leases have run out)",
                 node.heartbeat

@@ -76,6 +76,8 @@ pub struct Shared {
     /// With a state other nodes share: how often a resting lane looks for rows they made
     /// (their composers cannot wake this node's lanes). `None` with a state file.
     pub poll: Option<Duration>,
+    /// How long this node's leases last (`state.lease`).
+    pub lease: Duration,
 }
 
 /// How a lane runs.
@@ -226,14 +228,18 @@ impl Lane {
         let (batch, check) = (self.batch, self.check_unsubscribed);
         let name = self.name.clone();
         let poll = shared.poll.is_some();
-        // The lease is taken again when half of it is gone (the heartbeat renews it too):
-        // a busy lane does not write its lease at every message.
+        let lease = shared.lease;
+        // With a shared state, an ordered lane is drained by the node holding its lease (a
+        // state file has one process: the run lock sees to it). The lease is taken again
+        // when half of it is gone (the heartbeat renews it too): a busy lane does not
+        // write its lease at every message.
         let renew = rows.ordered
+            && poll
             && self
                 .held_until
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .is_none_or(|until| until - now < crate::store::nodes::lease_half());
+                .is_none_or(|until| until < crate::store::nodes::lease_end(now, lease / 2));
         let step = shared
             .store
             .call(move |store| {
@@ -264,7 +270,7 @@ impl Lane {
         if renew || poll {
             let held = match &step {
                 Ok(Step::Next(Next::Idle, _)) if poll => None,
-                Ok(Step::Next(..)) if renew => Some(crate::store::nodes::lease_end(now)),
+                Ok(Step::Next(..)) if renew => Some(crate::store::nodes::lease_end(now, lease)),
                 Ok(Step::Next(..)) => *self.held_until.lock().unwrap_or_else(|p| p.into_inner()),
                 _ => None,
             };

@@ -464,6 +464,7 @@ async fn queue_confirmation(
         post_ids: Vec::new(),
         body,
         recipient: Some(address.to_string()),
+        seq: 0,
     };
     state
         .with_store(move |store| store.enqueue(&message, now))

@@ -145,6 +145,8 @@ pub struct Settings {
     /// This process's name among the nodes sharing the state (`TIDINGS_NODE`, else host
     /// and process id).
     pub node: String,
+    /// How long a node's leases last unless renewed (`state.lease`).
+    pub lease: std::time::Duration,
     /// The SQLite file, or with PostgreSQL the local name the node's own caches (parse
     /// cache, settled record) are kept beside.
     pub state_path: PathBuf,
@@ -344,6 +346,21 @@ impl Settings {
         let scan = Cron::parse(&raw.schedule.scan).map_err(|m| invalid("schedule.scan", m))?;
         let (state, state_path) =
             state_location(&raw.state, base).map_err(|(key, m)| invalid(key, m))?;
+        let lease = raw
+            .state
+            .lease
+            .unwrap_or(crate::store::nodes::LEASE.as_secs());
+        if !crate::store::nodes::LEASE_RANGE.contains(&lease) {
+            return Err(invalid(
+                "state.lease",
+                format!(
+                    "{lease} is not between {} and {} seconds",
+                    crate::store::nodes::LEASE_RANGE.start(),
+                    crate::store::nodes::LEASE_RANGE.end()
+                ),
+            ));
+        }
+        let lease = std::time::Duration::from_secs(lease);
         let server = match &raw.server {
             Some(raw_server) => Some(
                 server_settings::server(raw_server, base)
@@ -411,6 +428,7 @@ impl Settings {
             schedule: Schedule { scan },
             state,
             node: crate::store::default_node_name(),
+            lease,
             state_path,
             notifiers,
             email,

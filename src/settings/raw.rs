@@ -121,6 +121,9 @@ pub struct RawState {
     /// A PostgreSQL database shared by several nodes, instead of the file:
     /// `postgres://user@host:port/db` (the password from `${VAR}` or `PGPASSWORD`).
     pub url: Option<String>,
+    /// Seconds a node's lease on a lane or a message lasts unless renewed: how soon
+    /// another node takes over from one that died. Default 30.
+    pub lease: Option<u64>,
 }
 
 /// `[notifiers.<name>]`

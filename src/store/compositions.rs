@@ -24,6 +24,9 @@ pub struct Composition {
     pub items: String,
     /// JSON array of post ids, one per item.
     pub post_ids: String,
+    /// Its place among the notifier's notifications (its own id, or the one it was split
+    /// from): its messages' place in the lane.
+    pub seq: i64,
 }
 
 impl Tx<'_> {
@@ -54,7 +57,7 @@ impl Store {
         failed: bool,
     ) -> Result<Vec<Composition>, StoreError> {
         self.rows(
-            "SELECT id, notifier, event, key, items, post_ids FROM compositions
+            "SELECT id, notifier, event, key, items, post_ids, COALESCE(seq, id) FROM compositions
              WHERE status = CASE WHEN ?2 = 1 THEN 'failed' ELSE 'pending' END
                AND (CAST(?1 AS TEXT) IS NULL OR notifier = ?1)
              ORDER BY id",
@@ -69,6 +72,7 @@ impl Store {
                 key: r.get(3)?,
                 items: r.get(4)?,
                 post_ids: r.get(5)?,
+                seq: r.get(6)?,
             })
         })
         .collect::<Result<Vec<_>, _>>()
@@ -108,7 +112,7 @@ impl Store {
             args![
                 id,
                 &self.node,
-                stamp(super::nodes::lease_end(now)),
+                stamp(super::nodes::lease_end(now, self.lease)),
                 stamp(now)
             ],
         )?;
@@ -125,8 +129,9 @@ impl Store {
         let tx = self.transaction()?;
         for k in 0..parts {
             tx.exec(
-                "INSERT INTO compositions (notifier, event, key, items, post_ids, status, created)
-                 SELECT notifier, event, ?2, items, post_ids, 'pending', created FROM compositions WHERE id = ?1
+                "INSERT INTO compositions (notifier, event, key, items, post_ids, status, created, seq)
+                 SELECT notifier, event, ?2, items, post_ids, 'pending', created, COALESCE(seq, id)
+                 FROM compositions WHERE id = ?1
                  ON CONFLICT DO NOTHING",
                 args![composition.id, format!("{}#part={k}/{parts}", composition.key)],
             )?;

@@ -19,7 +19,7 @@ const TABLES: &[(&str, &str, &str)] = &[
     ),
     (
         "deliveries",
-        "id, message_id, notifier, kind, posts, body, status, attempts, next_attempt, last_error, created, sent, recipient",
+        "id, message_id, notifier, kind, posts, body, status, attempts, next_attempt, last_error, created, sent, recipient, seq",
         "id",
     ),
     (
@@ -35,7 +35,7 @@ const TABLES: &[(&str, &str, &str)] = &[
     ),
     (
         "compositions",
-        "id, notifier, event, key, items, post_ids, status, error, created",
+        "id, notifier, event, key, items, post_ids, status, error, created, seq",
         "id",
     ),
 ];

@@ -133,7 +133,10 @@ const MIGRATIONS: &[&str] = &[
 
 /// Tables added for several nodes sharing one state: the nodes and their heartbeats, the
 /// lanes each holds, and the claims on outbox rows and compositions (who works on a row,
-/// until when). SQLite files get them too: one history for both back ends.
+/// until when). A message's place in its lane is its composition's (`seq`, then its own
+/// id), no longer the order in which composers on several nodes happened to store it;
+/// messages from before have place 0 and go first. SQLite files get all this too: one
+/// history for both back ends.
 const MIGRATION_NODES: &str = "CREATE TABLE nodes (
         name TEXT PRIMARY KEY,
         started TEXT NOT NULL,
@@ -151,8 +154,13 @@ const MIGRATION_NODES: &str = "CREATE TABLE nodes (
     ALTER TABLE deliveries ADD COLUMN claimed_until TEXT;
     ALTER TABLE compositions ADD COLUMN claimed_by TEXT;
     ALTER TABLE compositions ADD COLUMN claimed_until TEXT;
+    ALTER TABLE deliveries ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE compositions ADD COLUMN seq INTEGER;
     DROP INDEX deliveries_pending;
-    CREATE INDEX deliveries_pending ON deliveries (notifier, id, next_attempt, recipient, kind, claimed_until, claimed_by)
+    CREATE INDEX deliveries_pending ON deliveries (notifier, seq, id, next_attempt, recipient, kind, claimed_until, claimed_by)
+        WHERE status = 'pending';
+    DROP INDEX deliveries_reader;
+    CREATE INDEX deliveries_reader ON deliveries (notifier, recipient, seq, id, kind)
         WHERE status = 'pending';
     CREATE INDEX deliveries_claims ON deliveries (claimed_by) WHERE claimed_by IS NOT NULL;";
 
@@ -213,6 +221,8 @@ pub struct Store {
     path: Option<PathBuf>,
     /// This process's name among the nodes sharing the state.
     node: String,
+    /// How long this node's leases last unless renewed.
+    lease: std::time::Duration,
 }
 
 /// Switches the file to write-ahead logging once. The switch needs the file to itself and
@@ -302,14 +312,22 @@ impl Store {
             place: place.clone(),
             path,
             node: node.to_owned(),
+            lease: nodes::LEASE,
         };
         store.migrate().map_err(wrap)?;
         Ok(store)
     }
 
-    /// Opens the state the settings name, as this process's node.
+    /// Opens the state the settings name, as this process's node, with its lease.
     pub fn open_for(settings: &crate::settings::Settings) -> Result<Store, StoreError> {
-        Store::connect(&settings.state, &settings.node)
+        let mut store = Store::connect(&settings.state, &settings.node)?;
+        store.lease = settings.lease;
+        Ok(store)
+    }
+
+    /// How long this node's leases last unless renewed.
+    pub fn lease(&self) -> std::time::Duration {
+        self.lease
     }
 
     /// Whether the state is shared through PostgreSQL.

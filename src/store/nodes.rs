@@ -12,11 +12,18 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::db::args;
 use super::{Store, StoreError, parse_stamp, stamp};
 
-/// How long a lease (on a lane, a claimed row or composition) lasts unless renewed.
+/// How long a lease (on a lane, a claimed row or composition) lasts unless renewed, by
+/// default (`state.lease`).
 pub const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// How often a node renews its leases and says it is alive.
-pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The shortest and longest `state.lease`: shorter, and a slow statement could outlive
+/// it; longer, and a dead node's lanes wait too long.
+pub const LEASE_RANGE: std::ops::RangeInclusive<u64> = 3..=600;
+
+/// How often a node renews its leases and says it is alive: three times a lease.
+pub fn heartbeat_every(lease: std::time::Duration) -> std::time::Duration {
+    lease / 3
+}
 
 /// How often, with a shared state, a resting lane or composer looks for work other nodes
 /// made.
@@ -25,14 +32,9 @@ pub const POLL: std::time::Duration = std::time::Duration::from_secs(2);
 /// The advisory lock the scanning node holds ("tidings" + 2).
 const SCANNER_LOCK: i64 = 0x7469_6469_6e67_7302;
 
-/// When a lease taken at `now` ends.
-pub fn lease_end(now: DateTime<Utc>) -> DateTime<Utc> {
-    now + TimeDelta::seconds(LEASE.as_secs() as i64)
-}
-
-/// Half a lease: a holder takes its lease again when less than this is left.
-pub fn lease_half() -> TimeDelta {
-    TimeDelta::seconds(LEASE.as_secs() as i64 / 2)
+/// When a lease of `lease` taken at `now` ends.
+pub fn lease_end(now: DateTime<Utc>, lease: std::time::Duration) -> DateTime<Utc> {
+    now + TimeDelta::milliseconds(lease.as_millis().min(i64::MAX as u128) as i64)
 }
 
 /// A node as `status` shows it.
@@ -88,7 +90,7 @@ impl Store {
     /// its lanes, the rows and compositions it has claimed.
     pub fn heartbeat(&mut self, scanner: bool, now: DateTime<Utc>) -> Result<(), StoreError> {
         let node = self.node.clone();
-        let until = stamp(lease_end(now));
+        let until = stamp(lease_end(now, self.lease));
         let tx = self.transaction()?;
         tx.exec(
             "INSERT INTO nodes (name, started, heartbeat, scanner) VALUES (?1, ?2, ?2, ?3)
@@ -138,23 +140,31 @@ impl Store {
         .map(|_| ())
     }
 
+    /// Lets go of this node's leases; with a state file, of every lease (the run lock
+    /// says no other process can hold one: any left are a killed process's).
     fn release_all(&mut self, _now: DateTime<Utc>) -> Result<(), StoreError> {
         let node = self.node.clone();
+        let everyone = !self.db.is_postgres();
         let tx = self.transaction()?;
-        tx.exec("DELETE FROM lanes WHERE node = ?1", args![&node])?;
         tx.exec(
-            "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?1",
-            args![&node],
+            "DELETE FROM lanes WHERE node = ?1 OR ?2 = 1",
+            args![&node, everyone],
         )?;
         tx.exec(
-            "UPDATE compositions SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?1",
-            args![&node],
+            "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL
+             WHERE claimed_by = ?1 OR (?2 = 1 AND claimed_by IS NOT NULL)",
+            args![&node, everyone],
+        )?;
+        tx.exec(
+            "UPDATE compositions SET claimed_by = NULL, claimed_until = NULL
+             WHERE claimed_by = ?1 OR (?2 = 1 AND claimed_by IS NOT NULL)",
+            args![&node, everyone],
         )?;
         tx.commit()
     }
 
     /// Takes or renews the lease on lane `name` for this node. `Ok(None)` when this node
-    /// holds it until [`lease_end`]; otherwise who does, and until when.
+    /// holds it for a lease from `now`; otherwise who does, and until when.
     pub fn hold_lane(
         &self,
         name: &str,
@@ -165,7 +175,7 @@ impl Store {
              ON CONFLICT (name) DO UPDATE SET node = excluded.node, until = excluded.until,
                  since = CASE WHEN lanes.node = excluded.node THEN lanes.since ELSE excluded.since END
              WHERE lanes.node = excluded.node OR lanes.until < excluded.since",
-            args![name, &self.node, stamp(now), stamp(lease_end(now))],
+            args![name, &self.node, stamp(now), stamp(lease_end(now, self.lease))],
         )?;
         let holder = self.one("SELECT node, until FROM lanes WHERE name = ?1", args![name])?;
         let (node, until): (String, String) =

@@ -39,6 +39,8 @@ pub struct NewMessage {
     pub body: String,
     /// Email: the recipient (kept in lower case, as addresses compare).
     pub recipient: Option<String>,
+    /// Its place in its lane: the composition's (0 for a message made outside one).
+    pub seq: i64,
 }
 
 /// What became of one attempt, to record.
@@ -90,8 +92,14 @@ pub enum Next {
 
 /// A row that is its recipient's oldest pending one (rows without a recipient stand alone).
 const HEAD: &str = "NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.notifier = d.notifier
-    AND e.status = 'pending' AND e.recipient = d.recipient AND e.id < d.id
+    AND e.status = 'pending' AND e.recipient = d.recipient
+    AND (e.seq < d.seq OR (e.seq = d.seq AND e.id < d.id))
     AND (e.kind = 'confirm') = (d.kind = 'confirm'))";
+
+/// A row none of whose notifier's earlier notifications is still being composed (perhaps
+/// on another node): a message never overtakes one that is not made yet.
+const MADE_IN_ORDER: &str = "NOT EXISTS (SELECT 1 FROM compositions c WHERE c.notifier = d.notifier
+    AND c.status = 'pending' AND COALESCE(c.seq, c.id) < d.seq)";
 
 /// Pending rows, read through an index that holds every column a lane filters and orders
 /// by: a row's own record is never read to choose it (its body comes before the columns
@@ -128,8 +136,8 @@ fn deliveries_of(rows: &[Row]) -> Result<Vec<Delivery>, DbError> {
 pub(super) fn insert(db: &Db, message: &NewMessage, now: DateTime<Utc>) -> Result<bool, DbError> {
     let posts = serde_json::to_string(&message.post_ids).unwrap_or_else(|_| "[]".into());
     db.exec(
-        "INSERT INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created, recipient)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7) ON CONFLICT DO NOTHING",
+        "INSERT INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created, recipient, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
         args![
             &message.message_id,
             &message.notifier,
@@ -138,6 +146,7 @@ pub(super) fn insert(db: &Db, message: &NewMessage, now: DateTime<Utc>) -> Resul
             &message.body,
             stamp(now),
             message.recipient.as_deref().map(str::to_lowercase),
+            message.seq,
         ],
     )
     .map(|n| n > 0)
@@ -248,8 +257,9 @@ impl Store {
         // Each recipient's oldest pending row; rows without a recipient stand alone.
         let ready = deliveries_of(&self.db.rows(
             &format!(
-                "SELECT {LISTED} FROM {PENDING} WHERE {condition} AND {HEAD} AND d.next_attempt <= ?2
-                 ORDER BY d.id LIMIT ?3"
+                "SELECT {LISTED} FROM {PENDING} WHERE {condition} AND {HEAD} AND {MADE_IN_ORDER}
+                   AND d.next_attempt <= ?2
+                 ORDER BY d.seq, d.id LIMIT ?3"
             ),
             args![notifier, stamp(now), limit],
         )?)?;
@@ -259,7 +269,9 @@ impl Store {
         let next: Option<String> = self
             .db
             .one(
-                &format!("SELECT MIN(d.next_attempt) FROM {PENDING} WHERE {condition} AND {HEAD}"),
+                &format!(
+                    "SELECT MIN(d.next_attempt) FROM {PENDING} WHERE {condition} AND {HEAD} AND {MADE_IN_ORDER}"
+                ),
                 args![notifier],
             )?
             .get(0)?;
@@ -269,7 +281,7 @@ impl Store {
         })
     }
 
-    /// Nodes sharing a PostgreSQL state claim the rows they send, for [`nodes::LEASE`]
+    /// Nodes sharing a PostgreSQL state claim the rows they send, for a lease
     /// (renewed by the heartbeat while the node lives): a row another node holds is
     /// skipped (`SKIP LOCKED` while it is being claimed, its claim after), and taken over
     /// when that claim runs out. An ordered lane's head claimed elsewhere holds the lane.
@@ -281,12 +293,12 @@ impl Store {
     ) -> Result<Next, DbError> {
         let condition = rows.condition();
         let notifier = rows.notifier.as_deref();
-        let until = stamp(nodes::lease_end(now));
+        let until = stamp(nodes::lease_end(now, self.lease));
         if rows.ordered {
             let head = self.db.row(
                 &format!(
-                    "SELECT {LISTED}, d.claimed_by, d.claimed_until FROM {PENDING} WHERE {condition}
-                     ORDER BY d.id LIMIT 1"
+                    "SELECT {LISTED}, d.claimed_by, d.claimed_until, {MADE_IN_ORDER} FROM {PENDING}
+                     WHERE {condition} ORDER BY d.seq, d.id LIMIT 1"
                 ),
                 args![notifier],
             )?;
@@ -295,6 +307,9 @@ impl Store {
             };
             let (claimed_by, claimed_until): (Option<String>, Option<String>) =
                 (head.get(8)?, head.get(9)?);
+            if !head.get::<bool>(10)? {
+                return Ok(Next::Idle); // an earlier message is still being made
+            }
             let head = row(&head)?;
             if head.next_attempt > now {
                 return Ok(Next::WaitUntil(head.next_attempt));
@@ -321,19 +336,20 @@ impl Store {
             &format!(
                 "UPDATE deliveries SET claimed_by = ?4, claimed_until = ?5
                  WHERE id IN (SELECT d.id FROM deliveries d
-                     WHERE {condition} AND {HEAD} AND d.next_attempt <= ?2 AND {FREE}
-                     ORDER BY d.id LIMIT ?3 FOR UPDATE SKIP LOCKED)
+                     WHERE {condition} AND {HEAD} AND {MADE_IN_ORDER} AND d.next_attempt <= ?2 AND {FREE}
+                     ORDER BY d.seq, d.id LIMIT ?3 FOR UPDATE SKIP LOCKED)
                  RETURNING id, message_id, notifier, body, attempts, kind, recipient, next_attempt"
             ),
             args![notifier, stamp(now), limit, &self.node, until],
         )?)?;
         if !claimed.is_empty() {
-            claimed.sort_by_key(|d| d.id);
+            claimed.sort_by_key(|d| d.id); // one recipient each: any order keeps theirs
             return Ok(Next::Send(claimed));
         }
         let waits = self.db.one(
             &format!(
-                "SELECT MIN(d.next_attempt), MIN(d.claimed_until) FROM deliveries d WHERE {condition} AND {HEAD}"
+                "SELECT MIN(d.next_attempt), MIN(d.claimed_until) FROM deliveries d
+                 WHERE {condition} AND {HEAD} AND {MADE_IN_ORDER}"
             ),
             args![notifier],
         )?;
@@ -346,7 +362,7 @@ impl Store {
                 claim
                     .map(|c| parse_stamp(&c))
                     .filter(|c| *c > now)
-                    .unwrap_or_else(|| nodes::lease_end(now)),
+                    .unwrap_or_else(|| nodes::lease_end(now, self.lease)),
             ),
         })
     }
@@ -540,6 +556,7 @@ mod tests {
             post_ids: vec!["a".into()],
             body: "{}".into(),
             recipient: recipient.map(str::to_owned),
+            seq: 0,
         }
     }
 

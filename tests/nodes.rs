@@ -1,0 +1,349 @@
+//! Several nodes on one PostgreSQL state, through the real binary: each node a `tidings run`
+//! with its own copy of the content folder, receivers real HTTP servers on 127.0.0.1, nodes
+//! killed with SIGKILL. Needs the server `TIDINGS_TEST_POSTGRES` names (`.ci/run` starts a
+//! throwaway cluster); without it these tests say so and pass.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Site;
+use common::receiver::{Receiver, Reply};
+
+/// A new, empty database on the test server, or `None` (with a note) when there is none.
+fn database(test: &str) -> Option<String> {
+    let Ok(admin) = std::env::var("TIDINGS_TEST_POSTGRES") else {
+        eprintln!("{test}: TIDINGS_TEST_POSTGRES is not set (see .ci/run): skipped");
+        return None;
+    };
+    let name = format!("{test}_{}", std::process::id());
+    let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    Some(url.to_string())
+}
+
+/// Post `n`, published `n` minutes after the archive's last post.
+fn post(n: usize) -> String {
+    format!(
+        "---\ntitle: Post {n}\ndate: 2026-11-20 {:02}:{:02}:00\ncategories: [News]\n---\nBody of post {n}.\n",
+        n / 60,
+        n % 60
+    )
+}
+
+fn webhook(name: &str, url: &str) -> String {
+    format!("[notifiers.{name}]\ntype = \"webhook\"\nurl = \"{url}\"\n")
+}
+
+/// One node's folder: the same settings as every other node (scans every second, leases
+/// of three seconds), its own content folder.
+fn node_site(url: &str, notifiers: &str) -> Site {
+    Site::with_settings(&format!(
+        "{}\n[schedule]\nscan = \"* * * * * *\"\n\n[state]\nurl = \"{url}\"\nlease = 3\n\n{notifiers}",
+        common::BASE_SETTINGS
+    ))
+}
+
+fn start(site: &Site, node: &str) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(site.path().join(format!("{node}.log")))
+        .unwrap();
+    site.command(&["run"])
+        .env("TIDINGS_NODE", node)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+fn kill_9(child: &mut Child) {
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+fn stop(mut child: Child) {
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    assert!(
+        child.wait().unwrap().success(),
+        "a node stops cleanly on SIGTERM"
+    );
+}
+
+fn status(site: &Site) -> serde_json::Value {
+    let run = site.run(&["status", "--json"]).expect(0);
+    serde_json::from_str(&run.stdout()).unwrap()
+}
+
+/// The lanes `node` holds, as `status` says.
+fn lanes_of(doc: &serde_json::Value, node: &str) -> Vec<String> {
+    doc["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == node)
+        .map(|n| {
+            n["lanes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l.as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Distinct message ids a receiver got, in the order each first arrived, with their titles.
+fn firsts(receiver: &Receiver) -> Vec<(String, String)> {
+    let mut seen = HashSet::new();
+    receiver
+        .requests()
+        .iter()
+        .filter(|r| seen.insert(r.headers["webhook-id"].clone()))
+        .map(|r| {
+            let title = r.json()["posts"][0]["title"].as_str().unwrap().to_owned();
+            (r.headers["webhook-id"].clone(), title)
+        })
+        .collect()
+}
+
+fn wait_until(deadline: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + deadline;
+    while Instant::now() < end {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    done()
+}
+
+/// Three nodes, 120 new posts to three webhooks, ten SIGKILLs of nodes picked at random
+/// (each started again at once): nothing is lost, each post reaches each notifier under
+/// one id, in publication order, and a repeat is only ever the same message again.
+#[test]
+fn three_nodes_killed_ten_times_lose_nothing_and_keep_order() {
+    let Some(url) = database("three_nodes") else {
+        return;
+    };
+    const POSTS: usize = 120;
+    let receivers: Vec<Receiver> = (0..3)
+        .map(|_| {
+            Receiver::start(
+                (0..POSTS * 2)
+                    .map(|_| Reply::Slow(Duration::from_millis(40)))
+                    .collect(),
+            )
+        })
+        .collect();
+    let notifiers: String = receivers
+        .iter()
+        .enumerate()
+        .map(|(i, r)| webhook(&format!("hook{i}"), &r.url))
+        .collect();
+    let sites: Vec<Site> = (0..3).map(|_| node_site(&url, &notifiers)).collect();
+    for site in &sites {
+        site.post("old.md", post(0));
+    }
+    sites[0].run(&["run", "--once"]).expect(0);
+    for site in &sites {
+        for n in 1..=POSTS {
+            site.post(&format!("p{n:03}.md"), post(n));
+        }
+    }
+    let names = ["a", "b", "c"];
+    let mut nodes: Vec<Child> = (0..3).map(|i| start(&sites[i], names[i])).collect();
+    // A fixed sequence of "random" picks and pauses, so a failure can be replayed.
+    let mut seed: u64 = 0x5eed_1234;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(300 + next(900)));
+        let i = next(3) as usize;
+        kill_9(&mut nodes[i]);
+        nodes[i] = start(&sites[i], names[i]);
+    }
+    let all_arrived = wait_until(Duration::from_secs(180), || {
+        receivers.iter().all(|r| firsts(r).len() >= POSTS)
+    });
+    let doc = status(&sites[1]);
+    for node in nodes {
+        stop(node);
+    }
+    assert!(all_arrived, "every post reached every notifier");
+    let expected: Vec<String> = (1..=POSTS).map(|n| format!("Post {n}")).collect();
+    for (i, receiver) in receivers.iter().enumerate() {
+        let firsts = firsts(receiver);
+        let titles: Vec<String> = firsts.iter().map(|(_, t)| t.clone()).collect();
+        assert_eq!(
+            titles, expected,
+            "hook{i}: each post once, in publication order"
+        );
+        let requests = receiver.requests();
+        let repeats = requests.len() - POSTS;
+        eprintln!("hook{i}: {repeats} repeats after ten kills");
+        assert!(
+            repeats <= 10,
+            "hook{i}: only a message in flight at a kill is sent again, got {repeats}"
+        );
+        let mut bodies: HashMap<&str, &str> = HashMap::new();
+        for r in &requests {
+            let first = bodies.entry(&r.headers["webhook-id"]).or_insert(&r.body);
+            assert_eq!(*first, r.body, "hook{i}: a repeat is the same message");
+        }
+    }
+    let nodes = doc["nodes"].as_array().unwrap();
+    for name in names {
+        assert!(
+            nodes.iter().any(|n| n["name"] == name),
+            "status lists node {name}: {doc}"
+        );
+    }
+}
+
+/// The node draining a busy lane is killed: the other node takes the lane over once the
+/// lease has run out, `status` on either node shows it, and the lane finishes.
+#[test]
+fn a_killed_nodes_busy_lane_is_taken_over_and_finished() {
+    let Some(url) = database("takeover") else {
+        return;
+    };
+    const POSTS: usize = 40;
+    let receiver = Receiver::start(
+        (0..POSTS * 2)
+            .map(|_| Reply::Slow(Duration::from_millis(150)))
+            .collect(),
+    );
+    let notifiers = webhook("hook", &receiver.url);
+    let (a, b) = (node_site(&url, &notifiers), node_site(&url, &notifiers));
+    for site in [&a, &b] {
+        site.post("old.md", post(0));
+    }
+    a.run(&["run", "--once"]).expect(0);
+    for site in [&a, &b] {
+        for n in 1..=POSTS {
+            site.post(&format!("p{n:03}.md"), post(n));
+        }
+    }
+    let mut first = start(&a, "first");
+    assert!(
+        receiver.wait_for(3, Duration::from_secs(30)),
+        "the first node sends"
+    );
+    let second = start(&b, "second");
+    assert!(
+        wait_until(Duration::from_secs(30), || lanes_of(&status(&b), "first")
+            == ["hook"]),
+        "status shows the first node holding the lane"
+    );
+    let before = receiver.requests().len();
+    kill_9(&mut first);
+    let killed = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(30), || lanes_of(&status(&a), "second")
+            == ["hook"]),
+        "status shows the second node holding the lane after the first died"
+    );
+    let took = killed.elapsed();
+    assert!(
+        receiver.wait_for(before + 1, Duration::from_secs(30)),
+        "the second node sends"
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || firsts(&receiver).len() >= POSTS),
+        "the lane finishes"
+    );
+    let doc = status(&a);
+    stop(second);
+    eprintln!("lane taken over {took:?} after the kill (lease 3 s)");
+    assert!(
+        took < Duration::from_secs(15),
+        "taken over within the lease and a few heartbeats, not {took:?}"
+    );
+    let first_node = doc["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "first")
+        .unwrap();
+    assert!(
+        first_node["lanes"].as_array().unwrap().is_empty(),
+        "the dead node holds nothing: {doc}"
+    );
+    let titles: Vec<String> = firsts(&receiver).into_iter().map(|(_, t)| t).collect();
+    let expected: Vec<String> = (1..=POSTS).map(|n| format!("Post {n}")).collect();
+    assert_eq!(titles, expected, "in order across the takeover");
+}
+
+/// A site on a SQLite file moves to PostgreSQL with `tidings state copy`: the copy
+/// announces nothing again, and a message that was waiting goes out once, with its id.
+#[test]
+fn a_state_file_copied_into_postgres_announces_nothing_again() {
+    let Some(url) = database("copy") else {
+        return;
+    };
+    let receiver = Receiver::start(vec![Reply::Status(503)]);
+    let site = Site::with_settings(&format!(
+        "{}\n{}",
+        common::BASE_SETTINGS,
+        webhook("hook", &receiver.url)
+    ));
+    site.post("old.md", post(0));
+    site.run(&["run", "--once"]).expect(0);
+    site.post("p1.md", post(1));
+    site.run(&["run", "--once"]).expect(0);
+    assert_eq!(
+        receiver.requests().len(),
+        1,
+        "refused once, waiting to retry"
+    );
+    let waiting = receiver.requests()[0].headers["webhook-id"].clone();
+
+    site.run(&["state", "copy", "--to", &url]).expect(0);
+    let again = site.run(&["state", "copy", "--to", &url]);
+    assert_ne!(again.0.status.code(), Some(0), "never over a state");
+    assert!(
+        again.stderr().contains("already holds a state"),
+        "{}",
+        again.stderr()
+    );
+
+    let settings = std::fs::read_to_string(site.path().join("settings.toml")).unwrap();
+    std::fs::write(
+        site.path().join("settings.toml"),
+        format!("{settings}\n[state]\nurl = \"{url}\"\n"),
+    )
+    .unwrap();
+    // Past the retry's time: the waiting message is due.
+    let run = site
+        .run_at("2030-01-01T00:00:00Z", &["run", "--once"])
+        .expect(0);
+    assert!(
+        run.stdout().contains("0 new, 0 announced; 1 message sent"),
+        "{}",
+        run.stdout()
+    );
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        requests[1].headers["webhook-id"], waiting,
+        "the same message"
+    );
+}
