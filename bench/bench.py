@@ -14,8 +14,14 @@ five instant webhook notifiers pointed at a receiver on 127.0.0.1, times `run --
 times: the first run (records the whole archive as seen), a pass that finds nothing new, and a
 pass that finds 100 new posts (queued in one transaction, 500 messages delivered). Then
 `tidings serve` on the same archive under wrk: the site RSS feed whole, gzipped, and
-revalidated with If-None-Match (304). Uses the
-release binary (built first with `cargo build --release`). Sends nothing beyond 127.0.0.1.
+revalidated with If-None-Match (304). With `--postgres URL` (a server whose user may create
+databases, e.g. the one `.ci/postgres start` prints), also: 100 new posts x 5 webhooks
+delivered by daemons (`tidings run`, scanning every second) on one node with a SQLite file,
+one node on PostgreSQL and three nodes on PostgreSQL, timed from the posts appearing to the
+last message received; and a DKIM-signed digest of 50 posts to 5,000 readers made and
+delivered (file transport) by one node on SQLite, one on PostgreSQL and three on PostgreSQL.
+Uses the release binary (built first with `cargo build --release`). Sends nothing beyond
+127.0.0.1.
 """
 import argparse
 import http.server
@@ -193,10 +199,12 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 class Accept(http.server.BaseHTTPRequestHandler):
-    """A webhook receiver that accepts everything."""
+    """A webhook receiver that accepts everything (and counts it)."""
+    count = 0
 
     def do_POST(self):
         self.rfile.read(int(self.headers.get("content-length", 0)))
+        Accept.count += 1
         self.send_response(204)
         self.end_headers()
 
@@ -406,16 +414,152 @@ def bench_email():
           f"over SMTP; {Count.received} received; peak RSS {usage.ru_maxrss / 1024:.0f} MB")
 
 
+def pg_database(admin, name):
+    """A new, empty database on the server `admin` names; its URL."""
+    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True, capture_output=True)
+    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def node_folder(work, name, settings):
+    folder = work / name
+    (folder / "posts").mkdir(parents=True)
+    (folder / "settings.toml").write_text(settings, encoding="utf-8")
+    return folder
+
+
+def start_node(folder, name):
+    log = open(folder / f"{name}.log", "w")
+    env = dict(os.environ, TIDINGS_NODE=name)
+    return subprocess.Popen([str(BINARY), "--config", str(folder / "settings.toml"), "run"],
+                            stdout=subprocess.DEVNULL, stderr=log, env=env)
+
+
+def stop_nodes(procs):
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait()
+
+
+def wait_for(done, limit=600):
+    started = time.perf_counter()
+    while not done():
+        if time.perf_counter() - started > limit:
+            sys.exit("bench: nothing arrived in time")
+        time.sleep(0.01)
+    return time.perf_counter()
+
+
+def bench_nodes_webhooks(posts_src, n, admin):
+    """100 new posts x 5 webhooks, delivered by daemons: 1 node SQLite, 1 node PG, 3 nodes PG."""
+    server = Server(("127.0.0.1", 0), Accept)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    hooks = "".join(f'[notifiers.hook{i}]\ntype = "webhook"\nurl = "{url}"\nsecret = "bench-secret"\n' for i in range(5))
+    results = []
+    for label, nodes, backend in (("1 node, SQLite", 1, "sqlite"), ("1 node, PostgreSQL", 1, "pg"),
+                                  ("3 nodes, PostgreSQL", 3, "pg")):
+        work = pathlib.Path(tempfile.mkdtemp(prefix="tidings-nodes-bench-"))
+        state = (f'path = "{work}/state.db"' if backend == "sqlite"
+                 else f'url = "{pg_database(admin, f"bench_hooks_{nodes}")}"')
+        settings = (f'[site]\ntitle = "Bench"\nurl = "https://bench.example.org/"\ntimezone = "Asia/Shanghai"\n'
+                    f'[content]\ndir = "posts"\n[feeds]\ndir = "feeds"\n[schedule]\nscan = "* * * * * *"\n'
+                    f'[state]\n{state}\n{hooks}')
+        folders = []
+        for i in range(nodes):
+            folder = node_folder(work, f"n{i}", settings)
+            shutil.rmtree(folder / "posts")
+            shutil.copytree(posts_src, folder / "posts", ignore=shutil.ignore_patterns("bench-new"))
+            folders.append(folder)
+        measure([str(BINARY), "--config", str(folders[0] / "settings.toml"), "run", "--once"])
+        procs = [start_node(folder, f"n{i}") for i, folder in enumerate(folders)]
+        time.sleep(3)  # every node has scanned its folder once
+        before = Accept.count
+        now = time.gmtime(time.time() - 3600)
+        started = time.perf_counter()
+        for folder in folders:
+            fresh = folder / "posts" / "bench-new"
+            fresh.mkdir()
+            for i in range(100):
+                (fresh / f"new-{i:03d}.md").write_text(
+                    f"\n---\ntitle: 'New post {i}'\ncategories: \n - bench\ndate: {time.strftime('%Y-%m-%d %H:%M:%S', now)}\n---\n\nNew body {i}.\n",
+                    encoding="utf-8")
+        done = wait_for(lambda: Accept.count - before >= 500)
+        stop_nodes(procs)
+        results.append(f"{label} {done - started:.2f} s")
+        shutil.rmtree(work)
+    server.shutdown()
+    print(f"posts={n}: 100 new x 5 webhooks, daemons, post written to last message received: " + " | ".join(results))
+
+
+def bench_nodes_digest(admin):
+    """A DKIM-signed digest of 50 posts to 5,000 readers: 1 node SQLite, 1 node PG, 3 nodes PG."""
+    rng = random.Random(5)
+    readers = "email,name,categories,tags\n" + "".join(f"reader{i}@example.org,Reader {i},,\n" for i in range(5000))
+    new_posts = [(f"new-{i}.md", f"---\ntitle: '新闻 {i} {sentence(rng)[:40]}'\ndate: 2024-01-01 10:{i:02d}:00\n"
+                  f"categories: [c{i % 5}]\nheadimg: /img/{i}.jpg\n---\n{body(rng, True)}") for i in range(50)]
+    results = []
+    for label, nodes, backend in (("1 node, SQLite", 1, "sqlite"), ("1 node, PostgreSQL", 1, "pg"),
+                                  ("3 nodes, PostgreSQL", 3, "pg")):
+        work = pathlib.Path(tempfile.mkdtemp(prefix="tidings-digest-bench-"))
+        subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(work / "dkim.pem"), "2048"],
+                       check=True, capture_output=True)
+        (work / "readers.csv").write_text(readers, encoding="utf-8")
+        state = (f'path = "{work}/state.db"' if backend == "sqlite"
+                 else f'url = "{pg_database(admin, f"bench_digest_{nodes}")}"')
+        settings = ('[site]\ntitle = "Bench 新闻"\nurl = "https://bench.example.org/"\n[content]\ndir = "posts"\n'
+                    '[feeds]\ndir = "feeds"\n[schedule]\nscan = "0 0 1 1 *"\n'
+                    f'[state]\n{state}\n'
+                    f'[email]\nfrom = "Bench <news@bench.example.org>"\noutbox = "{work}/mail"\nrate = 10000\npool = 8\n'
+                    f'dkim_key = "{work}/dkim.pem"\ndkim_selector = "bench"\n'
+                    'unsubscribe_url = "https://bench.example.org/unsubscribe"\nsecret = "bench"\n'
+                    f'[notifiers.daily]\ntype = "email"\nmode = "digest"\nschedule = "@yearly"\n'
+                    f'subscribers = "{work}/readers.csv"\nmax_posts = 50\n')
+        folders = [node_folder(work, f"n{i}", settings) for i in range(nodes)]
+        for folder in folders:
+            (folder / "posts" / "old.md").write_text("---\ntitle: Old\ndate: 2020-01-01\n---\nold\n", encoding="utf-8")
+        base = [str(BINARY), "--config", str(folders[0] / "settings.toml")]
+        measure(base + ["run", "--once"])
+        for folder in folders:
+            for name, text in new_posts:
+                (folder / "posts" / name).write_text(text, encoding="utf-8")
+        measure(base + ["run", "--once"])  # queues the 50 posts for the digest
+        helpers = [start_node(folder, f"n{i}") for i, folder in enumerate(folders[1:], 1)]
+        time.sleep(2)
+        mail = work / "mail"
+        started = time.perf_counter()
+        sender = subprocess.Popen(base + ["send", "daily"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env=dict(os.environ, TIDINGS_NODE="n0"))
+        done = wait_for(lambda: mail.is_dir() and len(os.listdir(mail)) >= 5000)
+        sender.wait()
+        stop_nodes(helpers)
+        results.append(f"{label} {done - started:.2f} s")
+        shutil.rmtree(work)
+    print("digest of 50 posts to 5,000 readers, DKIM-signed, made and delivered (file transport): " + " | ".join(results))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, action="append", help="archive size (repeatable); default 10000")
     parser.add_argument("--keep", help="folder to keep the generated archive in (reused when present)")
+    parser.add_argument("--postgres", metavar="URL", help="PostgreSQL server for the nodes figures (see .ci/postgres)")
+    parser.add_argument("--only-nodes", action="store_true", help="only the nodes figures (with --postgres)")
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    for n in args.posts or [10000]:
-        run(n, args.keep)
-    bench_chat()
-    bench_email()
+    if not args.only_nodes:
+        for n in args.posts or [10000]:
+            run(n, args.keep)
+        bench_chat()
+        bench_email()
+    if args.postgres:
+        n = 10000
+        posts = pathlib.Path(args.keep or tempfile.mkdtemp(prefix="tidings-bench-")) / f"posts-{n}"
+        if not posts.is_dir():
+            generate(posts, n)
+        if not os.environ.get("BENCH_SKIP_HOOKS"):
+            bench_nodes_webhooks(posts, n, args.postgres)
+        bench_nodes_digest(args.postgres)
 
 
 if __name__ == "__main__":

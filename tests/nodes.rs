@@ -12,25 +12,6 @@ use std::time::{Duration, Instant};
 use common::Site;
 use common::receiver::{Receiver, Reply};
 
-/// A new, empty database on the test server, or `None` (with a note) when there is none.
-fn database(test: &str) -> Option<String> {
-    let Ok(admin) = std::env::var("TIDINGS_TEST_POSTGRES") else {
-        eprintln!("{test}: TIDINGS_TEST_POSTGRES is not set (see .ci/run): skipped");
-        return None;
-    };
-    let name = format!("{test}_{}", std::process::id());
-    let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-    client
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-        .unwrap();
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&name);
-    Some(url.to_string())
-}
-
 /// Post `n`, published `n` minutes after the archive's last post.
 fn post(n: usize) -> String {
     format!(
@@ -136,7 +117,7 @@ fn wait_until(deadline: Duration, mut done: impl FnMut() -> bool) -> bool {
 /// one id, in publication order, and a repeat is only ever the same message again.
 #[test]
 fn three_nodes_killed_ten_times_lose_nothing_and_keep_order() {
-    let Some(url) = database("three_nodes") else {
+    let Some(url) = common::postgres_database("three_nodes") else {
         return;
     };
     const POSTS: usize = 120;
@@ -222,7 +203,7 @@ fn three_nodes_killed_ten_times_lose_nothing_and_keep_order() {
 /// lease has run out, `status` on either node shows it, and the lane finishes.
 #[test]
 fn a_killed_nodes_busy_lane_is_taken_over_and_finished() {
-    let Some(url) = database("takeover") else {
+    let Some(url) = common::postgres_database("takeover") else {
         return;
     };
     const POSTS: usize = 40;
@@ -296,7 +277,7 @@ fn a_killed_nodes_busy_lane_is_taken_over_and_finished() {
 /// announces nothing again, and a message that was waiting goes out once, with its id.
 #[test]
 fn a_state_file_copied_into_postgres_announces_nothing_again() {
-    let Some(url) = database("copy") else {
+    let Some(url) = common::postgres_database("copy") else {
         return;
     };
     let receiver = Receiver::start(vec![Reply::Status(503)]);

@@ -1454,3 +1454,66 @@ fn a_chinese_sites_feeds_show_a_chinese_page() {
     assert!(text.contains("新闻") && text.contains("复制地址"), "{text}");
     assert!(!text.contains("This is a web feed"), "{text}");
 }
+
+/// Two nodes serve one PostgreSQL state: a reader signs up on one, confirms on the other,
+/// and unsubscribes (one click) on the other again; each node sees every step.
+#[test]
+fn two_nodes_share_signups_confirmations_and_unsubscribes() {
+    let Some(url) = common::postgres_database("serve_nodes") else {
+        return;
+    };
+    let sink = SmtpSink::start();
+    let state = format!("\n[state]\nurl = \"{url}\"\nlease = 3\n");
+    let node = |first: bool| {
+        let port = free_port();
+        let site = Site::with_settings(&(settings(port, sink.port, "") + &state));
+        site.post("a.md", post("Alpha", "[News]"));
+        if !first {
+            // The second starts once the first has recorded the archive.
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        Served::start(site, port)
+    };
+    let (a, b) = (node(true), node(false));
+    let signups = |served: &Served| {
+        let status = served.site.run(&["status", "--json"]).expect(0).stdout();
+        let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+        status["notifiers"][0]["signups"].as_u64().unwrap()
+    };
+
+    sign_up(&a, "reader@example.org");
+    let confirmation = wait_for_mail(&sink, "reader@example.org", 1, &a);
+    let link = target_of(&link_in(&confirmation[0].1, "/confirm?token="));
+    let confirmed = b.get(&link, &[]);
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text());
+    assert_eq!(
+        (signups(&a), signups(&b)),
+        (1, 1),
+        "both nodes see the sign-up"
+    );
+
+    for served in [&a, &b] {
+        served.site.post("news.md", post("Fresh news", "[News]"));
+    }
+    let mail = wait_for_mail(&sink, "reader@example.org", 2, &a);
+    let list_unsubscribe = mail[1].2.as_deref().unwrap().replace(['<', '>'], " ");
+    let unsubscribe = target_of(&link_in(&list_unsubscribe, "/unsubscribe?token="));
+    let done = http::request(
+        &b.host,
+        "POST",
+        &unsubscribe,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"List-Unsubscribe=One-Click",
+    );
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(
+        (signups(&a), signups(&b)),
+        (0, 0),
+        "both nodes see the unsubscribe"
+    );
+    let reused = a.get(&link, &[]);
+    assert_eq!(
+        reused.status, 409,
+        "the old link does not undo it on another node"
+    );
+}

@@ -263,3 +263,24 @@ pub fn readers_csv(n: usize) -> String {
     }
     csv
 }
+
+/// A new, empty database named after `test` on the PostgreSQL server
+/// `TIDINGS_TEST_POSTGRES` names (`.ci/run` starts one), or `None`, with a note, when
+/// there is none: the test then passes without running.
+pub fn postgres_database(test: &str) -> Option<String> {
+    let Ok(admin) = std::env::var("TIDINGS_TEST_POSTGRES") else {
+        eprintln!("{test}: TIDINGS_TEST_POSTGRES is not set (see .ci/run): skipped");
+        return None;
+    };
+    let name = format!("{test}_{}", std::process::id());
+    let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    Some(url.to_string())
+}
