@@ -218,9 +218,17 @@ impl Publisher {
                 stop_rx.clone(),
             ));
         }
+        // Email lanes share one pace per SMTP server; the nodes alive share it again.
+        let mut paces: Vec<Arc<Mutex<Bucket>>> = Vec::new();
+        for lane in self.lanes.iter().filter(|l| !l.rows.ordered) {
+            if !paces.iter().any(|p| Arc::ptr_eq(p, &lane.pacer)) {
+                paces.push(lane.pacer.clone());
+            }
+        }
         tasks.spawn(heartbeat(
             self.shared.clone(),
             scanning.clone(),
+            paces,
             stop_rx.clone(),
         ));
         if let Some(server) = server {
@@ -389,22 +397,40 @@ async fn supervise(
     }
 }
 
-/// Says three times a lease that this node lives (and whether it scans),
-/// renewing its leases, until told to stop.
+/// Says three times a lease that this node lives (and whether it scans), renewing its
+/// leases, until told to stop; keeps the email pace (`paces`) to this node's share of the
+/// nodes alive.
 async fn heartbeat(
     shared: deliver::Shared,
     scanning: Arc<AtomicBool>,
+    paces: Vec<Arc<Mutex<Bucket>>>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut shares = 1;
     loop {
         let now = shared.clock.now();
         let scanner = scanning.load(Ordering::Relaxed);
-        if let Err(e) = shared
+        match shared
             .store
             .call(move |store| store.heartbeat(scanner, now))
             .await
         {
-            tracing::error!("heartbeat: {e}; this node's leases run out unless it recovers");
+            Ok(alive) if shared.poll.is_some() && alive != shares => {
+                shares = alive;
+                tracing::info!(
+                    nodes = alive,
+                    "nodes alive; each keeps to its share of `email.rate`"
+                );
+                for pace in &paces {
+                    pace.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .share(alive, std::time::Instant::now());
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!("heartbeat: {e}; this node's leases run out unless it recovers")
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(store::nodes::heartbeat_every(shared.lease)) => {}

@@ -87,10 +87,12 @@ impl Store {
     }
 
     /// Records that this node is alive (and whether it scans), and renews its leases:
-    /// its lanes, the rows and compositions it has claimed.
-    pub fn heartbeat(&mut self, scanner: bool, now: DateTime<Utc>) -> Result<(), StoreError> {
+    /// its lanes, the rows and compositions it has claimed. Returns how many nodes are
+    /// alive (this one included): they share the SMTP server's pace.
+    pub fn heartbeat(&mut self, scanner: bool, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let node = self.node.clone();
         let until = stamp(lease_end(now, self.lease));
+        let silent_since = stamp(now - TimeDelta::milliseconds(self.lease.as_millis() as i64));
         let tx = self.transaction()?;
         tx.exec(
             "INSERT INTO nodes (name, started, heartbeat, scanner) VALUES (?1, ?2, ?2, ?3)
@@ -109,7 +111,15 @@ impl Store {
             "UPDATE compositions SET claimed_until = ?2 WHERE claimed_by = ?1 AND status = 'pending'",
             args![&node, &until],
         )?;
-        tx.commit()
+        let alive: u64 = tx
+            .one(
+                "SELECT COUNT(*) FROM nodes WHERE stopped IS NULL AND heartbeat >= ?1",
+                args![silent_since],
+            )?
+            .get(0)
+            .map_err(|e| tx.err(e))?;
+        tx.commit()?;
+        Ok(alive.max(1) as usize)
     }
 
     /// Records the start of this node: a node started again under the same name keeps no
@@ -229,5 +239,99 @@ impl Store {
         })
         .collect::<Result<_, super::DbError>>()
         .map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing;
+    use super::super::{LaneRows, NewMessage, Next};
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, s).unwrap()
+    }
+
+    fn mail(id: &str, to: &str) -> NewMessage {
+        NewMessage {
+            message_id: id.into(),
+            notifier: "mail".into(),
+            kind: "digest".into(),
+            post_ids: vec![],
+            body: "x".into(),
+            recipient: Some(to.into()),
+            seq: 1,
+        }
+    }
+
+    fn sent(next: Next) -> Vec<String> {
+        match next {
+            Next::Send(list) => list.into_iter().map(|d| d.message_id).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// One node holds a lane until its lease runs out; then another takes it.
+    #[test]
+    fn a_lane_is_held_by_one_node_until_its_lease_runs_out() {
+        for (at_, _dir) in testing::fresh() {
+            let a = Store::connect(&at_, "a").unwrap();
+            let b = Store::connect(&at_, "b").unwrap();
+            assert_eq!(a.hold_lane("hook", at(0)).unwrap(), None);
+            assert_eq!(a.hold_lane("hook", at(10)).unwrap(), None, "renewed");
+            let held = b.hold_lane("hook", at(20)).unwrap().unwrap();
+            assert_eq!((held.node.as_str(), held.until), ("a", at(40)));
+            assert_eq!(b.hold_lane("hook", at(41)).unwrap(), None, "taken over");
+            assert!(a.hold_lane("hook", at(42)).unwrap().is_some());
+            assert_eq!(b.nodes(at(42)).unwrap().len(), 0, "no heartbeat yet");
+        }
+    }
+
+    /// Nodes sharing a PostgreSQL state claim disjoint rows of an email lane, one per
+    /// reader at a time; a dead node's claims are taken over when they run out.
+    #[test]
+    fn nodes_claim_disjoint_rows_and_take_over_a_dead_nodes() {
+        let Some(url) = testing::postgres_database() else {
+            return;
+        };
+        let at_ = super::super::Location::Postgres(url);
+        let mut a = Store::connect(&at_, "a").unwrap();
+        let b = Store::connect(&at_, "b").unwrap();
+        let batch = [
+            mail("r1", "one@example.org"),
+            mail("r2", "two@example.org"),
+            mail("r1-later", "one@example.org"),
+        ];
+        a.store_composed(&batch, &[], at(0)).unwrap();
+        let lane = LaneRows {
+            notifier: Some("mail".into()),
+            ordered: false,
+        };
+        let first = sent(a.lane_next(&lane, at(1), 1).unwrap());
+        assert_eq!(first, ["r1"]);
+        assert_eq!(
+            sent(b.lane_next(&lane, at(1), 10).unwrap()),
+            ["r2"],
+            "not r1, not r1-later"
+        );
+        let r2 = b
+            .due(at(1))
+            .unwrap()
+            .into_iter()
+            .find(|d| d.message_id == "r2")
+            .unwrap();
+        b.mark_sent(r2.id, at(1)).unwrap();
+        match b.lane_next(&lane, at(2), 10).unwrap() {
+            Next::WaitUntil(until) => assert_eq!(until, at(31), "until a's claim runs out"),
+            other => panic!("{other:?}"),
+        }
+        // a dies without marking r1: b takes it over once the claim has run out.
+        assert_eq!(sent(b.lane_next(&lane, at(32), 10).unwrap()), ["r1"]);
+        assert_eq!(
+            a.heartbeat(false, at(33)).unwrap(),
+            1,
+            "only a has a heartbeat"
+        );
     }
 }
