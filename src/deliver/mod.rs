@@ -256,12 +256,17 @@ impl Lane {
                 }
                 let mut gone = Vec::new();
                 if let (true, Next::Send(list)) = (check, &next) {
-                    for d in list.iter().filter(|d| d.kind != "confirm") {
-                        if let Some(address) = &d.recipient
-                            && store.is_unsubscribed(&d.notifier, address)?
-                        {
-                            gone.push(d.id);
-                        }
+                    // A lane's rows are one notifier's: their readers are asked about at once.
+                    let list: Vec<&Delivery> =
+                        list.iter().filter(|d| d.kind != "confirm").collect();
+                    let addresses: Vec<String> =
+                        list.iter().filter_map(|d| d.recipient.clone()).collect();
+                    if let Some(first) = list.first() {
+                        let unsubscribed = store.unsubscribed_among(&first.notifier, &addresses)?;
+                        gone.extend(list.iter().filter_map(|d| {
+                            let address = d.recipient.as_deref()?.to_lowercase();
+                            unsubscribed.contains(&address).then_some(d.id)
+                        }));
                     }
                 }
                 Ok(Step::Next(next, gone))

@@ -27,7 +27,7 @@ pub fn heartbeat_every(lease: std::time::Duration) -> std::time::Duration {
 
 /// How often, with a shared state, a resting lane or composer looks for work other nodes
 /// made.
-pub const POLL: std::time::Duration = std::time::Duration::from_secs(2);
+pub const POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The advisory lock the scanning node holds ("tidings" + 2).
 const SCANNER_LOCK: i64 = 0x7469_6469_6e67_7302;

@@ -54,21 +54,21 @@ impl Tx<'_> {
     /// Records a post; returns true when it was never seen before. An edit updates the hash
     /// and date but announces nothing.
     pub fn see_post(&self, post: &Seen, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let inserted = self.exec(
+        // One round trip: the row comes back when it was inserted or updated, and its
+        // first_seen tells the two apart.
+        let first_seen: Option<String> = self
+            .rows(
                 "INSERT INTO posts (id, hash, first_seen, published, announced) VALUES (?1, ?2, ?3, ?4, 0)
                  ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, published = excluded.published
-                 WHERE posts.hash != excluded.hash OR posts.published != excluded.published",
+                 WHERE posts.hash != excluded.hash OR posts.published != excluded.published
+                 RETURNING first_seen",
                 args![post.id, format!("{:016x}", post.hash), stamp(now), stamp(post.published)],
-            )?;
-        // `execute` counts the update too; tell the two apart by first_seen.
-        if inserted == 0 {
-            return Ok(false);
-        }
-        let first_seen: String = self
-            .one("SELECT first_seen FROM posts WHERE id = ?1", args![post.id])?
-            .get(0)
+            )?
+            .first()
+            .map(|r| r.get(0))
+            .transpose()
             .map_err(|e| self.err(e))?;
-        Ok(first_seen == stamp(now))
+        Ok(first_seen.is_some_and(|first| first == stamp(now)))
     }
 
     /// Posts whose date has come but that were never announced, newest first.
