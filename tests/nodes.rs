@@ -112,7 +112,7 @@ fn wait_until(deadline: Duration, mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
-/// Three nodes, 120 new posts to three webhooks, ten SIGKILLs of nodes picked at random
+/// Three nodes, 300 new posts to three webhooks, ten SIGKILLs of nodes picked at random
 /// (each started again at once): nothing is lost, each post reaches each notifier under
 /// one id, in publication order, and a repeat is only ever the same message again.
 #[test]
@@ -120,12 +120,12 @@ fn three_nodes_killed_ten_times_lose_nothing_and_keep_order() {
     let Some(url) = common::postgres_database("three_nodes") else {
         return;
     };
-    const POSTS: usize = 120;
+    const POSTS: usize = 300;
     let receivers: Vec<Receiver> = (0..3)
         .map(|_| {
             Receiver::start(
                 (0..POSTS * 2)
-                    .map(|_| Reply::Slow(Duration::from_millis(40)))
+                    .map(|_| Reply::Slow(Duration::from_millis(20)))
                     .collect(),
             )
         })

@@ -1,6 +1,13 @@
 //! `tidings serve`: the web front door. Readers find and fetch the feeds, people sign up for
 //! email (double opt-in) and unsubscribe with one click, monitoring reads health and metrics.
 //!
+//! The routes are an axum `Router` (extractors for the form and the links' tokens, 405 with
+//! `Allow` and `HEAD` from its method routing) under tower-http layers (gzip for pages,
+//! headers every answer carries, a request timeout). It is served from an accept loop of our
+//! own, because neither offers what it does: at most [`MAX_CONNECTIONS`] connections and a
+//! share of them per client address, a deadline for the request head (slowloris), and a
+//! graceful stop that lets requests in flight finish.
+//!
 //! The server runs on threads of its own beside the daemon, so a long scan never stalls a
 //! feed reader. It changes nothing except through the store: a sign-up's confirmation email
 //! is queued in the outbox (and the daemon woken to send it); a confirmation or an
@@ -14,16 +21,25 @@ mod pages;
 mod signup;
 
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Extension, Query, Request, State as With};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response as Reply};
+use axum::routing::{get, post};
 use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
+use hyper::body::Bytes;
 use hyper::header::{self, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tower::ServiceExt;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{Predicate, SizeAbove};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::clock::Clock;
 use crate::feeds::Listed;
@@ -197,6 +213,8 @@ async fn accept(
         url = %state.server.public_url,
         "serving"
     );
+    let app = router(state.clone());
+    let prefix = state.base.trim_end_matches('/').to_owned();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let clients = Arc::new(clients::Clients::default());
@@ -229,11 +247,17 @@ async fn accept(
             }
         };
         let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        let service = hyper::service::service_fn(move |request| {
-            let state = state.clone();
-            async move { Ok::<_, Infallible>(respond(&state, peer, request).await) }
-        });
+        // The router, told who is asking (the per-client limits need the peer's address).
+        // Behind a proxy that keeps `public_url`'s path, or one that strips it: both work.
+        let prefix = prefix.clone();
+        let service = app
+            .clone()
+            .map_request(move |mut request: hyper::Request<_>| {
+                strip_prefix(&mut request, &prefix);
+                request.extensions_mut().insert(Peer(peer.ip()));
+                request
+            });
+        let service = hyper_util::service::TowerToHyperService::new(service);
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_TIMEOUT)
@@ -257,110 +281,232 @@ async fn accept(
 /// A response under construction.
 type Answer = Response<Full<Bytes>>;
 
-/// Routes one request and adds the headers every response carries.
-async fn respond(state: &State, peer: SocketAddr, request: Request<Incoming>) -> Answer {
+/// The client's address as the socket saw it (put in each request by the accept loop).
+#[derive(Clone, Copy)]
+struct Peer(IpAddr);
+
+/// Which route answered, for the metrics, the security headers and compression (a
+/// response extension; answers from the router itself, a 405 or a 404, carry none).
+#[derive(Clone, Copy)]
+struct Route(&'static str);
+
+/// How long one request may take, body included, before it is answered 408.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Pages (the front page, its stylesheet and script) larger than this are gzipped when
+/// the client takes it; feeds carry their own cached gzip form.
+const COMPRESS_ABOVE: u16 = 1024;
+
+/// The routes, then the layers every answer passes through (outermost last): the body
+/// limit, compression of pages, the route's security headers, the headers every answer
+/// carries, the metrics and request log, and the request timeout. `GET` routes answer
+/// `HEAD` too; a route asked with another method answers 405 with `Allow`.
+fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/feeds/{*file}", get(feed))
+        .route("/assets/style.css", get(style))
+        .route("/assets/copy.js", get(script))
+        .route("/subscribe", post(subscribe))
+        .route("/confirm", get(confirm))
+        .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(nothing_here)
+        .layer(DefaultBodyLimit::max(signup::MAX_FORM_BYTES))
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .no_br()
+                .no_deflate()
+                .no_zstd()
+                .compress_when(SizeAbove::new(COMPRESS_ABOVE).and(
+                    |_: StatusCode,
+                     _: hyper::Version,
+                     _: &hyper::HeaderMap,
+                     extensions: &hyper::http::Extensions| {
+                        extensions
+                            .get::<Route>()
+                            .is_some_and(|Route(r)| *r == "index" || *r == "assets")
+                    },
+                )),
+        )
+        .layer(middleware::from_fn(secure))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        // `same-origin`, not `no-referrer`: with the latter a browser sends `Origin: null`
+        // on the sign-up form's own POST, which could then not be told from a forged one.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), account))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(state)
+}
+
+/// `/news/feeds/rss.xml` becomes `/feeds/rss.xml` when `public_url` is `…/news/`.
+fn strip_prefix<B>(request: &mut hyper::Request<B>, prefix: &str) {
+    if prefix.is_empty() {
+        return;
+    }
+    let uri = request.uri();
+    let Some(rest) = uri
+        .path()
+        .strip_prefix(prefix)
+        .filter(|p| p.starts_with('/'))
+    else {
+        return;
+    };
+    let target = match uri.query() {
+        Some(query) => format!("{rest}?{query}"),
+        None => rest.to_owned(),
+    };
+    if let Ok(target) = target.parse() {
+        *request.uri_mut() = target;
+    }
+}
+
+/// Names an answer with its route.
+fn named(route: &'static str, mut answer: Answer) -> Reply {
+    answer.extensions_mut().insert(Route(route));
+    answer.into_response()
+}
+
+async fn index(With(state): With<Arc<State>>) -> Reply {
+    named("index", signup::index(&state).await)
+}
+
+/// `GET /feeds/…`: the path as it came, still encoded, so `files` sees an encoded `/` or
+/// `..` for what it is.
+async fn feed(With(state): With<Arc<State>>, request: Request) -> Reply {
+    let path = request.uri().path();
+    let file = path.strip_prefix("/feeds/").unwrap_or(path);
+    let answer = state
+        .files
+        .answer(file, request.headers())
+        .unwrap_or_else(|| not_found(&state));
+    named("feeds", answer)
+}
+
+async fn style() -> Reply {
+    named(
+        "assets",
+        asset(
+            "text/css; charset=utf-8",
+            include_str!("../../templates/assets/style.css"),
+        ),
+    )
+}
+
+async fn script() -> Reply {
+    named(
+        "assets",
+        asset(
+            "text/javascript; charset=utf-8",
+            include_str!("../../templates/assets/copy.js"),
+        ),
+    )
+}
+
+async fn subscribe(
+    With(state): With<Arc<State>>,
+    Extension(Peer(peer)): Extension<Peer>,
+    headers: hyper::HeaderMap,
+    form: signup::FormFields,
+) -> Reply {
+    let client = client_address(&state, peer, &headers);
+    named(
+        "subscribe",
+        signup::subscribe(&state, client, &headers, form).await,
+    )
+}
+
+/// The `token` of a confirmation or unsubscribe link (none: a link that does not work).
+#[derive(serde::Deserialize)]
+struct Link {
+    #[serde(default)]
+    token: String,
+}
+
+/// A query that cannot be read is a link without a token.
+fn token(link: Result<Query<Link>, axum::extract::rejection::QueryRejection>) -> String {
+    link.map(|Query(link)| link.token).unwrap_or_default()
+}
+
+async fn confirm(
+    With(state): With<Arc<State>>,
+    link: Result<Query<Link>, axum::extract::rejection::QueryRejection>,
+) -> Reply {
+    named("confirm", signup::confirm(&state, &token(link)).await)
+}
+
+async fn unsubscribe_page(
+    With(state): With<Arc<State>>,
+    link: Result<Query<Link>, axum::extract::rejection::QueryRejection>,
+) -> Reply {
+    named(
+        "unsubscribe",
+        signup::unsubscribe_page(&state, &token(link)),
+    )
+}
+
+async fn unsubscribe(
+    With(state): With<Arc<State>>,
+    link: Result<Query<Link>, axum::extract::rejection::QueryRejection>,
+    request: Request,
+) -> Reply {
+    named(
+        "unsubscribe",
+        signup::unsubscribe(&state, &token(link), request).await,
+    )
+}
+
+async fn healthz(With(state): With<Arc<State>>) -> Reply {
+    named("healthz", health::healthz(&state).await)
+}
+
+async fn metrics(With(state): With<Arc<State>>) -> Reply {
+    named("metrics", health::metrics(&state).await)
+}
+
+async fn nothing_here(With(state): With<Arc<State>>) -> Reply {
+    named("other", not_found(&state))
+}
+
+/// Counts the answer by route and status, and logs it.
+async fn account(With(state): With<Arc<State>>, request: Request, next: Next) -> Reply {
     let started = Instant::now();
     let method = request.method().clone();
-    let raw_path = request.uri().path().to_owned();
-    let gzip_ok = request
-        .headers()
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(files::accepts_gzip);
-    let (route, mut answer) = route(state, peer.ip(), request).await;
-    if gzip_ok && (route == "index" || route == "assets") {
-        compress(&mut answer);
-    }
-    if method == Method::HEAD {
-        // The headers of a GET, the length included, and no body.
-        let length = hyper::body::Body::size_hint(answer.body())
-            .exact()
-            .unwrap_or(0);
-        *answer.body_mut() = Full::new(Bytes::new());
-        answer
-            .headers_mut()
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    }
-    secure(&mut answer, route);
+    let path = request.uri().path().to_owned();
+    let answer = next.run(request).await;
+    let route = route_of(&answer, &path);
     *state
         .metrics
         .lock()
         .expect("metrics lock")
         .entry((route, answer.status().as_u16()))
         .or_default() += 1;
-    tracing::debug!(%method, path = %raw_path, status = answer.status().as_u16(), elapsed = ?started.elapsed(), "request");
+    tracing::debug!(%method, %path, status = answer.status().as_u16(), elapsed = ?started.elapsed(), "request");
     answer
 }
 
-async fn route(
-    state: &State,
-    client: IpAddr,
-    request: Request<Incoming>,
-) -> (&'static str, Answer) {
-    let full = request.uri().path();
-    // Behind a proxy that keeps `public_url`'s path, or one that strips it: both work.
-    let prefix = state.base.trim_end_matches('/');
-    let path = full
-        .strip_prefix(prefix)
-        .filter(|p| p.starts_with('/'))
-        .unwrap_or(full)
-        .to_owned();
-    let method = request.method().clone();
-    let read_only = method == Method::GET || method == Method::HEAD;
-    match path.as_str() {
-        "/" if read_only => ("index", signup::index(state).await),
-        p if p.starts_with("/feeds/") && read_only => (
-            "feeds",
-            state
-                .files
-                .answer(&p["/feeds/".len()..], request.headers())
-                .unwrap_or_else(|| not_found(state)),
-        ),
-        "/assets/style.css" if read_only => (
-            "assets",
-            asset(
-                "text/css; charset=utf-8",
-                include_str!("../../templates/assets/style.css"),
-            ),
-        ),
-        "/assets/copy.js" if read_only => (
-            "assets",
-            asset(
-                "text/javascript; charset=utf-8",
-                include_str!("../../templates/assets/copy.js"),
-            ),
-        ),
-        "/subscribe" if method == Method::POST => {
-            let client = client_address(state, client, request.headers());
-            ("subscribe", signup::subscribe(state, client, request).await)
-        }
-        "/confirm" if read_only => ("confirm", signup::confirm(state, &request).await),
-        "/unsubscribe" if read_only => ("unsubscribe", signup::unsubscribe_page(state, &request)),
-        "/unsubscribe" if method == Method::POST => {
-            ("unsubscribe", signup::unsubscribe(state, request).await)
-        }
-        "/healthz" if read_only => ("healthz", health::healthz(state).await),
-        "/metrics" if read_only => ("metrics", health::metrics(state).await),
-        "/" | "/subscribe" | "/confirm" | "/unsubscribe" | "/healthz" | "/metrics" => {
-            let allow = match path.as_str() {
-                "/subscribe" => "POST",
-                "/unsubscribe" => "GET, HEAD, POST",
-                _ => "GET, HEAD",
-            };
-            let mut answer = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-            answer
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allow));
-            ("other", answer)
-        }
-        p if p.starts_with("/feeds/") => {
-            let mut answer = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-            answer
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            ("feeds", answer)
-        }
-        _ => ("other", not_found(state)),
+/// The route an answer came from; the router's own answers (405) count under the route
+/// their path belongs to.
+fn route_of(answer: &Reply, path: &str) -> &'static str {
+    match answer.extensions().get::<Route>() {
+        Some(Route(route)) => route,
+        None if path.starts_with("/feeds/") => "feeds",
+        None => "other",
     }
 }
 
@@ -378,28 +524,6 @@ fn client_address(state: &State, peer: IpAddr, headers: &hyper::HeaderMap) -> Ip
         .last()
         .and_then(|last| last.trim().parse().ok())
         .unwrap_or(peer)
-}
-
-/// Gzips a page (the front page of a site with hundreds of feeds is half a megabyte of
-/// repetitive HTML; feeds have their own cached gzip form).
-fn compress(answer: &mut Answer) {
-    use futures_util::FutureExt;
-    use http_body_util::BodyExt;
-    let length = hyper::body::Body::size_hint(answer.body()).exact();
-    if answer.status() != StatusCode::OK || length.is_none_or(|n| n <= 1024) {
-        return;
-    }
-    // A `Full` body is one data frame, ready at once.
-    let Some(Some(Ok(frame))) = answer.body_mut().frame().now_or_never() else {
-        return;
-    };
-    let Ok(bytes) = frame.into_data() else {
-        return;
-    };
-    *answer.body_mut() = Full::new(files::gzip(&bytes));
-    let headers = answer.headers_mut();
-    headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
 }
 
 fn asset(media_type: &'static str, body: &'static str) -> Answer {
@@ -466,12 +590,16 @@ fn not_found(state: &State) -> Answer {
     )
 }
 
-/// Headers every answer carries: no scripts or styles but our own, no framing, no sniffing,
-/// and no `Referer` to other sites (a confirmation or unsubscribe URL holds a token). A feed
-/// opened in a browser becomes a page through `feed.xsl` (see `feeds::stylesheet`): that page
-/// carries its style inline and shows the posts' images from wherever they are, so feeds
-/// allow both; scripts stay the site's own.
-fn secure(answer: &mut Answer, route: &str) {
+/// The route's own security headers: no scripts or styles but our own, no framing, and
+/// no cache for pages (they carry tokens and addresses). A feed opened in a browser becomes
+/// a page through `feed.xsl` (see `feeds::stylesheet`): that page carries its style inline
+/// and shows the posts' images from wherever they are, so feeds allow both; scripts stay
+/// the site's own. (`nosniff`, the referrer policy and `X-Frame-Options` are set for every
+/// answer by their own layers.)
+async fn secure(request: Request, next: Next) -> Reply {
+    let path = request.uri().path().to_owned();
+    let mut answer = next.run(request).await;
+    let route = route_of(&answer, &path);
     let headers = answer.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -481,20 +609,10 @@ fn secure(answer: &mut Answer, route: &str) {
             "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
         }),
     );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    // `same-origin`, not `no-referrer`: with the latter a browser sends `Origin: null` on
-    // the sign-up form's own POST, which could then not be told from a forged one.
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if route != "feeds" && route != "assets" && !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+    answer
 }
 
 /// Counts of requests, for `/metrics`.

@@ -13,11 +13,13 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use axum::Form;
+use axum::extract::Request;
+use axum::extract::rejection::FormRejection;
 use chrono::DateTime;
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use hyper::StatusCode;
 use hyper::header::{self, HeaderValue};
-use hyper::{Request, StatusCode};
 use lettre::message::Mailbox;
 
 use super::pages::{self, Field, Page, PageForm, SignupForm};
@@ -35,7 +37,7 @@ const FORM_HOURS: i64 = 24;
 /// but send nothing.
 const RESEND_AFTER: Duration = Duration::from_secs(600);
 /// The largest form accepted (an address and a list of categories).
-const MAX_FORM_BYTES: usize = 16 * 1024;
+pub(super) const MAX_FORM_BYTES: usize = 16 * 1024;
 /// A form body must arrive within this time.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest address SMTP carries.
@@ -215,7 +217,7 @@ fn same_site(state: &State, headers: &hyper::HeaderMap) -> bool {
 }
 
 /// Reads a small request body, refusing one too large or too slow.
-async fn read_body(request: Request<Incoming>) -> Result<Vec<u8>, (StatusCode, &'static str)> {
+async fn read_body(request: Request) -> Result<Vec<u8>, (StatusCode, &'static str)> {
     let body = Limited::new(request.into_body(), MAX_FORM_BYTES);
     match tokio::time::timeout(BODY_TIMEOUT, body.collect()).await {
         Err(_) => Err((
@@ -237,23 +239,33 @@ struct SignupFields {
     categories: Vec<String>,
 }
 
-fn parse_fields(body: &[u8]) -> SignupFields {
+fn parse_fields(pairs: Vec<(String, String)>) -> SignupFields {
     let mut fields = SignupFields::default();
-    for (name, value) in url::form_urlencoded::parse(body) {
-        match name.as_ref() {
+    for (name, value) in pairs {
+        match name.as_str() {
             "email" => fields.email = value.trim().to_owned(),
-            "notifier" => fields.notifier = value.into_owned(),
-            "form_token" => fields.form_token = value.into_owned(),
-            "website" => fields.trap = value.into_owned(),
-            "category" => fields.categories.push(value.into_owned()),
+            "notifier" => fields.notifier = value,
+            "form_token" => fields.form_token = value,
+            "website" => fields.trap = value,
+            "category" => fields.categories.push(value),
             _ => {}
         }
     }
     fields
 }
 
+/// The form as the extractor read it (within the body limit): a body too large or not a
+/// form at all is refused with a page saying so; one that cannot be read as fields is a
+/// form with none.
+pub type FormFields = Result<Form<Vec<(String, String)>>, FormRejection>;
+
 /// `POST /subscribe`: checks the form and queues a confirmation email.
-pub async fn subscribe(state: &State, client: IpAddr, request: Request<Incoming>) -> Answer {
+pub async fn subscribe(
+    state: &State,
+    client: IpAddr,
+    headers: &hyper::HeaderMap,
+    form: FormFields,
+) -> Answer {
     if let Err(wait) = state.signup.admit(client) {
         let mut refused = answer(
             state,
@@ -271,7 +283,7 @@ pub async fn subscribe(state: &State, client: IpAddr, request: Request<Incoming>
         );
         return refused;
     }
-    if !same_site(state, request.headers()) {
+    if !same_site(state, headers) {
         return answer(
             state,
             StatusCode::FORBIDDEN,
@@ -283,31 +295,27 @@ pub async fn subscribe(state: &State, client: IpAddr, request: Request<Incoming>
             ),
         );
     }
-    let is_form = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return answer(
-            state,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Sign-up refused",
-            phrase(state, "Please use the form on the front page.", &[]),
-        );
-    }
-    let body = match read_body(request).await {
-        Ok(body) => body,
-        Err((status, message)) => {
+    let pairs = match form {
+        Ok(Form(pairs)) => pairs,
+        Err(rejection) if rejection.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             return answer(
                 state,
-                status,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Sign-up refused",
-                phrase(state, message, &[]),
+                phrase(state, "Please use the form on the front page.", &[]),
             );
         }
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return answer(
+                state,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Sign-up refused",
+                phrase(state, "The form is too large.", &[]),
+            );
+        }
+        Err(_) => Vec::new(),
     };
-    let fields = parse_fields(&body);
+    let fields = parse_fields(pairs);
     let Some(notifier) = signup_notifiers(state).find(|n| n.name == fields.notifier) else {
         return answer(
             state,
@@ -482,26 +490,9 @@ fn truncate(text: &str, chars: usize) -> String {
     short
 }
 
-/// The `token` query parameter.
-fn token_of(request: &Request<impl Sized>) -> String {
-    request
-        .uri()
-        .query()
-        .and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "token")
-                .map(|(_, v)| v.into_owned())
-        })
-        .unwrap_or_default()
-}
-
 /// Checks a link's token for `action`; a refusal says what to do instead.
-fn check_link(
-    state: &State,
-    request: &Request<impl Sized>,
-    action: &str,
-) -> Result<Grant, &'static str> {
-    match tokens::verify(&state.server.secret, &token_of(request), state.clock.now()) {
+fn check_link(state: &State, token: &str, action: &str) -> Result<Grant, &'static str> {
+    match tokens::verify(&state.server.secret, token, state.clock.now()) {
         Ok(grant) if grant.action == action => Ok(grant),
         Err(TokenError::Expired) if action == "confirm" => {
             Err("This confirmation link has expired. Please sign up again on the front page.")
@@ -526,8 +517,8 @@ fn refused_link(state: &State, message: &str) -> Answer {
 }
 
 /// `GET /confirm?token=…`: stores the subscriber.
-pub async fn confirm(state: &State, request: &Request<Incoming>) -> Answer {
-    let grant = match check_link(state, request, "confirm") {
+pub async fn confirm(state: &State, token: &str) -> Answer {
+    let grant = match check_link(state, token, "confirm") {
         Ok(grant) => grant,
         Err(message) => return refused_link(state, message),
     };
@@ -607,8 +598,8 @@ pub async fn confirm(state: &State, request: &Request<Incoming>) -> Answer {
 }
 
 /// `GET /unsubscribe?token=…`: one button (mail scanners follow links; only a POST acts).
-pub fn unsubscribe_page(state: &State, request: &Request<Incoming>) -> Answer {
-    let grant = match check_link(state, request, "unsubscribe") {
+pub fn unsubscribe_page(state: &State, token: &str) -> Answer {
+    let grant = match check_link(state, token, "unsubscribe") {
         Ok(grant) => grant,
         Err(message) => return refused_link(state, message),
     };
@@ -629,7 +620,11 @@ pub fn unsubscribe_page(state: &State, request: &Request<Incoming>) -> Answer {
                 &[("what", what), ("address", grant.address.clone())],
             ),
             form: Some(PageForm {
-                action: format!("{}unsubscribe?token={}", state.base, token_of(request)),
+                action: format!(
+                    "{}unsubscribe?token={}",
+                    state.base,
+                    url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+                ),
                 button: "Unsubscribe",
                 label: String::new(),
                 fields: vec![Field {
@@ -642,8 +637,8 @@ pub fn unsubscribe_page(state: &State, request: &Request<Incoming>) -> Answer {
 }
 
 /// `POST /unsubscribe?token=…` (RFC 8058 one-click, or the page's button): done at once.
-pub async fn unsubscribe(state: &State, request: Request<Incoming>) -> Answer {
-    let grant = match check_link(state, &request, "unsubscribe") {
+pub async fn unsubscribe(state: &State, token: &str, request: Request) -> Answer {
+    let grant = match check_link(state, token, "unsubscribe") {
         Ok(grant) => grant,
         Err(message) => return refused_link(state, message),
     };
