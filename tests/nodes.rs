@@ -9,8 +9,8 @@ use std::collections::{HashMap, HashSet};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Site;
 use common::receiver::{Receiver, Reply};
+use common::{Run, Site};
 
 /// Post `n`, published `n` minutes after the archive's last post.
 fn post(n: usize) -> String {
@@ -326,5 +326,72 @@ fn a_state_file_copied_into_postgres_announces_nothing_again() {
     assert_eq!(
         requests[1].headers["webhook-id"], waiting,
         "the same message"
+    );
+}
+
+/// `sslmode=require` in `state.url` encrypts, and checks the server: the role `tls_only`
+/// (`.ci/postgres`) may connect over TLS only; the server's certificate, signed by a CA of
+/// its own, is accepted with that CA in `PGSSLROOTCERT` and refused without it.
+#[test]
+fn a_state_over_tls_checks_the_servers_certificate() {
+    let Some(admin_url) = common::postgres_database("tls") else {
+        return;
+    };
+    let Ok(ca) = std::env::var("TIDINGS_TEST_PG_CA") else {
+        eprintln!("TIDINGS_TEST_PG_CA is not set (see .ci/run): skipped");
+        return;
+    };
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    let name = url.path().trim_start_matches('/').to_owned();
+    let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!("ALTER DATABASE {name} OWNER TO tls_only"))
+        .unwrap();
+    url.set_username("tls_only").unwrap();
+    // Trust authentication ignores it; the messages must not show it.
+    url.set_password(Some("s3cret")).unwrap();
+    url.set_host(Some("localhost")).unwrap();
+    let site_for = |mode: &str| {
+        let site = Site::with_settings(&format!(
+            "{}\n[state]\nurl = \"{url}?sslmode={mode}\"\n",
+            common::BASE_SETTINGS
+        ));
+        site.post("old.md", post(0));
+        site
+    };
+    let site = site_for("require");
+    let run = Run(site
+        .command(&["run", "--once"])
+        .env("PGSSLROOTCERT", &ca)
+        .output()
+        .unwrap());
+    run.expect(0);
+
+    let refused = Run(site
+        .command(&["run", "--once"])
+        .env_remove("PGSSLROOTCERT")
+        .output()
+        .unwrap());
+    assert_eq!(refused.0.status.code(), Some(2));
+    assert!(
+        refused.stderr().to_lowercase().contains("certificate"),
+        "an unknown CA is refused: {}",
+        refused.stderr()
+    );
+    assert!(
+        !refused.stderr().contains("s3cret") && refused.stderr().contains("***"),
+        "the password is left out: {}",
+        refused.stderr()
+    );
+
+    let plain = Run(site_for("disable")
+        .command(&["run", "--once"])
+        .output()
+        .unwrap());
+    assert_eq!(plain.0.status.code(), Some(2));
+    assert!(
+        plain.stderr().contains("no encryption"),
+        "the server takes this role over TLS only: {}",
+        plain.stderr()
     );
 }

@@ -168,10 +168,19 @@ impl From<rusqlite::Error> for DbError {
 impl From<postgres::Error> for DbError {
     fn from(e: postgres::Error) -> DbError {
         // The server's own words (with its code) say more than the driver's summary.
-        match e.as_db_error() {
-            Some(db) => DbError(format!("{} ({})", db.message(), db.code().code())),
-            None => DbError(e.to_string()),
+        if let Some(db) = e.as_db_error() {
+            return DbError(format!("{} ({})", db.message(), db.code().code()));
         }
+        // The driver's own words are a summary ("error performing TLS handshake"); the
+        // causes under it say what went wrong ("invalid peer certificate: UnknownIssuer").
+        let mut text = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(inner) = cause {
+            text.push_str(": ");
+            text.push_str(&inner.to_string());
+            cause = inner.source();
+        }
+        DbError(text)
     }
 }
 
@@ -246,17 +255,33 @@ impl Pg {
 fn open_client(config: &postgres::Config) -> Result<postgres::Client, DbError> {
     let mut client = match config.get_ssl_mode() {
         postgres::config::SslMode::Disable => config.connect(postgres::NoTls)?,
-        _ => config.connect(tls())?,
+        _ => config.connect(tls()?)?,
     };
     client.batch_execute(PG_STATEMENT_TIMEOUT)?;
     Ok(client)
 }
 
-/// rustls with the Mozilla roots, the same stack the HTTP and SMTP clients use.
-fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
-    let roots = rustls::RootCertStore {
+/// rustls, the same stack the HTTP and SMTP clients use. The server's certificate must
+/// chain to the Mozilla roots or to the certificates in the file `PGSSLROOTCERT` names
+/// (libpq's variable; managed databases often sign with a CA of their own), and name the
+/// host connected to.
+fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    if let Some(file) = std::env::var_os("PGSSLROOTCERT") {
+        let shown = std::path::Path::new(&file).display().to_string();
+        let certs = CertificateDer::pem_file_iter(&file)
+            .map_err(|e| DbError(format!("PGSSLROOTCERT `{shown}`: {e}")))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| DbError(format!("PGSSLROOTCERT `{shown}`: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| DbError(format!("PGSSLROOTCERT `{shown}`: {e}")))?;
+        }
+    }
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -270,7 +295,7 @@ fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
                 .with_root_certificates(roots)
                 .with_no_client_auth()
         });
-    tokio_postgres_rustls::MakeRustlsConnect::new(config)
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// Reads a `postgres://` URL: the password from `PGPASSWORD` when the URL has none, a
