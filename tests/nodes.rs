@@ -351,6 +351,7 @@ fn a_state_over_tls_checks_the_servers_certificate() {
     // Trust authentication ignores it; the messages must not show it.
     url.set_password(Some("s3cret")).unwrap();
     url.set_host(Some("localhost")).unwrap();
+    url.set_query(None);
     let site_for = |mode: &str| {
         let site = Site::with_settings(&format!(
             "{}\n[state]\nurl = \"{url}?sslmode={mode}\"\n",
