@@ -422,7 +422,8 @@ def pg_database(admin, name):
     """A new, empty database on the server `admin` names; its URL."""
     subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True, capture_output=True)
     subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
-    return admin.rsplit("/", 1)[0] + "/" + name
+    base, _, query = admin.partition("?")
+    return base.rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
 
 
 def node_folder(work, name, settings):
