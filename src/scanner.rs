@@ -121,20 +121,7 @@ impl<'a> Scanner<'a> {
         report.feeds = feeds;
         if !leader {
             // Another node records; this one's feeds are its own, from its own folder.
-            self.needs_listing = false;
-            settled::remember(
-                settings,
-                &settled::Pass {
-                    content: digest,
-                    racy,
-                    now,
-                    posts: &scan.posts,
-                    drafts: scan.drafts,
-                    feeds: &report.feeds,
-                    problems: &report.problems,
-                    scan: None,
-                },
-            );
+            self.settle(digest, racy, now, (&scan.posts, scan.drafts), &report, None);
             tracing::info!(
                 posts = report.posts,
                 "feeds built; another node records new posts"
@@ -202,19 +189,13 @@ impl<'a> Scanner<'a> {
             report.problems.len(),
         )?;
         tx.commit()?;
-        self.needs_listing = false;
-        settled::remember(
-            settings,
-            &settled::Pass {
-                content: digest,
-                racy,
-                now,
-                posts: &scan.posts,
-                drafts: scan.drafts,
-                feeds: &report.feeds,
-                problems: &report.problems,
-                scan: Some(scan_id),
-            },
+        self.settle(
+            digest,
+            racy,
+            now,
+            (&scan.posts, scan.drafts),
+            &report,
+            Some(scan_id),
         );
         tracing::info!(
             posts = report.posts,
@@ -223,6 +204,34 @@ impl<'a> Scanner<'a> {
             "scanned"
         );
         Ok(report)
+    }
+
+    /// Records this full pass, so the next one can stop after the walk if nothing changed
+    /// (the posts read and how many drafts were left out; `scan`: the scan row it recorded,
+    /// none on a node that follows another's scans).
+    fn settle(
+        &mut self,
+        digest: u64,
+        racy: bool,
+        now: DateTime<Utc>,
+        (posts, drafts): (&[Post], usize),
+        report: &ScanReport,
+        scan: Option<i64>,
+    ) {
+        self.needs_listing = false;
+        settled::remember(
+            self.settings,
+            &settled::Pass {
+                content: digest,
+                racy,
+                now,
+                posts,
+                drafts,
+                feeds: &report.feeds,
+                problems: &report.problems,
+                scan,
+            },
+        );
     }
 
     /// The scan when nothing could have changed since the last one this state recorded: only

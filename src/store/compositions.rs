@@ -6,6 +6,7 @@
 //! messages. A composition that failed (a template error) stays, `failed` with its reason,
 //! until `tidings retry` composes it again: no message is ever stored without its body.
 
+use super::Queries;
 use super::db::args;
 use super::outbox::{NewMessage, insert};
 use super::{Store, StoreError, Tx, stamp};

@@ -4,6 +4,7 @@
 //! that start on the copy announce nothing again. Claims and leases are not copied: they
 //! belong to the processes of the old state.
 
+use super::Queries;
 use super::db::{Row, Value};
 use super::{Store, StoreError};
 

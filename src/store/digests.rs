@@ -1,6 +1,7 @@
 //! Notifiers known (a new one does not inherit the archive) and digest queues: posts
 //! waiting for a digest's next firing, with the item as it will appear.
 
+use super::Queries;
 use super::db::{Db, DbError, args};
 use super::{Store, StoreError, Tx, parse_stamp, stamp};
 use chrono::{DateTime, Utc};

@@ -355,33 +355,6 @@ impl Store {
         }
     }
 
-    fn err(&self, e: DbError) -> StoreError {
-        StoreError::Db {
-            place: self.place.clone(),
-            message: e.0,
-        }
-    }
-
-    /// Runs one statement; returns the rows it changed.
-    fn exec(&self, sql: &str, args: &[Value]) -> Result<usize, StoreError> {
-        self.db
-            .exec(sql, args)
-            .map(|n| n as usize)
-            .map_err(|e| self.err(e))
-    }
-
-    fn rows(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
-        self.db.rows(sql, args).map_err(|e| self.err(e))
-    }
-
-    fn row(&self, sql: &str, args: &[Value]) -> Result<Option<Row>, StoreError> {
-        self.db.row(sql, args).map_err(|e| self.err(e))
-    }
-
-    fn one(&self, sql: &str, args: &[Value]) -> Result<Row, StoreError> {
-        self.db.one(sql, args).map_err(|e| self.err(e))
-    }
-
     /// Applies the migrations the state lacks. SQLite: each in its own transaction, read
     /// first, so a reader (`tidings status`) of an up-to-date file writes nothing and never
     /// waits for a writer's lock. PostgreSQL: all in one transaction under an advisory lock,
@@ -505,32 +478,62 @@ pub struct Tx<'c> {
 }
 
 impl Tx<'_> {
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        self.open = false;
+        self.db.batch("COMMIT").map_err(|e| self.err(e))
+    }
+}
+
+/// Running SQL on the state, for a [`Store`] and a [`Tx`] alike: errors name the place.
+trait Queries {
+    fn db(&self) -> &Db;
+    fn place(&self) -> &str;
+
     fn err(&self, e: DbError) -> StoreError {
         StoreError::Db {
-            place: self.place.to_owned(),
+            place: self.place().to_owned(),
             message: e.0,
         }
     }
 
     /// Runs one statement; returns the rows it changed.
     fn exec(&self, sql: &str, args: &[Value]) -> Result<usize, StoreError> {
-        self.db
+        self.db()
             .exec(sql, args)
             .map(|n| n as usize)
             .map_err(|e| self.err(e))
     }
 
     fn rows(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
-        self.db.rows(sql, args).map_err(|e| self.err(e))
+        self.db().rows(sql, args).map_err(|e| self.err(e))
+    }
+
+    fn row(&self, sql: &str, args: &[Value]) -> Result<Option<Row>, StoreError> {
+        self.db().row(sql, args).map_err(|e| self.err(e))
     }
 
     fn one(&self, sql: &str, args: &[Value]) -> Result<Row, StoreError> {
-        self.db.one(sql, args).map_err(|e| self.err(e))
+        self.db().one(sql, args).map_err(|e| self.err(e))
+    }
+}
+
+impl Queries for Store {
+    fn db(&self) -> &Db {
+        &self.db
     }
 
-    pub fn commit(mut self) -> Result<(), StoreError> {
-        self.open = false;
-        self.db.batch("COMMIT").map_err(|e| self.err(e))
+    fn place(&self) -> &str {
+        &self.place
+    }
+}
+
+impl Queries for Tx<'_> {
+    fn db(&self) -> &Db {
+        self.db
+    }
+
+    fn place(&self) -> &str {
+        self.place
     }
 }
 

@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::Queries;
 use super::db::args;
 use super::{Store, StoreError, parse_stamp, stamp};
 

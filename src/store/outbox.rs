@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::Queries;
 use super::db::{Db, DbError, Row, args};
 use super::{Store, StoreError, Tx, nodes, parse_stamp, stamp};
 

@@ -1,6 +1,7 @@
 //! Posts seen: each post's identity, a hash of its file, when it was first seen and when it
 //! is published, and whether it was announced. A post is announced once, ever.
 
+use super::Queries;
 use super::db::args;
 use super::{Store, StoreError, Tx, stamp};
 use chrono::{DateTime, Utc};

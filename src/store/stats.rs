@@ -1,6 +1,7 @@
 //! What `status`, `/healthz` and `/metrics` read: scans recorded, counts by notifier and
 //! status.
 
+use super::Queries;
 use super::db::{DbError, args};
 use super::{Store, StoreError, Tx, stamp};
 use chrono::{DateTime, Utc};

@@ -1,6 +1,7 @@
 //! Readers' own choices: addresses that unsubscribed (from one notifier or from all) and
 //! confirmed sign-ups from the server's page.
 
+use super::Queries;
 use super::db::{Db, DbError, args};
 use super::{Store, StoreError, Tx, stamp};
 use chrono::{DateTime, Utc};
