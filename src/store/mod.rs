@@ -164,13 +164,23 @@ const MIGRATION_NODES: &str = "CREATE TABLE nodes (
         WHERE status = 'pending';";
 
 /// Where the state lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Location {
     /// A SQLite file: one node.
     File(PathBuf),
     /// A PostgreSQL database shared by any number of nodes (the URL may hold a password:
     /// show it only through [`Location::shown`]).
     Postgres(String),
+}
+
+/// Debug output (a settings dump, a test's message) never shows the password either.
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(path) => f.debug_tuple("File").field(path).finish(),
+            Location::Postgres(_) => f.debug_tuple("Postgres").field(&self.shown()).finish(),
+        }
+    }
 }
 
 impl Location {
