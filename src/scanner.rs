@@ -141,16 +141,17 @@ impl<'a> Scanner<'a> {
             tx.know_notifier(&notifier.name, now)?;
         }
         let known = tx.known_posts()?;
-        for post in &scan.posts {
-            let seen = Seen {
+        let changed: Vec<Seen> = scan
+            .posts
+            .iter()
+            .map(|post| Seen {
                 id: &post.id,
                 hash: post.hash,
                 published: post.published.with_timezone(&Utc),
-            };
-            if !seen.is_in(&known) && tx.see_post(&seen, now)? {
-                report.new_posts += 1;
-            }
-        }
+            })
+            .filter(|seen| !seen.is_in(&known))
+            .collect();
+        report.new_posts = tx.see_posts(&changed, now)?;
         tracing::debug!(elapsed = ?started.elapsed(), "posts recorded");
         let due = tx.unannounced(now)?;
         let announce_count = if first_scan {

@@ -654,15 +654,40 @@ mod tests {
             hash: 1,
             published: at(1),
         };
-        assert!(tx.see_post(&post, at(2)).unwrap());
-        assert!(!tx.see_post(&post, at(3)).unwrap(), "seen again");
-        assert!(
-            !tx.see_post(&Seen { hash: 2, ..post }, at(4)).unwrap(),
+        assert_eq!(tx.see_posts(std::slice::from_ref(&post), at(2)).unwrap(), 1);
+        assert_eq!(
+            tx.see_posts(std::slice::from_ref(&post), at(3)).unwrap(),
+            0,
+            "seen again"
+        );
+        assert_eq!(
+            tx.see_posts(&[Seen { hash: 2, ..post }], at(4)).unwrap(),
+            0,
             "an edit is not new"
         );
         assert_eq!(tx.unannounced(at(5)).unwrap().len(), 1);
+        let mut many: Vec<String> = (0..1203).map(|i| format!("p{i}")).collect();
+        many.push("p0".into()); // a repeated id
+        let batch: Vec<Seen> = many
+            .iter()
+            .map(|id| Seen {
+                id,
+                hash: 7,
+                published: at(1),
+            })
+            .chain(std::iter::once(Seen { hash: 9, ..post }))
+            .collect();
+        assert_eq!(
+            tx.see_posts(&batch, at(6)).unwrap(),
+            1203,
+            "new ones counted once; a repeated id and an edit are not new"
+        );
+        assert_eq!(tx.see_posts(&batch, at(7)).unwrap(), 0, "all seen");
+        assert_eq!(tx.known_posts().unwrap()["a"].0, format!("{:016x}", 9));
         tx.mark_announced("a").unwrap();
-        assert!(tx.unannounced(at(5)).unwrap().is_empty());
+        let waiting = tx.unannounced(at(5)).unwrap();
+        assert_eq!(waiting.len(), 1203);
+        assert!(waiting.iter().all(|a| a.post_id != "a"), "announced once");
         tx.commit().unwrap();
     }
 
