@@ -2,12 +2,13 @@
 //!
 //! A feed item is read far from the site, so relative links must become absolute (against
 //! the post's own URL), lazy-loading images must get a real `src`, and nothing executable
-//! may ride along. Two passes: a streaming rewriter (`lol_html`) makes URLs absolute, finds
-//! lazy images' real sources and collects the visible text; then `ammonia` keeps only an
-//! allowlist of elements, attributes and URL schemes (`http`, `https`, `mailto`) and writes
-//! the HTML out again well-formed, entities normalised (`&` in text or a link becomes
-//! `&amp;`). An allowlist, not a blocklist: `<iframe srcdoc>`, `<meta http-equiv>`, `<form>`,
-//! `<object>`, `<embed>`, event handlers and `javascript:`/`data:` URLs all fall outside it.
+//! may ride along. One parse: `ammonia` keeps only an allowlist of elements, attributes and
+//! URL schemes (`http`, `https`, `mailto`), its attribute filter makes the surviving URLs
+//! absolute, and it writes the HTML out again well-formed, entities normalised (`&` in text or
+//! a link becomes `&amp;`). Posts with lazy images alone take a second, streaming pass
+//! (`lol_html`) over the cleaned HTML. An allowlist, not a blocklist: `<iframe srcdoc>`,
+//! `<meta http-equiv>`, `<form>`, `<object>`, `<embed>`, event handlers and
+//! `javascript:`/`data:` URLs all fall outside it.
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -58,7 +59,10 @@ static ALLOWLIST: std::sync::LazyLock<ammonia::Builder<'static>> = std::sync::La
         .add_tag_attributes("video", ["src", "poster", "controls", "width", "height"])
         .add_tag_attributes("audio", ["src", "controls"])
         .add_tag_attributes("source", ["src", "srcset", "type", "media", "sizes"])
+        // Lazy-loading sources stay until `promote_lazy_sources` has read them.
+        .add_tag_attributes("img", LAZY_SOURCES)
         .url_schemes(["http", "https", "mailto"].into_iter().collect())
+        .attribute_filter(resolve_attribute)
         // Feed readers and mail clients decide how links open; no `rel` added to every one.
         .link_rel(None);
     builder
@@ -72,33 +76,130 @@ pub struct Cleaned {
     pub text: String,
 }
 
+thread_local! {
+    /// The URL that relative links resolve against while [`ALLOWLIST`] cleans a post on this
+    /// thread. ammonia takes one attribute filter for the life of the builder, and building a
+    /// builder per post (its tag and attribute sets) would cost more than the cleaning.
+    static BASE: RefCell<Option<Url>> = const { RefCell::new(None) };
+}
+
 /// Rewrites post HTML for a feed: absolute URLs, real image sources, nothing executable, no
-/// characters that XML forbids. In the same pass it collects the visible text, up to a little
-/// over `text_chars` characters, so a summary needs no second pass.
+/// characters that XML forbids, and the start of its visible text (a little over `text_chars`
+/// characters) for summaries.
+///
+/// One parse does the work: ammonia keeps the allowlist and its attribute filter
+/// ([`resolve_attribute`]) makes the URLs that survive absolute. Only a post with lazy images
+/// takes a second, streaming pass over the cleaned HTML to give them a `src`.
 pub fn clean_for_feed(html: &str, base: &Url, text_chars: usize) -> Cleaned {
-    let (rewritten, text) = rewrite(html, Some(base), text_chars);
-    let out = ALLOWLIST.clean(&rewritten).to_string();
-    let html = match strip_illegal_xml(&out) {
-        Cow::Borrowed(_) => out,
+    let cleaned = with_base(base, || ALLOWLIST.clean(html).to_string());
+    let cleaned = if has_lazy_source(&cleaned) {
+        promote_lazy_sources(&cleaned)
+    } else {
+        cleaned
+    };
+    let html = match strip_illegal_xml(&cleaned) {
+        Cow::Borrowed(_) => cleaned,
         Cow::Owned(stripped) => stripped,
     };
+    let text = visible_text(&html, text_chars);
     Cleaned { html, text }
 }
 
-/// The visible text of an HTML fragment (tags dropped, `script`/`style` skipped, entities
-/// decoded, white space folded), reading no further than `max_chars` visible characters.
-pub fn visible_text(html: &str, max_chars: usize) -> String {
-    rewrite(html, None, max_chars).1
+/// Runs `clean` with [`BASE`] set to `base`, and unset after, even if it panics.
+fn with_base<T>(base: &Url, clean: impl FnOnce() -> T) -> T {
+    struct Unset;
+    impl Drop for Unset {
+        fn drop(&mut self) {
+            BASE.with(|slot| slot.borrow_mut().take());
+        }
+    }
+    BASE.with(|slot| *slot.borrow_mut() = Some(base.clone()));
+    let _unset = Unset;
+    clean()
 }
 
-/// One streaming pass: rewrites when `base` is given (else discards the output) and collects
-/// visible text until more than `text_chars` non-space characters are in hand.
-fn rewrite(html: &str, base: Option<&Url>, text_chars: usize) -> (String, String) {
+/// ammonia's attribute filter: it sees only attributes the allowlist kept, after ammonia has
+/// checked the schemes of the URL attributes it knows. URLs are made absolute against the
+/// post's URL; scriptable ones go, and so does a lazy image source that is not on the web.
+fn resolve_attribute<'v>(_element: &str, attribute: &str, value: &'v str) -> Option<Cow<'v, str>> {
+    BASE.with(|slot| {
+        let slot = slot.borrow();
+        let Some(base) = slot.as_ref() else {
+            return Some(Cow::Borrowed(value));
+        };
+        if URL_ATTRIBUTES.contains(&attribute) {
+            absolute_url(value, base).map(Cow::Owned)
+        } else if attribute == "srcset" {
+            Some(Cow::Owned(absolute_srcset(value, base)))
+        } else if LAZY_SOURCES.contains(&attribute) {
+            absolute_url(value, base)
+                .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
+                .map(Cow::Owned)
+        } else {
+            Some(Cow::Borrowed(value))
+        }
+    })
+}
+
+/// Whether cleaned HTML (whose attributes the serializer writes as ` name="`) still holds a
+/// lazy-loading attribute, which only an `img` may keep.
+fn has_lazy_source(cleaned: &str) -> bool {
+    cleaned.contains(" data-")
+        && LAZY_SOURCES
+            .iter()
+            .any(|name| cleaned.contains(&format!(" {name}=\"")))
+}
+
+/// `<img data-src="…">` with no `src` (none, empty, or a `data:` placeholder, which the
+/// allowlist dropped) gets the real URL as `src`, since feed readers run no lazy-loading
+/// script; the lazy attributes go, their work done. The input is already clean and its URLs
+/// absolute, so a failure (lol_html's memory limit) leaves it as it is.
+fn promote_lazy_sources(cleaned: &str) -> String {
+    let settings = Settings::new()
+        .with_strict(false)
+        .with_enable_esi_tags(false)
+        .append_element_content_handler(element!("img", |el| {
+            promote_lazy_source(el);
+            Ok(())
+        }));
+    let mut out = Vec::with_capacity(cleaned.len());
+    let result = {
+        let mut rewriter = HtmlRewriter::new(settings, |chunk: &[u8]| {
+            out.extend_from_slice(chunk);
+        });
+        rewriter
+            .write(cleaned.as_bytes())
+            .and_then(|()| rewriter.end())
+    };
+    match (result, String::from_utf8(out)) {
+        (Ok(()), Ok(promoted)) => promoted,
+        _ => cleaned.to_owned(),
+    }
+}
+
+fn promote_lazy_source(el: &mut Element) {
+    let lazy = LAZY_SOURCES
+        .iter()
+        .find_map(|name| el.get_attribute(name).filter(|v| !v.trim().is_empty()));
+    let src = el.get_attribute("src").unwrap_or_default();
+    if let (true, Some(url)) = (src.trim().is_empty(), lazy) {
+        // The name is a valid attribute name; the value was checked by `resolve_attribute`.
+        let _ = el.set_attribute("src", &url);
+    }
+    for name in LAZY_SOURCES {
+        el.remove_attribute(name);
+    }
+}
+
+/// The visible text of an HTML fragment (tags dropped, `script`/`style` skipped, entities
+/// decoded, white space folded), reading no further than a little over `max_chars` visible
+/// characters.
+pub fn visible_text(html: &str, max_chars: usize) -> String {
     // The handlers all append in document order, so they share these.
     let text = RefCell::new(String::new());
     let visible = Cell::new(0usize);
-    let enough = || visible.get() > text_chars;
-    let mut settings = Settings::new()
+    let enough = || visible.get() > max_chars;
+    let settings = Settings::new()
         .with_strict(false)
         .with_enable_esi_tags(false)
         .append_element_content_handler(element!(BLOCKS, |_el| {
@@ -111,99 +212,30 @@ fn rewrite(html: &str, base: Option<&Url>, text_chars: usize) -> (String, String
             // Script and style bodies are not text a reader sees.
             if !enough() && matches!(chunk.text_type(), TextType::Data | TextType::RCData) {
                 let s = chunk.as_str();
-                visible.set(visible.get() + s.chars().filter(|c| !c.is_whitespace()).count());
+                // Counted as a reader sees it: `&nbsp;` is a space, `&amp;` one character.
+                let seen = html_escape::decode_html_entities(s);
+                visible.set(visible.get() + seen.chars().filter(|c| !c.is_whitespace()).count());
                 text.borrow_mut().push_str(s);
             }
             Ok(())
         }));
-    if let Some(base) = base {
-        settings = settings
-            .append_element_content_handler(element!("script", |el| {
-                el.remove();
-                Ok(())
-            }))
-            .append_element_content_handler(element!("*", |el| {
-                clean_element(el, base);
-                Ok(())
-            }));
-    }
-    let mut out = Vec::with_capacity(if base.is_some() {
-        html.len() + html.len() / 8
-    } else {
-        0
-    });
     {
-        let keep = base.is_some();
-        let mut rewriter = HtmlRewriter::new(settings, |chunk: &[u8]| {
-            if keep {
-                out.extend_from_slice(chunk);
-            }
-        });
-        let mut result = Ok(());
+        let mut rewriter = HtmlRewriter::new(settings, |_: &[u8]| {});
+        let mut read_all = true;
         for piece in html.as_bytes().chunks(16 * 1024) {
-            // Text only: stop reading once the summary has what it needs.
-            if !keep && enough() {
+            // Stop reading once the summary has what it needs; a failure (the memory limit)
+            // keeps what was collected.
+            if enough() || rewriter.write(piece).is_err() {
+                read_all = false;
                 break;
             }
-            result = rewriter.write(piece);
-            if result.is_err() {
-                break;
-            }
         }
-        if result.is_ok() {
-            result = rewriter.end();
-        }
-        if result.is_err() && keep {
-            // lol_html fails only on its memory limit; an escaped copy is safe and loses no text.
-            out = html_escape::encode_text(html).as_bytes().to_vec();
+        if read_all {
+            // The last text of the document is held back until the end is known.
+            let _ = rewriter.end();
         }
     }
-    let out = String::from_utf8(out)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    let text = fold_whitespace(&html_escape::decode_html_entities(&text.into_inner()));
-    (out, text)
-}
-
-fn clean_element(el: &mut Element, base: &Url) {
-    let names: Vec<String> = el.attributes().iter().map(|a| a.name()).collect();
-    for name in &names {
-        if name.starts_with("on") {
-            el.remove_attribute(name);
-        } else if URL_ATTRIBUTES.contains(&name.as_str()) {
-            let value = el.get_attribute(name).unwrap_or_default();
-            match absolute_url(&value, base) {
-                Some(url) => set(el, name, &url),
-                None => el.remove_attribute(name),
-            }
-        } else if name == "srcset" {
-            let value = el.get_attribute(name).unwrap_or_default();
-            set(el, name, &absolute_srcset(&value, base));
-        }
-    }
-    if el.tag_name() == "img" {
-        promote_lazy_source(el, base);
-    }
-}
-
-fn set(el: &mut Element, name: &str, value: &str) {
-    // The name came from the element itself, so it is a valid attribute name.
-    let _ = el.set_attribute(name, value);
-}
-
-/// `<img data-src="…">` with no usable `src` (none, empty, or a `data:` placeholder) gets
-/// the real URL as `src`, since feed readers run no lazy-loading script.
-fn promote_lazy_source(el: &mut Element, base: &Url) {
-    let src = el.get_attribute("src").unwrap_or_default();
-    let src = src.trim();
-    if !(src.is_empty() || src.starts_with("data:")) {
-        return;
-    }
-    let lazy = LAZY_SOURCES
-        .iter()
-        .find_map(|name| el.get_attribute(name).filter(|v| !v.trim().is_empty()));
-    if let Some(url) = lazy.and_then(|v| absolute_url(&v, base)) {
-        set(el, "src", &url);
-    }
+    fold_whitespace(&html_escape::decode_html_entities(&text.into_inner()))
 }
 
 /// Resolves a URL against `base`; `None` for a scriptable URL, which must go.
@@ -338,6 +370,22 @@ mod tests {
             clean(r#"<img src="c.jpg" data-src="d.jpg">"#),
             r#"<img src="https://example.org/2021/06/17/post/c.jpg">"#
         );
+    }
+
+    #[test]
+    fn urls_outside_ammonias_own_checks_are_resolved_or_dropped() {
+        assert_eq!(
+            clean(r#"<img data-src="javascript:alert(1)"><img data-original="data:text/html,x">"#),
+            "<img><img>"
+        );
+        assert_eq!(
+            clean(
+                r#"<img srcset="javascript:x 1x, b.png 2x"><blockquote cite="/q">q</blockquote>"#
+            ),
+            r#"<img srcset="https://example.org/2021/06/17/post/b.png 2x"><blockquote cite="https://example.org/q">q</blockquote>"#
+        );
+        // Another thread's base never leaks into a clean without one.
+        assert_eq!(BASE.with(|slot| slot.borrow().clone()), None);
     }
 
     #[test]
