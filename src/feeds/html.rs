@@ -222,7 +222,8 @@ pub fn visible_text(html: &str, max_chars: usize) -> String {
     {
         let mut rewriter = HtmlRewriter::new(settings, |_: &[u8]| {});
         let mut read_all = true;
-        for piece in html.as_bytes().chunks(16 * 1024) {
+        // Small pieces: a summary needs the first few hundred characters of a long post.
+        for piece in html.as_bytes().chunks(1024) {
             // Stop reading once the summary has what it needs; a failure (the memory limit)
             // keeps what was collected.
             if enough() || rewriter.write(piece).is_err() {
