@@ -57,7 +57,10 @@ pub fn prepare<'p>(post: &'p Post, settings: &Settings) -> (Entry<'p>, Option<Pr
     } else {
         (String::new(), None)
     };
-    let body = strip_illegal_xml(&body).into_owned();
+    let body = match strip_illegal_xml(&body) {
+        std::borrow::Cow::Borrowed(_) => body,
+        std::borrow::Cow::Owned(stripped) => stripped,
+    };
 
     let limit = settings.feeds.summary_length;
     let content = (settings.feeds.content == ContentMode::Full)

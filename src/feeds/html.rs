@@ -46,7 +46,28 @@ const LAZY_SOURCES: &[&str] = &[
 ];
 
 /// Elements after which text reads as a new word (`<p>a</p><p>b</p>` is "a b", not "ab").
-const BLOCKS: &str = "br, p, div, li, tr, td, th, h1, h2, h3, h4, h5, h6, pre, blockquote, section, article, figure, figcaption, hr";
+const BLOCKS: &[&str] = &[
+    "br",
+    "p",
+    "div",
+    "li",
+    "tr",
+    "td",
+    "th",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "pre",
+    "blockquote",
+    "section",
+    "article",
+    "figure",
+    "figcaption",
+    "hr",
+];
 
 /// What post HTML may keep in a feed, an email or a chat message: ammonia's defaults (text
 /// structure, tables, lists, quotes, code, images and links, no styles or scripts) plus the
@@ -202,8 +223,10 @@ pub fn visible_text(html: &str, max_chars: usize) -> String {
     let settings = Settings::new()
         .with_strict(false)
         .with_enable_esi_tags(false)
-        .append_element_content_handler(element!(BLOCKS, |_el| {
-            if !enough() {
+        // One `*` selector and a look-up: lol_html compiles its selectors for every rewriter,
+        // and twenty of them cost more than reading a summary's worth of HTML.
+        .append_element_content_handler(element!("*", |el| {
+            if !enough() && BLOCKS.contains(&el.tag_name().as_str()) {
                 text.borrow_mut().push(' ');
             }
             Ok(())
@@ -288,10 +311,23 @@ fn absolute_srcset(value: &str, base: &Url) -> String {
         .join(", ")
 }
 
+/// Whether `text` holds a character XML 1.0 forbids, looked for byte by byte (every post's
+/// HTML passes here, and decoding it to `char`s cost more than the check): a C0 control
+/// other than tab, newline and return, or U+FFFE/U+FFFF (`EF BF BE`/`EF BF BF`).
+fn has_illegal_xml(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().any(|(i, &b)| match b {
+        b'\t' | b'\n' | b'\r' => false,
+        0..0x20 => true,
+        0xEF => bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)),
+        _ => false,
+    })
+}
+
 /// Removes characters that XML 1.0 forbids (most C0 controls, U+FFFE, U+FFFF); borrowed when
 /// there are none, which is nearly always.
 pub fn strip_illegal_xml(text: &str) -> Cow<'_, str> {
-    if text.chars().all(is_xml_char) {
+    if !has_illegal_xml(text) {
         Cow::Borrowed(text)
     } else {
         Cow::Owned(text.chars().filter(|&c| is_xml_char(c)).collect())
@@ -315,6 +351,7 @@ mod tests {
     fn text_of_html() {
         let html = "<div><p>Hello&nbsp;<b>wide</b>\n\tworld</p><script>x()</script><style>p{}</style><p>&lt;tag&gt; 你好</p></div>";
         assert_eq!(visible_text(html, 100), "Hello wide world <tag> 你好");
+        assert_eq!(visible_text("<P>a</P><DIV>b</DIV><BR>d", 100), "a b d");
         let base = Url::parse("https://example.org/").unwrap();
         assert_eq!(
             clean_for_feed(html, &base, 100).text,
@@ -418,6 +455,24 @@ mod tests {
         }
         assert!(out.contains("17173&amp;TalkingData"), "{out}");
         assert!(out.contains("site_id=1&amp;euid=2"), "{out}");
+    }
+
+    #[test]
+    fn illegal_xml_found_byte_by_byte_as_char_by_char() {
+        for text in [
+            "a\tb\r\nc",
+            "芯片\u{fffd}\u{fffd}",
+            "x\u{1}",
+            "\u{fffe}",
+            "y\u{ffff}z",
+            "\u{7f}é",
+        ] {
+            assert_eq!(
+                has_illegal_xml(text),
+                !text.chars().all(is_xml_char),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]
