@@ -154,6 +154,9 @@ fn parse_yaml(text: &str, first_line: usize) -> Result<Value, FrontMatterError> 
     if text.trim().is_empty() {
         return Ok(Value::Null);
     }
+    if let Some(map) = super::flat_yaml::parse(text) {
+        return Ok(Value::Object(map));
+    }
     serde_norway::from_str(text).map_err(|e| {
         let line = e
             .location()

@@ -8,6 +8,7 @@
 
 pub mod cache;
 pub mod dates;
+mod flat_yaml;
 pub mod frontmatter;
 pub mod markup;
 pub mod post;
