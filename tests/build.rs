@@ -388,6 +388,42 @@ fn bad_files_are_reported_and_the_rest_published() {
     assert_eq!(titles, ["jekyll-no-front", "Good"]);
 }
 
+#[test]
+fn a_repeated_id_is_reported_on_every_later_post_and_the_first_published() {
+    let site = Site::new();
+    site.post(
+        "a.md",
+        "---\ntitle: First\nid: 7\ndate: 2021-01-01\n---\nx\n",
+    )
+    .post(
+        "b.md",
+        "---\ntitle: Second\nid: 7\ndate: 2021-01-02\n---\nx\n",
+    )
+    .post(
+        "c.md",
+        "---\ntitle: Third\nid: 7\ndate: 2021-01-03\n---\nx\n",
+    )
+    .post(
+        "d.md",
+        "---\ntitle: Other\nid: 8\ndate: 2021-01-04\n---\nx\n",
+    );
+    let err = site.run(&["build"]).expect(1).stderr();
+    let posts = site.path().join("posts");
+    for later in ["b.md", "c.md"] {
+        let expected = format!(
+            "{}: id `7` is also used by `a.md`",
+            posts.join(later).display()
+        );
+        assert!(err.contains(&expected), "missing `{expected}` in:\n{err}");
+    }
+    let titles: Vec<String> = parse_feed(&site.out().join("rss.xml"))
+        .entries
+        .iter()
+        .map(|e| e.title.clone().unwrap().content)
+        .collect();
+    assert_eq!(titles, ["Other", "First"]);
+}
+
 /// Bad settings, missing keys (named with their table), a schedule that never fires and a
 /// feeds folder that cannot be made stop `build` and `check` alike, naming the key.
 #[test]

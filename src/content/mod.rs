@@ -15,6 +15,7 @@ pub mod post;
 pub mod walk;
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -163,27 +164,44 @@ pub fn read(
         );
     }
 
-    let mut scan = Scan::default();
-    let mut ids: HashMap<String, String> = HashMap::new();
-    for read in reads {
-        match read.outcome {
-            Ok(Outcome::Draft) => scan.drafts += 1,
-            Ok(Outcome::Post(post)) => {
-                if let Some(first) = ids.get(&post.id) {
-                    problems.push(Problem {
-                        file: read.candidate.path,
-                        line: None,
-                        message: format!(
-                            "id `{}` is also used by `{first}`; give each post its own `id`",
-                            post.id
-                        ),
-                    });
-                } else {
-                    ids.insert(post.id.clone(), post.source.clone());
-                    scan.posts.push(*post);
+    // Each id's first user, by path order; borrowed, as a scan of 100,000 posts is one.
+    let mut first_with_id: HashMap<&str, usize> = HashMap::with_capacity(reads.len());
+    let mut repeats: Vec<Option<usize>> = vec![None; reads.len()];
+    for (at, read) in reads.iter().enumerate() {
+        if let Ok(Outcome::Post(post)) = &read.outcome {
+            match first_with_id.entry(&post.id) {
+                Entry::Occupied(first) => repeats[at] = Some(*first.get()),
+                Entry::Vacant(slot) => {
+                    slot.insert(at);
                 }
             }
-            Err(problem) => problems.push(problem),
+        }
+    }
+    let sources: Vec<Option<String>> = repeats
+        .iter()
+        .map(|first| {
+            first.and_then(|first| match &reads[first].outcome {
+                Ok(Outcome::Post(post)) => Some(post.source.clone()),
+                _ => None,
+            })
+        })
+        .collect();
+    drop(first_with_id);
+    let mut scan = Scan::default();
+    scan.posts.reserve(reads.len());
+    for (read, first) in reads.into_iter().zip(sources) {
+        match (read.outcome, first) {
+            (Ok(Outcome::Draft), _) => scan.drafts += 1,
+            (Ok(Outcome::Post(post)), Some(first)) => problems.push(Problem {
+                file: read.candidate.path,
+                line: None,
+                message: format!(
+                    "id `{}` is also used by `{first}`; give each post its own `id`",
+                    post.id
+                ),
+            }),
+            (Ok(Outcome::Post(post)), None) => scan.posts.push(*post),
+            (Err(problem), _) => problems.push(problem),
         }
     }
     problems.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
