@@ -5,7 +5,8 @@
 
 Generates posts like the ones RSSHub-to-Hexo generators write (a blank line before `---`,
 RFC 2822 or zone-less dates, 3-level categories under ~20 top-level ones, 3-10 KB HTML or
-Markdown bodies with images), then times a cold build (empty feeds folder, no parse cache), a
+Markdown bodies with images), then times a cold build (empty feeds folder, no parse cache, the
+posts read once beforehand so both tools find them in the page cache; best of two), a
 rebuild with nothing changed (stops after the walk), a rebuild from the parse cache (the settled
 record removed) and a rebuild after one post is edited, and reports wall time and peak RSS of
 the tidings process for each. When `hugo` is installed, Hugo builds the same archive's feeds
@@ -123,9 +124,13 @@ def set_aside(folder):
         folder.rename(folder.with_name(f".old-{folder.name}-{time.time_ns()}"))
 
 
-def remove_set_aside(work):
-    for old in work.glob(".old-*"):
-        shutil.rmtree(old, ignore_errors=True)
+LEFT_FOR_LATER = []
+
+
+def warm_page_cache(folder):
+    for path in folder.rglob("*"):
+        if path.is_file():
+            path.read_bytes()
 
 
 def run(n, keep):
@@ -148,7 +153,15 @@ def run(n, keep):
     # The parse cache and the settled record trust no file changed in the seconds before a
     # pass; a freshly generated archive waits that out, as any real archive has.
     time.sleep(2.5)
-    cold = measure(args)
+    # Cold = no feeds and no parse cache, the posts in the page cache: read once here, as
+    # Hugo (run second, best of two) would otherwise find them there and tidings not.
+    warm_page_cache(posts)
+    colds = []
+    for _ in range(2):
+        set_aside(feeds)
+        shutil.rmtree(state, ignore_errors=True)
+        colds.append(measure(args))
+    cold = min(colds)
     settled = measure(args)
     settled = min(settled, measure(args))
     # The parse cache alone: the settled record gone (as after any change), every post
@@ -172,9 +185,10 @@ def run(n, keep):
     bench_hugo(work, posts, n, cold[0], settled[0])
     bench_run(work, posts, feeds, n)
     bench_serve(work, posts, feeds, n)
-    remove_set_aside(work)
+    # Removed when every figure is taken (see `set_aside`).
+    LEFT_FOR_LATER.extend(work.glob(".old-*"))
     if not keep:
-        shutil.rmtree(work)
+        LEFT_FOR_LATER.append(work)
 
 
 def bench_hugo(work, posts, n, cold, settled):
@@ -579,6 +593,8 @@ def main():
             run(n, args.keep)
         bench_chat()
         bench_email()
+        for folder in LEFT_FOR_LATER:
+            shutil.rmtree(folder, ignore_errors=True)
     if args.postgres:
         n = 10000
         posts = pathlib.Path(args.keep or tempfile.mkdtemp(prefix="tidings-bench-")) / f"posts-{n}"
