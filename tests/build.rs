@@ -380,11 +380,7 @@ fn bad_files_are_reported_and_the_rest_published() {
     ] {
         assert!(err.contains(&expected), "missing `{expected}` in:\n{err}");
     }
-    let titles: Vec<String> = parse_feed(&site.out().join("rss.xml"))
-        .entries
-        .iter()
-        .map(|e| e.title.clone().unwrap().content)
-        .collect();
+    let titles = feed_titles(&site.out().join("rss.xml"));
     assert_eq!(titles, ["jekyll-no-front", "Good"]);
 }
 
@@ -416,11 +412,7 @@ fn a_repeated_id_is_reported_on_every_later_post_and_the_first_published() {
         );
         assert!(err.contains(&expected), "missing `{expected}` in:\n{err}");
     }
-    let titles: Vec<String> = parse_feed(&site.out().join("rss.xml"))
-        .entries
-        .iter()
-        .map(|e| e.title.clone().unwrap().content)
-        .collect();
+    let titles = feed_titles(&site.out().join("rss.xml"));
     assert_eq!(titles, ["Other", "First"]);
 }
 
@@ -803,11 +795,7 @@ fn front_matter_urls_other_than_http_are_refused() {
         err.contains("`url` makes the post's link a `data:` URL"),
         "{err}"
     );
-    let titles: Vec<String> = parse_feed(&site.out().join("rss.xml"))
-        .entries
-        .iter()
-        .map(|e| e.title.clone().unwrap().content)
-        .collect();
+    let titles = feed_titles(&site.out().join("rss.xml"));
     assert_eq!(titles, ["Data", "Image"]);
     for file in files(&site.out()) {
         let text = std::fs::read_to_string(&file).unwrap_or_default();
@@ -832,11 +820,7 @@ fn flat_categories_are_separate_feeds() {
     );
     site.run(&["build"]).expect(0);
     for feed in ["categories/plugin/rss.xml", "categories/external/rss.xml"] {
-        let titles: Vec<String> = parse_feed(&site.out().join(feed))
-            .entries
-            .iter()
-            .map(|e| e.title.clone().unwrap().content)
-            .collect();
+        let titles = feed_titles(&site.out().join(feed));
         assert_eq!(titles, ["Forward"], "{feed}");
     }
     assert!(!site.out().join("categories/plugin/external").exists());
@@ -849,4 +833,13 @@ fn flat_categories_are_separate_feeds() {
         "{}",
         run.stderr()
     );
+}
+
+/// The item titles of a feed file, in feed order.
+fn feed_titles(path: &std::path::Path) -> Vec<String> {
+    parse_feed(path)
+        .entries
+        .iter()
+        .map(|e| e.title.clone().unwrap().content)
+        .collect()
 }
