@@ -162,6 +162,7 @@ pub fn read(
             &cache_entries(&reads),
             started_at,
         );
+        tracing::debug!(elapsed = ?started.elapsed(), "parse cache saved");
     }
 
     // Each id's first user, by path order; borrowed, as a scan of 100,000 posts is one.

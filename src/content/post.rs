@@ -155,7 +155,7 @@ pub fn interpret(
     )
     .and_then(|(key, v)| Some((key, image_text(v)?)))
     .and_then(|(key, img)| {
-        let joined = Url::parse(&url).ok()?.join(&img).ok()?;
+        let joined = url.join(&img).ok()?;
         if is_web(&joined) {
             Some(String::from(joined))
         } else {
@@ -176,7 +176,7 @@ pub fn interpret(
         format: src.format,
         hash: src.hash,
         title,
-        url,
+        url: String::from(url),
         published,
         updated,
         author: author(meta).or_else(|| settings.site.author.clone()),
@@ -240,10 +240,10 @@ fn post_url(
     meta: &Map<String, Value>,
     settings: &Settings,
     values: &PermalinkValues,
-) -> Result<String, FieldError> {
+) -> Result<Url, FieldError> {
     let (key, url) = post_url_unchecked(meta, settings, values)?;
     if is_web(&url) {
-        Ok(String::from(url))
+        Ok(url)
     } else {
         Err(field_error(
             key,
