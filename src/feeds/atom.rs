@@ -2,7 +2,8 @@
 //!
 //! The feed's id is its own URL; each entry's id is the post's stable `urn:uuid`. Summary and
 //! content carry `type="html"`. The image is an `enclosure` link, with its type when the URL
-//! names one.
+//! names one. Each entry is written once and spliced into every feed that lists it
+//! ([`splice`]).
 
 use atom_syndication::{
     Category, Content, Entry as AtomEntry, Feed, Generator, Link, Person, Text,
@@ -10,13 +11,48 @@ use atom_syndication::{
 
 use super::FeedDoc;
 use super::entry::{Entry, image_type};
+use super::splice::{self, Place};
 use crate::settings::Format;
 
-/// The feed as Atom bytes.
+/// Entries sit one level down, after the feed's own elements.
+const PLACE: Place = Place {
+    before: b"\n</feed>",
+    lead: b"",
+    separator: b"",
+    trail: b"",
+};
+
+/// The feed as Atom bytes, its entries spliced in (see [`splice`]).
 pub fn render(doc: &FeedDoc) -> Vec<u8> {
+    let skeleton = doc.link_stylesheet(write(&feed(doc), true), Format::Atom);
+    splice::splice(&skeleton, &PLACE, &doc.items(Format::Atom))
+}
+
+/// One entry's bytes, as [`render`] splices them in.
+pub fn item_bytes(item: &Entry) -> Vec<u8> {
+    let feed = Feed {
+        entries: vec![entry(item)],
+        ..Feed::default()
+    };
+    splice::cut(&write(&feed, false), b"\n  <entry>", b"</entry>")
+}
+
+fn write(feed: &Feed, declaration: bool) -> Vec<u8> {
+    feed.write_with_config(
+        Vec::with_capacity(16 * 1024),
+        atom_syndication::WriteConfig {
+            write_document_declaration: declaration,
+            indent_size: Some(2),
+        },
+    )
+    .expect("writing to memory cannot fail")
+}
+
+/// The feed without its entries.
+fn feed(doc: &FeedDoc) -> Feed {
     let site = &doc.settings.site;
     let self_url = doc.self_url(Format::Atom);
-    let feed = Feed {
+    Feed {
         title: Text::plain(doc.spec.title.clone()),
         id: self_url.clone(),
         updated: doc.spec.updated,
@@ -42,17 +78,8 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
         .collect(),
         subtitle: Some(Text::plain(doc.description())),
         lang: site.language.clone(),
-        entries: doc.entries.iter().map(|e| entry(e)).collect(),
         ..Feed::default()
-    };
-    feed.write_with_config(
-        Vec::with_capacity(64 * 1024),
-        atom_syndication::WriteConfig {
-            write_document_declaration: true,
-            indent_size: Some(2),
-        },
-    )
-    .expect("writing to memory cannot fail")
+    }
 }
 
 fn entry(entry: &Entry) -> AtomEntry {
@@ -105,5 +132,25 @@ fn link(href: &str, rel: &str, mime_type: Option<&str>) -> Link {
         rel: rel.to_owned(),
         mime_type: mime_type.map(str::to_owned),
         ..Link::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feeds::test_docs::{each_doc, whole};
+
+    /// Spliced feeds are the bytes the writer gives for the whole feed.
+    #[test]
+    fn a_spliced_feed_is_the_whole_written_feed() {
+        each_doc(|doc, format| {
+            if format != Format::Atom {
+                return;
+            }
+            let mut feed = feed(doc);
+            feed.entries = doc.entries.iter().map(|e| entry(e)).collect();
+            let expected = doc.link_stylesheet(write(&feed, true), Format::Atom);
+            whole(&render(doc), &expected);
+        });
     }
 }

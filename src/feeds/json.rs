@@ -2,12 +2,28 @@
 //!
 //! The wire structs here are the format's, not our model's, so a change to `Post` cannot
 //! change the feed by accident. Field order is fixed by the structs, so output is stable.
+//! Each item is written once and spliced into every feed that lists it ([`splice`]).
 
 use serde::Serialize;
 
 use super::FeedDoc;
 use super::entry::Entry;
+use super::splice::{self, Place};
 use crate::settings::Format;
+
+/// Items are the last member of the feed object, a list two levels in.
+const PLACE: Place = Place {
+    before: b"]\n}",
+    lead: b"\n",
+    separator: b",\n",
+    trail: b"\n  ",
+};
+
+/// A document holding one item at the depth a feed holds it.
+#[derive(Serialize)]
+struct Alone<'a> {
+    items: [Item<'a>; 1],
+}
 
 #[derive(Serialize)]
 struct JsonFeed<'a> {
@@ -56,16 +72,34 @@ struct Item<'a> {
     tags: Vec<String>,
 }
 
-/// The feed as JSON Feed bytes.
+/// The feed as JSON Feed bytes, its items spliced in (see [`splice`]).
 pub fn render(doc: &FeedDoc) -> Vec<u8> {
-    let site = &doc.settings.site;
     let description = doc.description();
-    let feed = JsonFeed {
+    let feed = feed(doc, &description);
+    let skeleton = serde_json::to_vec_pretty(&feed).expect("plain structs always serialize");
+    let mut bytes = splice::splice(&skeleton, &PLACE, &doc.items(Format::Json));
+    bytes.push(b'\n');
+    bytes
+}
+
+/// One item's bytes, as [`render`] splices them in.
+pub fn item_bytes(entry: &Entry) -> Vec<u8> {
+    let alone = Alone {
+        items: [item(entry)],
+    };
+    let doc = serde_json::to_vec_pretty(&alone).expect("plain structs always serialize");
+    splice::cut(&doc, b"    {", b"    }")
+}
+
+/// The feed without its items.
+fn feed<'a>(doc: &'a FeedDoc, description: &'a str) -> JsonFeed<'a> {
+    let site = &doc.settings.site;
+    JsonFeed {
         version: "https://jsonfeed.org/version/1.1",
         title: &doc.spec.title,
         home_page_url: site.url.to_string(),
         feed_url: doc.self_url(Format::Json),
-        description: &description,
+        description,
         language: site.language.as_deref(),
         authors: site
             .author
@@ -83,11 +117,8 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
                 url: hub.as_str(),
             })
             .collect(),
-        items: doc.entries.iter().map(|e| item(e)).collect(),
-    };
-    let mut bytes = serde_json::to_vec_pretty(&feed).expect("plain structs always serialize");
-    bytes.push(b'\n');
-    bytes
+        items: Vec::new(),
+    }
 }
 
 fn item<'a>(entry: &'a Entry) -> Item<'a> {
@@ -115,5 +146,27 @@ fn item<'a>(entry: &'a Entry) -> Item<'a> {
             .into_iter()
             .collect(),
         tags,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feeds::test_docs::{each_doc, whole};
+
+    /// Spliced feeds are the bytes the writer gives for the whole feed.
+    #[test]
+    fn a_spliced_feed_is_the_whole_written_feed() {
+        each_doc(|doc, format| {
+            if format != Format::Json {
+                return;
+            }
+            let description = doc.description();
+            let mut feed = feed(doc, &description);
+            feed.items = doc.entries.iter().map(|e| item(e)).collect();
+            let mut expected = serde_json::to_vec_pretty(&feed).unwrap();
+            expected.push(b'\n');
+            whole(&render(doc), &expected);
+        });
     }
 }

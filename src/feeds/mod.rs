@@ -13,8 +13,12 @@ pub mod opml;
 pub mod output;
 pub mod plan;
 pub mod rss;
+pub mod splice;
 pub mod stylesheet;
+#[cfg(test)]
+mod test_docs;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -85,6 +89,9 @@ pub struct OutputError {
 pub struct FeedDoc<'a> {
     pub spec: &'a FeedSpec,
     pub entries: Vec<&'a Entry<'a>>,
+    /// Each entry's bytes in the format being written, when they were written beforehand
+    /// (for a post that several feeds list).
+    pub written: Vec<Option<&'a [u8]>>,
     pub settings: &'a Settings,
 }
 
@@ -92,6 +99,29 @@ impl FeedDoc<'_> {
     /// The public URL of this feed in `format`.
     pub fn self_url(&self, format: Format) -> String {
         feed_url(self.settings, self.spec, format)
+    }
+
+    /// Every item's bytes in `format`: written once before for a post that several feeds
+    /// list, written now for a post that only this one does.
+    pub fn items(&self, format: Format) -> Vec<Cow<'_, [u8]>> {
+        self.entries
+            .iter()
+            .zip(&self.written)
+            .map(|(entry, written)| match written {
+                Some(bytes) => Cow::Borrowed(*bytes),
+                None => Cow::Owned(item_bytes(entry, format)),
+            })
+            .collect()
+    }
+
+    /// `bytes` with the instruction naming the feeds' stylesheet, when there is one and the
+    /// format is XML.
+    pub fn link_stylesheet(&self, bytes: Vec<u8>, format: Format) -> Vec<u8> {
+        if self.settings.feeds.stylesheet && format != Format::Json {
+            stylesheet::link(bytes, self.spec.dir.len())
+        } else {
+            bytes
+        }
     }
 
     /// The feed's description: the site's, or its title when the site has none.
@@ -114,6 +144,15 @@ pub fn feed_url(settings: &Settings, spec: &FeedSpec, format: Format) -> String 
     }
     url.push_str(format.file_name());
     url
+}
+
+/// One item in `format`, as the format's writer puts it in a feed.
+fn item_bytes(entry: &Entry, format: Format) -> Vec<u8> {
+    match format {
+        Format::Rss => rss::item_bytes(entry),
+        Format::Atom => atom::item_bytes(entry),
+        Format::Json => json::item_bytes(entry),
+    }
 }
 
 /// Builds every feed of the site from `posts`. With `full`, every feed is rendered and
@@ -149,18 +188,17 @@ pub fn build(
         return Ok(report);
     }
 
-    // Each listed post is rendered once, however many feeds list it.
-    let mut listed: Vec<usize> = plan
-        .feeds
-        .iter()
-        .flat_map(|f| f.items.iter().copied())
-        .collect();
-    listed.sort_unstable();
-    listed.dedup();
+    // Each listed post is cleaned once, however many feeds list it.
+    let mut lists = vec![0u32; posts.len()];
+    for &i in plan.feeds.iter().flat_map(|f| &f.items) {
+        lists[i] = lists[i].saturating_add(1);
+    }
+    let listed: Vec<usize> = (0..posts.len()).filter(|&i| lists[i] > 0).collect();
     let prepared: Vec<(Entry, Option<Problem>)> = listed
         .par_iter()
         .map(|&i| entry::prepare(&posts[i], settings))
         .collect();
+    tracing::debug!(entries = prepared.len(), elapsed = ?started.elapsed(), "prepared");
     let mut slot = vec![usize::MAX; posts.len()];
     for (position, &i) in listed.iter().enumerate() {
         slot[i] = position;
@@ -171,41 +209,46 @@ pub fn build(
         report.problems.extend(problem);
     }
 
-    let results: Vec<Result<FileWritten, OutputError>> = plan
-        .feeds
-        .par_iter()
-        .flat_map_iter(|spec| {
-            let doc = FeedDoc {
-                spec,
-                entries: spec.items.iter().map(|&i| &entries[slot[i]]).collect(),
-                settings,
-            };
-            let dir = feed_dir(root, spec);
-            settings
-                .feeds
-                .formats
-                .iter()
-                .map(|&format| {
-                    let bytes = match format {
-                        Format::Rss => rss::render(&doc),
-                        Format::Atom => atom::render(&doc),
-                        Format::Json => json::render(&doc),
-                    };
-                    let bytes = if settings.feeds.stylesheet && format != Format::Json {
-                        stylesheet::link(bytes, spec.dir.len())
-                    } else {
-                        bytes
-                    };
-                    write(dir.join(format.file_name()), &bytes, dry_run).map(|(path, written)| {
-                        // Only a changed feed is pinged to WebSub hubs, so only it needs its URL.
-                        let url = matches!(written, Written::Changed)
-                            .then(|| feed_url(settings, spec, format));
-                        (path, written, url)
-                    })
+    // One format at a time: a post that several feeds list is written once for all of them,
+    // and only one format's copies are held at once.
+    let mut results: Vec<Result<FileWritten, OutputError>> = Vec::new();
+    for &format in &settings.feeds.formats {
+        let written: Vec<Option<Vec<u8>>> = listed
+            .par_iter()
+            .zip(&entries)
+            .map(|(&i, entry)| (lists[i] > 1).then(|| item_bytes(entry, format)))
+            .collect();
+        let files: Vec<_> = plan
+            .feeds
+            .par_iter()
+            .map(|spec| {
+                let doc = FeedDoc {
+                    spec,
+                    entries: spec.items.iter().map(|&i| &entries[slot[i]]).collect(),
+                    written: spec
+                        .items
+                        .iter()
+                        .map(|&i| written[slot[i]].as_deref())
+                        .collect(),
+                    settings,
+                };
+                let bytes = match format {
+                    Format::Rss => rss::render(&doc),
+                    Format::Atom => atom::render(&doc),
+                    Format::Json => json::render(&doc),
+                };
+                let path = feed_dir(root, spec).join(format.file_name());
+                write(path, &bytes, dry_run).map(|(path, written)| {
+                    // Only a changed feed is pinged to WebSub hubs, so only it needs its URL.
+                    let url = matches!(written, Written::Changed)
+                        .then(|| feed_url(settings, spec, format));
+                    (path, written, url)
                 })
-                .collect::<Vec<_>>()
-        })
-        .collect();
+            })
+            .collect();
+        results.extend(files);
+    }
+    tracing::debug!(elapsed = ?started.elapsed(), "rendered and written");
 
     let first_format = settings.feeds.formats[0];
     let opml = opml::render(&plan.feeds, settings, |spec| {

@@ -4,6 +4,7 @@
 //! Dates are RFC 822 with a numeric offset; the channel's `lastBuildDate` is its newest
 //! item's date, never the build time, so an unchanged site gives unchanged bytes. Images go
 //! in `media:thumbnail` (an `enclosure` would need a byte length we do not know).
+//! Each item is written once and spliced into every feed that lists it ([`splice`]).
 
 use std::collections::BTreeMap;
 
@@ -14,12 +15,57 @@ use rss::{Category, Channel, Guid, Item};
 
 use super::FeedDoc;
 use super::entry::Entry;
+use super::splice::{self, Place};
 use crate::settings::Format;
 
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
+/// Declared by the writer when an item has `content:encoded`.
+const CONTENT_NS: &str = "http://purl.org/rss/1.0/modules/content/";
 
-/// The feed as RSS 2.0 bytes.
+/// Items sit two levels down (`rss` > `channel` > `item`), after the channel's own elements.
+const PLACE: Place = Place {
+    before: b"\n  </channel>",
+    lead: b"",
+    separator: b"",
+    trail: b"",
+};
+
+/// The feed as RSS 2.0 bytes, its items spliced in (see [`splice`]).
 pub fn render(doc: &FeedDoc) -> Vec<u8> {
+    let mut channel = channel(doc);
+    // Namespaces the writer declares for the items it is not given here.
+    if doc.entries.iter().any(|e| e.content_html.is_some()) {
+        channel
+            .namespaces
+            .insert("content".into(), CONTENT_NS.into());
+    }
+    if doc.entries.iter().any(|e| e.post.author.is_some()) {
+        channel
+            .namespaces
+            .insert("dc".into(), rss::extension::dublincore::NAMESPACE.into());
+    }
+    let skeleton = write(&channel);
+    let skeleton = doc.link_stylesheet(skeleton, Format::Rss);
+    splice::splice(&skeleton, &PLACE, &doc.items(Format::Rss))
+}
+
+/// One item's bytes, as [`render`] splices them in.
+pub fn item_bytes(entry: &Entry) -> Vec<u8> {
+    let channel = Channel {
+        items: vec![item(entry)],
+        ..Channel::default()
+    };
+    splice::cut(&write(&channel), b"\n    <item>", b"</item>")
+}
+
+fn write(channel: &Channel) -> Vec<u8> {
+    channel
+        .pretty_write_to(Vec::with_capacity(16 * 1024), b' ', 2)
+        .expect("writing to memory cannot fail")
+}
+
+/// The channel without its items.
+fn channel(doc: &FeedDoc) -> Channel {
     let site = &doc.settings.site;
     let updated = doc.spec.updated.to_rfc2822();
     let mut channel = Channel {
@@ -44,15 +90,12 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
             }))
             .collect(),
         }),
-        items: doc.entries.iter().map(|e| item(e)).collect(),
         ..Channel::default()
     };
     if doc.entries.iter().any(|e| e.post.image.is_some()) {
         channel.namespaces.insert("media".into(), MEDIA_NS.into());
     }
     channel
-        .pretty_write_to(Vec::with_capacity(64 * 1024), b' ', 2)
-        .expect("writing to memory cannot fail")
 }
 
 fn item(entry: &Entry) -> Item {
@@ -98,5 +141,25 @@ fn item(entry: &Entry) -> Item {
         }),
         extensions,
         ..Item::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feeds::test_docs::{each_doc, whole};
+
+    /// Spliced feeds are the bytes the writer gives for the whole channel.
+    #[test]
+    fn a_spliced_feed_is_the_whole_written_feed() {
+        each_doc(|doc, format| {
+            if format != Format::Rss {
+                return;
+            }
+            let mut channel = channel(doc);
+            channel.items = doc.entries.iter().map(|e| item(e)).collect();
+            let expected = doc.link_stylesheet(write(&channel), Format::Rss);
+            whole(&render(doc), &expected);
+        });
     }
 }
