@@ -5,9 +5,10 @@
 //! of `新媒体/趣头条/分类`. A category exists while any post (published or scheduled) names
 //! it; a feed whose posts are all scheduled is empty but present.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, FixedOffset, Utc};
+use rayon::slice::ParallelSliceMut;
 
 use crate::model::Post;
 use crate::settings::Settings;
@@ -52,11 +53,13 @@ pub fn plan(posts: &[Post], settings: &Settings, now: DateTime<Utc>) -> Plan {
     let mut order: Vec<usize> = (0..posts.len())
         .filter(|&i| posts[i].published <= now)
         .collect();
-    order.sort_by(|&a, &b| {
+    // Ids are unique, so the order is total and an unstable (parallel) sort is exact.
+    order.par_sort_unstable_by(|&a, &b| {
         posts[b]
             .published
             .cmp(&posts[a].published)
             .then_with(|| posts[a].id.cmp(&posts[b].id))
+            .then(a.cmp(&b))
     });
     let site_updated = order
         .iter()
@@ -151,22 +154,37 @@ fn group<'p>(
     limit: usize,
     keys: impl Fn(&'p Post) -> Vec<&'p [String]>,
 ) -> BTreeMap<&'p [String], (Vec<usize>, usize)> {
-    let mut groups: BTreeMap<&[String], (Vec<usize>, usize)> = BTreeMap::new();
-    for post in posts {
-        for key in keys(post) {
-            groups.entry(key).or_default();
-        }
-    }
+    // Each post's keys are looked up once, by hash: a plan of 100,000 posts has 300,000 of
+    // them, and a walk down a tree of name comparisons for each, twice, was most of its time.
+    let mut index: HashMap<&[String], usize> = HashMap::new();
+    let mut groups: Vec<(Vec<usize>, usize)> = Vec::new();
+    let member_of: Vec<Vec<usize>> = posts
+        .iter()
+        .map(|post| {
+            keys(post)
+                .into_iter()
+                .map(|key| {
+                    *index.entry(key).or_insert_with(|| {
+                        groups.push((Vec::new(), 0));
+                        groups.len() - 1
+                    })
+                })
+                .collect()
+        })
+        .collect();
     for &i in order {
-        for key in keys(&posts[i]) {
-            let (items, total) = groups.get_mut(key).expect("every key was added above");
+        for &g in &member_of[i] {
+            let (items, total) = &mut groups[g];
             *total += 1;
             if items.len() < limit {
                 items.push(i);
             }
         }
     }
-    groups
+    index
+        .into_iter()
+        .map(|(key, g)| (key, std::mem::take(&mut groups[g])))
+        .collect()
 }
 
 /// Folder segments for each key (in the map's order, so parents come before children):
