@@ -4,15 +4,17 @@
 //! bodies pass through as written. Template syntax (`{{ … }}`, `{% … %}`, Hugo shortcodes)
 //! is left untouched: it is the site generator's business, and guessing at it would lose text.
 
+use std::borrow::Cow;
+
 use pulldown_cmark::{Options, Parser, html};
 
 use crate::model::BodyFormat;
 
-/// Renders a body to HTML.
-pub fn to_html(body: &str, format: BodyFormat) -> String {
+/// Renders a body to HTML (an HTML body is its own).
+pub fn to_html(body: &str, format: BodyFormat) -> Cow<'_, str> {
     match format {
-        BodyFormat::Html => body.to_owned(),
-        BodyFormat::Markdown => markdown_to_html(body),
+        BodyFormat::Html => Cow::Borrowed(body),
+        BodyFormat::Markdown => Cow::Owned(markdown_to_html(body)),
     }
 }
 

@@ -57,11 +57,6 @@ pub fn prepare<'p>(post: &'p Post, settings: &Settings) -> (Entry<'p>, Option<Pr
     } else {
         (String::new(), None)
     };
-    let body = match strip_illegal_xml(&body) {
-        std::borrow::Cow::Borrowed(_) => body,
-        std::borrow::Cow::Owned(stripped) => stripped,
-    };
-
     let limit = settings.feeds.summary_length;
     let content = (settings.feeds.content == ContentMode::Full)
         .then(|| clean_for_feed(&markup::to_html(&body, post.format), &base, limit));
@@ -70,15 +65,17 @@ pub fn prepare<'p>(post: &'p Post, settings: &Settings) -> (Entry<'p>, Option<Pr
         .summary
         .as_deref()
         .map(markup::markdown_to_html)
-        .or_else(|| before_more(&body).map(|head| markup::to_html(head, post.format)))
+        .or_else(|| before_more(&body).map(|head| markup::to_html(head, post.format).into_owned()))
         .map(|html| clean_for_feed(&html, &base, usize::MAX));
     let (summary_html, summary_text) = match written_summary {
         Some(cleaned) => (cleaned.html, cleaned.text),
         None => {
             let text = match &content {
                 Some(cleaned) => cut(&cleaned.text, limit),
+                // Read from the raw body, so characters XML forbids are taken out here (the
+                // cleaned HTML has had them taken out, those from entities included).
                 None => cut(
-                    &visible_text(&markup::to_html(&body, post.format), limit),
+                    &strip_illegal_xml(&visible_text(&markup::to_html(&body, post.format), limit)),
                     limit,
                 ),
             };
