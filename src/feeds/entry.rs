@@ -57,6 +57,12 @@ pub fn prepare<'p>(post: &'p Post, settings: &Settings) -> (Entry<'p>, Option<Pr
     } else {
         (String::new(), None)
     };
+    // Characters XML forbids go before the body is rendered: Markdown reads a line holding
+    // only a form feed as text, not as the blank line its author saw.
+    let body = match strip_illegal_xml(&body) {
+        std::borrow::Cow::Borrowed(_) => body,
+        std::borrow::Cow::Owned(stripped) => stripped,
+    };
     let limit = settings.feeds.summary_length;
     let content = (settings.feeds.content == ContentMode::Full)
         .then(|| clean_for_feed(&markup::to_html(&body, post.format), &base, limit));
@@ -72,8 +78,7 @@ pub fn prepare<'p>(post: &'p Post, settings: &Settings) -> (Entry<'p>, Option<Pr
         None => {
             let text = match &content {
                 Some(cleaned) => cut(&cleaned.text, limit),
-                // Read from the raw body, so characters XML forbids are taken out here (the
-                // cleaned HTML has had them taken out, those from entities included).
+                // Entities in the raw body may still decode to characters XML forbids.
                 None => cut(
                     &strip_illegal_xml(&visible_text(&markup::to_html(&body, post.format), limit)),
                     limit,
@@ -120,6 +125,36 @@ mod tests {
         assert_eq!(guid(&a, "x.md"), guid(&a, "x.md"));
         assert_ne!(guid(&a, "x.md"), guid(&b, "x.md"));
         assert!(guid(&a, "x.md").starts_with("urn:uuid:"));
+    }
+
+    #[test]
+    fn a_line_of_only_a_form_feed_still_ends_a_paragraph() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("posts")).unwrap();
+        let file = dir.path().join("posts/a.md");
+        std::fs::write(&file, "---\ntitle: A\n---\nOne.\n\u{c}\nTwo.\n").unwrap();
+        let text =
+            "[site]\ntitle = \"T\"\nurl = \"https://example.org/\"\n[content]\ndir = \"posts\"\n";
+        let settings = Settings::parse(text, std::path::Path::new("s.toml"), dir.path()).unwrap();
+        let post = Post {
+            id: "a.md".into(),
+            source: "a.md".into(),
+            file,
+            format: crate::model::BodyFormat::Markdown,
+            hash: 0,
+            title: "A".into(),
+            url: "https://example.org/a/".into(),
+            published: chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap(),
+            updated: None,
+            author: None,
+            categories: Vec::new(),
+            tags: Vec::new(),
+            image: None,
+            summary: None,
+        };
+        let (entry, problem) = prepare(&post, &settings);
+        assert!(problem.is_none());
+        assert_eq!(entry.content_html.unwrap(), "<p>One.</p>\n<p>Two.</p>\n");
     }
 
     #[test]
