@@ -177,38 +177,41 @@ impl Permalink {
         while out.contains("//") {
             out = out.replace("//", "/");
         }
-        out.trim_start_matches('/').to_owned()
+        match out.strip_prefix('/') {
+            Some(_) => out.trim_start_matches('/').to_owned(),
+            None => out,
+        }
     }
 }
 
 fn push_token(out: &mut String, token: Token, v: &PermalinkValues) {
+    use std::fmt::Write;
     let d = &v.date;
-    let text = match token {
-        Token::Year => format!("{:04}", d.year()),
-        Token::Month => format!("{:02}", d.month()),
-        Token::Day => format!("{:02}", d.day()),
-        Token::IMonth => d.month().to_string(),
-        Token::IDay => d.day().to_string(),
-        Token::Hour => format!("{:02}", d.hour()),
-        Token::Minute => format!("{:02}", d.minute()),
-        Token::Second => format!("{:02}", d.second()),
+    // Written straight into the path: a scan renders one permalink per post.
+    let _ = match token {
+        Token::Year => write!(out, "{:04}", d.year()),
+        Token::Month => write!(out, "{:02}", d.month()),
+        Token::Day => write!(out, "{:02}", d.day()),
+        Token::IMonth => write!(out, "{}", d.month()),
+        Token::IDay => write!(out, "{}", d.day()),
+        Token::Hour => write!(out, "{:02}", d.hour()),
+        Token::Minute => write!(out, "{:02}", d.minute()),
+        Token::Second => write!(out, "{:02}", d.second()),
+        Token::YDay => write!(out, "{:03}", d.ordinal()),
         Token::Title => return push_path(out, v.title.split('/')),
-        Token::Name => encode_segment(v.name),
-        Token::Category if v.category.is_empty() => "uncategorized".into(),
+        Token::Category if v.category.is_empty() => return out.push_str("uncategorized"),
         Token::Category => return push_path(out, v.category.iter().map(String::as_str)),
-        Token::Id => encode_segment(v.id),
-        Token::YDay => format!("{:03}", d.ordinal()),
-        Token::Slug => encode_segment(v.name),
-        Token::Section => encode_segment(v.section),
-        Token::BaseName => encode_segment(v.base_name),
         // Jekyll writes categories in lower case in links.
         Token::Categories => {
             let lower: Vec<String> = v.categories.iter().map(|c| c.to_lowercase()).collect();
             return push_path(out, lower.iter().map(String::as_str));
         }
-        Token::OutputExt => ".html".into(),
+        Token::Name | Token::Slug => return push_segment(out, v.name),
+        Token::Id => return push_segment(out, v.id),
+        Token::Section => return push_segment(out, v.section),
+        Token::BaseName => return push_segment(out, v.base_name),
+        Token::OutputExt => return out.push_str(".html"),
     };
-    out.push_str(&text);
 }
 
 fn push_path<'a>(out: &mut String, segments: impl Iterator<Item = &'a str>) {
@@ -216,8 +219,13 @@ fn push_path<'a>(out: &mut String, segments: impl Iterator<Item = &'a str>) {
         if i > 0 {
             out.push('/');
         }
-        out.push_str(&encode_segment(segment));
+        push_segment(out, segment);
     }
+}
+
+/// [`encode_segment`] without a string of its own.
+fn push_segment(out: &mut String, segment: &str) {
+    out.extend(utf8_percent_encode(segment, SEGMENT));
 }
 
 #[cfg(test)]
