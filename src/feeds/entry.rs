@@ -136,22 +136,8 @@ mod tests {
         let text =
             "[site]\ntitle = \"T\"\nurl = \"https://example.org/\"\n[content]\ndir = \"posts\"\n";
         let settings = Settings::parse(text, std::path::Path::new("s.toml"), dir.path()).unwrap();
-        let post = Post {
-            id: "a.md".into(),
-            source: "a.md".into(),
-            file,
-            format: crate::model::BodyFormat::Markdown,
-            hash: 0,
-            title: "A".into(),
-            url: "https://example.org/a/".into(),
-            published: chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap(),
-            updated: None,
-            author: None,
-            categories: Vec::new(),
-            tags: Vec::new(),
-            image: None,
-            summary: None,
-        };
+        let mut post = crate::feeds::test_docs::post(1);
+        post.file = file;
         let (entry, problem) = prepare(&post, &settings);
         assert!(problem.is_none());
         assert_eq!(entry.content_html.unwrap(), "<p>One.</p>\n<p>Two.</p>\n");

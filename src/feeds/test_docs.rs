@@ -26,8 +26,9 @@ fn date(text: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(text).unwrap()
 }
 
-fn posts() -> Vec<Post> {
-    let post = |n: usize| Post {
+/// A plain post (Markdown, no author, image, categories or tags), its title needing escapes.
+pub fn post(n: usize) -> Post {
+    Post {
         id: format!("p{n}.md"),
         source: format!("p{n}.md"),
         file: format!("posts/p{n}.md").into(),
@@ -42,7 +43,10 @@ fn posts() -> Vec<Post> {
         tags: Vec::new(),
         image: None,
         summary: None,
-    };
+    }
+}
+
+fn posts() -> Vec<Post> {
     let mut rich = post(1);
     rich.author = Some("Ann <ann@example.org>".into());
     rich.categories = vec![vec!["新闻".into(), "科技".into()]];
