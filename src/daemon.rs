@@ -77,10 +77,7 @@ impl Publisher {
         let poll = store
             .is_shared()
             .then(|| store::nodes::POLL.min(store::nodes::heartbeat_every(settings.lease)));
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| StartError::Transport(e.to_string()))?;
+        let client = notify::http::client().map_err(StartError::Transport)?;
         let lanes = lanes(&settings, &client)?;
         Ok(Publisher {
             shared: deliver::Shared {

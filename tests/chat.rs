@@ -169,7 +169,8 @@ fn discord_digest_fits_embed_limits_and_honours_json_retry_after() {
                 .into(),
         )],
         discord_contract,
-    );
+    )
+    .succeeding_with(r#"{"id": "1180000000000000001", "type": 0}"#);
     let site = site(&format!(
         "[notifiers.guild]\ntype = \"discord\"\nurl = \"{}\"\nmode = \"digest\"\nschedule = \"* * * * * *\"",
         receiver.url
@@ -272,7 +273,8 @@ fn telegram_html_messages_and_ok_false_answers() {
             Reply::Json(429, r#"{"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}}"#.into()),
         ],
         telegram_contract,
-    );
+    )
+    .succeeding_with(r#"{"ok": true, "result": {"message_id": 1}}"#);
     let site = site(&telegram_notifier(&receiver.base));
     site.post("p1.md", post(1, "<script> & \"quotes\""));
     let run = site.run(&["run", "--once"]);
@@ -429,7 +431,8 @@ fn dingtalk_signs_each_attempt_and_reads_errcode_in_200() {
             Reply::Json(200, r#"{"errcode": 0, "errmsg": "ok"}"#.into()),
         ],
         dingtalk_contract,
-    );
+    )
+    .succeeding_with(r#"{"errcode": 0, "errmsg": "ok"}"#);
     let site = site(&format!(
         "[notifiers.robot]\ntype = \"dingtalk\"\nurl = \"{}?access_token=robot-token\"\nsecret = \"{DINGTALK_SECRET}\"\n\
          [notifiers.wrong]\ntype = \"dingtalk\"\nurl = \"{}?access_token=robot-token\"\nsecret = \"SECwrong\"",
@@ -513,7 +516,8 @@ fn feishu_contract(request: &Request) -> Option<Reply> {
 
 #[test]
 fn feishu_signs_in_the_body_and_treats_code_as_the_verdict() {
-    let receiver = Receiver::enforcing(vec![], feishu_contract);
+    let receiver = Receiver::enforcing(vec![], feishu_contract)
+        .succeeding_with(r#"{"code": 0, "data": {}, "msg": "success"}"#);
     let site = site(&format!(
         "[notifiers.lark]\ntype = \"feishu\"\nurl = \"{}\"\nsecret = \"{FEISHU_SECRET}\"\n\
          [notifiers.unsigned]\ntype = \"feishu\"\nurl = \"{}\"",
@@ -565,7 +569,8 @@ fn wecom_counts_bytes_and_retries_on_45009() {
             r#"{"errcode": 45009, "errmsg": "api freq out of limit"}"#.into(),
         )],
         wecom_contract,
-    );
+    )
+    .succeeding_with(r#"{"errcode": 0, "errmsg": "ok"}"#);
     let site = site(&format!(
         "[notifiers.work]\ntype = \"wecom\"\nurl = \"{}?key=k\"\nmode = \"digest\"\nschedule = \"* * * * * *\"",
         receiver.url
@@ -657,7 +662,8 @@ fn matrix_retries_reuse_the_transaction_id() {
     let receiver = Receiver::enforcing(
         vec![Reply::Json(429, r#"{"errcode": "M_LIMIT_EXCEEDED", "error": "Too many requests", "retry_after_ms": 200}"#.into())],
         matrix_contract,
-    );
+    )
+    .succeeding_with(r#"{"event_id": "$YUwRidLecu:example.org"}"#);
     let site = site(&format!(
         "[notifiers.room]\ntype = \"matrix\"\nhomeserver = \"{}\"\nroom_id = \"!room:example.org\"\ntoken = \"matrix-token\"",
         receiver.base

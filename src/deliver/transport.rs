@@ -33,6 +33,8 @@ pub struct WebhookTransport {
     pub client: reqwest::Client,
     pub hook: Webhook,
     pub timeout: Duration,
+    /// The settings key of its address, for errors (`notifiers.<name>.url`).
+    pub key: String,
 }
 
 impl Transport for WebhookTransport {
@@ -40,6 +42,7 @@ impl Transport for WebhookTransport {
         Box::pin(webhook::send(
             &self.client,
             &self.hook,
+            &self.key,
             self.timeout,
             message_id,
             body,
@@ -57,6 +60,8 @@ pub struct ChatTransport {
     pub client: reqwest::Client,
     pub chat: Chat,
     pub timeout: Duration,
+    /// The settings key of its address, for errors.
+    pub key: String,
 }
 
 impl Transport for ChatTransport {
@@ -64,6 +69,7 @@ impl Transport for ChatTransport {
         Box::pin(notify::send_chat(
             &self.client,
             &self.chat,
+            &self.key,
             self.timeout,
             message_id,
             body,
@@ -137,11 +143,17 @@ pub fn for_notifier(
             client,
             hook: hook.clone(),
             timeout,
+            key: format!("notifiers.{}.url", notifier.name),
         }),
         NotifierKind::Chat(chat) => Arc::new(ChatTransport {
             client,
             chat: chat.clone(),
             timeout,
+            key: format!(
+                "notifiers.{}.{}",
+                notifier.name,
+                chat.platform.address_key()
+            ),
         }),
         NotifierKind::Hub(hub) => Arc::new(HubTransport {
             client,

@@ -85,36 +85,52 @@ impl Contract for DingTalk {
     }
 
     fn classify(&self, answer: &http::Answer) -> Outcome {
-        app_code(answer, "errcode", "errmsg", |code| match code {
-            // Sending too fast: the robot is throttled for ten minutes.
-            130101 => Some(Some(Duration::from_secs(600))),
-            -1 => Some(None), // system busy
-            _ => None,
-        })
+        app_code(
+            answer,
+            "DingTalk",
+            &["errcode"],
+            "errmsg",
+            |code| match code {
+                // Sending too fast: the robot is throttled for ten minutes.
+                130101 => Some(Some(Duration::from_secs(600))),
+                -1 => Some(None), // system busy
+                _ => None,
+            },
+        )
     }
 }
 
-/// Reads a platform's `{code, message}` verdict inside an HTTP answer. `transient` maps a
-/// non-zero code to `Some(wait)` when retrying can help, `None` when it cannot.
+/// Reads a platform's `{code, message}` verdict inside an HTTP answer: success is the code
+/// present and 0 (`code_keys` are the names it may go by, first found wins). `transient`
+/// maps a non-zero code to `Some(wait)` when retrying can help, `None` when it cannot. A
+/// success status without a readable code is not taken as sent: the message may not have
+/// arrived, so it is tried again.
 pub fn app_code(
     answer: &http::Answer,
-    code_key: &str,
+    platform: &str,
+    code_keys: &[&str],
     message_key: &str,
     transient: impl Fn(i64) -> Option<Option<Duration>>,
 ) -> Outcome {
-    let Ok(body) = serde_json::from_str::<serde_json::Value>(&answer.body) else {
-        return super::classify(
-            answer.status,
-            answer.retry_after,
-            &http::snippet(&answer.body),
-        );
+    let body = answer.json();
+    let found = body.as_ref().and_then(|body| {
+        code_keys
+            .iter()
+            .find_map(|key| body.get(*key).filter(|v| !v.is_null()).map(|v| (*key, v)))
+    });
+    let Some((code_key, code_value)) = found else {
+        return match answer.is_success() {
+            true => answer.unreadable(platform, &format!("`{}`", code_keys[0])),
+            false => super::classify(
+                answer.status,
+                answer.retry_after,
+                &http::snippet(&answer.body),
+            ),
+        };
     };
-    // A code that is there but is no integer we know (a float, a string, 2^64-1) is a
-    // failure we cannot read, never a success.
-    let code = match &body[code_key] {
-        serde_json::Value::Null => 0,
-        value => value.as_i64().unwrap_or(i64::MIN),
-    };
+    // A code that is no integer we know (a float, a string, 2^64-1) is a failure we cannot
+    // read, never a success.
+    let code = code_value.as_i64().unwrap_or(i64::MIN);
     if code == 0 {
         return super::classify(
             answer.status,
@@ -122,10 +138,13 @@ pub fn app_code(
             &http::snippet(&answer.body),
         );
     }
+    let message = body
+        .as_ref()
+        .and_then(|b| b[message_key].as_str())
+        .unwrap_or("no message");
     let error = format!(
-        "error {}: {}",
-        body[code_key],
-        http::snippet(body[message_key].as_str().unwrap_or("no message"))
+        "{platform} error {code_value} (`{code_key}`): {}",
+        http::snippet(message)
     );
     match transient(code) {
         Some(wait) => Outcome::Retry {

@@ -70,8 +70,19 @@ impl Contract for Discord {
         (5.0, 2.5)
     }
 
-    /// Discord states its wait in the header or, in seconds, in the JSON body.
+    /// Discord states its wait in the header or, in seconds, in the JSON body. With
+    /// `?wait=true` (added unless the URL says otherwise) a sent message is answered with the
+    /// message, `id` and all; a 204 is what `wait=false` answers.
     fn classify(&self, answer: &http::Answer) -> Outcome {
+        if answer.is_success() {
+            let has_id = answer
+                .json()
+                .is_some_and(|body| body["id"].as_str().is_some_and(|id| !id.is_empty()));
+            return match has_id || answer.status == 204 {
+                true => Outcome::Sent,
+                false => answer.unreadable("Discord", "the message with its `id`"),
+            };
+        }
         let retry_after = answer.retry_after.or_else(|| {
             let body: serde_json::Value = serde_json::from_str(&answer.body).ok()?;
             super::wait_json_secs(body.get("retry_after")?)

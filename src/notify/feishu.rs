@@ -96,11 +96,17 @@ impl Contract for Feishu {
     }
 
     fn classify(&self, answer: &http::Answer) -> Outcome {
-        app_code(answer, "code", "msg", |code| match code {
-            // Rate limited (bot or tenant), or the server is busy.
-            9499 | 11232 | 11233 => Some(Some(Duration::from_secs(60))),
-            _ => None,
-        })
+        app_code(
+            answer,
+            "Feishu",
+            &["code", "StatusCode"],
+            "msg",
+            |code| match code {
+                // Rate limited (bot or tenant), or the server is busy.
+                9499 | 11232 | 11233 => Some(Some(Duration::from_secs(60))),
+                _ => None,
+            },
+        )
     }
 }
 

@@ -23,9 +23,42 @@ impl Answer {
     pub fn outcome(&self) -> Outcome {
         super::classify(self.status, self.retry_after, &snippet(&self.body))
     }
+
+    /// Whether the status is a success (2xx).
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The verdict for a success status whose body is not the success a platform documents
+    /// (cut short, a proxy's page, another service): the message may not have arrived, so it
+    /// is tried again, never counted as sent.
+    pub fn unreadable(&self, platform: &str, expected: &str) -> Outcome {
+        Outcome::Retry {
+            error: format!(
+                "HTTP {} but not {platform}'s answer (expected {expected}): `{}`",
+                self.status,
+                snippet(&self.body)
+            ),
+            after: self.retry_after,
+        }
+    }
+
+    /// The body as JSON, when it is JSON.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.body).ok()
+    }
 }
 
-/// Sends `body` as JSON with `method`. `host` names the receiver in errors.
+/// Who a request goes to, as errors name it: the host (never the whole URL, which may hold a
+/// token) and the settings key of its address.
+#[derive(Debug, Clone, Copy)]
+pub struct Receiver<'a> {
+    pub host: &'a str,
+    /// E.g. `notifiers.team.url`: what to change when the receiver moved.
+    pub key: &'a str,
+}
+
+/// Sends `body` as JSON with `method`.
 #[allow(clippy::too_many_arguments)]
 pub async fn send_json(
     client: &reqwest::Client,
@@ -34,7 +67,7 @@ pub async fn send_json(
     timeout: Duration,
     headers: &[(&str, String)],
     body: &str,
-    host: &str,
+    receiver: Receiver<'_>,
     now: DateTime<Utc>,
 ) -> Result<Answer, Outcome> {
     let request = Request {
@@ -44,7 +77,7 @@ pub async fn send_json(
         headers,
         body,
     };
-    send(client, request, timeout, host, now).await
+    send(client, request, timeout, receiver, now).await
 }
 
 /// One request to make.
@@ -56,7 +89,9 @@ pub struct Request<'a> {
     pub body: &'a str,
 }
 
-/// Sends one request, once. `host` names the receiver in errors.
+/// Sends one request, once, to exactly its URL: the client follows no redirect (see
+/// [`client`]), and a 3xx is a failure naming where the receiver points, so no header, body
+/// or URL part ever reaches an address the operator did not write.
 pub async fn send(
     client: &reqwest::Client,
     Request {
@@ -67,9 +102,10 @@ pub async fn send(
         body,
     }: Request<'_>,
     timeout: Duration,
-    host: &str,
+    receiver: Receiver<'_>,
     now: DateTime<Utc>,
 ) -> Result<Answer, Outcome> {
+    let host = receiver.host;
     let mut request = client
         .request(method, url.clone())
         .timeout(timeout)
@@ -79,6 +115,9 @@ pub async fn send(
         request = request.header(*name, value);
     }
     match request.body(body.to_owned()).send().await {
+        Ok(response) if response.status().is_redirection() => Err(Outcome::Fail {
+            error: moved(&response, url, receiver),
+        }),
         Ok(response) => {
             let status = response.status().as_u16();
             let retry_after = response
@@ -105,6 +144,46 @@ pub async fn send(
             error: format!("request to {host} failed: {}", e.without_url()),
             after: None,
         }),
+    }
+}
+
+/// The HTTP client every notifier sends with: it never follows a redirect (a receiver's
+/// 3xx would otherwise carry the operator's headers, signature and body to another host,
+/// and turn a POST into a GET to anywhere) and never sends a `Referer`.
+pub fn client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// The error for a receiver that answered with a redirect: where it points (its scheme,
+/// host and path only: a query could hold someone's token), and which setting to change.
+fn moved(response: &reqwest::Response, url: &url::Url, receiver: Receiver<'_>) -> String {
+    let status = response.status().as_u16();
+    let target = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|location| url.join(location.trim()).ok())
+        .map(|mut to| {
+            to.set_query(None);
+            to.set_fragment(None);
+            let _ = to.set_username("");
+            let _ = to.set_password(None);
+            to.as_str().chars().take(200).collect::<String>()
+        });
+    match target {
+        Some(to) => format!(
+            "{} answered HTTP {status}, moved to {to}; nothing was sent there (tidings follows no redirect): if the receiver really moved, update `{}`",
+            receiver.host, receiver.key
+        ),
+        None => format!(
+            "{} answered HTTP {status} (a redirect) without a usable `Location`; nothing was sent elsewhere: check `{}`",
+            receiver.host, receiver.key
+        ),
     }
 }
 

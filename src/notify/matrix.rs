@@ -93,7 +93,18 @@ impl Contract for Matrix {
         }
     }
 
+    /// A sent event is answered with its `event_id`; a success status without one is not
+    /// taken as sent (the same transaction id makes the retry harmless).
     fn classify(&self, answer: &http::Answer) -> Outcome {
+        if answer.is_success() {
+            let has_event = answer
+                .json()
+                .is_some_and(|body| body["event_id"].as_str().is_some_and(|id| !id.is_empty()));
+            return match has_event {
+                true => Outcome::Sent,
+                false => answer.unreadable("Matrix", "an `event_id`"),
+            };
+        }
         let retry_after = answer.retry_after.or_else(|| {
             let body: serde_json::Value = serde_json::from_str(&answer.body).ok()?;
             super::wait_json_millis(&body["retry_after_ms"])

@@ -200,6 +200,7 @@ pub fn backoff(attempts: u32, message_id: &str) -> Duration {
 pub async fn send_chat(
     client: &reqwest::Client,
     chat: &crate::settings::Chat,
+    key: &str,
     timeout: Duration,
     message_id: &str,
     body: &str,
@@ -214,7 +215,10 @@ pub async fn send_chat(
         timeout,
         &request.headers,
         &request.body,
-        &chat.host(),
+        http::Receiver {
+            host: &chat.host(),
+            key,
+        },
         now,
     )
     .await

@@ -55,14 +55,21 @@ impl Contract for Telegram {
         (20.0, 20.0 / 60.0)
     }
 
-    /// Reads the `ok` verdict; without one (a proxy's error page), the HTTP status decides.
+    /// Reads the `ok` verdict. Without one, an error status decides (a proxy's error page);
+    /// a success status without `"ok": true` is not taken as sent.
     fn classify(&self, answer: &http::Answer) -> Outcome {
-        let Ok(body) = serde_json::from_str::<serde_json::Value>(&answer.body) else {
-            return classify(
-                answer.status,
-                answer.retry_after,
-                &http::snippet(&answer.body),
-            );
+        let body = answer
+            .json()
+            .filter(|b| b.get("ok").is_some_and(|ok| ok.is_boolean()));
+        let Some(body) = body else {
+            return match answer.is_success() {
+                true => answer.unreadable("Telegram", "`\"ok\": true`"),
+                false => classify(
+                    answer.status,
+                    answer.retry_after,
+                    &http::snippet(&answer.body),
+                ),
+            };
         };
         if body["ok"].as_bool() == Some(true) {
             return Outcome::Sent;

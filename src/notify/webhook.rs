@@ -86,6 +86,7 @@ pub fn sign(secret: &[u8], message_id: &str, timestamp: i64, body: &str) -> Stri
 pub async fn send(
     client: &reqwest::Client,
     hook: &Webhook,
+    key: &str,
     timeout: std::time::Duration,
     message_id: &str,
     body: &str,
@@ -112,7 +113,10 @@ pub async fn send(
         timeout,
         &headers,
         body,
-        &hook.host(),
+        http::Receiver {
+            host: &hook.host(),
+            key,
+        },
         now,
     )
     .await

