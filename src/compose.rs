@@ -109,7 +109,7 @@ fn parts_for(
     if split_part(&composition.key).1.is_some() {
         return Ok(None);
     }
-    let readers = target.recipients.len() + store.signups(&notifier.name)?.len();
+    let readers = target.readers().len() + store.signups(&notifier.name)?.len();
     let parts = readers.div_ceil(READERS_PER_PART).min(MAX_PARTS);
     Ok((parts > 1).then_some(parts as u64))
 }
@@ -337,11 +337,15 @@ pub fn compose(
                 .ok_or("email notifiers need an `[email]` table")?;
             let dkim = notify::email::dkim(email)?;
             let mut made = 0;
+            // The list as it is now: a reader removed since the settings were read gets
+            // nothing, one added gets this message.
+            let readers = target.readers();
             notify::email::render(
                 settings,
                 email,
                 &notifier.name,
                 target,
+                &mut readers.iter(),
                 digest,
                 notifier.max_posts,
                 items,

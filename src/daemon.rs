@@ -326,7 +326,10 @@ fn lanes(settings: &Settings, client: &reqwest::Client) -> Result<Vec<Arc<Lane>>
             pacer,
             slots,
             batch,
-            check_unsubscribed: is_mail,
+            readers: match &notifier.kind {
+                NotifierKind::Email(target) => Some(target.clone()),
+                _ => None,
+            },
             held_until: Mutex::new(None),
         }));
     }
@@ -349,7 +352,7 @@ fn lanes(settings: &Settings, client: &reqwest::Client) -> Result<Vec<Arc<Lane>>
             pacer: pacer.clone(),
             slots: slots.clone(),
             batch: *pool,
-            check_unsubscribed: false,
+            readers: None,
             held_until: Mutex::new(None),
         }));
     }

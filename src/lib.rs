@@ -19,6 +19,7 @@ pub mod i18n;
 pub mod model;
 pub mod notify;
 pub mod progress;
+pub mod readers;
 pub mod scanner;
 pub mod schedule;
 pub mod serve;

@@ -215,7 +215,7 @@ fn a_message_waiting_for_a_retry_is_dropped_when_its_recipient_unsubscribes() {
     assert_eq!((status.as_str(), body.as_str()), ("skipped", ""));
     let shown = site.run(&["status"]).expect(0).stdout();
     assert!(
-        shown.contains("1 skipped (unsubscribed while waiting)"),
+        shown.contains("1 skipped (unsubscribed or taken off the list while waiting)"),
         "{shown}"
     );
 }

@@ -238,7 +238,7 @@ fn absurd_answers_from_every_platform_never_crash_or_stall() {
     let mut receivers = Vec::new();
     let mut settings = String::new();
     for (kind, extra, replies) in cases {
-        let receiver = Receiver::start(replies.clone());
+        let receiver = Receiver::start(replies.clone()).succeeding_with(Receiver::success_of(kind));
         let url = match kind {
             "telegram" => format!("api_base = \"{}\"", receiver.base),
             "matrix" => format!("homeserver = \"{}\"", receiver.base),
@@ -501,7 +501,9 @@ fn kill_9_during_every_kind_of_delivery_loses_nothing() {
                 .collect(),
         )
     };
-    let (hook, slack, telegram, matrix) = (slowly(), slowly(), slowly(), slowly());
+    let (hook, slack) = (slowly(), slowly());
+    let telegram = slowly().succeeding_with(Receiver::success_of("telegram"));
+    let matrix = slowly().succeeding_with(Receiver::success_of("matrix"));
     let site = Site::with_settings(&format!(
         "{}\n[email]\nsmtp = \"smtp://127.0.0.1:{}?tls=none\"\nfrom = \"news@example.org\"\nrate = 1000\npool = 8\n\
          [notifiers.letters]\ntype = \"email\"\nsubscribers = \"subs.csv\"\n\

@@ -138,3 +138,115 @@ fn a_success_status_without_the_platforms_verdict_is_not_sent() {
         (2, 2, 2)
     );
 }
+
+/// Polls until `done` holds (at most a minute): the one way these tests wait on a daemon.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn stop(mut child: std::process::Child) -> std::process::ExitStatus {
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    child.wait().unwrap()
+}
+
+fn csv(addresses: impl IntoIterator<Item = String>) -> String {
+    let mut text = String::from("email\n");
+    for address in addresses {
+        text.push_str(&address);
+        text.push('\n');
+    }
+    text
+}
+
+/// Replaced while the daemon runs (150 readers removed, 50 added), the subscriber list of
+/// the next digest is the new one: no removed reader gets it, every added one does.
+#[test]
+fn a_subscriber_list_edited_while_the_daemon_runs_is_the_one_mailed() {
+    let sink = common::smtp::SmtpSink::start();
+    let site = Site::with_settings(&format!(
+        "{}\n[schedule]\nscan = \"* * * * * *\"\n\
+         [email]\nsmtp = \"smtp://127.0.0.1:{}?tls=none\"\nfrom = \"news@example.org\"\nrate = 1000\npool = 4\n\
+         [notifiers.letters]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"* * * * * *\"\nsubscribers = \"subs.csv\"\n",
+        common::BASE_SETTINGS,
+        sink.port,
+    ));
+    let old: Vec<String> = (0..300).map(|i| format!("reader{i}@example.org")).collect();
+    std::fs::write(site.path().join("subs.csv"), csv(old.clone())).unwrap();
+    site.post("old.md", post(0));
+    site.run(&["run", "--once"]).expect(0);
+    let log = std::fs::File::create(site.path().join("daemon.log")).unwrap();
+    let daemon = site
+        .command(&["run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    site.post("p1.md", post(1));
+    wait_until("the first digest reached all 300", || {
+        sink.messages().len() >= 300
+    });
+
+    // The new list: readers 150..300 stay, 50 new ones join. Written aside, then renamed
+    // over the old one, as an editor or a deploy would.
+    let new: Vec<String> = old[150..]
+        .iter()
+        .cloned()
+        .chain((0..50).map(|i| format!("new{i}@example.org")))
+        .collect();
+    let aside = site.path().join("subs.csv.new");
+    std::fs::write(&aside, csv(new.clone())).unwrap();
+    std::fs::rename(&aside, site.path().join("subs.csv")).unwrap();
+    site.post("p2.md", post(2));
+    wait_until("the second digest reached the 200 of the new list", || {
+        sink.messages().len() >= 500
+    });
+    assert!(stop(daemon).success());
+    let mut second: Vec<String> = sink
+        .messages()
+        .into_iter()
+        .filter(|(_, bytes)| String::from_utf8_lossy(bytes).contains("Post 2"))
+        .map(|(to, _)| to)
+        .collect();
+    second.sort();
+    let mut expected = new;
+    expected.sort();
+    assert_eq!(second, expected);
+    let log = std::fs::read_to_string(site.path().join("daemon.log")).unwrap();
+    assert!(log.contains("subscriber list read again"), "{log}");
+}
+
+/// A reader taken off the list while their message waits for a retry does not get it.
+#[test]
+fn a_reader_taken_off_the_list_while_a_message_waits_gets_nothing() {
+    let sink = common::smtp::SmtpSink::start();
+    let site = Site::with_settings(&format!(
+        "{}\n[email]\nsmtp = \"smtp://127.0.0.1:{}?tls=none\"\nfrom = \"news@example.org\"\n\
+         [notifiers.letters]\ntype = \"email\"\nsubscribers = \"subs.csv\"\n",
+        common::BASE_SETTINGS,
+        sink.port,
+    ));
+    let list = site.path().join("subs.csv");
+    std::fs::write(&list, "email\nada@example.org\nlater@example.org\n").unwrap();
+    site.post("old.md", post(0));
+    site.run_at("2026-12-01T00:00:00Z", &["run", "--once"])
+        .expect(0);
+    site.post("p1.md", post(1));
+    let run = site
+        .run_at("2026-12-01T08:00:00Z", &["run", "--once"])
+        .expect(0);
+    assert!(run.stdout().contains("1 to retry"), "{}", run.stdout());
+    std::fs::write(&list, "email\nada@example.org\n").unwrap();
+    site.run_at("2026-12-02T08:00:00Z", &["run", "--once"])
+        .expect(0);
+    let got: Vec<String> = sink.messages().into_iter().map(|(to, _)| to).collect();
+    assert_eq!(got, ["ada@example.org"], "the retry never went out");
+    let shown = site.run(&["status"]).expect(0).stdout();
+    assert!(shown.contains("1 skipped"), "{shown}");
+}

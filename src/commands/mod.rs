@@ -126,7 +126,7 @@ pub(crate) fn report_skipped_subscribers(settings: &Settings) -> usize {
     let mut count = 0;
     for notifier in &settings.notifiers {
         if let crate::settings::NotifierKind::Email(target) = &notifier.kind {
-            for problem in &target.skipped {
+            for problem in target.readers().skipped() {
                 eprintln!("{problem} (notifier {})", notifier.name);
                 count += 1;
             }

@@ -5,7 +5,7 @@ use std::path::Path;
 use super::{Context, Status, find_notifier, load};
 use crate::compose::{Made, compose};
 use crate::notify::{self, PostItem};
-use crate::settings::{Delivery, EmailTarget, NotifierKind};
+use crate::settings::{Delivery, NotifierKind};
 use crate::store::Store;
 
 /// `tidings preview NOTIFIER [--to EMAIL] [--html FILE]`: the unsent messages as they will
@@ -50,20 +50,17 @@ pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&P
         if let (NotifierKind::Email(target), Some(email)) = (&notifier.kind, &settings.email) {
             let everyone: Vec<_> = std::mem::take(&mut audience.signed_up)
                 .into_iter()
-                .chain(target.recipients.iter().cloned())
+                .chain(target.readers().iter().cloned())
                 .collect();
             let recipient = notify::email::recipient(&everyone, to)
                 .ok_or_else(|| format!("`{}` is not a recipient of {name}", to.unwrap_or("?")))?;
-            let one = EmailTarget {
-                recipients: vec![recipient.clone()],
-                ..target.clone()
-            };
             let mut rendered = Vec::new();
             notify::email::render(
                 &settings,
                 email,
                 name,
-                &one,
+                target,
+                &mut std::iter::once(recipient),
                 true,
                 notifier.max_posts,
                 &items,

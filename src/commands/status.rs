@@ -89,7 +89,10 @@ pub fn status(ctx: &Context, json: bool) -> Status {
             n.name, n.queued, n.pending, n.retrying, n.failed, n.sent
         );
         if n.skipped > 0 {
-            print!(", {} skipped (unsubscribed while waiting)", n.skipped);
+            print!(
+                ", {} skipped (unsubscribed or taken off the list while waiting)",
+                n.skipped
+            );
         }
         if n.signups > 0 {
             print!("; {} signed up", n.signups);

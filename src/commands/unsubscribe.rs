@@ -65,10 +65,7 @@ fn is_known(
         if notifier.is_some_and(|name| name != candidate.name) {
             continue;
         }
-        if target
-            .recipients
-            .iter()
-            .any(|r| r.address().to_lowercase() == wanted)
+        if target.readers().contains(&wanted)
             || store
                 .signups(&candidate.name)?
                 .iter()

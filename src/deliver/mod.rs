@@ -60,8 +60,9 @@ pub struct Lane {
     pub slots: Arc<Semaphore>,
     /// Rows taken at once: 1 for an ordered lane, the pool size for email.
     pub batch: usize,
-    /// Email list mail: a reader who unsubscribed while a message waited does not get it.
-    pub check_unsubscribed: bool,
+    /// Email list mail: the notifier's readers, so that one who unsubscribed, or was taken
+    /// off the list, while a message waited does not get it.
+    pub readers: Option<crate::settings::EmailTarget>,
     /// Until when this node holds the lane's lease, as it last took it (ordered lanes: one
     /// node drains one at a time; email lanes are shared, row by row).
     pub held_until: Mutex<Option<DateTime<Utc>>>,
@@ -225,7 +226,8 @@ impl Lane {
         now: DateTime<Utc>,
     ) -> Result<Step, crate::store::StoreError> {
         let rows = self.rows.clone();
-        let (batch, check) = (self.batch, self.check_unsubscribed);
+        let batch = self.batch;
+        let readers = self.readers.clone();
         let name = self.name.clone();
         let poll = shared.poll.is_some();
         let lease = shared.lease;
@@ -254,21 +256,10 @@ impl Lane {
                     // Nothing to send: the node whose composer makes the next row takes it.
                     store.release_lane(&name)?;
                 }
-                let mut gone = Vec::new();
-                if let (true, Next::Send(list)) = (check, &next) {
-                    // A lane's rows are one notifier's: their readers are asked about at once.
-                    let list: Vec<&Delivery> =
-                        list.iter().filter(|d| d.kind != "confirm").collect();
-                    let addresses: Vec<String> =
-                        list.iter().filter_map(|d| d.recipient.clone()).collect();
-                    if let Some(first) = list.first() {
-                        let unsubscribed = store.unsubscribed_among(&first.notifier, &addresses)?;
-                        gone.extend(list.iter().filter_map(|d| {
-                            let address = d.recipient.as_deref()?.to_lowercase();
-                            unsubscribed.contains(&address).then_some(d.id)
-                        }));
-                    }
-                }
+                let gone = match (&readers, &next) {
+                    (Some(readers), Next::Send(list)) => gone_readers(store, readers, list)?,
+                    _ => Vec::new(),
+                };
                 Ok(Step::Next(next, gone))
             })
             .await;
@@ -303,7 +294,7 @@ impl Lane {
         &self,
         shared: &Shared,
         list: Vec<Delivery>,
-        gone: &[i64],
+        gone: &[(i64, &'static str)],
         mode: &mut Mode,
     ) -> Option<Sent> {
         let attempts = join_all(list.into_iter().map(|d| self.attempt(shared, d, gone)));
@@ -333,7 +324,12 @@ impl Lane {
 
     /// One attempt of one message: what to record, and, when the receiver could not be
     /// reached at all, until when the whole lane should wait.
-    async fn attempt(&self, shared: &Shared, delivery: Delivery, gone: &[i64]) -> Verdict {
+    async fn attempt(
+        &self,
+        shared: &Shared,
+        delivery: Delivery,
+        gone: &[(i64, &'static str)],
+    ) -> Verdict {
         let id = delivery.id;
         if delivery.body.is_empty() {
             // Never send an empty message; an older version stored unmade ones so.
@@ -342,12 +338,12 @@ impl Lane {
                 "the message has no body (it was never made); nothing was sent".into(),
             );
         }
-        if gone.contains(&id) {
-            tracing::info!(lane = %self.name, id = %delivery.message_id, "skipped: unsubscribed");
+        if let Some((_, reason)) = gone.iter().find(|(row, _)| *row == id) {
+            tracing::info!(lane = %self.name, id = %delivery.message_id, "skipped: {reason}");
             return Verdict {
                 id,
                 mark: Mark::Skipped {
-                    reason: "the recipient unsubscribed before it was sent".into(),
+                    reason: (*reason).into(),
                 },
                 report: Report {
                     skipped: 1,
@@ -443,10 +439,50 @@ impl Lane {
     }
 }
 
+/// The rows of `list` whose reader must not get them any more, with why: unsubscribed, or
+/// no longer on the notifier's list (`to`, the subscriber file as it is now, or a
+/// confirmed sign-up). A lane's rows are one notifier's: their readers are asked about at
+/// once.
+fn gone_readers(
+    store: &crate::store::Store,
+    readers: &crate::settings::EmailTarget,
+    list: &[Delivery],
+) -> Result<Vec<(i64, &'static str)>, crate::store::StoreError> {
+    let list: Vec<&Delivery> = list.iter().filter(|d| d.kind != "confirm").collect();
+    let Some(first) = list.first() else {
+        return Ok(Vec::new());
+    };
+    let addresses: Vec<String> = list.iter().filter_map(|d| d.recipient.clone()).collect();
+    let unsubscribed = store.unsubscribed_among(&first.notifier, &addresses)?;
+    let listed = readers.readers();
+    let unlisted: Vec<String> = addresses
+        .iter()
+        .filter(|a| !listed.contains(&a.to_lowercase()))
+        .cloned()
+        .collect();
+    let signed_up = store.signed_up_among(&first.notifier, &unlisted)?;
+    Ok(list
+        .iter()
+        .filter_map(|d| {
+            let address = d.recipient.as_deref()?.to_lowercase();
+            if unsubscribed.contains(&address) {
+                Some((d.id, "the recipient unsubscribed before it was sent"))
+            } else if unlisted.contains(&address) && !signed_up.contains(&address) {
+                Some((
+                    d.id,
+                    "the recipient was taken off the list before it was sent",
+                ))
+            } else {
+                None
+            }
+        })
+        .collect())
+}
+
 /// What a lane does next.
 enum Step {
-    /// Send, wait or rest, as the outbox says; with the rows whose readers unsubscribed.
-    Next(Next, Vec<i64>),
+    /// Send, wait or rest, as the outbox says; with the rows whose readers are gone, and why.
+    Next(Next, Vec<(i64, &'static str)>),
     /// Another node drains this ordered lane until its lease ends.
     HeldElsewhere(HeldElsewhere),
 }

@@ -232,21 +232,23 @@ impl Audience {
     }
 }
 
-/// Renders what each recipient gets, handing each message to `emit` as it is made. Recipients who unsubscribed, or whose own filters
-/// leave nothing, get nothing. A digest longer than `max_posts` shows the newest and links
+/// Renders what each reader gets (those who signed up, then `readers`), handing each message
+/// to `emit` as it is made. Readers who unsubscribed, or whose own filters leave nothing,
+/// get nothing. A digest longer than `max_posts` shows the newest and links
 /// to the site for the rest.
 #[allow(clippy::too_many_arguments)]
-pub fn render(
+pub fn render<'r>(
     settings: &Settings,
     email: &Email,
     notifier: &str,
     target: &EmailTarget,
+    readers: &mut dyn Iterator<Item = &'r Recipient>,
     digest: bool,
     max_posts: usize,
     items: &[PostItem],
     post_ids: &[String],
     now: DateTime<Utc>,
-    audience: &Audience,
+    audience: &'r Audience,
     emit: &mut dyn FnMut(Rendered) -> Result<(), String>,
 ) -> Result<(), String> {
     let words = mail_words(settings, email);
@@ -273,7 +275,7 @@ pub fn render(
         .unwrap_or_else(|| notifier.to_owned());
     let mut seen = std::collections::HashSet::new();
     // A sign-up first: it is the person's own latest choice of categories.
-    for recipient in audience.signed_up.iter().chain(&target.recipients) {
+    for recipient in audience.signed_up.iter().chain(readers) {
         let address = recipient.address();
         if !seen.insert(address.to_lowercase())
             || audience.unsubscribed(&address)

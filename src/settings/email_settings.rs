@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
@@ -11,6 +12,8 @@ use url::Url;
 
 use super::notify_settings::interpolate;
 use super::raw::{RawEmail, RawNotifier};
+pub use crate::readers::Recipient;
+use crate::readers::{Listing, SubscriberList, unusable_name};
 
 /// How messages leave.
 #[derive(Clone)]
@@ -156,40 +159,13 @@ impl fmt::Debug for Email {
     }
 }
 
-/// One person an email notifier writes to.
-#[derive(Debug, Clone)]
-pub struct Recipient {
-    pub mailbox: Mailbox,
-    /// The subscriber's own filters, which narrow the notifier's.
-    pub categories: Vec<Vec<String>>,
-    pub tags: Vec<String>,
-}
-
-impl Recipient {
-    pub fn address(&self) -> String {
-        self.mailbox.email.to_string()
-    }
-
-    /// Whether this person wants a post the notifier already wants.
-    pub fn wants(&self, categories: &[String], tags: &[String]) -> bool {
-        if self.categories.is_empty() && self.tags.is_empty() {
-            return true;
-        }
-        let in_category = self.categories.iter().any(|wanted| {
-            categories.iter().any(|path| {
-                path.split('/')
-                    .collect::<Vec<_>>()
-                    .starts_with(&wanted.iter().map(String::as_str).collect::<Vec<_>>())
-            })
-        });
-        in_category || self.tags.iter().any(|t| tags.contains(t))
-    }
-}
-
 /// An email notifier's own settings.
 #[derive(Debug, Clone)]
 pub struct EmailTarget {
-    pub recipients: Vec<Recipient>,
+    /// The readers named in `to`.
+    pub to: Vec<Recipient>,
+    /// The subscriber file, read again whenever it changes.
+    pub subscribers: Option<Arc<SubscriberList>>,
     /// The subject template's source.
     pub subject: String,
     /// Template name and the HTML and text sources.
@@ -197,8 +173,55 @@ pub struct EmailTarget {
     /// Whether the server's front page offers a sign-up form for it; confirmed sign-ups
     /// are recipients too, from the state file.
     pub signup: bool,
-    /// Subscriber rows that were skipped, each `file:line: what is wrong`.
-    pub skipped: Vec<String>,
+}
+
+impl EmailTarget {
+    /// The readers of `to` and of the subscriber file as it is now.
+    pub fn readers(&self) -> Readers<'_> {
+        Readers {
+            to: &self.to,
+            listing: self.subscribers.as_ref().map(|list| list.current()),
+        }
+    }
+}
+
+/// The readers an email notifier has at one moment (sign-ups apart: they are in the state).
+pub struct Readers<'a> {
+    to: &'a [Recipient],
+    listing: Option<Arc<Listing>>,
+}
+
+impl Readers<'_> {
+    /// Every reader, `to` first; an address may come twice (in `to` and in the file).
+    pub fn iter(&self) -> impl Iterator<Item = &Recipient> {
+        self.to
+            .iter()
+            .chain(self.listing.iter().flat_map(|l| l.recipients.iter()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.to.len() + self.listing.as_ref().map_or(0, |l| l.recipients.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `address` (in lower case) is one of them.
+    pub fn contains(&self, address: &str) -> bool {
+        self.listing
+            .as_ref()
+            .is_some_and(|l| l.addresses.contains(address))
+            || self
+                .to
+                .iter()
+                .any(|r| r.address().to_lowercase() == address)
+    }
+
+    /// The subscriber file's rows that were skipped, each `file:line: what is wrong`.
+    pub fn skipped(&self) -> &[String] {
+        self.listing.as_ref().map_or(&[], |l| &l.skipped)
+    }
 }
 
 pub const DEFAULT_SUBJECT: &str = "{{ t('subject', n=posts|length, site=site.title) }}";
@@ -391,16 +414,15 @@ pub fn target(
             tags: Vec::new(),
         });
     }
-    let mut skipped = Vec::new();
-    if let Some(file) = &raw.subscribers {
-        let (list, problems) =
-            read_subscribers(&base.join(file)).map_err(|m| err("subscribers", m))?;
-        recipients.extend(list);
-        skipped = problems;
-    }
     let mut seen = std::collections::HashSet::new();
     recipients.retain(|r| seen.insert(r.address().to_lowercase()));
-    if recipients.is_empty() && !raw.signup {
+    let subscribers = match &raw.subscribers {
+        Some(file) => Some(Arc::new(
+            SubscriberList::open(&base.join(file)).map_err(|m| err("subscribers", m))?,
+        )),
+        None => None,
+    };
+    if recipients.is_empty() && raw.subscribers.is_none() && !raw.signup {
         return Err(err("to", "an email notifier needs recipients: `to = [\"a@example.org\"]`, `subscribers = \"subscribers.csv\"` and/or `signup = true`".into()));
     }
     let subject = raw
@@ -416,11 +438,11 @@ pub fn target(
         .unwrap_or_else(|| if digest { "digest" } else { "instant" }.to_owned());
     let (html, text) = email_templates(base, &name).map_err(|m| err("template", m))?;
     Ok(EmailTarget {
-        recipients,
+        to: recipients,
+        subscribers,
         subject,
         template: (name, html, text),
         signup: raw.signup,
-        skipped,
     })
 }
 
@@ -444,103 +466,6 @@ fn email_templates(base: &Path, name: &str) -> Result<(String, String), String> 
         _ => (None, None),
     };
     Ok((read("html", html_default)?, read("txt", text_default)?))
-}
-
-/// The longest display name a subscriber may have (a mail header holds it).
-const MAX_NAME_CHARS: usize = 200;
-
-/// Why a display name cannot go in a `To` header, if it cannot: a line break or other
-/// control character would end the header (lettre refuses it at send time), and a huge
-/// name is no name.
-fn unusable_name(name: Option<&str>) -> Option<String> {
-    let name = name?;
-    if name.chars().any(char::is_control) {
-        return Some("the name holds a line break or another control character".into());
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Some(format!(
-            "the name is longer than {MAX_NAME_CHARS} characters"
-        ));
-    }
-    None
-}
-
-/// Reads `email,name,categories,tags` rows (`;` between several categories or tags). A row
-/// whose address or name is unusable is skipped and reported as `file:line: what is wrong`
-/// (the second list), so one bad row never keeps mail from everyone else; a file that
-/// cannot be read at all is an error.
-pub fn read_subscribers(path: &Path) -> Result<(Vec<Recipient>, Vec<String>), String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_path(path)
-        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let headers = reader
-        .headers()
-        .map_err(|e| format!("`{}`: {e}", path.display()))?
-        .clone();
-    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let email_col = column("email").ok_or_else(|| {
-        format!(
-            "`{}` has no `email` column (columns: email,name,categories,tags)",
-            path.display()
-        )
-    })?;
-    let (name_col, cat_col, tag_col) = (column("name"), column("categories"), column("tags"));
-    let mut out = Vec::new();
-    let mut skipped = Vec::new();
-    for row in reader.records() {
-        let row = match row {
-            Ok(row) => row,
-            Err(e) => {
-                let line = e.position().map_or(0, csv::Position::line);
-                skipped.push(format!("{}:{line}: {e}", path.display()));
-                continue;
-            }
-        };
-        let line = row.position().map_or(0, csv::Position::line);
-        let field = |col: Option<usize>| col.and_then(|c| row.get(c)).unwrap_or("").trim();
-        let address = field(Some(email_col));
-        if address.is_empty() {
-            continue;
-        }
-        let name = field(name_col);
-        let Ok(address_parsed) = address.parse::<lettre::Address>() else {
-            skipped.push(format!(
-                "{}:{line}: `{address}` is not an email address; row skipped",
-                path.display()
-            ));
-            continue;
-        };
-        if let Some(problem) = unusable_name(Some(name)) {
-            skipped.push(format!(
-                "{}:{line}: {address}: {problem}; row skipped",
-                path.display()
-            ));
-            continue;
-        }
-        // Built, not parsed: a name like `Bob, Jr.` needs no quoting in the CSV.
-        let mailbox = Mailbox::new(
-            Some(name.to_owned()).filter(|n| !n.is_empty()),
-            address_parsed,
-        );
-        let list = |text: &str| -> Vec<String> {
-            text.split(';')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        };
-        out.push(Recipient {
-            mailbox,
-            categories: list(field(cat_col))
-                .iter()
-                .map(|c| c.split('/').map(|s| s.trim().to_owned()).collect())
-                .collect(),
-            tags: list(field(tag_col)),
-        });
-    }
-    Ok((out, skipped))
 }
 
 #[cfg(test)]
@@ -580,55 +505,5 @@ mod tests {
         );
         assert!(smtp("http://h", None).is_err());
         assert!(smtp("smtp://h?tls=maybe", None).is_err());
-    }
-
-    #[test]
-    fn subscribers_csv_with_line_numbers() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("subscribers.csv");
-        std::fs::write(&path, "email,name,categories,tags\nada@example.org,Ada Lovelace,新媒体/趣头条;Tech,\n\"bob@example.org\",\"Bob, Jr.\",,rust;feeds\n").unwrap();
-        let (list, skipped) = read_subscribers(&path).unwrap();
-        assert!(skipped.is_empty(), "{skipped:?}");
-        assert_eq!(list.len(), 2);
-        assert_eq!(
-            list[0].categories,
-            vec![
-                vec!["新媒体".to_string(), "趣头条".to_string()],
-                vec!["Tech".to_string()]
-            ]
-        );
-        assert_eq!(list[1].tags, ["rust", "feeds"]);
-        assert_eq!(list[1].mailbox.name.as_deref(), Some("Bob, Jr."));
-        std::fs::write(
-            &path,
-            "email,name\nok@example.org,A\nnot-an-address,B\nr1@example.net,\"Line\nBreak\"\nlast@example.org,\"Tab\there\"\nfine@example.org,Fine\n",
-        )
-        .unwrap();
-        let (list, skipped) = read_subscribers(&path).unwrap();
-        let kept: Vec<String> = list.iter().map(Recipient::address).collect();
-        assert_eq!(kept, ["ok@example.org", "fine@example.org"]);
-        assert_eq!(skipped.len(), 3, "{skipped:?}");
-        assert!(
-            skipped[0].ends_with(
-                "subscribers.csv:3: `not-an-address` is not an email address; row skipped"
-            ),
-            "{skipped:?}"
-        );
-        assert!(
-            skipped[1].contains("subscribers.csv:4: r1@example.net: the name holds a line break"),
-            "{skipped:?}"
-        );
-    }
-
-    #[test]
-    fn subscriber_filters_narrow() {
-        let r = Recipient {
-            mailbox: "a@example.org".parse().unwrap(),
-            categories: vec![vec!["A".into()]],
-            tags: vec!["t".into()],
-        };
-        assert!(r.wants(&["A/B".into()], &[]));
-        assert!(r.wants(&["Z".into()], &["t".into()]));
-        assert!(!r.wants(&["AB".into()], &[]));
     }
 }

@@ -510,13 +510,41 @@ impl Store {
     }
 
     /// Which of `addresses` (lower case) unsubscribed from `notifier` (or from everything),
-    /// in one query.
+    /// in one query per hundred.
     pub fn unsubscribed_among(
         &self,
         notifier: &str,
         addresses: &[String],
     ) -> Result<std::collections::HashSet<String>, StoreError> {
-        let mut gone = std::collections::HashSet::new();
+        self.addresses_among(
+            "SELECT address FROM unsubscribes WHERE notifier IN ('', ?1) AND address IN",
+            notifier,
+            addresses,
+        )
+    }
+
+    /// Which of `addresses` (lower case) signed up for `notifier` and confirmed.
+    pub fn signed_up_among(
+        &self,
+        notifier: &str,
+        addresses: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        self.addresses_among(
+            "SELECT address FROM signups WHERE notifier = ?1 AND address IN",
+            notifier,
+            addresses,
+        )
+    }
+
+    /// The addresses of `addresses` that `select` (ending in `address IN`, with `?1` the
+    /// notifier) finds.
+    fn addresses_among(
+        &self,
+        select: &str,
+        notifier: &str,
+        addresses: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut found = std::collections::HashSet::new();
         for chunk in addresses.chunks(100) {
             let marks: Vec<String> = (2..chunk.len() + 2).map(|i| format!("?{i}")).collect();
             let mut values = vec![super::db::Value::from(notifier)];
@@ -525,18 +553,12 @@ impl Store {
                     .iter()
                     .map(|a| super::db::Value::from(a.to_lowercase())),
             );
-            let rows = self.rows(
-                &format!(
-                    "SELECT address FROM unsubscribes WHERE notifier IN ('', ?1) AND address IN ({})",
-                    marks.join(", ")
-                ),
-                &values,
-            )?;
+            let rows = self.rows(&format!("{select} ({})", marks.join(", ")), &values)?;
             for row in rows {
-                gone.insert(row.get::<String>(0).map_err(|e| self.err(e))?);
+                found.insert(row.get::<String>(0).map_err(|e| self.err(e))?);
             }
         }
-        Ok(gone)
+        Ok(found)
     }
 
     /// The receiver accepted the message. Its body is dropped: a sent message is never sent

@@ -86,6 +86,18 @@ impl Receiver {
         }
     }
 
+    /// The success each chat platform documents, for [`Receiver::succeeding_with`].
+    pub fn success_of(kind: &str) -> &'static str {
+        match kind {
+            "telegram" => r#"{"ok": true, "result": {"message_id": 1}}"#,
+            "matrix" => r#"{"event_id": "$event:example.org"}"#,
+            "discord" => r#"{"id": "1180000000000000001"}"#,
+            "dingtalk" | "wecom" => r#"{"errcode": 0, "errmsg": "ok"}"#,
+            "feishu" => r#"{"code": 0, "data": {}, "msg": "success"}"#,
+            _ => "ok",
+        }
+    }
+
     /// Answers `200` with this JSON once the script runs out: the success a platform
     /// documents (`{"ok":true}`, `{"errcode":0}`, an `event_id`).
     pub fn succeeding_with(self, json: &str) -> Receiver {
@@ -171,7 +183,13 @@ fn serve(
         Reply::RetryAfter(code, after) => (code, format!("Retry-After: {after}\r\n")),
         Reply::Slow(wait) => {
             std::thread::sleep(wait);
-            (200, String::new())
+            match success.lock().unwrap().clone() {
+                Reply::Json(code, json) => {
+                    body = json;
+                    (code, "Content-Type: application/json\r\n".to_owned())
+                }
+                _ => (200, String::new()),
+            }
         }
         Reply::Hang(wait) => {
             std::thread::sleep(wait);
