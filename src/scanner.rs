@@ -110,6 +110,9 @@ impl<'a> Scanner<'a> {
         let cache = content::cache::Use::On(settings.posts_cache_path());
         let scan = content::read(found, settings, &Progress::hidden(), &cache, now.into());
         let feeds = feeds::build(&scan.posts, settings, now, Mode::Write, false)?;
+        if let Some(note) = feeds.left_alone_note(&settings.feeds.dir) {
+            tracing::warn!("{note}");
+        }
         tracing::debug!(elapsed = ?started.elapsed(), "feeds built");
         let mut report = ScanReport {
             posts: scan.posts.len(),

@@ -250,3 +250,53 @@ fn a_reader_taken_off_the_list_while_a_message_waits_gets_nothing() {
     let shown = site.run(&["status"]).expect(0).stdout();
     assert!(shown.contains("1 skipped"), "{shown}");
 }
+
+/// A first build into a folder that already held feed-named files leaves them, and says
+/// so; later builds remove only what tidings wrote.
+#[test]
+fn files_tidings_did_not_write_are_never_deleted() {
+    let site = Site::new();
+    let out = site.out();
+    for foreign in [
+        "categories/mine/rss.xml",
+        "tags/mytag/atom.xml",
+        "rss.xml.bak",
+    ] {
+        let path = out.join(foreign);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "mine").unwrap();
+    }
+    site.post(
+        "a.md",
+        "---\ntitle: A\ndate: 2026-11-01 10:00:00\ncategories: [Gone]\ntags: [t]\n---\nA.\n",
+    );
+    let run = site.run(&["build"]).expect(0);
+    assert!(
+        run.stderr()
+            .contains("held 3 files before tidings first wrote there; left alone")
+            && run.stderr().contains("categories/mine/rss.xml"),
+        "{}",
+        run.stderr()
+    );
+    assert!(out.join("categories/Gone/rss.xml").exists());
+    // The post moves to another category: the feed tidings wrote goes, the others stay.
+    site.post(
+        "a.md",
+        "---\ntitle: A\ndate: 2026-11-01 10:00:00\ncategories: [Kept]\n---\nA.\n",
+    );
+    let run = site.run(&["build"]).expect(0);
+    assert!(!run.stderr().contains("left alone"), "{}", run.stderr());
+    assert!(!out.join("categories/Gone").exists());
+    assert!(!out.join("tags/t").exists());
+    for foreign in [
+        "categories/mine/rss.xml",
+        "tags/mytag/atom.xml",
+        "rss.xml.bak",
+    ] {
+        assert_eq!(
+            std::fs::read_to_string(out.join(foreign)).unwrap(),
+            "mine",
+            "{foreign}"
+        );
+    }
+}

@@ -108,6 +108,11 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
             started.elapsed(),
         );
     }
+    if let Some(note) = report.left_alone_note(&settings.feeds.dir)
+        && !ctx.quiet
+    {
+        eprintln!("note: {note}");
+    }
     if mode == Mode::Check && !ctx.quiet {
         print_schedules(&settings, ctx.clock.now());
     }

@@ -109,6 +109,23 @@ pub fn still_current(root: &Path, fingerprint: u64) -> bool {
     })
 }
 
+/// The files the last build wrote, as its manifest lists them (`None` without a manifest:
+/// no build has written this folder, or its manifest was removed). Only these are ever
+/// removed as stale: a file tidings did not write is never deleted.
+pub fn last_written(root: &Path) -> Option<Vec<PathBuf>> {
+    let text = std::fs::read_to_string(root.join(FILE)).ok()?;
+    let mut lines = text.lines();
+    if !lines.next()?.starts_with(HEADER) {
+        return None;
+    }
+    Some(
+        lines
+            .filter_map(|line| line.splitn(3, ' ').nth(2))
+            .map(|rel| root.join(rel))
+            .collect(),
+    )
+}
+
 /// Records what this build wrote.
 pub fn record(root: &Path, fingerprint: u64, files: &[PathBuf]) -> io::Result<()> {
     let mut text = format!("{HEADER} {fingerprint:016x}\n");

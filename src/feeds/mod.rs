@@ -53,6 +53,9 @@ pub struct Report {
     pub changed: usize,
     pub unchanged: usize,
     pub removed: usize,
+    /// On a first build into a folder that held files already: those it left alone (a
+    /// file tidings did not write is never removed).
+    pub left_alone: Vec<PathBuf>,
     /// Posts that could not be rendered (they are still listed with what is known).
     pub problems: Vec<Problem>,
     /// Every feed, in plan order (site, categories parent first, tags): what the server's
@@ -182,9 +185,11 @@ pub fn build(
     let fingerprint = manifest::fingerprint(settings, &plan.feeds, posts);
     report.fingerprint = fingerprint;
     tracing::debug!(elapsed = ?started.elapsed(), "fingerprinted");
+    let last_written = manifest::last_written(root);
     if !full && manifest::is_current(root, fingerprint, &planned) {
         report.unchanged = planned.len();
-        report.removed = remove_stale(root, &planned.into_iter().collect(), dry_run)?;
+        let keep = planned.into_iter().collect();
+        report.removed = remove_stale(root, last_written.as_deref(), &keep, dry_run)?;
         return Ok(report);
     }
 
@@ -284,7 +289,10 @@ pub fn build(
         }
         keep.insert(path);
     }
-    report.removed = remove_stale(root, &keep, dry_run)?;
+    report.removed = remove_stale(root, last_written.as_deref(), &keep, dry_run)?;
+    if last_written.is_none() && root.is_dir() {
+        report.left_alone = output::foreign_files(root, &keep);
+    }
     if !dry_run {
         manifest::record(root, fingerprint, &planned).map_err(|source| OutputError {
             path: root.join(manifest::FILE),
@@ -292,6 +300,30 @@ pub fn build(
         })?;
     }
     Ok(report)
+}
+
+impl Report {
+    /// The note a first build into a folder that held files already gives: what it left
+    /// alone, the first few by name.
+    pub fn left_alone_note(&self, root: &Path) -> Option<String> {
+        let n = self.left_alone.len();
+        if n == 0 {
+            return None;
+        }
+        let shown: Vec<String> = self
+            .left_alone
+            .iter()
+            .take(5)
+            .map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string())
+            .collect();
+        Some(format!(
+            "`{}` held {n} file{} before tidings first wrote there; left alone (tidings removes only files it wrote): {}{}",
+            root.display(),
+            if n == 1 { "" } else { "s" },
+            shown.join(", "),
+            if n > shown.len() { ", …" } else { "" }
+        ))
+    }
 }
 
 fn listing(settings: &Settings, feeds: &[FeedSpec]) -> Vec<Listed> {
@@ -344,10 +376,17 @@ fn planned_files(settings: &Settings, feeds: &[FeedSpec]) -> Vec<PathBuf> {
     files
 }
 
-fn remove_stale(root: &Path, keep: &HashSet<PathBuf>, dry_run: bool) -> Result<usize, OutputError> {
-    output::remove_stale(root, keep, dry_run).map_err(|source| OutputError {
-        path: root.to_path_buf(),
-        source,
+fn remove_stale(
+    root: &Path,
+    written: Option<&[PathBuf]>,
+    keep: &HashSet<PathBuf>,
+    dry_run: bool,
+) -> Result<usize, OutputError> {
+    output::remove_stale(root, written.unwrap_or_default(), keep, dry_run).map_err(|source| {
+        OutputError {
+            path: root.to_path_buf(),
+            source,
+        }
     })
 }
 

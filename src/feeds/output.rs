@@ -96,46 +96,88 @@ pub fn probe_writable(dir: &Path) -> Result<(), String> {
     }
 }
 
-/// Whether a file name is one this program writes (a feed, the OPML index, or a leftover
-/// temporary file from an interrupted run).
-fn is_ours(name: &str) -> bool {
+/// A temporary file an interrupted write of ours left (no one else names files so).
+fn is_our_leftover(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".tidings-tmp")
+}
+
+/// Whether a file name is one tidings writes: a feed, the OPML index, the stylesheet.
+pub fn looks_ours(name: &str) -> bool {
     Format::ALL.iter().any(|f| f.file_name() == name)
         || name == OPML
         || name == super::stylesheet::XSL
         || name == super::stylesheet::SCRIPT
-        || (name.starts_with('.') && name.ends_with(".tidings-tmp"))
 }
 
-/// Removes files of ours that this build did not produce (feeds of categories that no longer
-/// exist, formats no longer wanted) and then the folders left empty. Files anyone else put in
-/// the feeds folder are left alone. With `dry_run`, only counts.
-pub fn remove_stale(root: &Path, keep: &HashSet<PathBuf>, dry_run: bool) -> io::Result<usize> {
+/// Removes the files the last build wrote (`written`, from its manifest) that this build
+/// did not (feeds of categories that no longer exist, formats no longer wanted), leftover
+/// temporary files of ours, then the folders below `categories/` and `tags/` that this
+/// left empty. Nothing else is touched: a file tidings did not write stays, whatever its
+/// name. With `dry_run`, only counts.
+pub fn remove_stale(
+    root: &Path,
+    written: &[PathBuf],
+    keep: &HashSet<PathBuf>,
+    dry_run: bool,
+) -> io::Result<usize> {
     if !root.is_dir() {
         return Ok(0);
     }
     let mut removed = 0;
-    // Symlinks are not followed: a link planted in the feeds folder cannot lead removal
-    // anywhere else.
-    for entry in walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .contents_first(true)
-    {
-        let entry = entry.map_err(io::Error::other)?;
-        let path = entry.path();
-        if entry.file_type().is_file() {
-            let name = entry.file_name().to_string_lossy();
-            if is_ours(&name) && !keep.contains(path) {
-                if !dry_run {
-                    fs::remove_file(path)?;
-                }
-                removed += 1;
+    let mut emptied = Vec::new();
+    for path in written.iter().filter(|p| !keep.contains(*p)) {
+        // Only a plain file below the folder (a path the manifest names, not a link to
+        // follow): a manifest edited by hand cannot lead removal anywhere else.
+        let inside = path.starts_with(root)
+            && !path
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir));
+        let is_file = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
+        if inside && is_file {
+            if !dry_run {
+                fs::remove_file(path)?;
             }
-        } else if entry.file_type().is_dir() && !dry_run && in_our_trees(root, path) {
+            removed += 1;
+            emptied.extend(path.parent().map(Path::to_path_buf));
+        }
+    }
+    for entry in walkdir::WalkDir::new(root).follow_links(false) {
+        let Ok(entry) = entry else { continue };
+        if entry.file_type().is_file() && is_our_leftover(&entry.file_name().to_string_lossy()) {
+            if !dry_run {
+                fs::remove_file(entry.path())?;
+            }
+            emptied.extend(entry.path().parent().map(Path::to_path_buf));
+        }
+    }
+    if !dry_run {
+        for mut dir in emptied {
             // Only empty folders go; `remove_dir` refuses the others, which is the point.
-            let _ = fs::remove_dir(path);
+            while in_our_trees(root, &dir) && fs::remove_dir(&dir).is_ok() {
+                match dir.parent() {
+                    Some(parent) => dir = parent.to_path_buf(),
+                    None => break,
+                }
+            }
         }
     }
     Ok(removed)
+}
+
+/// Files in the feeds folder that look like ours (by name) but that this build does not
+/// write: on a first build, what was there before tidings and is left alone.
+pub fn foreign_files(root: &Path, keep: &HashSet<PathBuf>) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && !keep.contains(e.path()))
+        .filter(|e| e.file_name() != std::ffi::OsStr::new(super::manifest::FILE))
+        .filter(|e| !is_our_leftover(&e.file_name().to_string_lossy()))
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    found.sort();
+    found
 }
 
 /// Folders below `categories/` and `tags/` are ours to tidy; anything else in the feeds
@@ -178,8 +220,10 @@ mod tests {
         assert!(!dir.path().join("a/.rss.xml.tidings-tmp").exists());
     }
 
+    /// Only what the last build wrote is removed: a file of the same name that someone else
+    /// put there (before the first build, or beside later ones) stays.
     #[test]
-    fn stale_removal_spares_other_files() {
+    fn stale_removal_spares_files_tidings_did_not_write() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         fs::create_dir_all(root.join("images/empty")).unwrap();
@@ -188,24 +232,64 @@ mod tests {
             "feed.json",
             "categories/old/rss.xml",
             "categories/keep/rss.xml",
+            "categories/mine/rss.xml",
+            "tags/mytag/atom.xml",
             "README.md",
+            "categories/old/.rss.xml.tidings-tmp",
         ] {
             let p = root.join(f);
             fs::create_dir_all(p.parent().unwrap()).unwrap();
             fs::write(p, "x").unwrap();
         }
+        let written: Vec<PathBuf> = [
+            "rss.xml",
+            "feed.json",
+            "categories/old/rss.xml",
+            "categories/keep/rss.xml",
+        ]
+        .iter()
+        .map(|f| root.join(f))
+        .collect();
         let keep: HashSet<PathBuf> =
             [root.join("rss.xml"), root.join("categories/keep/rss.xml")].into();
-        assert_eq!(remove_stale(root, &keep, true).unwrap(), 2);
+        assert_eq!(remove_stale(root, &written, &keep, true).unwrap(), 2);
         assert!(root.join("feed.json").exists());
-        assert_eq!(remove_stale(root, &keep, false).unwrap(), 2);
+        assert_eq!(remove_stale(root, &written, &keep, false).unwrap(), 2);
         assert!(!root.join("feed.json").exists());
         assert!(!root.join("categories/old").exists());
         assert!(root.join("categories/keep/rss.xml").exists());
+        assert!(root.join("categories/mine/rss.xml").exists());
+        assert!(root.join("tags/mytag/atom.xml").exists());
         assert!(root.join("README.md").exists());
         assert!(
             root.join("images/empty").exists(),
             "folders outside categories/ and tags/ stay"
         );
+        assert_eq!(
+            foreign_files(root, &keep),
+            [
+                root.join("README.md"),
+                root.join("categories/mine/rss.xml"),
+                root.join("tags/mytag/atom.xml")
+            ]
+        );
+        // Without a manifest nothing is removed.
+        assert_eq!(remove_stale(root, &[], &HashSet::new(), false).unwrap(), 0);
+        assert!(root.join("rss.xml").exists());
+    }
+
+    #[test]
+    fn a_path_outside_the_folder_is_never_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("feeds");
+        fs::create_dir_all(&root).unwrap();
+        let outside = dir.path().join("precious.txt");
+        fs::write(&outside, "x").unwrap();
+        let written = vec![root.join("../precious.txt"), outside.clone()];
+        assert_eq!(
+            remove_stale(&root, &written, &HashSet::new(), false).unwrap(),
+            0
+        );
+        assert!(outside.exists());
     }
 }
