@@ -149,14 +149,16 @@ impl Publisher {
 
     /// Runs until `stop` fires: the scanner and composer threads and every lane. `server`,
     /// when the front door runs beside, gets each build's listing and the scans' health,
-    /// and wakes the confirmation lane when it queues a mail.
+    /// and wakes the confirmation lane when it queues a mail. Returns why it stopped on its
+    /// own (the state file went away under it), if it did.
     pub async fn run(
         &self,
         backfill: Option<usize>,
         server: Option<Arc<serve::Shared>>,
         stop: impl Future<Output = ()>,
-    ) {
+    ) -> Option<String> {
         let (stop_tx, stop_rx) = watch::channel(false);
+        let (fatal_tx, mut fatal_rx) = watch::channel(None::<String>);
         let wakes: HashMap<String, Arc<Notify>> = self
             .lanes
             .iter()
@@ -203,7 +205,7 @@ impl Publisher {
         };
         if let Err(e) = composer.as_ref().and(scanner.as_ref()) {
             tracing::error!("cannot start a thread: {e}");
-            return;
+            return Some(format!("cannot start a thread: {e}"));
         }
         let mut tasks = tokio::task::JoinSet::new();
         for lane in &self.lanes {
@@ -226,6 +228,7 @@ impl Publisher {
             self.shared.clone(),
             scanning.clone(),
             paces,
+            fatal_tx,
             stop_rx.clone(),
         ));
         if let Some(server) = server {
@@ -246,7 +249,13 @@ impl Publisher {
             "running; scans on `{}`",
             self.settings.schedule.scan.source()
         );
-        stop.await;
+        let fatal = tokio::select! {
+            _ = stop => None,
+            error = fatal_rx.wait_for(Option::is_some) => error.ok().and_then(|e| e.clone()),
+        };
+        if let Some(error) = &fatal {
+            tracing::error!("{error}; stopping");
+        }
         // A lane abandons its attempt in flight, unmarked: it is sent again, with the same
         // id, next time. A scan or composition in progress is a transaction that either
         // commits or is rolled back when the process ends.
@@ -255,6 +264,7 @@ impl Publisher {
         composer_wake.stop();
         while tasks.join_next().await.is_some() {}
         tracing::info!("stopped");
+        fatal
     }
 }
 
@@ -399,15 +409,24 @@ async fn supervise(
 
 /// Says three times a lease that this node lives (and whether it scans), renewing its
 /// leases, until told to stop; keeps the email pace (`paces`) to this node's share of the
-/// nodes alive.
+/// nodes alive. Each beat also makes sure the state file is still the one opened: one
+/// deleted or replaced under the daemon stops it (`fatal`), since what it recorded after
+/// would be lost.
 async fn heartbeat(
     shared: deliver::Shared,
     scanning: Arc<AtomicBool>,
     paces: Vec<Arc<Mutex<Bucket>>>,
+    fatal: watch::Sender<Option<String>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut shares = 1;
     loop {
+        if let Ok(Some(error)) = shared.store.call(|store| Ok(store.file_replaced())).await {
+            let _ = fatal.send(Some(format!(
+                "{error}: restore it, or start again on purpose (a new state treats every post as already announced; see `--backfill`)"
+            )));
+            return;
+        }
         let now = shared.clock.now();
         let scanner = scanning.load(Ordering::Relaxed);
         match shared

@@ -109,6 +109,15 @@ impl<'a> Scanner<'a> {
         }
         let cache = content::cache::Use::On(settings.posts_cache_path());
         let scan = content::read(found, settings, &Progress::hidden(), &cache, now.into());
+        // Read before the build writes its own manifest.
+        let first_scan = leader && !self.store.has_scanned()?;
+        if first_scan && feeds::manifest::last_written(&settings.feeds.dir).is_some() {
+            tracing::error!(
+                "this is the first scan recorded in `{}`, but `{}` holds feeds an earlier state published: if the state was deleted or replaced, every post published since its last scan is now taken for the archive and will NOT be announced (stop, restore the state; or to announce the newest N, start from an empty state with `tidings run --once --backfill N`)",
+                settings.state.shown(),
+                settings.feeds.dir.display()
+            );
+        }
         let feeds = feeds::build(&scan.posts, settings, now, Mode::Write, false)?;
         if let Some(note) = feeds.left_alone_note(&settings.feeds.dir) {
             tracing::warn!("{note}");
@@ -132,7 +141,6 @@ impl<'a> Scanner<'a> {
             return Ok(report);
         }
 
-        let first_scan = !self.store.has_scanned()?;
         if !first_scan && let Some(n) = self.backfill.take() {
             tracing::warn!(
                 "--backfill {n} has no effect: this state file has already recorded the archive"

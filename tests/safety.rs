@@ -300,3 +300,43 @@ fn files_tidings_did_not_write_are_never_deleted() {
         );
     }
 }
+
+/// A state file deleted under the running daemon stops it (exit 2, saying why) instead of
+/// recording into a file no one will read; the next start, finding feeds an earlier state
+/// published, says loudly that posts published since will not be announced.
+#[test]
+fn a_state_file_deleted_under_the_daemon_stops_it() {
+    let site = Site::with_settings(&format!("{}\n[state]\nlease = 3\n", common::BASE_SETTINGS));
+    site.post("old.md", post(0));
+    site.run(&["run", "--once"]).expect(0);
+    let daemon = site
+        .command(&["run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state = site.path().join(".tidings/state.db");
+    wait_until("the daemon has scanned", || {
+        site.run(&["status", "--json"])
+            .stdout()
+            .contains("\"scanner\": true")
+    });
+    std::fs::remove_file(&state).unwrap();
+    let out = daemon.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("was deleted while tidings ran"), "{stderr}");
+
+    for n in 1..=3 {
+        site.post(&format!("p{n}.md"), post(n));
+    }
+    let run = site.run(&["run", "--once"]).expect(0);
+    assert!(
+        run.stderr()
+            .contains("holds feeds an earlier state published")
+            && run.stderr().contains("will NOT be announced")
+            && run.stderr().contains("--backfill"),
+        "{}",
+        run.stderr()
+    );
+}

@@ -98,8 +98,7 @@ fn run_daemon(
     shared: Arc<serve::Shared>,
 ) -> Status {
     let Some(server) = &settings.server else {
-        rt.block_on(publisher.run(backfill, None, shutdown_signal()));
-        return Status::Clean;
+        return stopped(rt.block_on(publisher.run(backfill, None, shutdown_signal())));
     };
     let started = serve::bind(server)
         .and_then(|listener| serve::start(settings.clone(), ctx.clock, listener, shared.clone()));
@@ -110,9 +109,21 @@ fn run_daemon(
             return Status::Failed;
         }
     };
-    rt.block_on(publisher.run(backfill, Some(shared), shutdown_signal()));
+    let fatal = rt.block_on(publisher.run(backfill, Some(shared), shutdown_signal()));
     running.stop();
-    Status::Clean
+    stopped(fatal)
+}
+
+/// How a daemon that stopped ends: cleanly on a signal, with exit 2 and the reason when it
+/// stopped on its own.
+fn stopped(fatal: Option<String>) -> Status {
+    match fatal {
+        None => Status::Clean,
+        Some(error) => {
+            eprintln!("error: {error}");
+            Status::Failed
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

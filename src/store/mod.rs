@@ -232,6 +232,24 @@ pub struct Store {
     node: String,
     /// How long this node's leases last unless renewed.
     lease: std::time::Duration,
+    /// The SQLite file's identity (device, inode) when it was opened.
+    identity: Option<(u64, u64)>,
+}
+
+/// A file's identity: its device and inode (on Unix; elsewhere none, and nothing is
+/// checked).
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        Some((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// Switches the file to write-ahead logging once. The switch needs the file to itself and
@@ -316,12 +334,14 @@ impl Store {
                 (Db::Postgres(Box::new(std::cell::RefCell::new(pg))), None)
             }
         };
+        let identity = path.as_deref().and_then(file_identity);
         let mut store = Store {
             db,
             place: place.clone(),
             path,
             node: node.to_owned(),
             lease: nodes::LEASE,
+            identity,
         };
         store.migrate().map_err(wrap)?;
         Ok(store)
@@ -347,6 +367,24 @@ impl Store {
     /// This process's node name.
     pub fn node(&self) -> &str {
         &self.node
+    }
+
+    /// Why the state file at its path is no longer the one this store opened (deleted, or
+    /// replaced by another file), if it is not. A connection to a deleted SQLite file goes on
+    /// writing to it unseen, so whatever happened next would be lost: the daemon stops.
+    pub fn file_replaced(&self) -> Option<String> {
+        let (path, opened) = (self.path.as_ref()?, self.identity?);
+        match file_identity(path) {
+            Some(now) if now == opened => None,
+            Some(_) => Some(format!(
+                "the state file `{}` was replaced by another file while tidings ran",
+                path.display()
+            )),
+            None => Some(format!(
+                "the state file `{}` was deleted while tidings ran",
+                path.display()
+            )),
+        }
     }
 
     /// Takes the run lock: only one process may send from a state file at a time.
@@ -418,7 +456,7 @@ impl Store {
             .one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
             .get(0)?;
         for (i, migration) in all.iter().enumerate().skip(current.max(0) as usize) {
-            self.db.batch("BEGIN")?;
+            self.db.batch("BEGIN IMMEDIATE")?;
             let applied = self.db.batch(migration).and_then(|_| {
                 self.db.exec(
                     "INSERT INTO schema_version (version) VALUES (?1)",
@@ -443,9 +481,18 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Starts a transaction for one scan's worth of changes.
+    /// Starts a transaction for one scan's worth of changes. SQLite: `BEGIN IMMEDIATE`
+    /// takes the write lock at once, waiting for it (the busy timeout) if another
+    /// connection has it. A deferred `BEGIN` that reads first would fail at its first write,
+    /// without waiting, whenever another connection (a heartbeat, a lane) had committed in
+    /// between: a whole scan lost to a one-row write.
     pub fn transaction(&mut self) -> Result<Tx<'_>, StoreError> {
-        self.db.batch("BEGIN").map_err(|e| self.err(e))?;
+        let begin = if self.db.is_postgres() {
+            "BEGIN"
+        } else {
+            "BEGIN IMMEDIATE"
+        };
+        self.db.batch(begin).map_err(|e| self.err(e))?;
         Ok(Tx {
             db: &self.db,
             place: &self.place,
