@@ -74,6 +74,14 @@ impl Publisher {
         let mut store = Store::open_for(&settings)?;
         let lock = store.lock()?;
         store.node_started(clock.now())?;
+        // Messages held by a setting that was wrong go now: it may have been fixed.
+        let released = store.release_halted(None, clock.now())?;
+        if released > 0 {
+            tracing::info!(
+                messages = released,
+                "messages held by a wrong setting are tried again"
+            );
+        }
         let poll = store
             .is_shared()
             .then(|| store::nodes::POLL.min(store::nodes::heartbeat_every(settings.lease)));

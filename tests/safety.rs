@@ -340,3 +340,41 @@ fn a_state_file_deleted_under_the_daemon_stops_it() {
         run.stderr()
     );
 }
+
+/// A webhook that fails again and again holds its later messages, but its head never
+/// waits more than ten minutes between attempts: once the receiver is back, the backlog
+/// goes within minutes, not hours.
+#[test]
+fn an_ordered_lanes_head_waits_at_most_ten_minutes() {
+    let receiver = Receiver::start((0..12).map(|_| Reply::Status(503)).collect());
+    let site = site_with(&format!(
+        "[notifiers.hook]\ntype = \"webhook\"\nurl = \"{}\"\nmax_attempts = 50\n",
+        receiver.url
+    ));
+    for n in 1..=3 {
+        site.post(&format!("p{n}.md"), post(n));
+    }
+    let mut now = chrono::DateTime::parse_from_rfc3339("2026-12-01T08:00:00Z").unwrap();
+    for attempt in 1..=12 {
+        site.run_at(&now.to_rfc3339(), &["run", "--once"]).expect(0);
+        assert_eq!(receiver.requests().len(), attempt, "one attempt a run");
+        let doc = status(&site);
+        let next = notifier(&doc, "hook")["next_attempt"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let next = chrono::DateTime::parse_from_rfc3339(&next).unwrap();
+        assert!(
+            next - now <= chrono::Duration::minutes(10),
+            "attempt {attempt}: next at {next}, {} on",
+            next - now
+        );
+        now += chrono::Duration::minutes(10) + chrono::Duration::seconds(1);
+    }
+    site.run_at(&now.to_rfc3339(), &["run", "--once"]).expect(0);
+    assert_eq!(
+        receiver.requests().len(),
+        12 + 3,
+        "the backlog went at once"
+    );
+}

@@ -389,7 +389,11 @@ impl Lane {
                 } else {
                     None
                 };
-                let wait = notify::retry_wait(asked, attempts, &delivery.message_id);
+                let cap = match self.rows.ordered {
+                    true => notify::ORDERED_CAP,
+                    false => notify::READER_CAP,
+                };
+                let wait = notify::retry_wait(asked, attempts, &delivery.message_id, cap);
                 let next = notify::after(now, wait);
                 if asked.is_some() {
                     // The receiver's pause holds every message of this destination.

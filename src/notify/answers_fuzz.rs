@@ -147,7 +147,7 @@ fn no_receiver_answer_panics_or_asks_for_more_than_the_cap() {
                     "round {round}: {asked:?} for {answer:?}"
                 );
                 let attempts = (rng.below(200) as u32).max(1);
-                let wait = retry_wait(asked, attempts, "msg_fuzz");
+                let wait = retry_wait(asked, attempts, "msg_fuzz", super::READER_CAP);
                 assert!(wait <= MAX_WAIT && wait >= Duration::from_secs(1));
                 assert!(after(now, wait) <= now + chrono::Duration::hours(24));
             }

@@ -168,13 +168,28 @@ pub fn wait_json_millis(value: &serde_json::Value) -> Option<Duration> {
 
 /// How long to wait before the next attempt after attempt number `attempts` failed: what
 /// the receiver asked for, kept within [`MIN_WAIT`] and [`MAX_WAIT`], or the backoff when it
-/// asked for nothing (or for no wait at all, which would burn every attempt at once).
-pub fn retry_wait(after: Option<Duration>, attempts: u32, message_id: &str) -> Duration {
+/// asked for nothing (or for no wait at all, which would burn every attempt at once), at
+/// most `cap`.
+pub fn retry_wait(
+    after: Option<Duration>,
+    attempts: u32,
+    message_id: &str,
+    cap: Duration,
+) -> Duration {
     match after {
         Some(wait) if !wait.is_zero() => wait.clamp(MIN_WAIT, MAX_WAIT),
-        _ => backoff(attempts, message_id),
+        _ => backoff(attempts, message_id).min(cap),
     }
 }
+
+/// The longest backoff of an ordered lane's head (webhooks, chat, hubs): every later message
+/// of its notifier waits behind it, so a receiver that comes back gets its backlog within
+/// minutes, not after the hours a lone message may wait. A wait the receiver asked for
+/// (`Retry-After`) is still honoured as asked.
+pub const ORDERED_CAP: Duration = Duration::from_secs(600);
+
+/// The longest backoff of one reader's mail: it holds up only that reader.
+pub const READER_CAP: Duration = Duration::from_secs(6 * 3600);
 
 /// `now + wait`, or the furthest moment tidings ever waits for when that cannot be
 /// represented.
@@ -287,10 +302,23 @@ mod tests {
 
     #[test]
     fn asked_waits_are_clamped_and_zero_means_backoff() {
-        assert_eq!(retry_wait(Some(Duration::ZERO), 1, "m"), backoff(1, "m"));
-        assert_eq!(retry_wait(None, 3, "m"), backoff(3, "m"));
-        assert_eq!(retry_wait(Some(Duration::from_millis(1)), 1, "m"), MIN_WAIT);
-        assert_eq!(retry_wait(Some(Duration::MAX), 1, "m"), MAX_WAIT);
+        let cap = READER_CAP;
+        assert_eq!(
+            retry_wait(Some(Duration::ZERO), 1, "m", cap),
+            backoff(1, "m")
+        );
+        assert_eq!(retry_wait(None, 3, "m", cap), backoff(3, "m"));
+        assert_eq!(
+            retry_wait(Some(Duration::from_millis(1)), 1, "m", cap),
+            MIN_WAIT
+        );
+        assert_eq!(retry_wait(Some(Duration::MAX), 1, "m", cap), MAX_WAIT);
+        assert_eq!(retry_wait(None, 9, "m", ORDERED_CAP), ORDERED_CAP);
+        assert_eq!(
+            retry_wait(Some(Duration::from_secs(3600)), 9, "m", ORDERED_CAP),
+            Duration::from_secs(3600),
+            "a wait the receiver asked for is honoured"
+        );
         for value in [
             serde_json::json!(-5),
             serde_json::json!(1e300),

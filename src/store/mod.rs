@@ -163,6 +163,12 @@ const MIGRATION_NODES: &str = "CREATE TABLE nodes (
     CREATE INDEX deliveries_reader ON deliveries (notifier, recipient, seq, id, kind)
         WHERE status = 'pending';";
 
+/// 6: a row held because a setting was wrong (not attempted) is marked, so that it goes
+/// again as soon as the process restarts or `retry` is run, not an hour later.
+const MIGRATION_HALTED: &str =
+    "ALTER TABLE deliveries ADD COLUMN halted INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX deliveries_halted ON deliveries (notifier) WHERE halted = 1;";
+
 /// Where the state lives.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Location {
@@ -411,7 +417,7 @@ impl Store {
         let all: Vec<&str> = MIGRATIONS
             .iter()
             .copied()
-            .chain([MIGRATION_NODES])
+            .chain([MIGRATION_NODES, MIGRATION_HALTED])
             .collect();
         if self.db.is_postgres() {
             self.db.batch(&format!(
@@ -658,8 +664,8 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 27, h, 0, 0).unwrap()
     }
 
-    /// Every migration but the nodes' one, plus that one.
-    const VERSIONS: i64 = MIGRATIONS.len() as i64 + 1;
+    /// Every migration but the nodes' one and the halted one, plus those.
+    const VERSIONS: i64 = MIGRATIONS.len() as i64 + 2;
 
     #[test]
     fn migrations_are_recorded_and_rerun_safely() {

@@ -159,7 +159,7 @@ pub(super) fn insert(db: &Db, message: &NewMessage, now: DateTime<Utc>) -> Resul
 fn mark_sent(db: &Db, id: i64, now: DateTime<Utc>) -> Result<(), DbError> {
     db.exec(
         "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent = ?2, last_error = NULL, body = '',
-                claimed_by = NULL, claimed_until = NULL
+                halted = 0, claimed_by = NULL, claimed_until = NULL
          WHERE id = ?1 AND status = 'pending'",
         args![id, stamp(now)],
     )
@@ -198,7 +198,7 @@ fn mark_skipped(db: &Db, id: i64, reason: &str) -> Result<(), DbError> {
 /// the reason shown in `status`.
 fn mark_halted(db: &Db, id: i64, error: &str, until: DateTime<Utc>) -> Result<(), DbError> {
     db.exec(
-        "UPDATE deliveries SET last_error = ?2, next_attempt = ?3, claimed_by = NULL, claimed_until = NULL
+        "UPDATE deliveries SET last_error = ?2, next_attempt = ?3, halted = 1, claimed_by = NULL, claimed_until = NULL
          WHERE id = ?1 AND status = 'pending'",
         args![id, error, stamp(until)],
     )
@@ -216,7 +216,7 @@ fn mark_failed_attempt(
         None => ("failed", None),
     };
     db.exec(
-        "UPDATE deliveries SET status = ?2, attempts = attempts + 1, last_error = ?3,
+        "UPDATE deliveries SET status = ?2, attempts = attempts + 1, last_error = ?3, halted = 0,
                 next_attempt = COALESCE(CAST(?4 AS TEXT), next_attempt), claimed_by = NULL, claimed_until = NULL
          WHERE id = ?1 AND status = 'pending'",
         args![id, status, error, next_attempt],
@@ -581,9 +581,26 @@ impl Store {
     /// Puts a notifier's failed deliveries back in the queue; returns how many. A row
     /// without a body (never made, by an older version) cannot be sent and stays failed.
     pub fn retry_failed(&self, notifier: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        self.exec(
+        let held = self.release_halted(Some(notifier), now)?;
+        let failed = self.exec(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt = ?2
                  WHERE notifier = ?1 AND status = 'failed' AND body != ''",
+            args![notifier, stamp(now)],
+        )?;
+        Ok(held + failed)
+    }
+
+    /// Makes rows held by a wrong setting (of `notifier`, or every one) due at `now`: the
+    /// setting may be fixed (a restart, a reload, `retry`), and if it is not, the first
+    /// attempt says so again without counting.
+    pub fn release_halted(
+        &self,
+        notifier: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        self.exec(
+            "UPDATE deliveries SET halted = 0, next_attempt = ?2
+                 WHERE halted = 1 AND status = 'pending' AND (CAST(?1 AS TEXT) IS NULL OR notifier = ?1)",
             args![notifier, stamp(now)],
         )
     }
