@@ -449,9 +449,7 @@ async fn heartbeat(
                     "nodes alive; each keeps to its share of `email.rate`"
                 );
                 for pace in &paces {
-                    pace.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .share(alive, std::time::Instant::now());
+                    crate::sync::lock(pace).share(alive, std::time::Instant::now());
                 }
             }
             Ok(_) => {}
@@ -612,18 +610,18 @@ pub struct Wake {
 
 impl Wake {
     pub fn notify(&self) {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).0 = true;
+        crate::sync::lock(&self.state).0 = true;
         self.signal.notify_all();
     }
 
     pub fn stop(&self) {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+        crate::sync::lock(&self.state).1 = true;
         self.signal.notify_all();
     }
 
     /// Waits until woken or `timeout`; returns true when told to stop.
     pub fn wait(&self, timeout: Duration) -> bool {
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let state = crate::sync::lock(&self.state);
         let (mut state, _) = self
             .signal
             .wait_timeout_while(state, timeout, |(woken, stopped)| !*woken && !*stopped)

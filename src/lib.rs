@@ -26,5 +26,6 @@ pub mod serve;
 pub mod settings;
 pub mod settled;
 pub mod store;
+pub mod sync;
 pub mod templates;
 pub mod tokens;

@@ -223,7 +223,7 @@ impl SubscriberList {
     /// The list as the file says now (read again if it changed since last asked); the last
     /// good reading when the file cannot be read.
     pub fn current(&self) -> Arc<Listing> {
-        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let mut current = crate::sync::lock(&self.current);
         let now = identity(&self.path).ok();
         if now.is_some() && now == current.0 {
             return current.1.clone();

@@ -598,7 +598,10 @@ fn signup_answers_alike_and_refuses_forgeries() {
     let huge = "a".repeat(20_000);
     let too_big = post_form(&served, "/subscribe", &[("email", &huge)]);
     assert_eq!(too_big.status, 413);
-    // Every post counts: the client has used its nine sign-ups for the hour.
+    // A body too large is refused before it is read and counts for nothing; every other
+    // post counts: with this one the client has used its nine sign-ups for the hour.
+    let ninth = subscribe("ninth@example.org");
+    assert_ne!(ninth.status, 429, "{}", ninth.text());
     let limited = subscribe("late@example.org");
     assert_eq!(limited.status, 429, "{}", limited.text());
     assert!(limited.header("retry-after").is_some());
@@ -1391,6 +1394,75 @@ fn one_client_cannot_hold_every_connection() {
         idle.len()
     );
     drop(idle);
+}
+
+/// Twenty addresses holding 64 half-open connections each (every slot the server has, and
+/// more) do not keep a normal reader waiting: the idlest connection is given up for the
+/// newcomer, so every probe is answered well inside the ten seconds a half-open connection
+/// is otherwise given.
+#[test]
+fn half_open_connections_from_many_addresses_keep_no_reader_waiting() {
+    let sink = SmtpSink::start();
+    let served = served_site(sink.port, "");
+    if open_file_limit() < 1280 + 256 {
+        eprintln!("skipped: this process may not hold 1,280 connections");
+        return;
+    }
+    let address: std::net::SocketAddr = served.host.parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // All at once, so that every one is still within its ten seconds when the probes go.
+    let idle: Vec<std::net::TcpStream> = runtime.block_on(async {
+        let connects = (10..30).flat_map(|client| {
+            (0..64).map(move |_| async move {
+                let socket = tokio::net::TcpSocket::new_v4().ok()?;
+                socket
+                    .bind(format!("127.0.0.{client}:0").parse().unwrap())
+                    .ok()?;
+                let stream = tokio::time::timeout(Duration::from_secs(2), socket.connect(address))
+                    .await
+                    .ok()?
+                    .ok()?;
+                stream.into_std().ok()
+            })
+        });
+        futures_util::future::join_all(connects)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    });
+    assert!(idle.len() > 1024, "only {} connections opened", idle.len());
+    for n in 0..10 {
+        assert!(
+            probe_from("127.0.0.2", &served.host),
+            "probe {n} was not answered within 3 s while {} connections sat idle",
+            idle.len()
+        );
+    }
+    drop(idle);
+}
+
+/// A request declaring a body larger than any route takes is refused with 413 at once,
+/// not after the request timeout for a body that never comes.
+#[test]
+fn a_declared_oversize_body_is_refused_at_once() {
+    use std::io::{Read, Write};
+    let sink = SmtpSink::start();
+    let served = served_site(sink.port, "");
+    let mut stream = std::net::TcpStream::connect(&served.host).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+        .write_all(b"POST /subscribe HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 999999999999\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 }
 
 /// A feed opened in a browser is a page: what a feed is, its address with a copy button,

@@ -44,7 +44,7 @@ pub struct Board {
 impl Board {
     /// Records a lane's new state at `now` (unchanged states keep their `since`).
     pub fn set(&self, lane: &str, state: LaneState, timeout_seconds: u64, now: DateTime<Utc>) {
-        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut lanes = crate::sync::lock(&self.lanes);
         let view = lanes.entry(lane.to_owned()).or_insert_with(|| LaneView {
             state: LaneState::Idle,
             since: crate::store::stamp(now),
@@ -60,19 +60,14 @@ impl Board {
 
     /// Counts a sent message.
     pub fn sent(&self, lane: &str) {
-        if let Some(view) = self
-            .lanes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(lane)
-        {
+        if let Some(view) = crate::sync::lock(&self.lanes).get_mut(lane) {
             view.sent += 1;
         }
     }
 
     /// Every lane, by name.
     pub fn snapshot(&self) -> BTreeMap<String, LaneView> {
-        self.lanes.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        crate::sync::lock(&self.lanes).clone()
     }
 
     /// Lanes that are stuck at `now`: broken, or sending for longer than any attempt may

@@ -237,10 +237,7 @@ impl Lane {
         // write its lease at every message.
         let renew = rows.ordered
             && poll
-            && self
-                .held_until
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
+            && crate::sync::lock(&self.held_until)
                 .is_none_or(|until| until < crate::store::nodes::lease_end(now, lease / 2));
         let step = shared
             .store
@@ -267,10 +264,10 @@ impl Lane {
             let held = match &step {
                 Ok(Step::Next(Next::Idle, _)) if poll => None,
                 Ok(Step::Next(..)) if renew => Some(crate::store::nodes::lease_end(now, lease)),
-                Ok(Step::Next(..)) => *self.held_until.lock().unwrap_or_else(|p| p.into_inner()),
+                Ok(Step::Next(..)) => *crate::sync::lock(&self.held_until),
                 _ => None,
             };
-            *self.held_until.lock().unwrap_or_else(|p| p.into_inner()) = held;
+            *crate::sync::lock(&self.held_until) = held;
         }
         step
     }
@@ -353,11 +350,7 @@ impl Lane {
             };
         }
         let _slot = self.slots.acquire().await.ok();
-        let pace = self
-            .pacer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .reserve(std::time::Instant::now());
+        let pace = crate::sync::lock(&self.pacer).reserve(std::time::Instant::now());
         if !pace.is_zero() {
             tracing::debug!(lane = %self.name, ?pace, "pacing to the rate limit");
             tokio::time::sleep(pace).await;
@@ -398,10 +391,7 @@ impl Lane {
                 if asked.is_some() {
                     // The receiver's pause holds every message of this destination.
                     if let Some(until) = std::time::Instant::now().checked_add(wait) {
-                        self.pacer
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .pause(until);
+                        crate::sync::lock(&self.pacer).pause(until);
                     }
                 }
                 tracing::warn!(lane = %self.name, id = %delivery.message_id, attempt = attempts, next = %crate::store::stamp(next), "{error}; will retry");

@@ -31,7 +31,7 @@ impl Clients {
     /// `MAX_PER_CLIENT`.
     pub fn hold(self: &Arc<Self>, peer: IpAddr) -> Option<Held> {
         let client = client_of(peer);
-        let mut open = self.open.lock().expect("clients lock");
+        let mut open = crate::sync::lock(&self.open);
         let count = open.entry(client).or_insert(0);
         if *count >= MAX_PER_CLIENT {
             return None;
@@ -46,7 +46,7 @@ impl Clients {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        let mut open = self.clients.open.lock().expect("clients lock");
+        let mut open = crate::sync::lock(&self.clients.open);
         if let Some(count) = open.get_mut(&self.client) {
             *count -= 1;
             if *count == 0 {

@@ -132,7 +132,7 @@ impl FeedFiles {
             .fold(self.root.clone(), |path, segment| path.join(segment));
         let meta = std::fs::metadata(&path).ok().filter(|m| m.is_file())?;
         let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        if let Some(cached) = self.cache.lock().expect("cache lock").get(&segments)
+        if let Some(cached) = crate::sync::lock(&self.cache).get(&segments)
             && cached.len == meta.len()
             && cached.modified == modified
         {
@@ -220,7 +220,7 @@ impl FeedFiles {
             body: Bytes::from(body),
             gzip: OnceLock::new(),
         });
-        let mut cache = self.cache.lock().expect("cache lock");
+        let mut cache = crate::sync::lock(&self.cache);
         let size: usize = cache.values().map(|c| c.body.len()).sum();
         if size + cached.body.len() > CACHE_BUDGET {
             cache.clear();

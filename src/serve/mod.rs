@@ -19,6 +19,7 @@ mod files;
 mod health;
 mod pages;
 mod signup;
+mod slots;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -60,24 +61,21 @@ pub struct Shared {
 impl Shared {
     /// The daemon reports how its last scan went (`None`: it succeeded).
     pub fn scan_result(&self, failure: Option<(String, String)>) {
-        *self.scan_failure.lock().unwrap_or_else(|p| p.into_inner()) = failure;
+        *crate::sync::lock(&self.scan_failure) = failure;
     }
 
     /// When and why the last scan failed, if it did.
     pub fn scan_failure(&self) -> Option<(String, String)> {
-        self.scan_failure
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        crate::sync::lock(&self.scan_failure).clone()
     }
 
     /// The daemon hands over the feeds its last build wrote.
     pub fn publish(&self, listing: Vec<Listed>) {
-        *self.listing.write().expect("listing lock") = Arc::new(listing);
+        *crate::sync::write(&self.listing) = Arc::new(listing);
     }
 
     fn listing(&self) -> Arc<Vec<Listed>> {
-        self.listing.read().expect("listing lock").clone()
+        crate::sync::read(&self.listing).clone()
     }
 
     /// Resolves when the server has queued a message (the daemon then delivers at once).
@@ -180,17 +178,13 @@ impl State {
         call: impl FnOnce(&mut Store) -> Result<T, crate::store::StoreError> + Send + 'static,
     ) -> Result<T, String> {
         let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || call(&mut store.lock().expect("store lock")))
-            .await
-        {
+        match tokio::task::spawn_blocking(move || call(&mut crate::sync::lock(&store))).await {
             Ok(result) => result.map_err(|e| e.to_string()),
             Err(e) => Err(format!("store call failed: {e}")),
         }
     }
 }
 
-/// Most connections served at once; more wait in the kernel's backlog.
-const MAX_CONNECTIONS: usize = 1024;
 /// A client must send its request head within this time (slowloris).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Requests in flight get this long to finish after a stop.
@@ -216,13 +210,9 @@ async fn accept(
     let app = router(state.clone());
     let prefix = state.base.trim_end_matches('/').to_owned();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(slots::Slots::default());
     let clients = Arc::new(clients::Clients::default());
     loop {
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => permit.expect("never closed"),
-            _ = stopped.changed() => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -246,16 +236,28 @@ async fn accept(
                 }
             }
         };
+        let slot = tokio::select! {
+            slot = slots.take() => slot,
+            _ = stopped.changed() => break,
+        };
         let _ = stream.set_nodelay(true);
         // The router, told who is asking (the per-client limits need the peer's address).
         // Behind a proxy that keeps `public_url`'s path, or one that strips it: both work.
+        // The slots hear when a request starts and ends: a connection answering one is
+        // never closed for a newcomer.
         let prefix = prefix.clone();
+        let (started, finished) = (slot.activity.clone(), slot.activity.clone());
         let service = app
             .clone()
             .map_request(move |mut request: hyper::Request<_>| {
+                started.started();
                 strip_prefix(&mut request, &prefix);
                 request.extensions_mut().insert(Peer(peer.ip()));
                 request
+            })
+            .map_response(move |response| {
+                finished.finished();
+                response
             });
         let service = hyper_util::service::TowerToHyperService::new(service);
         let connection = hyper::server::conn::http1::Builder::new()
@@ -265,9 +267,13 @@ async fn accept(
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            let _ = connection.await;
+            let mut slot = slot;
+            tokio::select! {
+                _ = connection => {}
+                _ = &mut slot.closed => {} // given up for a newcomer: dropped, closed
+            }
             drop(held);
-            drop(permit);
+            drop(slot);
         });
     }
     drop(listener);
@@ -347,6 +353,7 @@ fn router(state: Arc<State>) -> Router {
             HeaderValue::from_static("DENY"),
         ))
         .layer(middleware::from_fn_with_state(state.clone(), account))
+        .layer(middleware::from_fn(refuse_declared_oversize))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -483,6 +490,29 @@ async fn nothing_here(With(state): With<Arc<State>>) -> Reply {
     named("other", not_found(&state))
 }
 
+/// A request that declares a body larger than any route takes is answered 413 at once,
+/// before its body (which may never come) is waited for.
+async fn refuse_declared_oversize(request: Request, next: Next) -> Reply {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > signup::MAX_FORM_BYTES as u64) {
+        let mut answer = Response::new(Full::new(Bytes::from_static(b"request body too large\n")));
+        *answer.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        answer.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        answer
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return answer.into_response();
+    }
+    next.run(request).await
+}
+
 /// Counts the answer by route and status, and logs it.
 async fn account(With(state): With<Arc<State>>, request: Request, next: Next) -> Reply {
     let started = Instant::now();
@@ -490,10 +520,7 @@ async fn account(With(state): With<Arc<State>>, request: Request, next: Next) ->
     let path = request.uri().path().to_owned();
     let answer = next.run(request).await;
     let route = route_of(&answer, &path);
-    *state
-        .metrics
-        .lock()
-        .expect("metrics lock")
+    *crate::sync::lock(&state.metrics)
         .entry((route, answer.status().as_u16()))
         .or_default() += 1;
     tracing::debug!(%method, %path, status = answer.status().as_u16(), elapsed = ?started.elapsed(), "request");
@@ -617,7 +644,7 @@ async fn secure(request: Request, next: Next) -> Reply {
 
 /// Counts of requests, for `/metrics`.
 fn request_counts(state: &State) -> BTreeMap<(&'static str, u16), u64> {
-    state.metrics.lock().expect("metrics lock").clone()
+    crate::sync::lock(&state.metrics).clone()
 }
 
 /// Keeps a map from growing without bound: entries `keep` says are spent go first.

@@ -72,7 +72,7 @@ impl Limits {
             v4 => v4,
         };
         let now = Instant::now();
-        let mut clients = self.clients.lock().expect("limits lock");
+        let mut clients = crate::sync::lock(&self.clients);
         prune(&mut clients, REMEMBERED, |bucket| !bucket.is_full(now));
         let per_hour = f64::from(self.per_hour);
         clients
@@ -86,7 +86,7 @@ impl Limits {
     /// Whether a confirmation may go to this address now (and notes that one does).
     fn first_in_a_while(&self, notifier: &str, address: &str) -> bool {
         let now = Instant::now();
-        let mut recent = self.recent.lock().expect("limits lock");
+        let mut recent = crate::sync::lock(&self.recent);
         prune(&mut recent, REMEMBERED, |at| {
             now.duration_since(*at) < RESEND_AFTER
         });

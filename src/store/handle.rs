@@ -27,9 +27,7 @@ impl Handle {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
             // A call that panicked leaves the connection as SQLite left it: usable.
-            let mut store = store
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut store = crate::sync::lock(&store);
             call(&mut store)
         })
         .await
@@ -42,10 +40,7 @@ impl Handle {
         &self,
         call: impl FnOnce(&mut Store) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut store = self
-            .store
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut store = crate::sync::lock(&self.store);
         call(&mut store)
     }
 }
