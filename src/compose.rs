@@ -263,6 +263,80 @@ fn compose_one(
     Ok(())
 }
 
+/// Renders what `notifier` would send for a full notification of made-up posts (as many as
+/// a message may hold), keeping nothing: `check` finds a template that fails or runs out of
+/// its fuel before a real notification does. The error names the template.
+pub fn rehearse(
+    settings: &Settings,
+    notifier: &Notifier,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
+    let count = notifier.max_posts.min(100);
+    let items: Vec<PostItem> = (1..=count)
+        .map(|n| PostItem {
+            id: format!("urn:uuid:00000000-0000-0000-0000-{n:012}"),
+            post_id: format!("sample-{n}.md"),
+            title: format!("Sample post {n}"),
+            url: format!("{}sample-{n}/", settings.site.url),
+            summary: "A sample summary. ".repeat(12),
+            categories: vec!["Sample/Category".into()],
+            tags: vec!["sample".into()],
+            image: None,
+            published: now.to_rfc3339(),
+            updated: now.to_rfc3339(),
+            author: settings.site.author.clone(),
+        })
+        .collect();
+    let post_ids: Vec<String> = items.iter().map(|i| i.post_id.clone()).collect();
+    let digest = matches!(notifier.delivery, Delivery::Digest(_));
+    let event = if digest {
+        "posts.digest"
+    } else {
+        "post.published"
+    };
+    let discard = &mut |_: Made| Ok(());
+    match &notifier.kind {
+        NotifierKind::Hub(_) => Ok(()),
+        NotifierKind::Email(target) => {
+            let email = settings
+                .email
+                .as_ref()
+                .ok_or("email notifiers need an `[email]` table")?;
+            let reader = crate::readers::Recipient {
+                mailbox: "reader@example.org".parse().expect("a valid address"),
+                categories: Vec::new(),
+                tags: Vec::new(),
+            };
+            notify::email::render(
+                settings,
+                email,
+                &notifier.name,
+                target,
+                &mut std::iter::once(&reader),
+                digest,
+                notifier.max_posts,
+                &items,
+                &post_ids,
+                now,
+                &Audience::default(),
+                &mut |_| Ok(()),
+            )
+        }
+        _ => compose(
+            settings,
+            notifier,
+            event,
+            "rehearsal",
+            &items,
+            &post_ids,
+            now,
+            &Audience::default(),
+            discard,
+        )
+        .map(|_| ()),
+    }
+}
+
 /// A panic's message.
 pub fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic

@@ -378,3 +378,24 @@ fn an_ordered_lanes_head_waits_at_most_ten_minutes() {
         "the backlog went at once"
     );
 }
+
+/// A subject template of three nested `range(10000)` loops is stopped by its fuel budget:
+/// `check` names it, and a run fails that notification (kept, to `retry` once fixed)
+/// instead of burning a core until it is killed.
+#[test]
+fn a_template_that_never_ends_is_an_error_naming_it() {
+    let loops = "{% for a in range(10000) %}{% for b in range(10000) %}{% for c in range(10000) %}x{% endfor %}{% endfor %}{% endfor %}";
+    let site = site_with(&format!(
+        "[email]\nfrom = \"news@example.org\"\n[notifiers.letters]\ntype = \"email\"\nto = [\"a@example.org\"]\nsubject = \"{loops}\"\n"
+    ));
+    let check = site.run(&["check"]).expect(1);
+    assert!(
+        check.stderr().contains("notifiers.letters: subject") && check.stderr().contains("fuel"),
+        "{}",
+        check.stderr()
+    );
+    site.post("p1.md", post(1));
+    let run = site.run_at("2026-12-01T08:00:00Z", &["run", "--once"]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert!(run.stderr().contains("fuel"), "{}", run.stderr());
+}

@@ -118,7 +118,7 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
     }
     let skipped = if mode == Mode::Check {
         warn_without_unsubscribe_page(&settings);
-        super::report_skipped_subscribers(&settings)
+        super::report_skipped_subscribers(&settings) + rehearse_notifiers(&settings, now)
     } else {
         0
     };
@@ -244,6 +244,19 @@ pub fn check(ctx: &Context, connect: bool) -> Status {
 
 /// Email without `[server]` or `email.unsubscribe_url` can only offer a mailto unsubscribe,
 /// which nothing reads by itself: `check` says so and how to handle it.
+/// Renders each notifier's messages for made-up posts; prints each that fails (a template
+/// error, or one that runs out of its fuel) and returns how many did.
+fn rehearse_notifiers(settings: &Settings, now: chrono::DateTime<chrono::Utc>) -> usize {
+    let mut failed = 0;
+    for notifier in &settings.notifiers {
+        if let Err(error) = crate::compose::rehearse(settings, notifier, now) {
+            eprintln!("notifiers.{}: {error}", notifier.name);
+            failed += 1;
+        }
+    }
+    failed
+}
+
 fn warn_without_unsubscribe_page(settings: &Settings) {
     let Some(email) = &settings.email else {
         return;

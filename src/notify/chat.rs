@@ -298,7 +298,7 @@ fn render<'a>(
 
 /// A template environment whose every `{{ value }}` is escaped for the platform.
 fn environment(chat: &Chat) -> Result<Environment<'static>, String> {
-    let mut env = Environment::new();
+    let mut env = crate::templates::bare();
     let platform = chat.platform;
     env.set_auto_escape_callback(|_| AutoEscape::Custom("chat".into()));
     env.set_formatter(move |out, state, value| {

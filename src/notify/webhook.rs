@@ -60,7 +60,7 @@ pub fn body(
     let Some((name, source)) = &hook.template else {
         return Ok(serde_json::to_string(&payload).expect("plain structs serialize"));
     };
-    let mut env = minijinja::Environment::new();
+    let mut env = crate::templates::bare();
     // JSON templates escape values with `|tojson`; HTML auto-escaping would corrupt them.
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     let rendered = env
