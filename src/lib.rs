@@ -18,6 +18,7 @@ pub mod feeds;
 pub mod i18n;
 pub mod model;
 pub mod notify;
+pub mod output;
 pub mod progress;
 pub mod readers;
 pub mod scanner;

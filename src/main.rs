@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     let clock = match tidings::clock::from_env() {
         Ok(clock) => clock,
         Err(e) => {
-            eprintln!("error: {e}");
+            tidings::errln!("error: {e}");
             return ExitCode::from(2);
         }
     };
@@ -74,7 +74,7 @@ fn main() -> ExitCode {
             (_, Some(token)) => app::unsubscribe_token(&ctx, &token),
             (Some(email), None) => app::unsubscribe(&ctx, &email, notifier.as_deref()),
             (None, None) => {
-                eprintln!("error: name an address, or give --token");
+                tidings::errln!("error: name an address, or give --token");
                 app::Status::Failed
             }
         },

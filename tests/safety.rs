@@ -399,3 +399,31 @@ fn a_template_that_never_ends_is_an_error_naming_it() {
     assert_eq!(run.code(), 1, "{}", run.stderr());
     assert!(run.stderr().contains("fuel"), "{}", run.stderr());
 }
+
+/// A reader that closes the pipe early ends the command quietly with its own exit status,
+/// never a panic: `tidings status --json | true`, `tidings check 2>&1 | true`.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let site = site_with("");
+    site.post("bad.md", "---\ntitle: [unclosed\n---\n");
+    for (args, code, both) in [
+        (&["status", "--json"][..], 0, false),
+        (&["check"][..], 1, true),
+        (&["build"][..], 1, true),
+    ] {
+        let mut child = site
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone before anything is written
+        if both {
+            drop(child.stderr.take());
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

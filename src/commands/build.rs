@@ -19,12 +19,12 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
     let settings = match Settings::from_file(ctx.config) {
         Ok(settings) => settings,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Status::Failed;
         }
     };
     if let Err(message) = feeds::output::probe_writable(&settings.feeds.dir) {
-        eprintln!(
+        crate::errln!(
             "error: `feeds.dir` in `{}`: {message}",
             settings.path.display()
         );
@@ -44,7 +44,7 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
     let found = match content::find(&settings) {
         Ok(found) => found,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Status::Failed;
         }
     };
@@ -62,7 +62,7 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
         Ok(report) => report,
         Err(e) => {
             report_problems(&scan.problems);
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Status::Failed;
         }
     };
@@ -90,7 +90,7 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
             Mode::Write => ("written", "unchanged", "removed"),
             Mode::Check => ("would be written", "up to date", "would be removed"),
         };
-        println!(
+        crate::outln!(
             "{} ({} published, {} scheduled, {} drafts), {} with problems; {}: {} {changed}, {} {unchanged}, {} {removed} in {:.2?}",
             super::count(
                 report.published + report.scheduled + scan.drafts + problems.len(),
@@ -111,7 +111,7 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
     if let Some(note) = report.left_alone_note(&settings.feeds.dir)
         && !ctx.quiet
     {
-        eprintln!("note: {note}");
+        crate::errln!("note: {note}");
     }
     if mode == Mode::Check && !ctx.quiet {
         print_schedules(&settings, ctx.clock.now());
@@ -134,7 +134,7 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
 fn settled_build(ctx: &Context, settled: &settled::Settled, started: Instant) -> Status {
     report_problems(&settled.problems);
     if !ctx.quiet {
-        println!(
+        crate::outln!(
             "{} ({} published, {} scheduled, {} drafts), {} with problems; {}: 0 files written, {} unchanged, 0 removed in {:.2?} (nothing changed since the last build)",
             super::count(
                 settled.published + settled.scheduled + settled.drafts + settled.problems.len(),
@@ -172,19 +172,21 @@ fn print_schedules(settings: &Settings, now: DateTime<Utc>) {
             .join(", ")
     };
     let scan = &settings.schedule.scan;
-    println!(
+    crate::outln!(
         "scan `{}`: next {}",
         scan.source(),
         show(scan.upcoming(now, tz, 3))
     );
     for notifier in &settings.notifiers {
         match &notifier.delivery {
-            Delivery::Instant if matches!(notifier.kind, NotifierKind::Hub(_)) => println!(
+            Delivery::Instant if matches!(notifier.kind, NotifierKind::Hub(_)) => crate::outln!(
                 "notifier {}: a publish ping for each feed a scan changes",
                 notifier.name
             ),
-            Delivery::Instant => println!("notifier {}: instant, after each scan", notifier.name),
-            Delivery::Digest(cron) => println!(
+            Delivery::Instant => {
+                crate::outln!("notifier {}: instant, after each scan", notifier.name)
+            }
+            Delivery::Digest(cron) => crate::outln!(
                 "notifier {}: digest `{}`: next {}",
                 notifier.name,
                 cron.source(),
@@ -199,7 +201,7 @@ fn print_schedules(settings: &Settings, now: DateTime<Utc>) {
             .filter(|n| matches!(&n.kind, NotifierKind::Email(target) if target.signup))
             .map(|n| n.name.as_str())
             .collect();
-        println!(
+        crate::outln!(
             "server: listens on {}, reached at {}; sign-up for: {}",
             server.listen,
             server.public_url,
@@ -223,7 +225,7 @@ pub fn check(ctx: &Context, connect: bool) -> Status {
         return Status::Failed;
     };
     let Some(email) = &settings.email else {
-        println!("--connect: no `[email]` table, nothing to connect to");
+        crate::outln!("--connect: no `[email]` table, nothing to connect to");
         return status;
     };
     let Some(rt) = super::runtime() else {
@@ -232,11 +234,11 @@ pub fn check(ctx: &Context, connect: bool) -> Status {
     let _entered = rt.enter();
     match rt.block_on(crate::notify::email::connect(email)) {
         Ok(said) => {
-            println!("email.smtp: {said}");
+            crate::outln!("email.smtp: {said}");
             status
         }
         Err(error) => {
-            eprintln!("error: {error}");
+            crate::errln!("error: {error}");
             Status::Failed
         }
     }
@@ -250,7 +252,7 @@ fn rehearse_notifiers(settings: &Settings, now: chrono::DateTime<chrono::Utc>) -
     let mut failed = 0;
     for notifier in &settings.notifiers {
         if let Err(error) = crate::compose::rehearse(settings, notifier, now) {
-            eprintln!("notifiers.{}: {error}", notifier.name);
+            crate::errln!("notifiers.{}: {error}", notifier.name);
             failed += 1;
         }
     }
@@ -266,7 +268,7 @@ fn warn_without_unsubscribe_page(settings: &Settings) {
         .iter()
         .any(|n| matches!(n.kind, NotifierKind::Email(_)));
     if mails && settings.server.is_none() && email.unsubscribe_url.is_none() {
-        eprintln!(
+        crate::errln!(
             "warning: without `[server]` or `email.unsubscribe_url`, mail offers no one-click unsubscribe; \
              its List-Unsubscribe is a mailto to {}, which nothing reads: unsubscribe those who write with \
              `tidings unsubscribe ADDRESS`",

@@ -56,7 +56,7 @@ struct Found {
 pub fn init(site: &Path, force: bool) -> Status {
     let target = site.join("settings.toml");
     if target.exists() && !force {
-        eprintln!(
+        crate::errln!(
             "error: `{}` exists; it is left as it is (`--force` replaces it)",
             target.display()
         );
@@ -65,15 +65,15 @@ pub fn init(site: &Path, force: bool) -> Status {
     let found = match read_site(site) {
         Ok(found) => found,
         Err(message) => {
-            eprintln!("error: {message}");
+            crate::errln!("error: {message}");
             return Status::Failed;
         }
     };
     if let Err(e) = std::fs::write(&target, settings_text(&found)) {
-        eprintln!("error: cannot write `{}`: {e}", target.display());
+        crate::errln!("error: cannot write `{}`: {e}", target.display());
         return Status::Failed;
     }
-    println!(
+    crate::outln!(
         "{} site found ({}); wrote {}. Next: `tidings --config {} check`, then `build`.",
         found.generator.name(),
         found.config.display(),

@@ -66,7 +66,7 @@ pub(crate) fn load(ctx: &Context) -> Option<Settings> {
     match Settings::from_file(ctx.config) {
         Ok(settings) => Some(settings),
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             None
         }
     }
@@ -82,7 +82,7 @@ pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
     {
         Ok(rt) => Some(rt),
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            crate::errln!("error: cannot start the async runtime: {e}");
             None
         }
     }
@@ -93,7 +93,7 @@ pub(crate) fn find_notifier<'s>(settings: &'s Settings, name: &str) -> Option<&'
     let found = settings.notifiers.iter().find(|n| n.name == name);
     if found.is_none() {
         let known: Vec<&str> = settings.notifiers.iter().map(|n| n.name.as_str()).collect();
-        eprintln!(
+        crate::errln!(
             "error: no notifier `{name}` in `{}`; known: {}",
             settings.path.display(),
             if known.is_empty() {
@@ -117,7 +117,7 @@ pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
 
 pub(crate) fn report_problems(problems: &[Problem]) {
     for problem in problems {
-        eprintln!("{problem}");
+        crate::errln!("{problem}");
     }
 }
 
@@ -127,7 +127,7 @@ pub(crate) fn report_skipped_subscribers(settings: &Settings) -> usize {
     for notifier in &settings.notifiers {
         if let crate::settings::NotifierKind::Email(target) = &notifier.kind {
             for problem in target.readers().skipped() {
-                eprintln!("{problem} (notifier {})", notifier.name);
+                crate::errln!("{problem} (notifier {})", notifier.name);
                 count += 1;
             }
         }

@@ -18,18 +18,19 @@ pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&P
         return Status::Failed;
     };
     if settings.state_missing() {
-        println!("nothing to preview: `tidings run` has not recorded anything yet");
+        crate::outln!("nothing to preview: `tidings run` has not recorded anything yet");
         return Status::Clean;
     }
     let result = (|| -> Result<(), String> {
         let store = Store::open_for(&settings).map_err(|e| e.to_string())?;
         let unsent = store.unsent(name).map_err(|e| e.to_string())?;
         for delivery in &unsent {
-            println!(
+            crate::outln!(
                 "unsent message {} ({} attempts so far):",
-                delivery.message_id, delivery.attempts
+                delivery.message_id,
+                delivery.attempts
             );
-            println!("{}", readable(&delivery.body));
+            crate::outln!("{}", readable(&delivery.body));
         }
         let queued = store.peek_queue(name).map_err(|e| e.to_string())?;
         let unsubscribed = store.unsubscribed(name).map_err(|e| e.to_string())?;
@@ -37,7 +38,7 @@ pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&P
         let mut audience = notify::email::Audience::new(&signups, unsubscribed);
         if !matches!(notifier.delivery, Delivery::Digest(_)) || queued.is_empty() {
             if unsent.is_empty() {
-                println!("nothing queued for {name}");
+                crate::outln!("nothing queued for {name}");
             }
             return Ok(());
         }
@@ -73,23 +74,23 @@ pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&P
                 },
             )?;
             let Some(message) = rendered.first() else {
-                println!(
+                crate::outln!(
                     "next digest: nothing for {} (unsubscribed, or none of the posts match their filters)",
                     recipient.address()
                 );
                 return Ok(());
             };
-            println!(
+            crate::outln!(
                 "next digest for {}: {} of {} queued posts",
                 message.recipient,
                 message.posts.len(),
                 items.len()
             );
-            println!("Subject: {}\n\n{}", message.subject, message.text);
+            crate::outln!("Subject: {}\n\n{}", message.subject, message.text);
             if let Some(path) = html_file {
                 std::fs::write(path, &message.html)
                     .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
-                println!("(HTML part written to {})", path.display());
+                crate::outln!("(HTML part written to {})", path.display());
             }
             return Ok(());
         }
@@ -117,20 +118,20 @@ pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&P
                 format!("{n} {word}s")
             }
         };
-        println!(
+        crate::outln!(
             "next digest: {} in {}",
             plural(items.len(), "post"),
             plural(messages.len(), "message")
         );
         for body in &messages {
-            println!("{}", readable(body));
+            crate::outln!("{}", readable(body));
         }
         Ok(())
     })();
     match result {
         Ok(()) => Status::Clean,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             Status::Failed
         }
     }

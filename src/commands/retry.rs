@@ -27,15 +27,16 @@ pub fn retry(ctx: &Context, notifier: &str) -> Status {
     });
     match result {
         Ok((deliveries, unmade, composed)) => {
-            println!("{deliveries} failed deliveries of {notifier} are queued again");
+            crate::outln!("{deliveries} failed deliveries of {notifier} are queued again");
             if unmade > 0 {
-                println!(
+                crate::outln!(
                     "{unmade} notifications that could not be made were composed again: {} messages queued, {} still failing",
-                    composed.messages, composed.failed
+                    composed.messages,
+                    composed.failed
                 );
             }
             if composed.failed > 0 {
-                eprintln!(
+                crate::errln!(
                     "error: {} of {notifier}'s notifications still cannot be made; `tidings status` shows why",
                     composed.failed
                 );
@@ -44,7 +45,7 @@ pub fn retry(ctx: &Context, notifier: &str) -> Status {
             Status::Clean
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             Status::Failed
         }
     }

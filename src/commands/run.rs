@@ -22,7 +22,7 @@ pub fn serve(ctx: &Context) -> Status {
         return Status::Failed;
     };
     if settings.server.is_none() {
-        eprintln!(
+        crate::errln!(
             "error: `tidings serve` needs a `[server]` table in `{}` (listen, public_url, secret)",
             settings.path.display()
         );
@@ -46,7 +46,7 @@ fn run_with(ctx: &Context, settings: Settings, once: bool, backfill: Option<usiz
     {
         Ok(publisher) => publisher,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Status::Failed;
         }
     };
@@ -59,7 +59,7 @@ fn run_with(ctx: &Context, settings: Settings, once: bool, backfill: Option<usiz
             let failed = pass.delivered.failed + pass.composed.failed;
             let held = pass.delivered.halted;
             if !ctx.quiet {
-                print!(
+                crate::out!(
                     "{}, {} new, {} announced; {} sent, {} to retry, {} failed",
                     super::count(pass.scan.posts, "post", "posts"),
                     pass.scan.new_posts,
@@ -69,9 +69,9 @@ fn run_with(ctx: &Context, settings: Settings, once: bool, backfill: Option<usiz
                     failed
                 );
                 if held > 0 {
-                    print!(", {held} held until a setting is fixed");
+                    crate::out!(", {held} held until a setting is fixed");
                 }
-                println!();
+                crate::outln!();
             }
             if pass.scan.problems.is_empty() && failed == 0 && skipped == 0 && held == 0 {
                 Status::Clean
@@ -80,7 +80,7 @@ fn run_with(ctx: &Context, settings: Settings, once: bool, backfill: Option<usiz
             }
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             Status::Failed
         }
     }
@@ -105,7 +105,7 @@ fn run_daemon(
     let running = match started {
         Ok(running) => running,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Status::Failed;
         }
     };
@@ -120,7 +120,7 @@ fn stopped(fatal: Option<String>) -> Status {
     match fatal {
         None => Status::Clean,
         Some(error) => {
-            eprintln!("error: {error}");
+            crate::errln!("error: {error}");
             Status::Failed
         }
     }

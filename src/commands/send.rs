@@ -15,7 +15,7 @@ pub fn send(ctx: &Context, name: &str) -> Status {
         return Status::Failed;
     };
     if !matches!(notifier.delivery, Delivery::Digest(_)) {
-        eprintln!(
+        crate::errln!(
             "error: {name} sends instantly; `send` is for digests (its messages go out with every `run`)"
         );
         return Status::Failed;
@@ -27,7 +27,7 @@ pub fn send(ctx: &Context, name: &str) -> Status {
     let publisher = match Publisher::open(Arc::new(settings), ctx.clock, Default::default()) {
         Ok(publisher) => publisher,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Status::Failed;
         }
     };
@@ -38,14 +38,17 @@ pub fn send(ctx: &Context, name: &str) -> Status {
     let composed = match result {
         Ok(composed) => composed,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Status::Failed;
         }
     };
     let delivered = rt.block_on(publisher.deliver_due(Some(name)));
-    println!(
+    crate::outln!(
         "{} messages made; {} sent, {} to retry, {} failed",
-        composed.messages, delivered.sent, delivered.retrying, delivered.failed
+        composed.messages,
+        delivered.sent,
+        delivered.retrying,
+        delivered.failed
     );
     if delivered.failed + composed.failed > 0 {
         Status::Problems

@@ -14,16 +14,16 @@ pub fn state_copy(ctx: &Context, to: &str) -> Status {
     let target = match target(to) {
         Ok(target) => target,
         Err(e) => {
-            eprintln!("error: --to: {e}");
+            crate::errln!("error: --to: {e}");
             return Status::Failed;
         }
     };
     if target == settings.state {
-        eprintln!("error: --to names the state the settings already use");
+        crate::errln!("error: --to names the state the settings already use");
         return Status::Failed;
     }
     if settings.state_missing() {
-        eprintln!(
+        crate::errln!(
             "error: there is no state to copy yet (`{}` does not exist)",
             settings.state.shown()
         );
@@ -45,7 +45,7 @@ pub fn state_copy(ctx: &Context, to: &str) -> Status {
                     .iter()
                     .map(|(table, n)| format!("{n} {table}"))
                     .collect();
-                println!(
+                crate::outln!(
                     "copied {} into {}; set `state.url` to it and start the nodes",
                     rows.join(", "),
                     target.shown()
@@ -54,7 +54,7 @@ pub fn state_copy(ctx: &Context, to: &str) -> Status {
             Status::Clean
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             Status::Failed
         }
     }

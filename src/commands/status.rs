@@ -63,54 +63,63 @@ pub fn status(ctx: &Context, json: bool) -> Status {
     let (last_scan, notifiers, nodes) = match read() {
         Ok(found) => found,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Status::Failed;
         }
     };
     if json {
         let doc =
             serde_json::json!({ "last_scan": last_scan, "notifiers": notifiers, "nodes": nodes });
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&doc).expect("plain values serialize")
         );
         return Status::Clean;
     }
     match &last_scan {
-        Some(scan) => println!(
+        Some(scan) => crate::outln!(
             "last scan {}: {} posts, {} new, {} with problems, {} ms",
-            scan.at, scan.posts, scan.new_posts, scan.problems, scan.duration_ms
+            scan.at,
+            scan.posts,
+            scan.new_posts,
+            scan.problems,
+            scan.duration_ms
         ),
-        None => println!("no scan yet: run `tidings run` (or `tidings run --once`)"),
+        None => crate::outln!("no scan yet: run `tidings run` (or `tidings run --once`)"),
     }
     for n in &notifiers {
-        print!(
+        crate::out!(
             "{}: {} queued for digest, {} pending, {} retrying, {} failed, {} sent",
-            n.name, n.queued, n.pending, n.retrying, n.failed, n.sent
+            n.name,
+            n.queued,
+            n.pending,
+            n.retrying,
+            n.failed,
+            n.sent
         );
         if n.skipped > 0 {
-            print!(
+            crate::out!(
                 ", {} skipped (unsubscribed or taken off the list while waiting)",
                 n.skipped
             );
         }
         if n.signups > 0 {
-            print!("; {} signed up", n.signups);
+            crate::out!("; {} signed up", n.signups);
         }
         if let Some(next) = &n.next_attempt {
-            print!("; next attempt {next}");
+            crate::out!("; next attempt {next}");
         }
         if let Some(error) = &n.last_error {
-            print!("; last error: {error}");
+            crate::out!("; last error: {error}");
         }
         if let Some(error) = &n.last_failure {
-            print!("; last failure: {error}");
+            crate::out!("; last failure: {error}");
         }
         if n.composing > 0 {
-            print!("; {} being composed", n.composing);
+            crate::out!("; {} being composed", n.composing);
         }
         if n.unmade > 0 {
-            print!(
+            crate::out!(
                 "; {} could not be made ({}; fix it, then `tidings retry {}`)",
                 n.unmade,
                 n.unmade_error.as_deref().unwrap_or("no reason kept"),
@@ -119,17 +128,17 @@ pub fn status(ctx: &Context, json: bool) -> Status {
         }
         if let Some(lane) = &n.lane {
             match &lane.until {
-                Some(until) => print!(
+                Some(until) => crate::out!(
                     "; lane waiting until {until}, holding {} messages",
                     lane.messages
                 ),
-                None => print!("; lane {}", lane.state),
+                None => crate::out!("; lane {}", lane.state),
             }
         }
-        println!();
+        crate::outln!();
     }
     for node in &nodes {
-        println!("{}", node_line(node, now, settings.lease.as_secs() as i64));
+        crate::outln!("{}", node_line(node, now, settings.lease.as_secs() as i64));
     }
     Status::Clean
 }

@@ -10,14 +10,14 @@ pub fn unsubscribe(ctx: &Context, address: &str, notifier: Option<&str>) -> Stat
         return Status::Failed;
     };
     if address.parse::<lettre::Address>().is_err() {
-        eprintln!("error: `{address}` is not an email address");
+        crate::errln!("error: `{address}` is not an email address");
         return Status::Failed;
     }
     if let Some(name) = notifier {
         match find_notifier(&settings, name) {
             None => return Status::Failed,
             Some(found) if !matches!(found.kind, NotifierKind::Email(_)) => {
-                eprintln!(
+                crate::errln!(
                     "error: `{name}` is not an email notifier; only email notifiers have subscribers"
                 );
                 return Status::Failed;
@@ -34,16 +34,16 @@ pub fn unsubscribe(ctx: &Context, address: &str, notifier: Option<&str>) -> Stat
         Ok(known) => {
             let from = notifier.unwrap_or("any notifier");
             if known {
-                println!("{address} gets no more mail from {from}");
+                crate::outln!("{address} gets no more mail from {from}");
             } else {
-                println!(
+                crate::outln!(
                     "{address} is on no list of {from}; it is recorded as unsubscribed all the same, so it gets no mail if it is added later"
                 );
             }
             Status::Clean
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             Status::Failed
         }
     }
@@ -90,17 +90,17 @@ pub fn unsubscribe_token(ctx: &Context, token: &str) -> Status {
         .and_then(|email| email.secret.clone())
         .or_else(|| settings.server.as_ref().map(|server| server.secret.clone()));
     let Some(secret) = secret else {
-        eprintln!("error: no `email.secret` or `server.secret` to check the token with");
+        crate::errln!("error: no `email.secret` or `server.secret` to check the token with");
         return Status::Failed;
     };
     let grant = match crate::tokens::verify(&secret, token.trim(), ctx.clock.now()) {
         Ok(grant) if grant.action == "unsubscribe" => grant,
         Ok(_) => {
-            eprintln!("error: the token is not an unsubscribe token");
+            crate::errln!("error: the token is not an unsubscribe token");
             return Status::Failed;
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Status::Failed;
         }
     };
