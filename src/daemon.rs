@@ -66,14 +66,17 @@ pub struct PassReport {
 impl Publisher {
     /// Opens the state file, takes its lock, and sets up one lane per notifier plus the
     /// confirmation lane. Must be called inside a Tokio runtime (the SMTP pool starts a task).
+    /// Only a `daemon` is a node other nodes see (and share the work and pace with); a
+    /// one-shot command (`run --once`, `send`) comes and goes unlisted.
     pub fn open(
         settings: Arc<Settings>,
         clock: &'static dyn Clock,
         board: Arc<Board>,
+        daemon: bool,
     ) -> Result<Publisher, StartError> {
         let mut store = Store::open_for(&settings)?;
         let lock = store.lock()?;
-        store.node_started(clock.now())?;
+        store.node_started(clock.now(), daemon)?;
         // Messages held by a setting that was wrong go now: it may have been fixed.
         let released = store.release_halted(None, clock.now())?;
         if released > 0 {

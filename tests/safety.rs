@@ -427,3 +427,42 @@ fn a_closed_pipe_ends_a_command_quietly() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// One-shot commands are not nodes; a killed daemon is listed as dead, then forgotten an
+/// hour after its last heartbeat.
+#[test]
+fn status_lists_daemons_only_and_forgets_the_dead() {
+    let site = site_with("[state]\nlease = 3\n");
+    for _ in 0..5 {
+        site.run_at("2026-12-01T00:10:00Z", &["run", "--once"])
+            .expect(0);
+    }
+    let doc = status(&site);
+    assert_eq!(doc["nodes"].as_array().unwrap().len(), 0, "{doc}");
+
+    let mut daemon = site
+        .command(&["run"])
+        .env("TIDINGS_NODE", "killed")
+        .env("TIDINGS_TEST_NOW", "2026-12-01T08:00:00Z")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the daemon is listed", || {
+        site.run_at("2026-12-01T08:00:00Z", &["status", "--json"])
+            .stdout()
+            .contains("\"killed\"")
+    });
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    let shown = site
+        .run_at("2026-12-01T08:00:10Z", &["status"])
+        .expect(0)
+        .stdout();
+    assert!(shown.contains("node killed: dead: silent since"), "{shown}");
+    // An hour on, the next process to start forgets it.
+    site.run_at("2026-12-01T09:00:01Z", &["run", "--once"])
+        .expect(0);
+    let doc = status(&site);
+    assert_eq!(doc["nodes"].as_array().unwrap().len(), 0, "{doc}");
+}

@@ -42,8 +42,8 @@ fn run_with(ctx: &Context, settings: Settings, once: bool, backfill: Option<usiz
     let skipped = super::report_skipped_subscribers(&settings);
     let settings = Arc::new(settings);
     let server_shared = Arc::new(serve::Shared::default());
-    let publisher = match Publisher::open(settings.clone(), ctx.clock, server_shared.board.clone())
-    {
+    let board = server_shared.board.clone();
+    let publisher = match Publisher::open(settings.clone(), ctx.clock, board, !once) {
         Ok(publisher) => publisher,
         Err(e) => {
             crate::errln!("error: {e}");

@@ -24,7 +24,8 @@ pub fn send(ctx: &Context, name: &str) -> Status {
         return Status::Failed;
     };
     let _entered = rt.enter();
-    let publisher = match Publisher::open(Arc::new(settings), ctx.clock, Default::default()) {
+    let publisher = match Publisher::open(Arc::new(settings), ctx.clock, Default::default(), false)
+    {
         Ok(publisher) => publisher,
         Err(e) => {
             crate::errln!("error: {e}");

@@ -151,7 +151,7 @@ fn node_line(node: &NodeStatus, now: DateTime<Utc>, lease: i64) -> String {
         Some(at) => format!("stopped {at}"),
         None if age > lease => {
             format!(
-                "silent since {} ({age} s; its leases have run out)",
+                "dead: silent since {} ({age} s; its leases have run out; forgotten an hour after)",
                 node.heartbeat
             )
         }

@@ -26,6 +26,10 @@ pub fn heartbeat_every(lease: std::time::Duration) -> std::time::Duration {
     lease / 3
 }
 
+/// How long a node that stopped, or went silent (killed, its machine gone), stays listed
+/// in `status` before it is forgotten.
+pub const FORGET_AFTER: TimeDelta = TimeDelta::hours(1);
+
 /// How often, with a shared state, a resting lane or composer looks for work other nodes
 /// made.
 pub const POLL: std::time::Duration = std::time::Duration::from_millis(500);
@@ -36,6 +40,15 @@ const SCANNER_LOCK: i64 = 0x7469_6469_6e67_7302;
 /// When a lease of `lease` taken at `now` ends.
 pub fn lease_end(now: DateTime<Utc>, lease: std::time::Duration) -> DateTime<Utc> {
     now + TimeDelta::milliseconds(lease.as_millis().min(i64::MAX as u128) as i64)
+}
+
+/// Forgets nodes that stopped or went silent more than [`FORGET_AFTER`] ago.
+fn forget_old_nodes(on: &impl Queries, now: DateTime<Utc>) -> Result<(), StoreError> {
+    on.exec(
+        "DELETE FROM nodes WHERE COALESCE(stopped, heartbeat) < ?1",
+        args![stamp(now - FORGET_AFTER)],
+    )
+    .map(|_| ())
 }
 
 /// A node as `status` shows it.
@@ -119,19 +132,20 @@ impl Store {
             )?
             .get(0)
             .map_err(|e| tx.err(e))?;
+        forget_old_nodes(&tx, now)?;
         tx.commit()?;
         Ok(alive.max(1) as usize)
     }
 
-    /// Records the start of this node: a node started again under the same name keeps no
-    /// lease of its past life (what it was sending is free to take at once).
-    pub fn node_started(&mut self, now: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Records the start of this process: a node started again under the same name keeps
+    /// no lease of its past life (what it was sending is free to take at once). Only a
+    /// daemon is listed as a node; a one-shot command is not.
+    pub fn node_started(&mut self, now: DateTime<Utc>, daemon: bool) -> Result<(), StoreError> {
         self.release_all(now)?;
-        // Nodes silent for a day are history (every `run --once` is a node of its own).
-        self.exec(
-            "DELETE FROM nodes WHERE heartbeat < ?1",
-            args![stamp(now - TimeDelta::days(1))],
-        )?;
+        forget_old_nodes(self, now)?;
+        if !daemon {
+            return Ok(());
+        }
         self.exec(
             "INSERT INTO nodes (name, started, heartbeat) VALUES (?1, ?2, ?2)
              ON CONFLICT (name) DO UPDATE SET started = ?2, heartbeat = ?2, scanner = 0, stopped = NULL",
