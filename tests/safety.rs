@@ -466,3 +466,47 @@ fn status_lists_daemons_only_and_forgets_the_dead() {
     let doc = status(&site);
     assert_eq!(doc["nodes"].as_array().unwrap().len(), 0, "{doc}");
 }
+
+/// A symlink leading out of the content folder is not followed (said once), one that
+/// stays inside is.
+#[test]
+fn symlinks_out_of_the_content_folder_are_not_followed() {
+    let site = Site::new();
+    let outside = site.path().join("outside");
+    std::fs::create_dir_all(outside.join("dir")).unwrap();
+    std::fs::write(
+        outside.join("secret.md"),
+        post(1).replace("Post 1", "Secret file"),
+    )
+    .unwrap();
+    std::fs::write(
+        outside.join("dir/x.md"),
+        post(2).replace("Post 2", "Secret dir"),
+    )
+    .unwrap();
+    site.post("real/inside.md", post(3));
+    let posts = site.path().join("posts");
+    std::os::unix::fs::symlink(outside.join("secret.md"), posts.join("leak.md")).unwrap();
+    std::os::unix::fs::symlink(outside.join("dir"), posts.join("leakdir")).unwrap();
+    std::os::unix::fs::symlink(posts.join("real"), posts.join("alias")).unwrap();
+    let run = site.run(&["build"]).expect(0);
+    let rss = site.read("rss.xml");
+    assert!(!rss.contains("Secret"), "{rss}");
+    assert_eq!(
+        rss.matches("<title>Post 3</title>").count(),
+        2,
+        "inside and through the alias"
+    );
+    let stderr = run.stderr();
+    for link in ["leak.md", "leakdir"] {
+        assert_eq!(
+            stderr
+                .matches(&format!(
+                    "{link}: a symlink leading out of the content folder"
+                ))
+                .count(),
+            1,
+            "{stderr}"
+        );
+    }
+}

@@ -5,8 +5,10 @@
 //! folders are read in parallel and a file's identity (for the parse cache) comes from the
 //! one stat the walk makes anyway. The order is still fixed: entries sorted by name, a
 //! folder's contents where the folder sorts, so the same folder always gives the same posts
-//! in the same order. Symlinks are followed; one leading back to a folder above it is
-//! reported, not followed, and folders nested past [`MAX_DEPTH`] are reported and skipped.
+//! in the same order. Symlinks are followed while they stay inside the content folder: one
+//! leading out of it (to `/etc`, to another site) is not followed, and said once in the log;
+//! one leading back to a folder above it is reported, not followed, and folders nested past
+//! [`MAX_DEPTH`] are reported and skipped.
 
 use std::ffi::OsString;
 use std::fs;
@@ -69,8 +71,33 @@ pub fn walk(settings: &Settings) -> (Vec<Candidate>, Vec<Problem>) {
         Ok(meta) => vec![(folder_key(root, &meta), root.clone())],
         Err(_) => Vec::new(),
     };
-    let found = walk_folder(settings, root, "", &ancestors, false);
+    let walk = Walk {
+        settings,
+        inside: fs::canonicalize(root).unwrap_or_else(|_| root.clone()),
+    };
+    let found = walk_folder(&walk, root, "", &ancestors, false);
     (found.candidates, found.problems)
+}
+
+/// What every folder of one walk shares.
+struct Walk<'a> {
+    settings: &'a Settings,
+    /// The content folder, resolved: a symlink must lead below it.
+    inside: PathBuf,
+}
+
+/// Says once per process that the symlink at `path` leads out of the content folder.
+fn warn_leaving(path: &Path, target: &Path) {
+    static SAID: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut said = crate::sync::lock(&SAID);
+    if said.len() < 10_000 && !said.iter().any(|p| p == path) {
+        said.push(path.to_path_buf());
+        tracing::warn!(
+            "{}: a symlink leading out of the content folder (to `{}`); not followed",
+            path.display(),
+            target.display()
+        );
+    }
 }
 
 /// An entry of a folder, sorted into what the walk does with it.
@@ -85,7 +112,7 @@ enum Entry {
 }
 
 fn walk_folder(
-    settings: &Settings,
+    walk: &Walk,
     dir: &Path,
     rel_dir: &str,
     ancestors: &[(FolderKey, PathBuf)],
@@ -109,7 +136,7 @@ fn walk_folder(
     // Each entry is classified (and each post file stat'ed) on every core.
     let entries: Vec<Result<Option<Entry>, Problem>> = names
         .into_par_iter()
-        .map(|(name, file_type)| classify(settings, dir, rel_dir, drafts, name, file_type))
+        .map(|(name, file_type)| classify(walk, dir, rel_dir, drafts, name, file_type))
         .collect();
     // Sub-folders are walked on every core too; their contents go where the folder sorts.
     let below: Vec<Found> = entries
@@ -120,7 +147,7 @@ fn walk_folder(
                 rel,
                 key,
                 drafts,
-            })) => enter(settings, path, rel, key, *drafts, ancestors),
+            })) => enter(walk, path, rel, key, *drafts, ancestors),
             _ => Found::default(),
         })
         .collect();
@@ -140,7 +167,7 @@ fn walk_folder(
 
 /// Walks a sub-folder unless it leads back to a folder above it or lies too deep.
 fn enter(
-    settings: &Settings,
+    walk: &Walk,
     path: &Path,
     rel: &str,
     key: &FolderKey,
@@ -168,7 +195,7 @@ fn enter(
     }
     let mut inner = ancestors.to_vec();
     inner.push((key.clone(), path.to_path_buf()));
-    walk_folder(settings, path, rel, &inner, drafts)
+    walk_folder(walk, path, rel, &inner, drafts)
 }
 
 /// A folder's entries, sorted by name, with their types as the folder listing gives them.
@@ -184,7 +211,7 @@ fn list(dir: &Path) -> std::io::Result<Vec<(OsString, fs::FileType)>> {
 
 /// What the walk does with one entry: a post file (stat'ed), a folder to enter, or nothing.
 fn classify(
-    settings: &Settings,
+    walk: &Walk,
     dir: &Path,
     rel_dir: &str,
     drafts: bool,
@@ -200,7 +227,18 @@ fn classify(
     if name.to_string_lossy().starts_with('.') {
         return Ok(None);
     }
-    // Symlinks are followed: what matters is what they point to.
+    // Symlinks are followed, inside the content folder: what matters is what they point to.
+    if file_type.is_symlink() {
+        match fs::canonicalize(&path) {
+            Ok(target) if !target.starts_with(&walk.inside) => {
+                warn_leaving(&path, &target);
+                return Ok(None);
+            }
+            Ok(_) => {}
+            Err(e) => return Err(problem(format!("cannot read: {e}"))),
+        }
+    }
+    let settings = walk.settings;
     let meta = if file_type.is_symlink() || file_type.is_dir() {
         Some(fs::metadata(&path).map_err(|e| problem(format!("cannot read: {e}")))?)
     } else {

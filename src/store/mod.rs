@@ -164,10 +164,13 @@ const MIGRATION_NODES: &str = "CREATE TABLE nodes (
         WHERE status = 'pending';";
 
 /// 6: a row held because a setting was wrong (not attempted) is marked, so that it goes
-/// again as soon as the process restarts or `retry` is run, not an hour later.
+/// again as soon as the process restarts or `retry` is run, not an hour later. The state
+/// also keeps which tidings last upgraded its schema, so an older one can name the version
+/// to upgrade to.
 const MIGRATION_HALTED: &str =
     "ALTER TABLE deliveries ADD COLUMN halted INTEGER NOT NULL DEFAULT 0;
-    CREATE INDEX deliveries_halted ON deliveries (notifier) WHERE halted = 1;";
+    CREATE INDEX deliveries_halted ON deliveries (notifier) WHERE halted = 1;
+    CREATE TABLE state_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
 /// Where the state lives.
 #[derive(Clone, PartialEq, Eq)]
@@ -429,12 +432,16 @@ impl Store {
                     .db
                     .one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
                     .get(0)?;
+                self.refuse_newer(current, all.len())?;
                 for (i, migration) in all.iter().enumerate().skip(current.max(0) as usize) {
                     self.db.batch(&postgres_schema(migration))?;
                     self.db.exec(
                         "INSERT INTO schema_version (version) VALUES (?1)",
                         args![i + 1],
                     )?;
+                }
+                if (current as usize) < all.len() {
+                    self.record_upgrader()?;
                 }
                 Ok(())
             })();
@@ -461,13 +468,19 @@ impl Store {
             .db
             .one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])?
             .get(0)?;
+        self.refuse_newer(current, all.len())?;
         for (i, migration) in all.iter().enumerate().skip(current.max(0) as usize) {
             self.db.batch("BEGIN IMMEDIATE")?;
+            let last = i + 1 == all.len();
             let applied = self.db.batch(migration).and_then(|_| {
                 self.db.exec(
                     "INSERT INTO schema_version (version) VALUES (?1)",
                     args![i + 1],
-                )
+                )?;
+                if last {
+                    self.record_upgrader()?;
+                }
+                Ok(0)
             });
             match applied {
                 Ok(_) => self.db.batch("COMMIT")?,
@@ -478,6 +491,39 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// A state whose schema is newer than this program knows was upgraded by a newer
+    /// tidings: an older one would misread it, so it is refused, naming the version.
+    fn refuse_newer(&self, current: i64, known: usize) -> Result<(), DbError> {
+        if current <= known as i64 {
+            return Ok(());
+        }
+        let by: Option<String> = self
+            .db
+            .row(
+                "SELECT value FROM state_info WHERE key = 'schema_written_by'",
+                &[],
+            )
+            .ok()
+            .flatten()
+            .and_then(|row| row.get(0).ok());
+        Err(DbError(format!(
+            "this state was written by tidings {} (schema {current}; this tidings {} knows schema {known} at most): upgrade tidings to use it",
+            by.as_deref().unwrap_or("of a newer version"),
+            env!("CARGO_PKG_VERSION")
+        )))
+    }
+
+    /// Records that this version of tidings brought the schema up to date.
+    fn record_upgrader(&self) -> Result<(), DbError> {
+        self.db
+            .exec(
+                "INSERT INTO state_info (key, value) VALUES ('schema_written_by', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = ?1",
+                args![env!("CARGO_PKG_VERSION")],
+            )
+            .map(|_| ())
     }
 
     /// The schema version of the state.
@@ -775,6 +821,37 @@ mod tests {
         let status = store.notifier_status("hook").unwrap();
         assert_eq!((status.pending, status.failed), (1, 1));
         assert_eq!(store.retry_failed("hook", at(2)).unwrap(), 0);
+    }
+
+    /// A state upgraded by a newer tidings is refused, naming that version, never read
+    /// half-understood.
+    #[test]
+    fn a_state_from_a_newer_tidings_is_refused() {
+        for (at, _dir) in testing::fresh() {
+            let store = Store::connect(&at, "a").unwrap();
+            store
+                .exec(
+                    "INSERT INTO schema_version (version) VALUES (?1)",
+                    args![VERSIONS + 1],
+                )
+                .unwrap();
+            store
+                .exec(
+                    "UPDATE state_info SET value = '9.9.9' WHERE key = 'schema_written_by'",
+                    &[],
+                )
+                .unwrap();
+            drop(store);
+            let Err(e) = Store::connect(&at, "b") else {
+                panic!("{at:?}: a newer state was opened");
+            };
+            let message = e.to_string();
+            assert!(
+                message.contains("this state was written by tidings 9.9.9")
+                    && message.contains("upgrade tidings"),
+                "{message}"
+            );
+        }
     }
 
     #[test]
