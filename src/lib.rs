@@ -15,6 +15,7 @@ pub mod content;
 pub mod daemon;
 pub mod deliver;
 pub mod feeds;
+pub mod generators;
 pub mod i18n;
 pub mod model;
 pub mod notify;

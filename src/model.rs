@@ -47,9 +47,32 @@ pub struct Post {
     pub image: Option<String>,
     /// A summary written in the front matter (`description` or `excerpt`), as Markdown/HTML.
     pub summary: Option<String>,
+    /// Terms of the generator's other taxonomies (Zola's custom ones), by taxonomy name.
+    pub terms: Vec<(String, Vec<String>)>,
+    /// When the generator starts publishing the page, when that is not `published` (Hugo's
+    /// `publishDate`; `buildFuture` makes it the distant past).
+    pub visible_from: Option<DateTime<FixedOffset>>,
+    /// When the generator stops publishing it (Hugo's `expiryDate`).
+    pub expires: Option<DateTime<FixedOffset>>,
 }
 
 impl Post {
+    /// From when the site publishes the post: its own date unless the generator says
+    /// otherwise.
+    pub fn available(&self) -> DateTime<FixedOffset> {
+        self.visible_from.unwrap_or(self.published)
+    }
+
+    /// Whether the site publishes the post at `now`: its time has come and has not passed.
+    pub fn is_live<Z: chrono::TimeZone>(&self, now: DateTime<Z>) -> bool {
+        self.available() <= now && self.expires.is_none_or(|end| end > now)
+    }
+
+    /// Whether the post has expired by `now` (it is never announced then).
+    pub fn has_expired<Z: chrono::TimeZone>(&self, now: DateTime<Z>) -> bool {
+        self.expires.is_some_and(|end| end <= now)
+    }
+
     /// The date that says how fresh the post is: its `updated` date when later than published.
     pub fn freshness(&self) -> DateTime<FixedOffset> {
         match self.updated {

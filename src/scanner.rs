@@ -158,7 +158,8 @@ impl<'a> Scanner<'a> {
             .map(|post| Seen {
                 id: &post.id,
                 hash: post.hash,
-                published: post.published.with_timezone(&Utc),
+                // Announced when the site publishes it.
+                published: post.available().with_timezone(&Utc),
             })
             .filter(|seen| !seen.is_in(&known))
             .collect();
@@ -181,7 +182,8 @@ impl<'a> Scanner<'a> {
             let Some(post) = by_id.get(announcement.post_id.as_str()) else {
                 continue; // gone from the folder for now; announced if it comes back
             };
-            if position < announce_count {
+            // A post the site no longer publishes (expired before it was seen) is not news.
+            if position < announce_count && !post.has_expired(now) {
                 announce(settings, &tx, post, now)?;
                 report.announced += 1;
             }

@@ -98,11 +98,14 @@ pub fn remember(settings: &Settings, pass: &Pass) {
         let _ = std::fs::remove_file(path(settings));
         return;
     }
+    // The first moment a post comes into the feeds or leaves them.
     let until = pass
         .posts
         .iter()
-        .map(|post| post.published.with_timezone(&Utc))
-        .filter(|published| *published > pass.now)
+        .flat_map(|post| [Some(post.available()), post.expires])
+        .flatten()
+        .map(|at| at.with_timezone(&Utc))
+        .filter(|at| *at > pass.now)
         .min();
     let settled = Settled {
         version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -12,44 +12,27 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::Status;
-
-/// The generators `init` reads, with what it takes from each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Generator {
-    Hexo,
-    Jekyll,
-    Hugo,
-    Zola,
-}
-
-impl Generator {
-    fn name(self) -> &'static str {
-        match self {
-            Generator::Hexo => "Hexo",
-            Generator::Jekyll => "Jekyll",
-            Generator::Hugo => "Hugo",
-            Generator::Zola => "Zola",
-        }
-    }
-}
+use crate::generators;
 
 /// What the settings file will say.
 #[derive(Debug)]
 struct Found {
-    generator: Generator,
+    /// As `site.generator` names it.
+    generator: &'static str,
     config: PathBuf,
     title: String,
     url: String,
     language: Option<String>,
     timezone: Option<String>,
-    permalink: String,
-    /// Why the permalink is what it is, for the comment above it.
-    permalink_note: String,
     content_dir: String,
+    /// The folder the generator writes the site to.
+    output: String,
     flat: bool,
     category_map: Vec<(String, String)>,
     tag_map: Vec<(String, String)>,
     limit: Option<u64>,
+    /// Lines for the reader of the settings file (what differs from the generator, and why).
+    notes: Vec<String>,
 }
 
 /// `tidings init [SITE_DIR] [--force]`.
@@ -75,7 +58,7 @@ pub fn init(site: &Path, force: bool) -> Status {
     }
     crate::outln!(
         "{} site found ({}); wrote {}. Next: `tidings --config {} check`, then `build`.",
-        found.generator.name(),
+        found.generator,
         found.config.display(),
         target.display(),
         target.display()
@@ -85,33 +68,23 @@ pub fn init(site: &Path, force: bool) -> Status {
 
 /// Finds the generator's configuration and reads what the settings need from it.
 fn read_site(site: &Path) -> Result<Found, String> {
-    for name in [
-        "hugo.toml",
-        "hugo.yaml",
-        "hugo.yml",
-        "hugo.json",
-        "config.toml",
-        "config.yaml",
-        "config.yml",
-        "config.json",
-    ] {
-        let path = site.join(name);
-        let Some(config) = read_config(&path)? else {
-            continue;
-        };
-        if config
-            .get("baseURL")
-            .or_else(|| config.get("baseurl"))
-            .is_some()
-        {
-            return Ok(hugo(&path, &config));
-        }
-        if name == "config.toml" && config.get("base_url").is_some() {
-            return Ok(zola(&path, &config));
+    if let Some((config, _)) = generators::hugo::read_config(site)? {
+        let named = generators::first_existing(site, &generators::hugo::CONFIG_FILES)
+            .unwrap_or_else(|| site.join("config/_default"));
+        let is_zola = named.file_name().is_some_and(|n| n == "config.toml")
+            && config.get("base_url").is_some();
+        if !is_zola && (config.get("baseurl").is_some() || named.ends_with("config/_default")) {
+            return Ok(hugo(named, &Value::Object(config)));
         }
     }
+    let zola_config = site.join("config.toml");
+    if let Some(config) = generators::read_config(&zola_config)?
+        && config.get("base_url").is_some()
+    {
+        return Ok(zola(&zola_config, &config));
+    }
     let path = site.join("_config.yml");
-    if let Some(config) = read_config(&path)? {
+    if let Some(config) = generators::read_config(&path)? {
         let hexo = site.join("package.json").is_file()
             && std::fs::read_to_string(site.join("package.json"))
                 .is_ok_and(|text| text.contains("\"hexo\""))
@@ -124,26 +97,9 @@ fn read_site(site: &Path) -> Result<Found, String> {
         });
     }
     Err(format!(
-        "no Hexo or Jekyll `_config.yml`, Hugo `hugo.toml`/`config.toml`, or Zola `config.toml` in `{}`",
+        "no Hexo or Jekyll `_config.yml`, Hugo `hugo.toml`/`config.toml`/`config/_default/`, or Zola `config.toml` in `{}`",
         site.display()
     ))
-}
-
-/// A configuration file as JSON values; `None` when there is no such file.
-fn read_config(path: &Path) -> Result<Option<Value>, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
-    };
-    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    let value = match extension {
-        "toml" => toml::from_str::<Value>(&text).map_err(|e| e.to_string()),
-        "json" => serde_json::from_str::<Value>(&text).map_err(|e| e.to_string()),
-        _ => serde_norway::from_str::<Value>(&text).map_err(|e| e.to_string()),
-    }
-    .map_err(|e| format!("`{}` is not valid: {e}", path.display()))?;
-    Ok(Some(value))
 }
 
 fn text(config: &Value, key: &str) -> Option<String> {
@@ -177,16 +133,23 @@ fn string_map(config: &Value, key: &str) -> Vec<(String, String)> {
 
 fn hexo_site(path: &Path, config: &Value) -> Found {
     let source = text(config, "source_dir").unwrap_or_else(|| "source".into());
+    let root = text(config, "root").unwrap_or_default();
+    let url = text(config, "url").unwrap_or_else(|| "http://example.com".into());
+    let url = format!("{}/{}", url.trim_end_matches('/'), root.trim_matches('/'));
+    let timezone = text(config, "timezone");
+    let mut notes = Vec::new();
+    if timezone.is_none() {
+        notes.push("Hexo's `_config.yml` names no `timezone`: Hexo reads dates, and makes links, in the zone of the machine that runs it. Set `build_timezone` to that machine's zone (CI runners: usually UTC).".to_owned());
+    }
     Found {
-        generator: Generator::Hexo,
+        generator: "hexo",
         config: path.to_owned(),
         title: text(config, "title").unwrap_or_else(|| "My site".into()),
-        url: with_slash(&text(config, "url").unwrap_or_else(|| "http://example.com".into())),
+        url: with_slash(url.trim_end_matches('/')),
         language: text(config, "language"),
-        timezone: text(config, "timezone"),
-        permalink: text(config, "permalink").unwrap_or_else(|| ":year/:month/:day/:title/".into()),
-        permalink_note: "Hexo's `permalink`".into(),
+        timezone,
         content_dir: format!("{source}/_posts"),
+        output: text(config, "public_dir").unwrap_or_else(|| "public".into()),
         flat: false,
         category_map: string_map(config, "category_map"),
         tag_map: string_map(config, "tag_map"),
@@ -194,64 +157,62 @@ fn hexo_site(path: &Path, config: &Value) -> Found {
             .get("feed")
             .and_then(|feed| feed.get("limit"))
             .and_then(Value::as_u64),
+        notes,
     }
 }
 
 fn jekyll(path: &Path, config: &Value) -> Found {
     let base = text(config, "baseurl").unwrap_or_default();
     let url = text(config, "url").unwrap_or_else(|| "http://localhost:4000".into());
+    let source = text(config, "source").unwrap_or_else(|| ".".into());
     Found {
-        generator: Generator::Jekyll,
+        generator: "jekyll",
         config: path.to_owned(),
         title: text(config, "title").unwrap_or_else(|| "My site".into()),
         url: with_slash(&format!("{}{}", url.trim_end_matches('/'), base)),
         language: text(config, "lang"),
         timezone: text(config, "timezone"),
-        permalink: text(config, "permalink").unwrap_or_else(|| "date".into()),
-        permalink_note: "Jekyll's `permalink` (default `date`)".into(),
-        content_dir: "_posts".into(),
+        content_dir: source,
+        output: text(config, "destination").unwrap_or_else(|| "_site".into()),
         flat: true,
         category_map: Vec::new(),
         tag_map: Vec::new(),
         limit: None,
+        notes: Vec::new(),
     }
 }
 
-fn hugo(path: &Path, config: &Value) -> Found {
-    // Hugo's own permalink tokens that tidings reads the same way; its `:title` is the
-    // title made into a path segment, which `:slug` (front-matter `slug`, else the file
-    // name) stands in for.
-    let permalinks = config.get("permalinks").and_then(Value::as_object);
-    let chosen = permalinks.and_then(|map| {
-        ["posts", "post", "blog"]
-            .iter()
-            .find_map(|section| map.get(*section).and_then(Value::as_str))
-            .or_else(|| map.values().find_map(Value::as_str))
-    });
-    let (permalink, permalink_note) = match chosen {
-        Some(pattern) => (
-            pattern.replace(":title", ":slug"),
-            format!("Hugo's `permalinks` (`{pattern}`)"),
-        ),
-        None => (
-            ":title/".into(),
-            "Hugo's default: the path below the content folder".into(),
-        ),
-    };
+fn hugo(path: PathBuf, config: &Value) -> Found {
+    let language = text(config, "defaultcontentlanguage").unwrap_or_else(|| "en".into());
+    let content_dir = config
+        .get("languages")
+        .and_then(|l| l.get(language.to_lowercase()))
+        .and_then(|l| l.get("contentdir"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| text(config, "contentdir"))
+        .unwrap_or_else(|| "content".into());
+    let mut notes = Vec::new();
+    if config
+        .get("languages")
+        .and_then(Value::as_object)
+        .is_some_and(|l| l.len() > 1)
+    {
+        notes.push(format!(
+            "Several languages: the feeds are the default language's (`{language}`) posts only."
+        ));
+    }
     Found {
-        generator: Generator::Hugo,
-        config: path.to_owned(),
+        generator: "hugo",
+        config: path,
         title: text(config, "title").unwrap_or_else(|| "My site".into()),
-        url: with_slash(
-            &text(config, "baseURL")
-                .or_else(|| text(config, "baseurl"))
-                .unwrap_or_default(),
-        ),
-        language: text(config, "languageCode").or_else(|| text(config, "defaultContentLanguage")),
-        timezone: text(config, "timeZone"),
-        permalink,
-        permalink_note,
-        content_dir: text(config, "contentDir").unwrap_or_else(|| "content".into()),
+        url: with_slash(&text(config, "baseurl").unwrap_or_default()),
+        language: text(config, "languagecode")
+            .or_else(|| text(config, "locale"))
+            .or(Some(language)),
+        timezone: text(config, "timezone"),
+        content_dir,
+        output: text(config, "publishdir").unwrap_or_else(|| "public".into()),
         flat: true,
         category_map: Vec::new(),
         tag_map: Vec::new(),
@@ -261,25 +222,25 @@ fn hugo(path: &Path, config: &Value) -> Found {
             .and_then(|rss| rss.get("limit"))
             .and_then(Value::as_u64)
             .filter(|&limit| limit > 0),
+        notes,
     }
 }
 
 fn zola(path: &Path, config: &Value) -> Found {
     Found {
-        generator: Generator::Zola,
+        generator: "zola",
         config: path.to_owned(),
         title: text(config, "title").unwrap_or_else(|| "My site".into()),
         url: with_slash(&text(config, "base_url").unwrap_or_default()),
         language: text(config, "default_language"),
         timezone: None,
-        permalink: ":title/".into(),
-        permalink_note: "Zola's: the section path and the page's slug (a page's `path` wins)"
-            .into(),
         content_dir: "content".into(),
+        output: text(config, "output_dir").unwrap_or_else(|| "public".into()),
         flat: true,
         category_map: Vec::new(),
         tag_map: Vec::new(),
-        limit: None,
+        limit: config.get("feed_limit").and_then(Value::as_u64),
+        notes: Vec::new(),
     }
 }
 
@@ -291,7 +252,7 @@ fn quoted(text: &str) -> String {
 fn settings_text(found: &Found) -> String {
     let mut out = format!(
         "# Written by `tidings init` from {} ({}). Every key is explained in the README.\n\n[site]\n",
-        found.generator.name(),
+        found.generator,
         found.config.display()
     );
     out += &format!("title = {}\n", quoted(&found.title));
@@ -301,14 +262,24 @@ fn settings_text(found: &Found) -> String {
     }
     match &found.timezone {
         Some(tz) => out += &format!("timezone = {}\n", quoted(tz)),
-        None => out += "# timezone = \"UTC\"   # the zone of dates written without one\n",
+        None => out += "# timezone = \"UTC\"   # the zone readers see dates in\n",
     }
     out += &format!(
-        "# {}\npermalink = {}\n\n[content]\ndir = {}\n",
-        found.permalink_note,
-        quoted(&found.permalink),
-        quoted(&found.content_dir)
+        "# The generator's own configuration decides each post's link, date and whether it is published.\ngenerator = {}\n",
+        quoted(found.generator)
     );
+    out += &format!(
+        "# Where {} writes the site: `tidings check` verifies every item link against it.\noutput = {}\n",
+        found.generator,
+        quoted(&found.output)
+    );
+    for note in &found.notes {
+        out += &format!("# {note}\n");
+    }
+    if found.generator == "hexo" && found.timezone.is_none() {
+        out += "# build_timezone = \"UTC\"\n";
+    }
+    out += &format!("\n[content]\ndir = {}\n", quoted(&found.content_dir));
     out += if found.flat {
         "# A list of categories is several categories, as this generator reads it.\ncategories = \"flat\"\n"
     } else {

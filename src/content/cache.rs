@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::Post;
 
 /// Bumped whenever what a file becomes changes for the same bytes and settings.
-const FORMAT: &str = "tidings-posts 1";
+const FORMAT: &str = "tidings-posts 2";
 
 /// Files changed this recently before a scan are read again next time, whatever their
 /// identity says: file times are only as fine as the file system's clock tick.
@@ -122,6 +122,7 @@ impl Identity {
 pub enum Cached {
     Post(Box<Post>),
     Draft,
+    Page,
     Problem {
         line: Option<usize>,
         message: String,
@@ -133,6 +134,7 @@ pub enum Cached {
 pub enum CachedRef<'a> {
     Post(&'a Post),
     Draft,
+    Page,
     Problem {
         line: Option<usize>,
         message: &'a str,

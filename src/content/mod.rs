@@ -11,7 +11,6 @@ pub mod dates;
 mod flat_yaml;
 pub mod frontmatter;
 pub mod markup;
-pub mod post;
 pub mod walk;
 
 use std::collections::HashMap;
@@ -23,11 +22,11 @@ use std::time::SystemTime;
 
 use rayon::prelude::*;
 
+use crate::generators::{Source, Verdict};
 use crate::model::{BodyFormat, Post};
 use crate::progress::Progress;
 use crate::settings::Settings;
 use cache::{Cached, CachedRef, Identity};
-use post::{Outcome, Source};
 use walk::Candidate;
 
 /// Something wrong with one file.
@@ -54,6 +53,9 @@ pub struct Scan {
     pub posts: Vec<Post>,
     pub problems: Vec<Problem>,
     pub drafts: usize,
+    /// Pages the generator builds that are not posts (no date, section pages, no front
+    /// matter): counted, not published, not problems.
+    pub pages: usize,
 }
 
 /// The content folder could not be read at all.
@@ -169,7 +171,7 @@ pub fn read(
     let mut first_with_id: HashMap<&str, usize> = HashMap::with_capacity(reads.len());
     let mut repeats: Vec<Option<usize>> = vec![None; reads.len()];
     for (at, read) in reads.iter().enumerate() {
-        if let Ok(Outcome::Post(post)) = &read.outcome {
+        if let Ok(Verdict::Post(post)) = &read.outcome {
             match first_with_id.entry(&post.id) {
                 Entry::Occupied(first) => repeats[at] = Some(*first.get()),
                 Entry::Vacant(slot) => {
@@ -182,7 +184,7 @@ pub fn read(
         .iter()
         .map(|first| {
             first.and_then(|first| match &reads[first].outcome {
-                Ok(Outcome::Post(post)) => Some(post.source.clone()),
+                Ok(Verdict::Post(post)) => Some(post.source.clone()),
                 _ => None,
             })
         })
@@ -192,8 +194,9 @@ pub fn read(
     scan.posts.reserve(reads.len());
     for (read, first) in reads.into_iter().zip(sources) {
         match (read.outcome, first) {
-            (Ok(Outcome::Draft), _) => scan.drafts += 1,
-            (Ok(Outcome::Post(post)), Some(first)) => problems.push(Problem {
+            (Ok(Verdict::Draft), _) => scan.drafts += 1,
+            (Ok(Verdict::Page), _) => scan.pages += 1,
+            (Ok(Verdict::Post(post)), Some(first)) => problems.push(Problem {
                 file: read.candidate.path,
                 line: None,
                 message: format!(
@@ -201,7 +204,7 @@ pub fn read(
                     post.id
                 ),
             }),
-            (Ok(Outcome::Post(post)), None) => scan.posts.push(*post),
+            (Ok(Verdict::Post(post)), None) => scan.posts.push(*post),
             (Err(problem), _) => problems.push(problem),
         }
     }
@@ -215,7 +218,7 @@ struct FileRead {
     candidate: Candidate,
     /// `None` when the file could not be stat'ed or is a draft by its folder: not cached.
     identity: Option<Identity>,
-    outcome: Result<Outcome, Problem>,
+    outcome: Result<Verdict, Problem>,
     fresh: bool,
 }
 
@@ -229,7 +232,7 @@ fn read_or_reuse(
         return FileRead {
             candidate,
             identity: None,
-            outcome: Ok(Outcome::Draft),
+            outcome: Ok(Verdict::Draft),
             fresh: false,
         };
     }
@@ -241,9 +244,10 @@ fn read_or_reuse(
             Cached::Post(mut post) => {
                 post.source.clone_from(&candidate.rel);
                 post.file = settings.content.dir.join(&candidate.rel);
-                Ok(Outcome::Post(post))
+                Ok(Verdict::Post(post))
             }
-            Cached::Draft => Ok(Outcome::Draft),
+            Cached::Draft => Ok(Verdict::Draft),
+            Cached::Page => Ok(Verdict::Page),
             Cached::Problem { line, message } => Err(Problem {
                 file: candidate.path.clone(),
                 line,
@@ -273,8 +277,9 @@ fn cache_entries(reads: &[FileRead]) -> Vec<cache::Entry<'_>> {
         .filter_map(|read| {
             let id = read.identity?;
             let of = match &read.outcome {
-                Ok(Outcome::Post(post)) => CachedRef::Post(post),
-                Ok(Outcome::Draft) => CachedRef::Draft,
+                Ok(Verdict::Post(post)) => CachedRef::Post(post),
+                Ok(Verdict::Draft) => CachedRef::Draft,
+                Ok(Verdict::Page) => CachedRef::Page,
                 Err(problem) => CachedRef::Problem {
                     line: problem.line,
                     message: &problem.message,
@@ -299,9 +304,9 @@ pub(crate) fn format_of(path: &Path) -> Option<BodyFormat> {
     }
 }
 
-fn read_candidate(c: &Candidate, settings: &Settings) -> Result<Outcome, Problem> {
+fn read_candidate(c: &Candidate, settings: &Settings) -> Result<Verdict, Problem> {
     if c.draft_folder {
-        return Ok(Outcome::Draft);
+        return Ok(Verdict::Draft);
     }
     let problem = |line: Option<usize>, message: String| Problem {
         file: c.path.clone(),
@@ -313,37 +318,31 @@ fn read_candidate(c: &Candidate, settings: &Settings) -> Result<Outcome, Problem
     let text = as_text(&bytes).map_err(|(line, m)| problem(line, m))?;
     let split = frontmatter::split(text).map_err(|e| problem(e.line, e.message))?;
     let meta = match &split {
-        Some(split) => frontmatter::parse(split).map_err(|e| problem(e.line, e.message))?,
-        None => {
-            let stem = Path::new(&c.rel)
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("");
-            if dates::from_file_name(stem).is_none() {
-                return Err(problem(
-                    Some(1),
-                    "no front matter: start the file with a `---` line (YAML) or a `+++` line (TOML), then `title` and `date`, then the same line again".into(),
-                ));
-            }
-            serde_json::Map::new()
-        }
+        Some(split) => Some(frontmatter::parse(split).map_err(|e| problem(e.line, e.message))?),
+        None => None,
     };
     let source = Source {
         rel: &c.rel,
         format: c.format,
         hash: xxhash_rust::xxh3::xxh3_64(text.as_bytes()),
     };
-    post::interpret(&meta, &source, settings).map_err(|e| {
-        let line = split
-            .as_ref()
-            .and_then(|s| frontmatter::line_of_key(s, e.key));
-        let message = if e.message.starts_with("no date") {
-            e.message
-        } else {
-            format!("`{}` {}", e.key, e.message)
-        };
-        problem(line, message)
-    })
+    settings
+        .generator
+        .interpret(meta.as_ref(), &source, settings)
+        .map_err(|e| {
+            if e.key.is_empty() {
+                return problem(Some(1), e.message);
+            }
+            let line = split
+                .as_ref()
+                .and_then(|s| frontmatter::line_of_key(s, e.key));
+            let message = if e.message.starts_with("no date") {
+                e.message
+            } else {
+                format!("`{}` {}", e.key, e.message)
+            };
+            problem(line, message)
+        })
 }
 
 /// Reads a post file whole, refusing what cannot be a post: too large, binary or empty.

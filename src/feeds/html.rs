@@ -18,7 +18,7 @@ use lol_html::{HtmlRewriter, Settings, doc_text, element};
 use url::Url;
 
 use crate::content::markup::fold_whitespace;
-use crate::content::post::is_xml_char;
+use crate::generators::common::is_xml_char;
 
 /// Attributes that hold one URL.
 const URL_ATTRIBUTES: &[&str] = &[

@@ -43,7 +43,7 @@ pub struct Plan {
     pub feeds: Vec<FeedSpec>,
     /// Posts whose date has come.
     pub published: usize,
-    /// Posts dated in the future, left out until their time.
+    /// Posts dated in the future, left out until their time (expired ones are neither).
     pub scheduled: usize,
 }
 
@@ -51,7 +51,7 @@ pub struct Plan {
 pub fn plan(posts: &[Post], settings: &Settings, now: DateTime<Utc>) -> Plan {
     let limit = settings.feeds.limit.unwrap_or(usize::MAX);
     let mut order: Vec<usize> = (0..posts.len())
-        .filter(|&i| posts[i].published <= now)
+        .filter(|&i| posts[i].is_live(now))
         .collect();
     // Ids are unique, so the order is total and an unstable (parallel) sort is exact.
     order.par_sort_unstable_by(|&a, &b| {
@@ -127,7 +127,7 @@ pub fn plan(posts: &[Post], settings: &Settings, now: DateTime<Utc>) -> Plan {
     Plan {
         feeds,
         published: order.len(),
-        scheduled: posts.len() - order.len(),
+        scheduled: posts.iter().filter(|p| p.available() > now).count(),
     }
 }
 

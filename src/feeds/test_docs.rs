@@ -43,6 +43,9 @@ pub fn post(n: usize) -> Post {
         tags: Vec::new(),
         image: None,
         summary: None,
+        terms: Vec::new(),
+        visible_from: None,
+        expires: None,
     }
 }
 

@@ -88,7 +88,10 @@ pub struct Site {
     pub language: Option<String>,
     pub author: Option<String>,
     pub timezone: Tz,
+    /// The pattern of post links without a generator (`site.permalink`).
     pub permalink: Permalink,
+    /// The folder the generator writes the site to (`site.output`), when set.
+    pub output: Option<PathBuf>,
 }
 
 /// `[content]`, validated.
@@ -137,6 +140,8 @@ pub struct Settings {
     /// resolve against): the parse cache is trusted only under the same value.
     pub posts_fingerprint: u64,
     pub site: Site,
+    /// The site generator's rules (`site.generator`), or the generic ones.
+    pub generator: std::sync::Arc<dyn crate::generators::Generator>,
     pub content: Content,
     pub feeds: Feeds,
     pub schedule: Schedule,
@@ -243,6 +248,7 @@ impl Settings {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         h.update(text.as_bytes());
         h.update(base.as_os_str().as_encoded_bytes());
+        h.update(&settings.generator.fingerprint().to_le_bytes());
         settings.fingerprint = h.digest();
         Ok(settings)
     }
@@ -283,8 +289,13 @@ impl Settings {
                 ),
             )
         })?;
-        let permalink =
-            Permalink::parse(&raw.site.permalink).map_err(|m| invalid("site.permalink", m))?;
+        let permalink = Permalink::parse(
+            raw.site
+                .permalink
+                .as_deref()
+                .unwrap_or(&raw::default_permalink()),
+        )
+        .map_err(|m| invalid("site.permalink", m))?;
         if raw.site.title.trim().is_empty() {
             return Err(invalid("site.title", "must not be empty".into()));
         }
@@ -307,8 +318,15 @@ impl Settings {
                 ),
             ));
         }
-        let exclude =
-            build_globs(&raw.content.exclude).map_err(|m| invalid("content.exclude", m))?;
+        build_globs(&raw.content.exclude).map_err(|m| invalid("content.exclude", m))?;
+        let generator = generator(&raw.site, base, &content_dir, timezone)
+            .map_err(|(key, m)| invalid(key, m))?;
+        let posts_fingerprint = {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            h.update(&posts_fingerprint.to_le_bytes());
+            h.update(&generator.fingerprint().to_le_bytes());
+            h.digest()
+        };
         if raw.content.max_file_mib == 0 {
             return Err(invalid("content.max_file_mib", "must be at least 1".into()));
         }
@@ -336,12 +354,26 @@ impl Settings {
         check_map(&raw.feeds.category_map).map_err(|m| invalid("feeds.category_map", m))?;
         check_map(&raw.feeds.tag_map).map_err(|m| invalid("feeds.tag_map", m))?;
         let feeds_dir = base.join(&raw.feeds.dir);
-        if feeds_dir.starts_with(&content_dir) || content_dir.starts_with(&feeds_dir) {
+        if content_dir.starts_with(&feeds_dir) {
             return Err(invalid(
                 "feeds.dir",
-                "must not be inside `content.dir` or contain it: old feeds would be read as posts, or posts removed as stale feeds".into(),
+                "must not contain `content.dir` (or be it): posts would sit among the feeds".into(),
             ));
         }
+        // The feeds folder and the generator's output may sit inside the content folder
+        // (a Jekyll site's root is both): they are never read as posts.
+        let output = raw.site.output.as_ref().map(|o| base.join(o));
+        let mut exclude_patterns = raw.content.exclude.clone();
+        for inner in std::iter::once(&feeds_dir).chain(output.as_ref()) {
+            if let Ok(rel) = normalized(inner).strip_prefix(normalized(&content_dir)) {
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                if !rel.is_empty() {
+                    exclude_patterns.push(format!("{rel}/**"));
+                    exclude_patterns.push(rel);
+                }
+            }
+        }
+        let exclude = build_globs(&exclude_patterns).map_err(|m| invalid("content.exclude", m))?;
 
         let scan = Cron::parse(&raw.schedule.scan).map_err(|m| invalid("schedule.scan", m))?;
         let (state, state_path) =
@@ -441,7 +473,9 @@ impl Settings {
                 author: raw.site.author.filter(|a| !a.trim().is_empty()),
                 timezone,
                 permalink,
+                output,
             },
+            generator,
             content: Content {
                 dir: content_dir,
                 exclude,
@@ -464,6 +498,64 @@ impl Settings {
             },
         })
     }
+}
+
+/// The generator `[site]` names, with its configuration read from `site.root`; the generic
+/// rules without one. Errors name the key at fault.
+fn generator(
+    site: &raw::RawSite,
+    base: &Path,
+    content: &Path,
+    timezone: Tz,
+) -> Result<std::sync::Arc<dyn crate::generators::Generator>, (&'static str, String)> {
+    let Some(name) = &site.generator else {
+        for (key, set) in [
+            ("site.root", site.root.is_some()),
+            ("site.build_timezone", site.build_timezone.is_some()),
+        ] {
+            if set {
+                return Err((
+                    key,
+                    "applies only with `site.generator` (`hexo`, `jekyll`, `hugo` or `zola`)"
+                        .into(),
+                ));
+            }
+        }
+        return Ok(std::sync::Arc::new(crate::generators::generic::Generic));
+    };
+    if site.permalink.is_some() {
+        return Err((
+            "site.permalink",
+            "remove it: with `site.generator`, the generator's own configuration says how links are made".into(),
+        ));
+    }
+    let build_timezone = match &site.build_timezone {
+        Some(zone) => Some(zone.parse::<Tz>().map_err(|_| {
+            (
+                "site.build_timezone",
+                format!(
+                    "unknown time zone `{zone}`; use an IANA name such as `UTC` or `Asia/Shanghai`"
+                ),
+            )
+        })?),
+        None => None,
+    };
+    if build_timezone.is_some() && name != "hexo" {
+        return Err((
+            "site.build_timezone",
+            "applies only to Hexo, which reads dates in the zone of the machine that builds the site".into(),
+        ));
+    }
+    let root = base.join(site.root.as_deref().unwrap_or("."));
+    let setup = crate::generators::Setup {
+        root: &root,
+        content,
+        timezone,
+        build_timezone,
+    };
+    crate::generators::load(name, &setup)
+        .map(std::sync::Arc::from)
+        .map_err(|m| ("site.generator", m))
 }
 
 /// A template's source: `templates/<file>` beside the settings file when it exists, else
@@ -536,6 +628,13 @@ fn parse_formats(names: &[String]) -> Result<Vec<Format>, String> {
         return Err("list at least one of `rss`, `atom`, `json`".into());
     }
     Ok(formats)
+}
+
+/// A path with its `.` parts dropped, for comparing folders written differently.
+fn normalized(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }
 
 fn build_globs(patterns: &[String]) -> Result<GlobSet, String> {
@@ -649,7 +748,10 @@ mod tests {
             ("[feeds]\ncontent = \"most\"", "feeds.content"),
             ("[content]\nexclude = [\"a[\"]", "content.exclude"),
             ("[site]\npermalink = \":year/:slugg/\"", "site.permalink"),
-            ("[feeds]\ndir = \"posts/out\"", "feeds.dir"),
+            ("[feeds]\ndir = \".\"", "feeds.dir"),
+            ("[site]\ngenerator = \"gatsby\"", "site.generator"),
+            ("[site]\nroot = \"site\"", "site.root"),
+            ("[site]\nbuild_timezone = \"UTC\"", "site.build_timezone"),
         ];
         for (patch, key) in extra {
             let text = merge(MINIMAL, patch);

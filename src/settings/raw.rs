@@ -215,9 +215,21 @@ pub struct RawSite {
     #[serde(default = "default_timezone")]
     pub timezone: String,
     /// Post URL pattern with Hexo tokens: `:year :month :day :i_month :i_day :hour :minute
-    /// :second :title :name :category :id`.
-    #[serde(default = "default_permalink")]
-    pub permalink: String,
+    /// :second :title :name :category :id` (without `generator`; with it, the generator's
+    /// own configuration says how links are made).
+    pub permalink: Option<String>,
+    /// The generator that builds the site (`hexo`, `jekyll`, `hugo`, `zola`): its own
+    /// configuration and rules then decide each post's link, date and what is published.
+    pub generator: Option<String>,
+    /// The generator's site folder (where its configuration file is), relative to the
+    /// settings file; default: the settings file's folder.
+    pub root: Option<String>,
+    /// The folder the generator writes the site to (`public`, `_site`), relative to the
+    /// settings file: `tidings check` verifies every item link against it when it exists.
+    pub output: Option<String>,
+    /// Hexo: the IANA time zone of the machine that runs `hexo generate` (Hexo reads dates
+    /// and makes links in it); default: `timezone`.
+    pub build_timezone: Option<String>,
 }
 
 /// `[content]`
@@ -335,7 +347,7 @@ fn default_max_attempts() -> u32 {
 fn default_timezone() -> String {
     "UTC".into()
 }
-fn default_permalink() -> String {
+pub(crate) fn default_permalink() -> String {
     ":year/:month/:day/:title/".into()
 }
 fn default_max_file_mib() -> u64 {
