@@ -168,7 +168,10 @@ fn jekyll(path: &Path, config: &Value) -> Found {
     Found {
         generator: "jekyll",
         config: path.to_owned(),
-        title: text(config, "title").unwrap_or_else(|| "My site".into()),
+        // Jekyll themes read the site's name from `title`, older ones from `name`.
+        title: text(config, "title")
+            .or_else(|| text(config, "name"))
+            .unwrap_or_else(|| "My site".into()),
         url: with_slash(&format!("{}{}", url.trim_end_matches('/'), base)),
         language: text(config, "lang"),
         timezone: text(config, "timezone"),

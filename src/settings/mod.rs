@@ -540,10 +540,10 @@ fn generator(
         })?),
         None => None,
     };
-    if build_timezone.is_some() && name != "hexo" {
+    if build_timezone.is_some() && name != "hexo" && name != "jekyll" {
         return Err((
             "site.build_timezone",
-            "applies only to Hexo, which reads dates in the zone of the machine that builds the site".into(),
+            "applies only to Hexo and Jekyll, which read dates in the zone of the machine that builds the site (when their configuration names none)".into(),
         ));
     }
     let root = base.join(site.root.as_deref().unwrap_or("."));

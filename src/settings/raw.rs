@@ -227,8 +227,9 @@ pub struct RawSite {
     /// The folder the generator writes the site to (`public`, `_site`), relative to the
     /// settings file: `tidings check` verifies every item link against it when it exists.
     pub output: Option<String>,
-    /// Hexo: the IANA time zone of the machine that runs `hexo generate` (Hexo reads dates
-    /// and makes links in it); default: `timezone`.
+    /// Hexo and Jekyll: the IANA time zone of the machine that builds the site (they read
+    /// dates and make links in it when their configuration names no zone); default:
+    /// `timezone`.
     pub build_timezone: Option<String>,
 }
 

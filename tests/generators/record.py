@@ -113,7 +113,9 @@ def record_jekyll(site, work):
     for name in ("default", "post", "page"):
         (layouts / f"{name}.html").write_text("<p>{{ page.title }}</p>\n{{ content }}")
     version = run(["jekyll", "--version"], work).split()[-1]
-    env = dict(os.environ, JEKYLL_ENV="production")
+    # Jekyll reads dates in the machine's zone when `timezone` names none: recorded in UTC,
+    # as CI runners build.
+    env = dict(os.environ, JEKYLL_ENV="production", TZ="UTC")
     run(["jekyll", "build", "--quiet", "--destination", "_site"], work, env)
     output = work / "_site"
     pages = json.loads((output / "tidings-record.json").read_text())["pages"]
