@@ -113,7 +113,10 @@ fn truth(site: &Path) -> (String, BTreeMap<String, Truth>) {
             (
                 page["source"].as_str().unwrap().to_owned(),
                 Truth {
-                    url: page["url"].as_str().unwrap().to_owned(),
+                    // As a URL parser writes it (Zola writes a space in a link as is).
+                    url: url::Url::parse(page["url"].as_str().unwrap())
+                        .map(String::from)
+                        .unwrap_or_else(|e| panic!("{}: {page}: {e}", site.display())),
                     date: DateTime::parse_from_rfc3339(page["date"].as_str().unwrap())
                         .unwrap_or_else(|e| panic!("{}: {page}: {e}", site.display())),
                     categories: strings(&page["categories"]),

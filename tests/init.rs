@@ -152,7 +152,7 @@ fn zola_links_by_section_and_reads_taxonomies() {
     write(
         root,
         "config.toml",
-        "base_url = \"https://zola.example.org\"\ntitle = \"Zola Blog\"\ndefault_language = \"en\"\n[taxonomies]\n",
+        "base_url = \"https://zola.example.org\"\ntitle = \"Zola Blog\"\ndefault_language = \"en\"\ntaxonomies = [{ name = \"categories\" }, { name = \"tags\" }]\n",
     );
     write(
         root,

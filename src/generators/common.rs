@@ -199,6 +199,11 @@ pub fn toml_datetime(map: &Map<String, Value>) -> Option<String> {
     }
 }
 
+/// A date value's text, when there is one (not null).
+pub fn date_text_of(value: Option<&Value>) -> Option<String> {
+    value.filter(|v| !v.is_null()).and_then(date_text)
+}
+
 pub fn date_text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),

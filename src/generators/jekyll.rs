@@ -24,7 +24,7 @@ use chrono_tz::Tz;
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::common::{self, Parts, first, text_of};
+use super::common::{self, Parts, text_of};
 use super::{FieldError, Generator, Setup, Source, Verdict, field_error};
 use crate::content::dates;
 use crate::settings::Settings;

@@ -154,11 +154,16 @@ def record_zola(site, work):
     templates = work / "templates"
     templates.mkdir(exist_ok=True)
     (templates / "page.html").write_text(
-        "TIDINGS-RECORD {{ page | json_encode() | safe }}"
+        'TIDINGS-RECORD {"source": {{ page.relative_path | json_encode() | safe }}, '
+        '"url": {{ page.permalink | json_encode() | safe }}, "lang": {{ page.lang | json_encode() | safe }}, '
+        '"date": {% if page.date %}{{ page.date | date(format="%Y-%m-%dT%H:%M:%S%:z") | json_encode() | safe }}{% else %}null{% endif %}, '
+        '"taxonomies": {{ page.taxonomies | json_encode() | safe }}}'
     )
     for name in ("index.html", "section.html", "taxonomy_list.html", "taxonomy_single.html"):
         (templates / name).write_text("<p>list</p>")
     version = run([binary, "--version"], work).split()[-1]
+    import tomllib
+    default_language = tomllib.loads((work / "config.toml").read_text()).get("default_language", "en")
     run([binary, "build", "--output-dir", "public", "--force"], work)
     output = work / "public"
     pages = []
@@ -169,10 +174,12 @@ def record_zola(site, work):
         page = json.loads(text[len("TIDINGS-RECORD "):])
         if not page.get("date"):
             continue  # Zola leaves undated pages out of its feeds
+        if page.get("lang") != default_language:
+            continue  # another language's
         taxonomies = page.get("taxonomies") or {}
         pages.append({
-            "source": page["relative_path"],
-            "url": page["permalink"],
+            "source": page["source"],
+            "url": page["url"],
             "date": page["date"],
             "dated": True,
             "categories": taxonomies.pop("categories", []),
