@@ -186,6 +186,19 @@ fn zfour_news_has_no_problems_and_one_tree() {
     }
 }
 
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 /// `tidings init` on each archive laid out as its generator lays it out, with a configuration
 /// file of that generator: it recognises the generator, and the settings it writes build the
 /// same posts with the same problems.
@@ -237,9 +250,11 @@ fn init_reads_each_generators_layout() {
         let expect = &CORPORA[index];
         let site = tempfile::tempdir().unwrap();
         std::fs::write(site.path().join(config), text).unwrap();
-        let link = site.path().join(posts);
-        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
-        std::os::unix::fs::symlink(root.join(expect.corpus).join(expect.dir), &link).unwrap();
+        // Copied, not linked: a symlink leading out of the content folder is not followed.
+        copy_dir(
+            &root.join(expect.corpus).join(expect.dir),
+            &site.path().join(posts),
+        );
         let init = Command::new(env!("CARGO_BIN_EXE_tidings"))
             .arg("init")
             .arg(site.path())
@@ -268,7 +283,9 @@ fn init_reads_each_generators_layout() {
             .arg("build")
             .output()
             .unwrap();
-        let build = Run(build).expect(if expect.problems.is_empty() { 0 } else { 1 });
+        // With the generator's rules, a page without front matter or date (Hugo's manual
+        // pages, Zola's `releases/latest.md`) is a page the generator builds, not a problem.
+        let build = Run(build).expect(0);
         assert!(
             build
                 .stdout()

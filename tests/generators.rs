@@ -68,6 +68,21 @@ fn set_up(site: &Path) -> (tempfile::TempDir, PathBuf) {
         site.display(),
         String::from_utf8_lossy(&init.stderr)
     );
+    // Hexo's dates depend on the zone of the machine that built the site: the one the
+    // truth was recorded on, set as a user sets it.
+    if let Ok(zone) = std::fs::read_to_string(site.join("tidings-build-zone")) {
+        let path = root.join("settings.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let line = format!("build_timezone = \"{}\"\n", zone.trim());
+        let text = match text.find("# build_timezone") {
+            Some(at) => {
+                let end = text[at..].find('\n').map_or(text.len(), |n| at + n + 1);
+                format!("{}{line}{}", &text[..at], &text[end..])
+            }
+            None => text.replacen("[content]", &format!("{line}\n[content]"), 1),
+        };
+        std::fs::write(&path, text).unwrap();
+    }
     (dir, root)
 }
 

@@ -56,9 +56,14 @@ pub fn init(site: &Path, force: bool) -> Status {
         crate::errln!("error: cannot write `{}`: {e}", target.display());
         return Status::Failed;
     }
+    let shown = match found.generator {
+        "hexo" => "Hexo",
+        "jekyll" => "Jekyll",
+        "hugo" => "Hugo",
+        _ => "Zola",
+    };
     crate::outln!(
-        "{} site found ({}); wrote {}. Next: `tidings --config {} check`, then `build`.",
-        found.generator,
+        "{shown} site found ({}); wrote {}. Next: `tidings --config {} check`, then `build`.",
         found.config.display(),
         target.display(),
         target.display()
@@ -133,9 +138,8 @@ fn string_map(config: &Value, key: &str) -> Vec<(String, String)> {
 
 fn hexo_site(path: &Path, config: &Value) -> Found {
     let source = text(config, "source_dir").unwrap_or_else(|| "source".into());
-    let root = text(config, "root").unwrap_or_default();
+    // Hexo's `url` holds the site's folder too (`root` repeats it for relative links).
     let url = text(config, "url").unwrap_or_else(|| "http://example.com".into());
-    let url = format!("{}/{}", url.trim_end_matches('/'), root.trim_matches('/'));
     let timezone = text(config, "timezone");
     let mut notes = Vec::new();
     if timezone.is_none() {

@@ -110,9 +110,12 @@ pub const CONFIG_FILES: [&str; 8] = [
     "config.json",
 ];
 
+/// Hugo's merged configuration, and the texts it was read from.
+pub type Config = (Map<String, Value>, Vec<String>);
+
 /// Reads and merges Hugo's configuration at `root`: the root file, then `config/_default/`,
 /// then `config/production/`. `Ok(None)` when there is none. Returns the texts read too.
-pub fn read_config(root: &Path) -> Result<Option<(Map<String, Value>, Vec<String>)>, String> {
+pub fn read_config(root: &Path) -> Result<Option<Config>, String> {
     let mut merged = Map::new();
     let mut texts = Vec::new();
     let mut found = false;
@@ -746,10 +749,8 @@ impl Hugo {
                     .join("/")
             );
             let last = link.rsplit('/').next().unwrap_or("");
-            if url.ends_with('/') || !last.contains('.') {
-                if !link.ends_with('/') {
-                    link.push('/');
-                }
+            if (url.ends_with('/') || !last.contains('.')) && !link.ends_with('/') {
+                link.push('/');
             }
             if !prefix.is_empty() && !url.starts_with('/') {
                 link = format!("{prefix}{link}");

@@ -9,7 +9,9 @@
 //!   file systems refuse removed) or `off`. A front-matter `path` wins.
 //! - The date is the front matter's `date`, else one leading the file name; a time without
 //!   an offset is UTC, as Zola reads it. A page without a date is no post: Zola leaves it out
-//!   of its feeds. `draft = true` is a draft.
+//!   of its feeds. (tidings also takes a date from a `path` like `2024/01/02/slug`, as sites
+//!   that write no `date`, such as the Rust blog, date their own feed templates by it.)
+//!   `draft = true` is a draft.
 //! - Taxonomies are those `config.toml` declares: `categories` and `tags` as tidings' own,
 //!   any other (`theme-tags`) with one feed set per term.
 //! - Several languages: the default language's pages only (`page.fr.md` is another's).
@@ -20,6 +22,7 @@ use url::Url;
 
 use super::common::{self, Parts, is_true, names, text_of};
 use super::{FieldError, Generator, Setup, Source, Taxonomy, Verdict, field_error};
+use crate::content::dates;
 use crate::settings::Settings;
 
 /// How Zola makes a path of a name (`slugify.paths`).
@@ -269,10 +272,18 @@ impl Generator for Zola {
         let dated = dated_file_name(name);
         let date_text = common::date_text_of(meta.get("date"))
             .or_else(|| dated.as_ref().map(|(date, _)| date.clone()));
-        let Some(date_text) = date_text else {
-            return Ok(Verdict::Page); // undated: not in Zola's feeds
+        let date = match date_text {
+            Some(text) => parse_date(&text).map_err(|e| field_error("date", e))?,
+            // Not Zola's: a `path` holding `YYYY/MM/DD` dates the page, as sites without
+            // `date` (the Rust blog) date their own feed by it.
+            None => match text_of(meta.get("path"))
+                .as_deref()
+                .and_then(dates::from_url_path)
+            {
+                Some(day) => day.and_time(NaiveTime::MIN).and_utc().fixed_offset(),
+                None => return Ok(Verdict::Page), // undated: not in Zola's feeds
+            },
         };
-        let date = parse_date(&date_text).map_err(|e| field_error("date", e))?;
         let slug = match text_of(meta.get("slug")).filter(|s| !s.is_empty()) {
             Some(slug) => self.slugify(&slug),
             None => match &dated {

@@ -130,8 +130,13 @@ def record_hexo(site, work):
     (work / "scripts").mkdir(exist_ok=True)
     (work / "scripts" / "tidings-record.js").write_text(HEXO_SCRIPT)
     os.symlink(hexo_dir / "node_modules", work / "node_modules")
-    if not (work / "package.json").exists():
-        (work / "package.json").write_text('{"name": "site", "hexo": {}}')
+    # Hexo loads the plugins its package.json names: the renderers installed beside it.
+    package = json.loads((work / "package.json").read_text()) if (work / "package.json").exists() else {}
+    package.setdefault("hexo", {})
+    package["dependencies"] = {
+        name: "*" for name in os.listdir(hexo_dir / "node_modules") if name.startswith("hexo")
+    }
+    (work / "package.json").write_text(json.dumps(package))
     zone_file = site / "tidings-build-zone"
     zone = zone_file.read_text().strip() if zone_file.exists() else "UTC"
     env = dict(os.environ, TZ=zone)
