@@ -264,3 +264,111 @@ fn every_post_is_where_the_generator_published_it() {
         failures.join("\n")
     );
 }
+
+/// `check` with `site.output` holding what the generator wrote (its recorded page files):
+/// every link points at a page; with one page gone, that post is named, and `check` fails.
+#[test]
+fn check_verifies_every_link_against_the_generators_pages() {
+    for site in sites() {
+        let (_dir, root) = set_up(&site);
+        let settings = std::fs::read_to_string(root.join("settings.toml")).unwrap();
+        let output = settings
+            .lines()
+            .find_map(|l| l.strip_prefix("output = "))
+            .map(|v| v.trim_matches('"').to_owned())
+            .unwrap_or_else(|| panic!("{}: init wrote no `output`", site.display()));
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(site.join("expected.json")).unwrap())
+                .unwrap();
+        for file in doc["files"].as_array().unwrap() {
+            let path = root.join(&output).join(file.as_str().unwrap());
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "<p>page</p>").unwrap();
+        }
+        let check = |root: &Path| {
+            common::Run(
+                Command::new(env!("CARGO_BIN_EXE_tidings"))
+                    .arg("--config")
+                    .arg(root.join("settings.toml"))
+                    .arg("check")
+                    .env("TIDINGS_TEST_NOW", NOW)
+                    .output()
+                    .unwrap(),
+            )
+        };
+        let (_, truth) = truth(&site);
+        let run = check(&root).expect(0);
+        assert!(
+            run.stdout()
+                .contains(&format!("links: {0} of {0} point at pages", truth.len())),
+            "{}: {}",
+            site.display(),
+            run.stdout()
+        );
+        // One page gone: its post is named, with the file it should be.
+        let (source, first) = truth.iter().next().unwrap();
+        let settings = Settings::from_file(&root.join("settings.toml")).unwrap();
+        let page = tidings::generators::page_file(&settings.site.url, &first.url).unwrap();
+        let page = root.join(&output).join(page);
+        let gone = [
+            page.clone(),
+            page.with_extension("html"),
+            page.join("index.html"),
+        ]
+        .into_iter()
+        .filter(|p| p.is_file())
+        .map(|p| std::fs::remove_file(p).unwrap())
+        .count();
+        assert!(
+            gone > 0,
+            "{}: no page file for {}",
+            site.display(),
+            first.url
+        );
+        let run = check(&root).expect(1);
+        assert!(
+            run.stderr()
+                .contains(&format!("the link {} points at no page", first.url))
+                && run.stderr().contains(source.rsplit('/').next().unwrap()),
+            "{}: {}",
+            site.display(),
+            run.stderr()
+        );
+    }
+}
+
+/// A taxonomy the generator declares beyond categories and tags (Zola's `theme-tags`) gets
+/// one feed set per term, like tags.
+#[test]
+fn a_custom_taxonomy_has_a_feed_per_term() {
+    let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/generators/zola/themes");
+    let (_dir, root) = set_up(&site);
+    let settings = root.join("settings.toml");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(
+        &settings,
+        text.replace("[feeds]\n", "[feeds]\ntags = true\n"),
+    )
+    .unwrap();
+    common::Run(
+        Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .arg("--config")
+            .arg(&settings)
+            .arg("build")
+            .env("TIDINGS_TEST_NOW", NOW)
+            .output()
+            .unwrap(),
+    )
+    .expect(0);
+    let titles = |rel: &str| -> Vec<String> {
+        common::parse_feed(&root.join("feeds").join(rel))
+            .entries
+            .iter()
+            .map(|e| e.title.as_ref().unwrap().content.clone())
+            .collect()
+    };
+    assert_eq!(titles("theme-tags/documentation/atom.xml"), ["AdiDoks"]);
+    assert_eq!(titles("theme-tags/Dark Mode/atom.xml"), ["AdiDoks"]);
+    assert_eq!(titles("theme-tags/blog/atom.xml"), ["after-dark"]);
+    common::assert_feeds_valid(&root.join("feeds"));
+}

@@ -113,6 +113,18 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
     {
         crate::errln!("note: {note}");
     }
+    if mode == Mode::Check && !ctx.quiet && scan.pages > 0 {
+        crate::outln!(
+            "{} the generator builds {} not posts (no date, section pages, no front matter): not in the feeds",
+            super::count(scan.pages, "page", "pages"),
+            if scan.pages == 1 { "is" } else { "are" }
+        );
+    }
+    let mismatched = if mode == Mode::Check {
+        check_links(&settings, &scan.posts, now, ctx.quiet)
+    } else {
+        0
+    };
     if mode == Mode::Check && !ctx.quiet {
         print_schedules(&settings, ctx.clock.now());
     }
@@ -122,7 +134,7 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
     } else {
         0
     };
-    if problems.is_empty() && skipped == 0 {
+    if problems.is_empty() && skipped == 0 && mismatched == 0 {
         Status::Clean
     } else {
         Status::Problems
@@ -246,6 +258,49 @@ pub fn check(ctx: &Context, connect: bool) -> Status {
 
 /// Email without `[server]` or `email.unsubscribe_url` can only offer a mailto unsubscribe,
 /// which nothing reads by itself: `check` says so and how to handle it.
+/// With `site.output` there: every published post's link is checked against the pages the
+/// generator wrote, each that points at no page printed with its post's file. Returns how
+/// many.
+fn check_links(
+    settings: &Settings,
+    posts: &[crate::model::Post],
+    now: DateTime<Utc>,
+    quiet: bool,
+) -> usize {
+    let Some(output) = &settings.site.output else {
+        return 0;
+    };
+    if !output.is_dir() {
+        if !quiet {
+            crate::outln!(
+                "links not checked: `site.output` (`{}`) is not there yet; build the site, then check again",
+                output.display()
+            );
+        }
+        return 0;
+    }
+    let live: Vec<&crate::model::Post> = posts.iter().filter(|p| p.is_live(now)).collect();
+    let missing = crate::generators::missing_pages(output, &settings.site.url, &live);
+    for m in &missing {
+        crate::errln!(
+            "{}: the link {} points at no page in `{}` (no `{}`)",
+            m.post.file.display(),
+            m.post.url,
+            output.display(),
+            m.expected.display()
+        );
+    }
+    if !quiet {
+        crate::outln!(
+            "links: {} of {} point at pages in `{}`",
+            live.len() - missing.len(),
+            live.len(),
+            output.display()
+        );
+    }
+    missing.len()
+}
+
 /// Renders each notifier's messages for made-up posts; prints each that fails (a template
 /// error, or one that runs out of its fuel) and returns how many did.
 fn rehearse_notifiers(settings: &Settings, now: chrono::DateTime<chrono::Utc>) -> usize {

@@ -39,7 +39,9 @@ pub fn render(
                 "Categories",
                 (|k: &FeedKind| matches!(k, FeedKind::Category(_))) as fn(&FeedKind) -> bool,
             ),
-            ("Tags", |k: &FeedKind| matches!(k, FeedKind::Tag(_))),
+            ("Tags", |k: &FeedKind| {
+                matches!(k, FeedKind::Tag(_) | FeedKind::Term { .. })
+            }),
         ] {
             let members: Vec<&FeedSpec> = feeds.iter().filter(|f| is_member(&f.kind)).collect();
             if members.is_empty() {

@@ -20,6 +20,11 @@ pub enum FeedKind {
     /// The category's names, parent first.
     Category(Vec<String>),
     Tag(String),
+    /// A term of one of the generator's other taxonomies (Zola's `theme-tags`).
+    Term {
+        taxonomy: String,
+        term: String,
+    },
 }
 
 /// One feed to write, in every configured format.
@@ -122,6 +127,35 @@ pub fn plan(posts: &[Post], settings: &Settings, now: DateTime<Utc>) -> Plan {
                 total,
                 updated,
             });
+        }
+    }
+    if settings.feeds.tags {
+        for taxonomy in settings.generator.taxonomies() {
+            let name = taxonomy.name.as_str();
+            let members = group(posts, &order, limit, |post| {
+                post.terms
+                    .iter()
+                    .filter(|(t, _)| t == name)
+                    .flat_map(|(_, terms)| terms.iter().map(std::slice::from_ref))
+                    .collect()
+            });
+            let root = safe_segment(name);
+            let dirs = safe_dirs(members.keys().copied(), &root, &BTreeMap::new());
+            for ((names, (items, total)), dir) in members.into_iter().zip(dirs) {
+                let (items, updated) = take(items);
+                let term = names.last().cloned().unwrap_or_default();
+                feeds.push(FeedSpec {
+                    title: format!("{site_title}: {name}: {term}"),
+                    kind: FeedKind::Term {
+                        taxonomy: name.to_owned(),
+                        term,
+                    },
+                    dir,
+                    items,
+                    total,
+                    updated,
+                });
+            }
         }
     }
     Plan {

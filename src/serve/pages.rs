@@ -130,7 +130,7 @@ impl Pages {
             match listed.kind {
                 FeedKind::Site => site_feed = Some(feed),
                 FeedKind::Category(_) => categories.push(feed),
-                FeedKind::Tag(_) => tags.push(feed),
+                FeedKind::Tag(_) | FeedKind::Term { .. } => tags.push(feed),
             }
         }
         let context = Context {
@@ -200,6 +200,7 @@ fn feed_info(listed: &Listed, words: &crate::i18n::Catalog) -> FeedInfo {
             path.len() - 1,
         ),
         FeedKind::Tag(tag) => ("tag", tag.clone(), 0),
+        FeedKind::Term { taxonomy, term } => ("tag", format!("{taxonomy}: {term}"), 0),
     };
     FeedInfo {
         title: listed.title.clone(),
