@@ -208,7 +208,8 @@ fn init_reads_each_generators_layout() {
         eprintln!("TIDINGS_CORPUS is not set: skipping `init` on the corpus");
         return;
     };
-    // (corpus, generator, config file and text, where the posts go in the site)
+    // (corpus, generator, config file and text, where the posts go in the site, the posts
+    // the generator publishes: its rules leave out what it leaves out)
     let layouts = [
         (
             0,
@@ -216,6 +217,7 @@ fn init_reads_each_generators_layout() {
             "_config.yml",
             "title: Blog\nurl: https://example.org\nnew_post_name: :title.md\n",
             "source/_posts",
+            736,
         ),
         (
             1,
@@ -223,6 +225,7 @@ fn init_reads_each_generators_layout() {
             "hugo.toml",
             "baseURL = \"https://coredns.example.org/\"\ntitle = \"CoreDNS\"\n",
             "content",
+            212,
         ),
         (
             2,
@@ -230,6 +233,7 @@ fn init_reads_each_generators_layout() {
             "_config.yml",
             "title: 18F\nurl: https://18f.example.org\npermalink: pretty\n",
             "_posts",
+            509,
         ),
         (
             3,
@@ -237,6 +241,7 @@ fn init_reads_each_generators_layout() {
             "config.toml",
             "base_url = \"https://blog.example.org\"\ntitle = \"Rust Blog\"\n",
             "content",
+            750,
         ),
         (
             4,
@@ -244,9 +249,12 @@ fn init_reads_each_generators_layout() {
             "_config.yml",
             "title: News\nurl: https://news.example.org\nnew_post_name: :title.md\n",
             "source/_posts",
+            // Hexo fails on three file names holding a `%` that starts no escape
+            // ("URI malformed") and leaves those posts out: tidings reports them.
+            59,
         ),
     ];
-    for (index, generator, config, text, posts) in layouts {
+    for (index, generator, config, text, posts, published) in layouts {
         let expect = &CORPORA[index];
         let site = tempfile::tempdir().unwrap();
         std::fs::write(site.path().join(config), text).unwrap();
@@ -285,11 +293,9 @@ fn init_reads_each_generators_layout() {
             .unwrap();
         // With the generator's rules, a page without front matter or date (Hugo's manual
         // pages, Zola's `releases/latest.md`) is a page the generator builds, not a problem.
-        let build = Run(build).expect(0);
+        let build = Run(build).expect(if published < expect.published { 1 } else { 0 });
         assert!(
-            build
-                .stdout()
-                .contains(&format!("({} published,", expect.published)),
+            build.stdout().contains(&format!("({published} published,")),
             "{}: {}",
             expect.corpus,
             build.stdout()

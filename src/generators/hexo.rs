@@ -223,6 +223,30 @@ fn encode_uri(text: &str) -> String {
     out
 }
 
+/// Whether JavaScript's `decodeURI` takes `text`: every `%` starts a `%XX` escape, and the
+/// escapes spell UTF-8.
+fn decodes_as_uri(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            let Some(byte) = hex else {
+                return false;
+            };
+            decoded.push(byte);
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
+}
+
 /// hexo-util's `slugize`: Latin letters lose their diacritics, control characters go, runs
 /// of whitespace and ASCII punctuation become one `-`, none at either end; `transform` 1
 /// lower-cases, 2 upper-cases.
@@ -353,6 +377,12 @@ impl Generator for Hexo {
     ) -> Result<Verdict, FieldError> {
         if src.rel.split('/').any(|s| s.starts_with(['_', '.'])) {
             return Ok(Verdict::Page); // hidden from Hexo
+        }
+        if !decodes_as_uri(src.rel) {
+            return Err(field_error(
+                "",
+                "Hexo cannot process this file (\"URIError: URI malformed\"): its name holds a `%` that is not followed by two hex digits, so Hexo leaves the post out of the site; rename the file",
+            ));
         }
         let empty = Map::new();
         let meta = meta.unwrap_or(&empty);
@@ -542,5 +572,8 @@ mod tests {
             ("hello-world".into(), None)
         );
         assert_eq!(encode_uri("/a b/新/x?y#z"), "/a%20b/%E6%96%B0/x?y#z");
+        assert!(decodes_as_uri("a%20b/新.md"));
+        assert!(!decodes_as_uri("约35%被苹果打回.md"));
+        assert!(!decodes_as_uri("a%e6.md"), "not UTF-8");
     }
 }

@@ -148,9 +148,19 @@ pub fn read_config(root: &Path) -> Result<Option<Config>, String> {
             if stem == "hugo" || stem == "config" {
                 merge(&mut merged, value);
             } else {
-                let mut one = Map::new();
-                one.insert(stem, value);
-                merge(&mut merged, Value::Object(one));
+                // `languages.en.toml` holds `languages.en`; `menu.en.toml` the English menu,
+                // which Hugo keeps under the language (and links do not need).
+                let keys: Vec<&str> = stem.split('.').collect();
+                let nested = match keys.as_slice() {
+                    [key, lang] if *key != "languages" => vec!["languages", lang, key],
+                    _ => keys,
+                };
+                let value = nested.iter().rev().fold(value, |inner, key| {
+                    let mut one = Map::new();
+                    one.insert((*key).to_owned(), inner);
+                    Value::Object(one)
+                });
+                merge(&mut merged, value);
             }
             texts.push(text);
             found = true;

@@ -95,6 +95,21 @@ def record_hugo(site, work, binary):
     (layouts / "index.html").write_text(HUGO_HOME)
     (layouts / "_default" / "single.html").write_text("<p>{{ .Title }}</p>")
     (layouts / "_default" / "list.html").write_text("<p>{{ .Title }}</p>")
+    # Shortcodes the content uses, from themes not copied here: empty ones will do.
+    import re
+    shortcodes = layouts / "shortcodes"
+    shortcodes.mkdir(exist_ok=True)
+    texts = [
+        path.read_text(errors="replace")
+        for path in (work / "content").rglob("*")
+        if path.is_file() and path.suffix in (".md", ".markdown", ".html")
+    ]
+    for name in {n for text in texts for n in re.findall(r"\{\{[<%]\s*([\w.-]+)", text)}:
+        target = shortcodes / f"{name}.html"
+        closed = any(re.search(r"\{\{[<%]\s*/\s*" + re.escape(name) + r"\s*[>%]\}\}", t) for t in texts)
+        if not target.exists():
+            # One that is closed somewhere must take its inner content; others must not.
+            target.write_text("{{ .Inner }}" if closed else "")
     version = run([binary, "version"], work).strip().splitlines()[-1].split()[1]
     run([binary, "--quiet", "--destination", "public"], work)
     public = work / "public"
@@ -166,6 +181,19 @@ def record_zola(site, work):
     )
     for name in ("index.html", "section.html", "taxonomy_list.html", "taxonomy_single.html"):
         (templates / name).write_text("<p>list</p>")
+    # Pages and sections that name a template of their own get the same.
+    import re
+    # Sections last: a name both use is a list (the home page renders through it).
+    for path in sorted((work / "content").rglob("*.md"), key=lambda p: p.name.startswith("_index")):
+        parts = path.read_text().split("+++")
+        front = parts[1] if len(parts) > 2 else ""
+        for name in re.findall(r'^template\s*=\s*"([^"]+)"', front, re.M):
+            target = templates / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.name.startswith("_index"):
+                target.write_text("<p>list</p>")
+            else:
+                target.write_text((templates / "page.html").read_text())
     version = run([binary, "--version"], work).split()[-1]
     import tomllib
     default_language = tomllib.loads((work / "config.toml").read_text()).get("default_language", "en")
@@ -194,6 +222,13 @@ def record_zola(site, work):
     return f"zola {version}", pages, files_below(output)
 
 
+def shown(site):
+    try:
+        return site.relative_to(HERE)
+    except ValueError:
+        return site
+
+
 def record(site):
     kind = site.parent.name
     with tempfile.TemporaryDirectory() as tmp:
@@ -210,7 +245,7 @@ def record(site):
                     except RuntimeError as failed:
                         (site / "expected-hugo-debian.json").unlink(missing_ok=True)
                         first_line = str(failed).strip().splitlines()
-                        print(f"{site.relative_to(HERE)}: Debian's Hugo cannot build it: {first_line[-1] if first_line else failed}")
+                        print(f"{shown(site)}: Debian's Hugo cannot build it: {first_line[-1] if first_line else failed}")
             elif kind == "jekyll":
                 results = [("expected.json", record_jekyll(site, work))]
             elif kind == "hexo":
@@ -220,19 +255,19 @@ def record(site):
             else:
                 return
         except FileNotFoundError as missing:
-            print(f"{site.relative_to(HERE)}: skipped, {missing} is not installed")
+            print(f"{shown(site)}: skipped, {missing} is not installed")
             return
     first = None
     for name, (generator, pages, files) in results:
         pages = normalise(pages)
         if first is not None and pages == first:
             (site / name).unlink(missing_ok=True)
-            print(f"{site.relative_to(HERE)}: {generator} publishes the same")
+            print(f"{shown(site)}: {generator} publishes the same")
             continue
         first = first or pages
         document = {"generator": generator, "pages": pages, "files": files}
         (site / name).write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n")
-        print(f"{site.relative_to(HERE)}: {generator}, {len(pages)} posts, {len(files)} files")
+        print(f"{shown(site)}: {generator}, {len(pages)} posts, {len(files)} files")
 
 
 def main():
