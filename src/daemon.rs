@@ -74,7 +74,7 @@ impl Publisher {
         board: Arc<Board>,
         daemon: bool,
     ) -> Result<Publisher, StartError> {
-        let mut store = Store::open_for(&settings)?;
+        let mut store = Store::open_for(&settings.state)?;
         let lock = store.lock()?;
         store.node_started(clock.now(), daemon)?;
         // Messages held by a setting that was wrong go now: it may have been fixed.
@@ -87,7 +87,7 @@ impl Publisher {
         }
         let poll = store
             .is_shared()
-            .then(|| store::nodes::POLL.min(store::nodes::heartbeat_every(settings.lease)));
+            .then(|| store::nodes::POLL.min(store::nodes::heartbeat_every(settings.state.lease)));
         let client = notify::http::client().map_err(StartError::Transport)?;
         let lanes = lanes(&settings, &client)?;
         Ok(Publisher {
@@ -96,7 +96,7 @@ impl Publisher {
                 clock,
                 board,
                 poll,
-                lease: settings.lease,
+                lease: settings.state.lease,
             },
             settings,
             clock,
@@ -110,7 +110,7 @@ impl Publisher {
         Ok(Scanner::new(
             &self.settings,
             self.clock,
-            Store::open_for(&self.settings)?,
+            Store::open_for(&self.settings.state)?,
             backfill,
         ))
     }
@@ -481,7 +481,7 @@ fn scanner_loop(
         scanning,
     }: Loop,
 ) {
-    let store = match Store::open_for(settings) {
+    let store = match Store::open_for(&settings.state) {
         Ok(store) => store,
         Err(e) => {
             tracing::error!("scanner: {e}");
@@ -569,7 +569,7 @@ fn composer_loop(
     lanes: &HashMap<String, Arc<Notify>>,
     every: Duration,
 ) {
-    let mut store = match Store::open_for(settings) {
+    let mut store = match Store::open_for(&settings.state) {
         Ok(store) => store,
         Err(e) => {
             tracing::error!("composer: {e}");

@@ -7,6 +7,7 @@
 //! in `notify`; the `daemon` runs them side by side. `serve` is the web front door beside
 //! it, which changes nothing but through the store. `commands` holds one module per command.
 
+pub mod base_url;
 pub mod cli;
 pub mod clock;
 pub mod commands;

@@ -114,7 +114,7 @@ impl<'a> Scanner<'a> {
         if first_scan && feeds::manifest::last_written(&settings.feeds.dir).is_some() {
             tracing::error!(
                 "this is the first scan recorded in `{}`, but `{}` holds feeds an earlier state published: if the state was deleted or replaced, every post published since its last scan is now taken for the archive and will NOT be announced (stop, restore the state; or to announce the newest N, start from an empty state with `tidings run --once --backfill N`)",
-                settings.state.shown(),
+                settings.state.location.shown(),
                 settings.feeds.dir.display()
             );
         }

@@ -70,12 +70,13 @@ pub struct Pass<'a> {
 
 fn path(settings: &Settings) -> PathBuf {
     let mut name = settings
-        .state_path
+        .state
+        .path
         .file_name()
         .unwrap_or_default()
         .to_owned();
     name.push(".settled");
-    settings.state_path.with_file_name(name)
+    settings.state.path.with_file_name(name)
 }
 
 /// The record of the last pass, when it still holds for content with digest `content` at

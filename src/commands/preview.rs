@@ -22,7 +22,7 @@ pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&P
         return Status::Clean;
     }
     let result = (|| -> Result<(), String> {
-        let store = Store::open_for(&settings).map_err(|e| e.to_string())?;
+        let store = Store::open_for(&settings.state).map_err(|e| e.to_string())?;
         let unsent = store.unsent(name).map_err(|e| e.to_string())?;
         for delivery in &unsent {
             crate::outln!(

@@ -15,7 +15,7 @@ pub fn retry(ctx: &Context, notifier: &str) -> Status {
         return Status::Failed;
     }
     let now = ctx.clock.now();
-    let result = Store::open_for(&settings).and_then(|mut store| {
+    let result = Store::open_for(&settings.state).and_then(|mut store| {
         let deliveries = store.retry_failed(notifier, now)?;
         let unmade = store.retry_compositions(notifier)?;
         let composed = if unmade > 0 {

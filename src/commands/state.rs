@@ -18,23 +18,23 @@ pub fn state_copy(ctx: &Context, to: &str) -> Status {
             return Status::Failed;
         }
     };
-    if target == settings.state {
+    if target == settings.state.location {
         crate::errln!("error: --to names the state the settings already use");
         return Status::Failed;
     }
     if settings.state_missing() {
         crate::errln!(
             "error: there is no state to copy yet (`{}` does not exist)",
-            settings.state.shown()
+            settings.state.location.shown()
         );
         return Status::Failed;
     }
     let result = (|| -> Result<_, CopyError> {
-        let mut from = Store::open_for(&settings)?;
+        let mut from = Store::open_for(&settings.state)?;
         // No daemon may send from the source while it is copied (a message sent after
         // the copy would be sent again from the copy).
         let _lock = from.lock()?;
-        let mut into = Store::connect(&target, &settings.node)?;
+        let mut into = Store::connect(&target, &settings.state.node)?;
         copy(&mut from, &mut into)
     })();
     match result {
@@ -62,7 +62,7 @@ pub fn state_copy(ctx: &Context, to: &str) -> Status {
 
 /// `--to`: a PostgreSQL URL (`${VAR}` read from the environment) or a file path.
 fn target(to: &str) -> Result<Location, String> {
-    let to = crate::settings::notify_settings::interpolate(to)?;
+    let to = crate::settings::env::interpolate(to)?;
     if to.starts_with("postgres://") || to.starts_with("postgresql://") {
         crate::store::db::pg_config(&to).map_err(|e| e.0)?;
         Ok(Location::Postgres(to))

@@ -44,7 +44,7 @@ pub fn status(ctx: &Context, json: bool) -> Status {
             });
             return Ok((None, empty.collect(), Vec::new()));
         }
-        let store = Store::open_for(&settings)?;
+        let store = Store::open_for(&settings.state)?;
         let notifiers = settings
             .notifiers
             .iter()
@@ -138,7 +138,10 @@ pub fn status(ctx: &Context, json: bool) -> Status {
         crate::outln!();
     }
     for node in &nodes {
-        crate::outln!("{}", node_line(node, now, settings.lease.as_secs() as i64));
+        crate::outln!(
+            "{}",
+            node_line(node, now, settings.state.lease.as_secs() as i64)
+        );
     }
     Status::Clean
 }

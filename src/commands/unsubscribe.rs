@@ -25,7 +25,7 @@ pub fn unsubscribe(ctx: &Context, address: &str, notifier: Option<&str>) -> Stat
             Some(_) => {}
         }
     }
-    let result = Store::open_for(&settings).and_then(|store| {
+    let result = Store::open_for(&settings.state).and_then(|store| {
         let known = is_known(&settings, &store, address, notifier)?;
         store.unsubscribe(address, notifier, ctx.clock.now())?;
         Ok(known)

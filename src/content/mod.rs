@@ -328,7 +328,7 @@ fn read_candidate(c: &Candidate, settings: &Settings) -> Result<Verdict, Problem
     };
     settings
         .generator
-        .interpret(meta.as_ref(), &source, settings)
+        .interpret(meta.as_ref(), &source)
         .map_err(|e| {
             if e.key.is_empty() {
                 return problem(Some(1), e.message);

@@ -172,8 +172,8 @@ pub fn foreign_files(root: &Path, keep: &HashSet<PathBuf>) -> Vec<PathBuf> {
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file() && !keep.contains(e.path()))
-        .filter(|e| e.file_name() != std::ffi::OsStr::new(super::manifest::FILE))
-        .filter(|e| !is_our_leftover(&e.file_name().to_string_lossy()))
+        // Hidden files (the manifest, leftovers of ours, a `.htaccess`) are not counted.
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .map(|e| e.path().to_path_buf())
         .collect();
     found.sort();

@@ -8,10 +8,9 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::{FieldError, Source, field_error};
+use super::{FieldError, Site, Source, field_error};
 use crate::content::markup::plain_title;
 use crate::model::Post;
-use crate::settings::Settings;
 
 /// What a generator worked out for a post; [`finish`] adds the fields they share.
 pub struct Parts {
@@ -32,7 +31,7 @@ pub struct Parts {
 pub fn finish(
     meta: &Map<String, Value>,
     src: &Source,
-    settings: &Settings,
+    site: &Site,
     parts: Parts,
     url_key: &'static str,
 ) -> Result<Post, FieldError> {
@@ -77,14 +76,14 @@ pub fn finish(
     Ok(Post {
         id: parts.id,
         source: src.rel.to_owned(),
-        file: settings.content.dir.join(src.rel),
+        file: site.content.join(src.rel),
         format: src.format,
         hash: src.hash,
         title: parts.title,
         url: String::from(parts.url),
         published: parts.published,
         updated: parts.updated,
-        author: author(meta).or_else(|| settings.site.author.clone()),
+        author: author(meta).or_else(|| site.author.clone()),
         categories: parts.categories,
         tags: parts.tags,
         image,

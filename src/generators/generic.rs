@@ -11,14 +11,33 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::common::{self, Parts, chains, first, is_true, names, split_rel, text_of};
-use super::{FieldError, Generator, Source, Verdict, field_error};
-use crate::content::dates;
-use crate::settings::Settings;
-use crate::settings::permalink::PermalinkValues;
+use std::collections::BTreeMap;
 
-/// The generic rules.
-#[derive(Debug, Default)]
-pub struct Generic;
+use super::{FieldError, Generator, Setup, Site, Source, Verdict, field_error};
+use crate::content::dates;
+use crate::settings::permalink::{Permalink, PermalinkValues};
+
+/// The generic rules, with what they read of tidings' settings.
+#[derive(Debug)]
+pub struct Generic {
+    site: Site,
+    timezone: chrono_tz::Tz,
+    permalink: Permalink,
+    flat_categories: bool,
+    category_map: BTreeMap<String, String>,
+}
+
+impl Generic {
+    pub fn new(setup: &Setup) -> Generic {
+        Generic {
+            site: setup.site.clone(),
+            timezone: setup.timezone,
+            permalink: setup.permalink.clone(),
+            flat_categories: setup.flat_categories,
+            category_map: setup.category_map.clone(),
+        }
+    }
+}
 
 impl Generator for Generic {
     fn name(&self) -> &'static str {
@@ -29,7 +48,6 @@ impl Generator for Generic {
         &self,
         meta: Option<&Map<String, Value>>,
         src: &Source,
-        settings: &Settings,
     ) -> Result<Verdict, FieldError> {
         let empty = Map::new();
         let meta = match meta {
@@ -43,7 +61,7 @@ impl Generator for Generic {
                 ));
             }
         };
-        interpret(meta, src, settings)
+        self.read(meta, src)
     }
 
     fn fingerprint(&self) -> u64 {
@@ -51,28 +69,27 @@ impl Generator for Generic {
     }
 }
 
-/// Builds a post from its front matter (an empty map for a file that has none).
-pub fn interpret(
-    meta: &Map<String, Value>,
-    src: &Source,
-    settings: &Settings,
-) -> Result<Verdict, FieldError> {
-    if is_true(meta.get("draft")) || meta.get("published").and_then(Value::as_bool) == Some(false) {
-        return Ok(Verdict::Draft);
-    }
-    let tz = settings.site.timezone;
-    let (stem_path, file_stem) = split_rel(src.rel);
-    let jekyll = dates::from_file_name(file_stem);
-    let slug = text_of(meta.get("slug"))
-        .unwrap_or_else(|| jekyll.map_or(file_stem, |(_, s)| s).to_owned());
+impl Generic {
+    /// Builds a post from its front matter (an empty map for a file that has none).
+    pub fn read(&self, meta: &Map<String, Value>, src: &Source) -> Result<Verdict, FieldError> {
+        if is_true(meta.get("draft"))
+            || meta.get("published").and_then(Value::as_bool) == Some(false)
+        {
+            return Ok(Verdict::Draft);
+        }
+        let tz = self.timezone;
+        let (stem_path, file_stem) = split_rel(src.rel);
+        let jekyll = dates::from_file_name(file_stem);
+        let slug = text_of(meta.get("slug"))
+            .unwrap_or_else(|| jekyll.map_or(file_stem, |(_, s)| s).to_owned());
 
-    let published = match common::date_of(meta, &["date", "pubDate", "published_at"], |t| {
-        dates::parse(t, tz)
-    })? {
-        Some((_, date)) => date,
-        None => {
-            let zola_path = text_of(meta.get("path"));
-            let day = jekyll
+        let published = match common::date_of(meta, &["date", "pubDate", "published_at"], |t| {
+            dates::parse(t, tz)
+        })? {
+            Some((_, date)) => date,
+            None => {
+                let zola_path = text_of(meta.get("path"));
+                let day = jekyll
                 .map(|(d, _)| d)
                 .or_else(|| zola_path.as_deref().and_then(dates::from_url_path))
                 .ok_or_else(|| {
@@ -81,133 +98,128 @@ pub fn interpret(
                         "no date: add `date: 2021-06-17 10:00:00` (YAML) or `date = 2021-06-17T10:00:00Z` (TOML), or name the file `YYYY-MM-DD-slug.md`",
                     )
                 })?;
-            dates::in_zone(day.and_time(NaiveTime::MIN), tz)
-        }
-    };
-    let updated = common::date_of(
-        meta,
-        &["updated", "lastmod", "last_modified_at", "modified"],
-        |t| dates::parse(t, tz),
-    )?
-    .map(|(_, date)| date);
-
-    // Zola keeps them under `[taxonomies]`.
-    let taxonomies = meta.get("taxonomies").and_then(Value::as_object);
-    let category_value = first(meta, &["categories", "category"])
-        .or_else(|| first(taxonomies?, &["categories", "category"]))
-        .map(|(_, v)| v);
-    let categories = if settings.content.flat_categories {
-        names(category_value)
-            .into_iter()
-            .map(|name| vec![name])
-            .collect()
-    } else {
-        chains(category_value)
-    };
-    let tags = common::tags(meta);
-    let id = common::id(meta, src);
-    let title = common::title(meta, src, &slug);
-    let (url_key, url) = post_url(
-        meta,
-        settings,
-        &PermalinkValues {
-            date: published.with_timezone(&tz),
-            title: &title_token(stem_path, &slug),
-            name: &slug,
-            category: &first_chain_segments(&categories, settings),
-            id: &id,
-            section: stem_path.split_once('/').map_or("", |(section, _)| section),
-            base_name: file_stem,
-            categories: &every_category(&categories, settings),
-        },
-    )?;
-    let parts = Parts {
-        id,
-        title,
-        url,
-        published,
-        updated,
-        categories,
-        tags,
-        terms: Vec::new(),
-        visible_from: None,
-        expires: None,
-    };
-    common::finish(meta, src, settings, parts, url_key).map(|post| Verdict::Post(Box::new(post)))
-}
-
-/// Hexo's `:title`: the path below the content folder, its last part replaced by the slug.
-fn title_token(stem_path: &str, slug: &str) -> String {
-    match stem_path.rfind('/') {
-        Some(slash) => format!("{}/{slug}", &stem_path[..slash]),
-        None => slug.to_owned(),
-    }
-}
-
-/// Every category the post names, each once, in order (renamed), for Jekyll's `:categories`.
-fn every_category(chains: &[Vec<String>], settings: &Settings) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for name in chains.iter().flatten() {
-        let name = settings.feeds.category_map.get(name).unwrap_or(name);
-        if !out.contains(name) {
-            out.push(name.clone());
-        }
-    }
-    out
-}
-
-fn first_chain_segments(chains: &[Vec<String>], settings: &Settings) -> Vec<String> {
-    chains.first().map_or_else(Vec::new, |chain| {
-        chain
-            .iter()
-            .map(|name| {
-                settings
-                    .feeds
-                    .category_map
-                    .get(name)
-                    .unwrap_or(name)
-                    .clone()
-            })
-            .collect()
-    })
-}
-
-/// The post's absolute URL, and the key that made it: a front-matter `permalink` (Hexo,
-/// Jekyll), `path` (Zola) or `url` wins over the site's pattern.
-fn post_url(
-    meta: &Map<String, Value>,
-    settings: &Settings,
-    values: &PermalinkValues,
-) -> Result<(&'static str, Url), FieldError> {
-    let site = &settings.site.url;
-    if let Some((key, value)) = first(meta, &["permalink", "path", "url"]) {
-        let Some(text) = text_of(Some(value)).filter(|t| !t.trim().is_empty()) else {
-            return Err(field_error(key, "is not a URL path"));
+                dates::in_zone(day.and_time(NaiveTime::MIN), tz)
+            }
         };
-        let text = text.trim();
-        let mut relative = text.trim_start_matches('/').to_owned();
-        if key == "path" && !relative.ends_with('/') {
-            relative.push('/'); // Zola serves `path` as a folder
-        }
-        return site
-            .join(&relative)
-            .map(|url| (key, url))
-            .map_err(|e| field_error(key, format!("`{text}` is not a usable URL path: {e}")));
+        let updated = common::date_of(
+            meta,
+            &["updated", "lastmod", "last_modified_at", "modified"],
+            |t| dates::parse(t, tz),
+        )?
+        .map(|(_, date)| date);
+
+        // Zola keeps them under `[taxonomies]`.
+        let taxonomies = meta.get("taxonomies").and_then(Value::as_object);
+        let category_value = first(meta, &["categories", "category"])
+            .or_else(|| first(taxonomies?, &["categories", "category"]))
+            .map(|(_, v)| v);
+        let categories = if self.flat_categories {
+            names(category_value)
+                .into_iter()
+                .map(|name| vec![name])
+                .collect()
+        } else {
+            chains(category_value)
+        };
+        let tags = common::tags(meta);
+        let id = common::id(meta, src);
+        let title = common::title(meta, src, &slug);
+        let (url_key, url) = self.post_url(
+            meta,
+            &PermalinkValues {
+                date: published.with_timezone(&tz),
+                title: &Self::title_token(stem_path, &slug),
+                name: &slug,
+                category: &self.first_chain_segments(&categories),
+                id: &id,
+                section: stem_path.split_once('/').map_or("", |(section, _)| section),
+                base_name: file_stem,
+                categories: &self.every_category(&categories),
+            },
+        )?;
+        let parts = Parts {
+            id,
+            title,
+            url,
+            published,
+            updated,
+            categories,
+            tags,
+            terms: Vec::new(),
+            visible_from: None,
+            expires: None,
+        };
+        common::finish(meta, src, &self.site, parts, url_key)
+            .map(|post| Verdict::Post(Box::new(post)))
     }
-    site.join(&settings.site.permalink.render(values))
-        .map(|url| ("permalink", url))
-        .map_err(|e| {
-            field_error(
-                "permalink",
-                format!("the site permalink gives a bad URL: {e}"),
-            )
+
+    /// Hexo's `:title`: the path below the content folder, its last part replaced by the slug.
+    fn title_token(stem_path: &str, slug: &str) -> String {
+        match stem_path.rfind('/') {
+            Some(slash) => format!("{}/{slug}", &stem_path[..slash]),
+            None => slug.to_owned(),
+        }
+    }
+
+    /// Every category the post names, each once, in order (renamed), for Jekyll's `:categories`.
+    fn every_category(&self, chains: &[Vec<String>]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for name in chains.iter().flatten() {
+            let name = self.category_map.get(name).unwrap_or(name);
+            if !out.contains(name) {
+                out.push(name.clone());
+            }
+        }
+        out
+    }
+
+    fn first_chain_segments(&self, chains: &[Vec<String>]) -> Vec<String> {
+        chains.first().map_or_else(Vec::new, |chain| {
+            chain
+                .iter()
+                .map(|name| self.category_map.get(name).unwrap_or(name).clone())
+                .collect()
         })
+    }
+
+    /// The post's absolute URL, and the key that made it: a front-matter `permalink` (Hexo,
+    /// Jekyll), `path` (Zola) or `url` wins over the site's pattern.
+    fn post_url(
+        &self,
+        meta: &Map<String, Value>,
+        values: &PermalinkValues,
+    ) -> Result<(&'static str, Url), FieldError> {
+        let site = &self.site.url;
+        if let Some((key, value)) = first(meta, &["permalink", "path", "url"]) {
+            let Some(text) = text_of(Some(value)).filter(|t| !t.trim().is_empty()) else {
+                return Err(field_error(key, "is not a URL path"));
+            };
+            let text = text.trim();
+            let mut relative = text.trim_start_matches('/').to_owned();
+            if key == "path" && !relative.ends_with('/') {
+                relative.push('/'); // Zola serves `path` as a folder
+            }
+            return site
+                .join(&relative)
+                .map(|url| (key, url))
+                .map_err(|e| field_error(key, format!("`{text}` is not a usable URL path: {e}")));
+        }
+        site.join(&self.permalink.render(values))
+            .map(|url| ("permalink", url))
+            .map_err(|e| {
+                field_error(
+                    "permalink",
+                    format!("the site permalink gives a bad URL: {e}"),
+                )
+            })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::BodyFormat;
+    use crate::settings::Settings;
     use serde_json::json;
 
     fn settings() -> (tempfile::TempDir, Settings) {
@@ -225,7 +237,10 @@ mod tests {
             format: BodyFormat::Markdown,
             hash: 0,
         };
-        match interpret(meta.as_object().unwrap(), &src, &s)? {
+        match s
+            .generator
+            .interpret(Some(meta.as_object().unwrap()), &src)?
+        {
             Verdict::Post(p) => Ok(*p),
             _ => panic!("not a post"),
         }
@@ -339,7 +354,9 @@ mod tests {
             json!({"draft": "true"}),
         ] {
             assert!(matches!(
-                interpret(meta.as_object().unwrap(), &src, &s).unwrap(),
+                s.generator
+                    .interpret(Some(meta.as_object().unwrap()), &src)
+                    .unwrap(),
                 Verdict::Draft
             ));
         }

@@ -23,13 +23,13 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::common::{self, Parts, chains, text_of};
-use super::{FieldError, Generator, Setup, Source, Verdict, field_error};
+use super::{FieldError, Generator, Setup, Site, Source, Verdict, field_error};
 use crate::content::dates;
-use crate::settings::Settings;
 
 /// Hexo's configuration, as far as posts go.
 #[derive(Debug)]
 pub struct Hexo {
+    site: Site,
     url: String,
     permalink: String,
     new_post_name: String,
@@ -84,6 +84,7 @@ impl Hexo {
                 .unwrap_or(true)
         };
         Ok(Hexo {
+            site: setup.site.clone(),
             url: string("url", "http://example.com"),
             permalink: string("permalink", ":year/:month/:day/:title/"),
             new_post_name: string("new_post_name", ":title.md"),
@@ -373,7 +374,6 @@ impl Generator for Hexo {
         &self,
         meta: Option<&Map<String, Value>>,
         src: &Source,
-        settings: &Settings,
     ) -> Result<Verdict, FieldError> {
         if src.rel.split('/').any(|s| s.starts_with(['_', '.'])) {
             return Ok(Verdict::Page); // hidden from Hexo
@@ -417,10 +417,9 @@ impl Generator for Hexo {
                 };
                 match from_name {
                     Some(date) => self.adjust(date),
-                    None => self.adjust(file_created(
-                        &settings.content.dir.join(src.rel),
-                        self.machine,
-                    )),
+                    None => {
+                        self.adjust(file_created(&self.site.content.join(src.rel), self.machine))
+                    }
                 }
             }
         };
@@ -493,7 +492,7 @@ impl Generator for Hexo {
         let post = common::finish(
             meta,
             src,
-            settings,
+            &self.site,
             Parts {
                 id: common::id(meta, src),
                 title,

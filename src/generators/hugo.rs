@@ -31,13 +31,13 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::common::{self, Parts, first, is_true, names, text_of};
-use super::{FieldError, Generator, Setup, Source, Verdict, field_error};
+use super::{FieldError, Generator, Setup, Site, Source, Verdict, field_error};
 use crate::content::dates;
-use crate::settings::Settings;
 
 /// Hugo's configuration, as far as links, dates and publishing go.
 #[derive(Debug)]
 pub struct Hugo {
+    site: Site,
     base: Url,
     /// The content folder of the default language, below the site root.
     pub content_dir: PathBuf,
@@ -242,7 +242,7 @@ impl Hugo {
             )
         })?;
         let base = config.get("baseurl").and_then(Value::as_str).unwrap_or("/");
-        let base = crate::settings::parse_base_url(base)
+        let base = crate::base_url::parse(base)
             .or_else(|_| Url::parse("https://example.org/"))
             .map_err(|e| e.to_string())?;
         let language = config
@@ -278,6 +278,7 @@ impl Hugo {
             other => Ugly::All(as_bool(other)),
         };
         Ok(Hugo {
+            site: setup.site.clone(),
             rules: rules(config.get("permalinks"))?,
             content_dir: PathBuf::from(content_dir),
             lower: !as_bool(config.get("disablepathtolower")),
@@ -313,7 +314,7 @@ impl Hugo {
 
     /// Whether the file is a resource of a leaf bundle: a folder above it (or its own)
     /// holds an `index.*` content file that is not this file.
-    fn in_leaf_bundle(&self, settings: &Settings, rel: &str) -> bool {
+    fn in_leaf_bundle(&self, rel: &str) -> bool {
         let mut dir = Path::new(rel).parent();
         while let Some(d) = dir {
             if d.as_os_str().is_empty() {
@@ -321,7 +322,7 @@ impl Hugo {
             }
             for name in ["index.md", "index.markdown", "index.html", "index.htm"] {
                 let index = d.join(name);
-                if index.to_str() != Some(rel) && settings.content.dir.join(&index).is_file() {
+                if index.to_str() != Some(rel) && self.site.content.join(&index).is_file() {
                     return true;
                 }
             }
@@ -332,13 +333,13 @@ impl Hugo {
 
     /// The page's current section, as Hugo counts sections: the top-level folder, and below
     /// it each folder that has an `_index.*`.
-    fn sections(&self, settings: &Settings, dirs: &[&str]) -> Vec<String> {
+    fn sections(&self, dirs: &[&str]) -> Vec<String> {
         let mut sections = Vec::new();
         for (depth, _) in dirs.iter().enumerate() {
             let path: PathBuf = dirs[..=depth].iter().collect();
             let has_index = ["_index.md", "_index.markdown", "_index.html", "_index.htm"]
                 .iter()
-                .any(|n| settings.content.dir.join(&path).join(n).is_file());
+                .any(|n| self.site.content.join(&path).join(n).is_file());
             if depth == 0 || has_index {
                 sections.push(dirs[depth].to_owned());
             } else {
@@ -628,7 +629,6 @@ impl Generator for Hugo {
         &self,
         meta: Option<&Map<String, Value>>,
         src: &Source,
-        settings: &Settings,
     ) -> Result<Verdict, FieldError> {
         let parts = path_parts(src.rel, &self.languages);
         if parts.base == "_index" || parts.base.starts_with("_index.") {
@@ -640,7 +640,7 @@ impl Generator for Hugo {
         {
             return Ok(Verdict::Page); // another language's: not published here
         }
-        if !parts.bundle && self.in_leaf_bundle(settings, src.rel) {
+        if !parts.bundle && self.in_leaf_bundle(src.rel) {
             return Ok(Verdict::Page); // a bundle's resource
         }
         let Some(meta) = meta else {
@@ -691,7 +691,7 @@ impl Generator for Hugo {
         let slug = text_of(meta.get("slug"))
             .filter(|s| !s.trim().is_empty())
             .or(file_slug);
-        let (url_key, link) = self.link(settings, &meta, &parts, &title, slug.as_deref(), date)?;
+        let (url_key, link) = self.link(&meta, &parts, &title, slug.as_deref(), date)?;
         let url = self
             .base
             .join(link.trim_start_matches('/'))
@@ -704,7 +704,7 @@ impl Generator for Hugo {
         let post = common::finish(
             &meta,
             src,
-            settings,
+            &self.site,
             Parts {
                 id: common::id(&meta, src),
                 title,
@@ -727,7 +727,6 @@ impl Hugo {
     /// The page's link below the site root, and the key that made it.
     fn link(
         &self,
-        settings: &Settings,
         meta: &Map<String, Value>,
         parts: &PathParts,
         title: &str,
@@ -747,7 +746,7 @@ impl Hugo {
         if let Some(url) = text_of(meta.get("url")).filter(|u| !u.trim().is_empty()) {
             let url = url.trim();
             let url = if url.contains(':') {
-                self.expand(settings, url, parts, title, slug, date)
+                self.expand(url, parts, title, slug, date)
             } else {
                 url.to_owned()
             };
@@ -781,7 +780,7 @@ impl Hugo {
             .rules
             .iter()
             .find(|rule| rule.glob.is_match(&page_path))
-            .map(|rule| self.expand(settings, &rule.pattern, parts, title, slug, date));
+            .map(|rule| self.expand(&rule.pattern, parts, title, slug, date));
         let mut elements: Vec<String> = Vec::new();
         match &expanded {
             Some(expanded) => {
@@ -834,7 +833,6 @@ impl Hugo {
     /// A permalink pattern expanded for this page.
     fn expand(
         &self,
-        settings: &Settings,
         pattern: &str,
         parts: &PathParts,
         title: &str,
@@ -861,7 +859,7 @@ impl Hugo {
                 cut = Some(&after[len..len + close + 1]);
                 consumed = len + close + 1;
             }
-            match self.attribute(settings, attr, cut, parts, title, slug, date) {
+            match self.attribute(attr, cut, parts, title, slug, date) {
                 Some(value) => out.push_str(&value),
                 None => {
                     out.push(':');
@@ -877,7 +875,6 @@ impl Hugo {
     #[allow(clippy::too_many_arguments)]
     fn attribute(
         &self,
-        settings: &Settings,
         attr: &str,
         cut: Option<&str>,
         parts: &PathParts,
@@ -913,7 +910,7 @@ impl Hugo {
         } else {
             self.urlize(parts.base)
         };
-        let sections = || self.sections(settings, &parts.dirs);
+        let sections = || self.sections(&parts.dirs);
         Some(match attr {
             "year" => date.year().to_string(),
             "month" => format!("{:02}", date.month()),

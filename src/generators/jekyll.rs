@@ -25,13 +25,13 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::common::{self, Parts, text_of};
-use super::{FieldError, Generator, Setup, Source, Verdict, field_error};
+use super::{FieldError, Generator, Setup, Site, Source, Verdict, field_error};
 use crate::content::dates;
-use crate::settings::Settings;
 
 /// Jekyll's configuration, as far as posts go.
 #[derive(Debug)]
 pub struct Jekyll {
+    site: Site,
     base: Url,
     zone: Tz,
     /// The posts' link template (a style already expanded).
@@ -76,7 +76,7 @@ impl Jekyll {
             .and_then(Value::as_str)
             .unwrap_or("http://localhost:4000");
         let baseurl = get("baseurl").and_then(Value::as_str).unwrap_or("");
-        let base = crate::settings::parse_base_url(&format!(
+        let base = crate::base_url::parse(&format!(
             "{}/{}",
             url.trim_end_matches('/'),
             baseurl.trim_matches('/')
@@ -126,6 +126,7 @@ impl Jekyll {
             .map(|d| format!("{d}/"))
             .unwrap_or_default();
         Ok(Jekyll {
+            site: setup.site.clone(),
             base,
             zone,
             template,
@@ -364,7 +365,6 @@ impl Generator for Jekyll {
         &self,
         meta: Option<&Map<String, Value>>,
         src: &Source,
-        settings: &Settings,
     ) -> Result<Verdict, FieldError> {
         let rel = src.rel;
         let Some(inside) = rel.strip_prefix(self.collections_dir.as_str()) else {
@@ -446,7 +446,7 @@ impl Generator for Jekyll {
         let post = common::finish(
             &data,
             src,
-            settings,
+            &self.site,
             Parts {
                 id: common::id(&data, src),
                 title,

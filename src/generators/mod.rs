@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::model::{BodyFormat, Post};
-use crate::settings::Settings;
+use crate::settings::permalink::Permalink;
 
 /// What a generator makes of one content file.
 #[derive(Debug)]
@@ -76,7 +76,6 @@ pub trait Generator: Send + Sync + std::fmt::Debug {
         &self,
         meta: Option<&Map<String, Value>>,
         src: &Source,
-        settings: &Settings,
     ) -> Result<Verdict, FieldError>;
 
     /// Taxonomies other than categories and tags, whose terms get feeds.
@@ -89,23 +88,43 @@ pub trait Generator: Send + Sync + std::fmt::Debug {
     fn fingerprint(&self) -> u64;
 }
 
+/// What every generator module keeps of tidings' own settings.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// `site.url`.
+    pub url: url::Url,
+    /// The content folder tidings reads (`content.dir`, resolved).
+    pub content: PathBuf,
+    /// `site.author`: the author of posts that name none.
+    pub author: Option<String>,
+}
+
 /// What a generator's module is built from.
 pub struct Setup<'a> {
+    pub site: Site,
     /// The generator's site folder (where its configuration is).
     pub root: &'a Path,
-    /// The content folder tidings reads (`content.dir`, resolved).
-    pub content: &'a Path,
     /// The site's own time zone (`site.timezone`).
     pub timezone: chrono_tz::Tz,
-    /// Hexo: the zone of the machine that builds the site (`site.build_timezone`).
+    /// Hexo and Jekyll: the zone of the machine that builds the site
+    /// (`site.build_timezone`).
     pub build_timezone: Option<chrono_tz::Tz>,
+    /// Without a generator: `site.permalink`, `content.categories` and
+    /// `feeds.category_map`.
+    pub permalink: Permalink,
+    pub flat_categories: bool,
+    pub category_map: std::collections::BTreeMap<String, String>,
 }
 
 /// The generators tidings knows, by the name `site.generator` takes.
 pub const NAMES: [&str; 4] = ["hexo", "jekyll", "hugo", "zola"];
 
-/// Reads generator `name`'s configuration from `setup.root`. Errors say which file and what.
-pub fn load(name: &str, setup: &Setup) -> Result<Box<dyn Generator>, String> {
+/// Reads generator `name`'s configuration from `setup.root` (the generic rules without a
+/// name). Errors say which file and what.
+pub fn load(name: Option<&str>, setup: &Setup) -> Result<Box<dyn Generator>, String> {
+    let Some(name) = name else {
+        return Ok(Box::new(generic::Generic::new(setup)));
+    };
     match name {
         "hexo" => Ok(Box::new(hexo::Hexo::load(setup)?)),
         "jekyll" => Ok(Box::new(jekyll::Jekyll::load(setup)?)),

@@ -21,9 +21,8 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::common::{self, Parts, is_true, names, text_of};
-use super::{FieldError, Generator, Setup, Source, Taxonomy, Verdict, field_error};
+use super::{FieldError, Generator, Setup, Site, Source, Taxonomy, Verdict, field_error};
 use crate::content::dates;
-use crate::settings::Settings;
 
 /// How Zola makes a path of a name (`slugify.paths`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +35,7 @@ enum Slugify {
 /// Zola's configuration, as far as pages go.
 #[derive(Debug)]
 pub struct Zola {
+    site: Site,
     base: String,
     paths: Slugify,
     keep_dates: bool,
@@ -85,6 +85,7 @@ impl Zola {
             })
             .unwrap_or_default();
         Ok(Zola {
+            site: setup.site.clone(),
             base,
             paths: strategy("paths")?,
             keep_dates: config
@@ -241,7 +242,6 @@ impl Generator for Zola {
         &self,
         meta: Option<&Map<String, Value>>,
         src: &Source,
-        settings: &Settings,
     ) -> Result<Verdict, FieldError> {
         let mut components: Vec<&str> = src.rel.split('/').collect();
         let file = components.pop().unwrap_or("");
@@ -343,7 +343,7 @@ impl Generator for Zola {
         let post = common::finish(
             meta,
             src,
-            settings,
+            &self.site,
             Parts {
                 id: common::id(meta, src),
                 title: common::title(meta, src, name),
@@ -370,6 +370,11 @@ mod tests {
     #[test]
     fn slugify_as_zola_does() {
         let zola = |paths| Zola {
+            site: Site {
+                url: Url::parse("https://example.org/").unwrap(),
+                content: "content".into(),
+                author: None,
+            },
             base: "https://example.org".into(),
             paths,
             keep_dates: false,

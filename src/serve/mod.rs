@@ -125,7 +125,7 @@ pub fn start(
         .server
         .clone()
         .ok_or("the settings have no `[server]` table")?;
-    let store = Store::open_for(&settings).map_err(|e| e.to_string())?;
+    let store = Store::open_for(&settings.state).map_err(|e| e.to_string())?;
     let state = Arc::new(State {
         pages: pages::Pages::new(&server.pages, &settings.words)?,
         files: files::FeedFiles::new(&settings.feeds.dir),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 use url::Url;
 
-use super::notify_settings::interpolate;
+use super::env::interpolate;
 use super::raw::{RawEmail, RawNotifier};
 pub use crate::readers::Recipient;
 use crate::readers::{Listing, SubscriberList, unusable_name};

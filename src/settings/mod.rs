@@ -5,10 +5,12 @@
 //! the rest of the program never meets an unparsed string.
 
 pub mod email_settings;
+pub mod env;
 pub mod notify_settings;
 pub mod permalink;
 pub mod raw;
 pub mod server_settings;
+pub mod state;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -145,16 +147,8 @@ pub struct Settings {
     pub content: Content,
     pub feeds: Feeds,
     pub schedule: Schedule,
-    /// Where what was seen and sent is kept: a SQLite file or a PostgreSQL database.
-    pub state: crate::store::Location,
-    /// This process's name among the nodes sharing the state (`TIDINGS_NODE`, else host
-    /// and process id).
-    pub node: String,
-    /// How long a node's leases last unless renewed (`state.lease`).
-    pub lease: std::time::Duration,
-    /// The SQLite file, or with PostgreSQL the local name the node's own caches (parse
-    /// cache, settled record) are kept beside.
-    pub state_path: PathBuf,
+    /// Where what was seen and sent is kept, and this node's name and leases there.
+    pub state: state::State,
     /// In name order, then one per WebSub hub (see [`notify_settings::hub`]).
     pub notifiers: Vec<Notifier>,
     /// `[email]`, when present.
@@ -198,14 +192,14 @@ fn missing_key(text: &str, error: &toml::de::Error) -> Option<String> {
 impl Settings {
     /// Whether the state is a SQLite file not made yet (looking must not create it).
     pub fn state_missing(&self) -> bool {
-        matches!(&self.state, crate::store::Location::File(path) if !path.exists())
+        matches!(&self.state.location, state::Location::File(path) if !path.exists())
     }
 
     /// Where the parse cache lives: beside the state file, never in the published feeds.
     pub fn posts_cache_path(&self) -> PathBuf {
-        let mut name = self.state_path.file_name().unwrap_or_default().to_owned();
+        let mut name = self.state.path.file_name().unwrap_or_default().to_owned();
         name.push(".posts");
-        self.state_path.with_file_name(name)
+        self.state.path.with_file_name(name)
     }
 
     /// Reads and validates a settings file; relative paths in it resolve against its folder.
@@ -267,7 +261,7 @@ impl Settings {
             h.update(base.as_os_str().as_encoded_bytes());
             h.digest()
         };
-        let site_url = parse_base_url(&raw.site.url).map_err(|m| invalid("site.url", m))?;
+        let site_url = crate::base_url::parse(&raw.site.url).map_err(|m| invalid("site.url", m))?;
         let flat_categories = match raw.content.categories.as_str() {
             "chain" => false,
             "flat" => true,
@@ -319,8 +313,19 @@ impl Settings {
             ));
         }
         build_globs(&raw.content.exclude).map_err(|m| invalid("content.exclude", m))?;
-        let generator = generator(&raw.site, base, &content_dir, timezone)
-            .map_err(|(key, m)| invalid(key, m))?;
+        let generator = generator(
+            &raw,
+            base,
+            crate::generators::Site {
+                url: site_url.clone(),
+                content: content_dir.clone(),
+                author: raw.site.author.clone().filter(|a| !a.trim().is_empty()),
+            },
+            timezone,
+            &permalink,
+            flat_categories,
+        )
+        .map_err(|(key, m)| invalid(key, m))?;
         let posts_fingerprint = {
             let mut h = xxhash_rust::xxh3::Xxh3::new();
             h.update(&posts_fingerprint.to_le_bytes());
@@ -332,7 +337,7 @@ impl Settings {
         }
 
         let feeds_url = match &raw.feeds.url {
-            Some(u) => parse_base_url(u).map_err(|m| invalid("feeds.url", m))?,
+            Some(u) => crate::base_url::parse(u).map_err(|m| invalid("feeds.url", m))?,
             None => site_url
                 .join("feeds/")
                 .expect("a relative path joins any base URL"),
@@ -376,23 +381,7 @@ impl Settings {
         let exclude = build_globs(&exclude_patterns).map_err(|m| invalid("content.exclude", m))?;
 
         let scan = Cron::parse(&raw.schedule.scan).map_err(|m| invalid("schedule.scan", m))?;
-        let (state, state_path) =
-            state_location(&raw.state, base).map_err(|(key, m)| invalid(key, m))?;
-        let lease = raw
-            .state
-            .lease
-            .unwrap_or(crate::store::nodes::LEASE.as_secs());
-        if !crate::store::nodes::LEASE_RANGE.contains(&lease) {
-            return Err(invalid(
-                "state.lease",
-                format!(
-                    "{lease} is not between {} and {} seconds",
-                    crate::store::nodes::LEASE_RANGE.start(),
-                    crate::store::nodes::LEASE_RANGE.end()
-                ),
-            ));
-        }
-        let lease = std::time::Duration::from_secs(lease);
+        let state = state::state(&raw.state, base).map_err(|(key, m)| invalid(key, m))?;
         let server = match &raw.server {
             Some(raw_server) => Some(
                 server_settings::server(raw_server, base)
@@ -459,9 +448,6 @@ impl Settings {
             posts_fingerprint,
             schedule: Schedule { scan },
             state,
-            node: crate::store::default_node_name(),
-            lease,
-            state_path,
             notifiers,
             email,
             server,
@@ -503,15 +489,18 @@ impl Settings {
 /// The generator `[site]` names, with its configuration read from `site.root`; the generic
 /// rules without one. Errors name the key at fault.
 fn generator(
-    site: &raw::RawSite,
+    raw: &RawSettings,
     base: &Path,
-    content: &Path,
+    site: crate::generators::Site,
     timezone: Tz,
+    permalink: &Permalink,
+    flat_categories: bool,
 ) -> Result<std::sync::Arc<dyn crate::generators::Generator>, (&'static str, String)> {
-    let Some(name) = &site.generator else {
+    let name = raw.site.generator.as_deref();
+    if name.is_none() {
         for (key, set) in [
-            ("site.root", site.root.is_some()),
-            ("site.build_timezone", site.build_timezone.is_some()),
+            ("site.root", raw.site.root.is_some()),
+            ("site.build_timezone", raw.site.build_timezone.is_some()),
         ] {
             if set {
                 return Err((
@@ -521,15 +510,13 @@ fn generator(
                 ));
             }
         }
-        return Ok(std::sync::Arc::new(crate::generators::generic::Generic));
-    };
-    if site.permalink.is_some() {
+    } else if raw.site.permalink.is_some() {
         return Err((
             "site.permalink",
             "remove it: with `site.generator`, the generator's own configuration says how links are made".into(),
         ));
     }
-    let build_timezone = match &site.build_timezone {
+    let build_timezone = match &raw.site.build_timezone {
         Some(zone) => Some(zone.parse::<Tz>().map_err(|_| {
             (
                 "site.build_timezone",
@@ -540,18 +527,21 @@ fn generator(
         })?),
         None => None,
     };
-    if build_timezone.is_some() && name != "hexo" && name != "jekyll" {
+    if build_timezone.is_some() && !matches!(name, Some("hexo" | "jekyll")) {
         return Err((
             "site.build_timezone",
             "applies only to Hexo and Jekyll, which read dates in the zone of the machine that builds the site (when their configuration names none)".into(),
         ));
     }
-    let root = base.join(site.root.as_deref().unwrap_or("."));
+    let root = base.join(raw.site.root.as_deref().unwrap_or("."));
     let setup = crate::generators::Setup {
+        site,
         root: &root,
-        content,
         timezone,
         build_timezone,
+        permalink: permalink.clone(),
+        flat_categories,
+        category_map: raw.feeds.category_map.clone(),
     };
     crate::generators::load(name, &setup)
         .map(std::sync::Arc::from)
@@ -576,24 +566,6 @@ pub(crate) fn template_source(
         .template_from_str(&source)
         .map_err(|e| format!("`{}`: {e}", path.display()))?;
     Ok(source)
-}
-
-/// An absolute http(s) URL, normalised to end with `/` so that joins stay below it.
-pub(crate) fn parse_base_url(text: &str) -> Result<Url, String> {
-    let mut url = Url::parse(text.trim()).map_err(|e| {
-        format!("`{text}` is not an absolute URL ({e}); write it like `https://example.org/`")
-    })?;
-    if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(format!("`{text}` must start with `https://` or `http://`"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("`{text}` must not have a `?query` or `#fragment`"));
-    }
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
 }
 
 fn parse_hubs(texts: &[String]) -> Result<Vec<Url>, String> {
@@ -662,35 +634,6 @@ fn is_language_tag(tag: &str) -> bool {
         && tag.starts_with(|c: char| c.is_ascii_alphabetic())
         && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         && !tag.ends_with('-')
-}
-
-/// `[state]`: a SQLite file (`path`, the default) or a PostgreSQL database (`url`).
-fn state_location(
-    raw: &raw::RawState,
-    base: &Path,
-) -> Result<(crate::store::Location, PathBuf), (&'static str, String)> {
-    use crate::store::Location;
-    let Some(url) = &raw.url else {
-        let path = base.join(raw.path.as_deref().unwrap_or(".tidings/state.db"));
-        return Ok((Location::File(path.clone()), path));
-    };
-    if raw.path.is_some() {
-        return Err((
-            "state.url",
-            "set `state.path` (a SQLite file) or `state.url` (PostgreSQL), not both".into(),
-        ));
-    }
-    let url = notify_settings::interpolate(url).map_err(|m| ("state.url", m))?;
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        return Err((
-            "state.url",
-            "must start with `postgres://` (e.g. `postgres://tidings@db.example:5432/tidings`)"
-                .into(),
-        ));
-    }
-    crate::store::db::pg_config(&url).map_err(|e| ("state.url", e.0))?;
-    // The node's own caches stay on its disk, under a name of their own.
-    Ok((Location::Postgres(url), base.join(".tidings/node")))
 }
 
 #[cfg(test)]

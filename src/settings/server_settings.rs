@@ -7,7 +7,7 @@ use std::path::Path;
 
 use url::Url;
 
-use super::notify_settings::interpolate;
+use super::env::interpolate;
 use super::raw::RawServer;
 
 /// `[server]`, validated.
@@ -61,7 +61,7 @@ pub fn server(raw: &RawServer, base: &Path) -> Result<Server, (String, String)> 
             ),
         )
     })?;
-    let public_url = super::parse_base_url(&raw.public_url).map_err(|m| err("public_url", m))?;
+    let public_url = crate::base_url::parse(&raw.public_url).map_err(|m| err("public_url", m))?;
     let loopback = matches!(
         public_url.host_str(),
         Some("127.0.0.1" | "localhost" | "[::1]")

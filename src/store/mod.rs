@@ -172,35 +172,7 @@ const MIGRATION_HALTED: &str =
     CREATE INDEX deliveries_halted ON deliveries (notifier) WHERE halted = 1;
     CREATE TABLE state_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
-/// Where the state lives.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Location {
-    /// A SQLite file: one node.
-    File(PathBuf),
-    /// A PostgreSQL database shared by any number of nodes (the URL may hold a password:
-    /// show it only through [`Location::shown`]).
-    Postgres(String),
-}
-
-/// Debug output (a settings dump, a test's message) never shows the password either.
-impl std::fmt::Debug for Location {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Location::File(path) => f.debug_tuple("File").field(path).finish(),
-            Location::Postgres(_) => f.debug_tuple("Postgres").field(&self.shown()).finish(),
-        }
-    }
-}
-
-impl Location {
-    /// The place as it may appear in messages and logs (no password).
-    pub fn shown(&self) -> String {
-        match self {
-            Location::File(path) => path.display().to_string(),
-            Location::Postgres(url) => db::redact(url),
-        }
-    }
-}
+pub use crate::settings::state::{Location, default_node_name};
 
 /// Something went wrong with the state.
 #[derive(Debug, thiserror::Error)]
@@ -291,21 +263,6 @@ fn open_sqlite(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// The name this process goes by among the nodes: `TIDINGS_NODE`, else host and process.
-pub fn default_node_name() -> String {
-    if let Ok(name) = std::env::var("TIDINGS_NODE")
-        && !name.trim().is_empty()
-    {
-        return name.trim().chars().take(100).collect();
-    }
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
-    format!("{host}:{}", std::process::id())
-}
-
 /// Held while a process sends from a state file; released when dropped (or the process
 /// dies). Several nodes share a PostgreSQL state by leases instead, so there it holds
 /// nothing.
@@ -356,10 +313,10 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens the state the settings name, as this process's node, with its lease.
-    pub fn open_for(settings: &crate::settings::Settings) -> Result<Store, StoreError> {
-        let mut store = Store::connect(&settings.state, &settings.node)?;
-        store.lease = settings.lease;
+    /// Opens the state `[state]` names, as this process's node, with its lease.
+    pub fn open_for(state: &crate::settings::state::State) -> Result<Store, StoreError> {
+        let mut store = Store::connect(&state.location, &state.node)?;
+        store.lease = state.lease;
         Ok(store)
     }
 

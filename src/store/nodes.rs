@@ -13,13 +13,7 @@ use super::Queries;
 use super::db::args;
 use super::{Store, StoreError, parse_stamp, stamp};
 
-/// How long a lease (on a lane, a claimed row or composition) lasts unless renewed, by
-/// default (`state.lease`).
-pub const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// The shortest and longest `state.lease`: shorter, and a slow statement could outlive
-/// it; longer, and a dead node's lanes wait too long.
-pub const LEASE_RANGE: std::ops::RangeInclusive<u64> = 3..=600;
+pub use crate::settings::state::{LEASE, LEASE_RANGE};
 
 /// How often a node renews its leases and says it is alive: three times a lease.
 pub fn heartbeat_every(lease: std::time::Duration) -> std::time::Duration {
