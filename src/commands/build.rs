@@ -16,7 +16,7 @@ use crate::settled;
 /// the cache afresh.
 pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
     let started = Instant::now();
-    let settings = match Settings::from_file(ctx.config) {
+    let settings = match crate::notify::platforms::load_settings(ctx.config) {
         Ok(settings) => settings,
         Err(e) => {
             crate::errln!("error: {e}");

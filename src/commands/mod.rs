@@ -63,7 +63,7 @@ pub struct Context<'a> {
 }
 
 pub(crate) fn load(ctx: &Context) -> Option<Settings> {
-    match Settings::from_file(ctx.config) {
+    match crate::notify::platforms::load_settings(ctx.config) {
         Ok(settings) => Some(settings),
         Err(e) => {
             crate::errln!("error: {e}");

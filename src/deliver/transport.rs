@@ -78,7 +78,7 @@ impl Transport for ChatTransport {
     }
 
     fn rate(&self) -> Option<(f64, f64)> {
-        Some(notify::chat::contract(self.chat.platform).rate())
+        Some(notify::chat::platform(&self.chat).rate())
     }
 
     fn timeout(&self) -> Duration {
@@ -149,11 +149,7 @@ pub fn for_notifier(
             client,
             chat: chat.clone(),
             timeout,
-            key: format!(
-                "notifiers.{}.{}",
-                notifier.name,
-                chat.platform.address_key()
-            ),
+            key: format!("notifiers.{}.{}", notifier.name, chat.address_key),
         }),
         NotifierKind::Hub(hub) => Arc::new(HubTransport {
             client,

@@ -9,8 +9,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 
 use super::http::Answer;
-use super::{MAX_WAIT, Outcome, after, chat, parse_retry_after, retry_wait};
-use crate::settings::Platform;
+use super::{MAX_WAIT, Outcome, after, parse_retry_after, retry_wait};
 
 /// xorshift64*: deterministic, so a failure reproduces.
 struct Rng(u64);
@@ -135,11 +134,7 @@ fn no_receiver_answer_panics_or_asks_for_more_than_the_cap() {
             body: body(&mut rng),
         };
         let mut outcomes = vec![answer.outcome()];
-        outcomes.extend(
-            Platform::ALL
-                .iter()
-                .map(|&p| chat::contract(p).classify(&answer)),
-        );
+        outcomes.extend(super::platforms::ALL.iter().map(|p| p.classify(&answer)));
         for outcome in outcomes {
             if let Outcome::Retry { after: asked, .. } = outcome {
                 assert!(

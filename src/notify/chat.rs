@@ -11,138 +11,15 @@
 use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment};
 
-use super::{PostItem, dingtalk, discord, feishu, matrix, slack, teams, telegram, wecom};
+use super::platform::{Frame, Platform, Rendered};
+use super::{PostItem, platforms};
 use crate::content::markup::cut;
-use crate::settings::{Chat, Platform, Settings};
+use crate::settings::{Chat, Settings};
 
-/// One post, written for the platform.
-#[derive(Debug, Clone)]
-pub struct Rendered<'a> {
-    pub item: &'a PostItem,
-    /// The template's output (already escaped).
-    pub text: String,
-    /// The title as it is sent (shortened when the post alone was too large).
-    pub title: String,
-}
-
-/// What every message of one notification shares.
-pub struct Frame<'a> {
-    /// The words readers see (the digest's header line).
-    pub words: &'a crate::i18n::Catalog,
-    pub site_title: &'a str,
-    pub site_url: &'a str,
-    /// A digest gets a header line ("5 new posts on …").
-    pub digest: bool,
-    /// Posts in the whole notification (across its messages).
-    pub total: usize,
-    pub chat: &'a Chat,
-}
-
-/// How one request goes out.
-pub struct Request {
-    pub method: reqwest::Method,
-    pub url: url::Url,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: String,
-}
-
-/// A platform's contract: everything that differs from one chat service to the next.
-pub trait Contract: Sync {
-    /// Escapes text for the platform's markup (applied to every template value).
-    fn escape(&self, text: &str) -> String;
-    /// Posts a message may hold.
-    fn max_posts(&self) -> usize;
-    /// Whether these posts fit one message, counted the platform's way.
-    fn fits(&self, frame: &Frame, posts: &[Rendered]) -> bool;
-    /// The message body.
-    fn payload(&self, frame: &Frame, posts: &[Rendered]) -> serde_json::Value;
-    /// A URL as template text: by default made safe inside a Markdown link (the characters
-    /// that would end or break one are percent-encoded, which leaves the URL's meaning).
-    fn escape_url(&self, url: &str) -> String {
-        markdown_url(url)
-    }
-    /// The documented rate: (burst, messages per second).
-    fn rate(&self) -> (f64, f64);
-    /// The request for one attempt. Most platforms take a plain POST of the body; some sign
-    /// each attempt or name the message in the URL.
-    fn request(
-        &self,
-        chat: &Chat,
-        _message_id: &str,
-        body: &str,
-        _now: chrono::DateTime<chrono::Utc>,
-    ) -> Request {
-        Request {
-            method: reqwest::Method::POST,
-            url: chat.endpoint.clone(),
-            headers: Vec::new(),
-            body: body.to_owned(),
-        }
-    }
-    /// Reads the answer. By default the HTTP status decides; platforms that report failures
-    /// inside a 200 override this.
-    fn classify(&self, answer: &super::http::Answer) -> super::Outcome {
-        answer.outcome()
-    }
-}
-
-/// The contract of a platform.
-pub fn contract(platform: Platform) -> &'static dyn Contract {
-    match platform {
-        Platform::Slack => &slack::Slack,
-        Platform::Discord => &discord::Discord,
-        Platform::Telegram => &telegram::Telegram,
-        Platform::Teams => &teams::Teams,
-        Platform::DingTalk => &dingtalk::DingTalk,
-        Platform::Feishu => &feishu::Feishu,
-        Platform::WeCom => &wecom::WeCom,
-        Platform::Matrix => &matrix::Matrix,
-    }
-}
-
-/// Backslash-escapes Markdown: the characters in `always` anywhere, and `# + - >` where
-/// they would start a heading, list or quote.
-pub fn backslash_escape(text: &str, always: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    let mut line_start = true;
-    for c in text.chars() {
-        if always.contains(c) || (line_start && matches!(c, '#' | '-' | '+' | '>')) {
-            out.push('\\');
-        }
-        out.push(c);
-        line_start = c == '\n' || (line_start && c == ' ');
-    }
-    out
-}
-
-/// Percent-encodes the characters that end or break a Markdown link target.
-pub fn markdown_url(url: &str) -> String {
-    let mut out = String::with_capacity(url.len());
-    for c in url.chars() {
-        match c {
-            '(' => out.push_str("%28"),
-            ')' => out.push_str("%29"),
-            ' ' => out.push_str("%20"),
-            '<' => out.push_str("%3C"),
-            '>' => out.push_str("%3E"),
-            '\\' => out.push_str("%5C"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// HTML text escaping, for platforms whose messages are HTML.
-pub fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// Length in UTF-8 bytes, for platforms that count so.
-pub fn byte_len(text: &str) -> usize {
-    text.len()
+/// The platform a chat notifier speaks (its type was checked against the registry when the
+/// settings loaded).
+pub fn platform(chat: &Chat) -> &'static dyn Platform {
+    platforms::named(chat.kind).expect("a chat's kind is a registered platform")
 }
 
 /// One message: which posts (indices into the input) it tells of, and its JSON body.
@@ -170,7 +47,7 @@ pub fn messages(
         total: posts.len(),
         chat,
     };
-    let contract = contract(chat.platform);
+    let contract = platform(chat);
     let per_message = max_posts.min(contract.max_posts()).max(1);
     let mut chunks: Vec<Vec<Rendered>> = Vec::new();
     let mut current: Vec<Rendered> = Vec::new();
@@ -203,7 +80,7 @@ pub fn messages(
 }
 
 fn fits(frame: &Frame, posts: &[Rendered]) -> bool {
-    contract(frame.chat.platform).fits(frame, posts)
+    platform(frame.chat).fits(frame, posts)
 }
 
 /// Renders a post, shortening its summary (and, if need be, its title) until a message with
@@ -258,7 +135,7 @@ fn render<'a>(
     summary: &str,
     title: &str,
 ) -> Result<Rendered<'a>, String> {
-    let contract = contract(frame.chat.platform);
+    let contract = platform(frame.chat);
     let mut post: std::collections::BTreeMap<String, Value> =
         match serde_json::to_value(item).expect("plain structs serialize") {
             serde_json::Value::Object(map) => map
@@ -299,7 +176,7 @@ fn render<'a>(
 /// A template environment whose every `{{ value }}` is escaped for the platform.
 fn environment(chat: &Chat) -> Result<Environment<'static>, String> {
     let mut env = crate::templates::bare();
-    let platform = chat.platform;
+    let speaks = platform(chat);
     env.set_auto_escape_callback(|_| AutoEscape::Custom("chat".into()));
     env.set_formatter(move |out, state, value| {
         if value.is_safe() || *state.auto_escape() == AutoEscape::None {
@@ -310,7 +187,7 @@ fn environment(chat: &Chat) -> Result<Environment<'static>, String> {
         } else {
             value.to_string()
         };
-        out.write_str(&contract(platform).escape(&text))
+        out.write_str(&speaks.escape(&text))
             .map_err(minijinja::Error::from)
     });
     env.add_template_owned("post", chat.template.1.clone())
@@ -318,25 +195,10 @@ fn environment(chat: &Chat) -> Result<Environment<'static>, String> {
     Ok(env)
 }
 
-/// Length in UTF-16 code units, as JavaScript-based platforms count.
-pub fn utf16_len(text: &str) -> usize {
-    text.encode_utf16().count()
-}
-
-/// The digest header line, before escaping.
-pub fn header(frame: &Frame) -> Option<String> {
-    frame.digest.then(|| {
-        frame.words.text(
-            "new_posts_on",
-            Some(i64::try_from(frame.total).unwrap_or(i64::MAX)),
-            &[("site", frame.site_title.to_owned())],
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notify::platform::utf16_len;
     use crate::settings::Settings;
 
     fn setup(kind: &str, extra: &str) -> (tempfile::TempDir, Settings) {
@@ -346,7 +208,13 @@ mod tests {
             "[site]\ntitle = \"Site <&>\"\nurl = \"https://example.org/\"\n[content]\ndir = \"posts\"\n\
              [notifiers.c]\ntype = \"{kind}\"\n{extra}\n"
         );
-        let settings = Settings::parse(&text, std::path::Path::new("s.toml"), dir.path()).unwrap();
+        let settings = Settings::parse_with(
+            &text,
+            std::path::Path::new("s.toml"),
+            dir.path(),
+            &platforms::setups(),
+        )
+        .unwrap();
         (dir, settings)
     }
 
@@ -385,8 +253,13 @@ mod tests {
                 "[site]\ntitle = \"Site\"\nurl = \"https://example.org/\"\nlanguage = \"{language}\"\n\
                  [content]\ndir = \"posts\"\n[notifiers.c]\ntype = \"slack\"\nurl = \"https://hooks.example.org/x\"\n"
             );
-            let settings =
-                Settings::parse(&text, std::path::Path::new("s.toml"), dir.path()).unwrap();
+            let settings = Settings::parse_with(
+                &text,
+                std::path::Path::new("s.toml"),
+                dir.path(),
+                &platforms::setups(),
+            )
+            .unwrap();
             let chat = chat_of(&settings);
             for (posts, expected) in [(1, one), (2, two)] {
                 let items: Vec<PostItem> = (0..posts).map(|n| item(n, "T", "s")).collect();

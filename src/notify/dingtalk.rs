@@ -12,9 +12,14 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use super::chat::{Contract, Frame, Rendered, Request, backslash_escape, byte_len, header};
+use super::platform::{
+    Frame, Platform, Rendered, Request, app_code, backslash_escape, byte_len, header,
+    webhook_endpoint,
+};
 use super::{Outcome, http};
 use crate::settings::Chat;
+use crate::settings::raw::RawNotifier;
+use crate::settings::{ChatSetup, Endpoint};
 
 pub struct DingTalk;
 
@@ -38,7 +43,25 @@ fn text(frame: &Frame, posts: &[Rendered]) -> String {
 
 const MARKDOWN: &str = "\\*_~`[]()<>";
 
-impl Contract for DingTalk {
+impl ChatSetup for DingTalk {
+    fn name(&self) -> &'static str {
+        "dingtalk"
+    }
+
+    fn keys(&self) -> &'static [&'static str] {
+        &["url", "secret"]
+    }
+
+    fn endpoint(&self, raw: &RawNotifier) -> Result<Endpoint, (String, String)> {
+        webhook_endpoint(raw, self.name())
+    }
+
+    fn default_template(&self) -> &'static str {
+        include_str!("../../templates/dingtalk.jinja")
+    }
+}
+
+impl Platform for DingTalk {
     fn escape(&self, text: &str) -> String {
         backslash_escape(text, MARKDOWN)
     }
@@ -97,65 +120,6 @@ impl Contract for DingTalk {
                 _ => None,
             },
         )
-    }
-}
-
-/// Reads a platform's `{code, message}` verdict inside an HTTP answer: success is the code
-/// present and 0 (`code_keys` are the names it may go by, first found wins). `transient`
-/// maps a non-zero code to `Some(wait)` when retrying can help, `None` when it cannot. A
-/// success status without a readable code is not taken as sent: the message may not have
-/// arrived, so it is tried again.
-pub fn app_code(
-    answer: &http::Answer,
-    platform: &str,
-    code_keys: &[&str],
-    message_key: &str,
-    transient: impl Fn(i64) -> Option<Option<Duration>>,
-) -> Outcome {
-    let body = answer.json();
-    let found = body.as_ref().and_then(|body| {
-        code_keys
-            .iter()
-            .find_map(|key| body.get(*key).filter(|v| !v.is_null()).map(|v| (*key, v)))
-    });
-    let Some((code_key, code_value)) = found else {
-        return match answer.is_success() {
-            true => answer.unreadable(platform, &format!("`{}`", code_keys[0])),
-            false => super::classify(
-                answer.status,
-                answer.retry_after,
-                &http::snippet(&answer.body),
-            ),
-        };
-    };
-    // A code that is no integer we know (a float, a string, 2^64-1) is a failure we cannot
-    // read, never a success.
-    let code = code_value.as_i64().unwrap_or(i64::MIN);
-    if code == 0 {
-        return super::classify(
-            answer.status,
-            answer.retry_after,
-            &http::snippet(&answer.body),
-        );
-    }
-    let message = body
-        .as_ref()
-        .and_then(|b| b[message_key].as_str())
-        .unwrap_or("no message");
-    let error = format!(
-        "{platform} error {code_value} (`{code_key}`): {}",
-        http::snippet(message)
-    );
-    match transient(code) {
-        Some(wait) => Outcome::Retry {
-            error,
-            after: wait.or(answer.retry_after),
-        },
-        None if answer.status == 429 || answer.status >= 500 => Outcome::Retry {
-            error,
-            after: answer.retry_after,
-        },
-        None => Outcome::Fail { error },
     }
 }
 

@@ -7,8 +7,12 @@
 
 use serde_json::json;
 
-use super::chat::{Contract, Frame, Rendered, backslash_escape, header, utf16_len};
+use super::platform::{
+    Frame, Platform, Rendered, backslash_escape, header, utf16_len, webhook_endpoint,
+};
 use super::{Outcome, classify, http};
+use crate::settings::raw::RawNotifier;
+use crate::settings::{ChatSetup, Endpoint};
 
 pub struct Discord;
 
@@ -20,7 +24,30 @@ fn title(post: &Rendered) -> String {
     post.title.chars().take(MAX_TITLE).collect()
 }
 
-impl Contract for Discord {
+impl ChatSetup for Discord {
+    fn name(&self) -> &'static str {
+        "discord"
+    }
+
+    fn keys(&self) -> &'static [&'static str] {
+        &["url"]
+    }
+
+    fn endpoint(&self, raw: &RawNotifier) -> Result<Endpoint, (String, String)> {
+        let mut endpoint = webhook_endpoint(raw, self.name())?;
+        if !endpoint.url.query_pairs().any(|(k, _)| k == "wait") {
+            // Without it Discord answers 204 before checking the message.
+            endpoint.url.query_pairs_mut().append_pair("wait", "true");
+        }
+        Ok(endpoint)
+    }
+
+    fn default_template(&self) -> &'static str {
+        include_str!("../../templates/discord.jinja")
+    }
+}
+
+impl Platform for Discord {
     /// Backslash-escapes Discord markdown, so text shows as written.
     fn escape(&self, text: &str) -> String {
         backslash_escape(text, "\\*_~`|[]()<>")

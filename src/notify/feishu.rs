@@ -12,10 +12,13 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use super::chat::{Contract, Frame, Rendered, Request, backslash_escape, header};
-use super::dingtalk::app_code;
+use super::platform::{
+    Frame, Platform, Rendered, Request, app_code, backslash_escape, header, webhook_endpoint,
+};
 use super::{Outcome, http};
 use crate::settings::Chat;
+use crate::settings::raw::RawNotifier;
+use crate::settings::{ChatSetup, Endpoint};
 
 pub struct Feishu;
 
@@ -29,7 +32,25 @@ pub fn sign(secret: &[u8], timestamp_s: i64) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-impl Contract for Feishu {
+impl ChatSetup for Feishu {
+    fn name(&self) -> &'static str {
+        "feishu"
+    }
+
+    fn keys(&self) -> &'static [&'static str] {
+        &["url", "secret"]
+    }
+
+    fn endpoint(&self, raw: &RawNotifier) -> Result<Endpoint, (String, String)> {
+        webhook_endpoint(raw, self.name())
+    }
+
+    fn default_template(&self) -> &'static str {
+        include_str!("../../templates/feishu.jinja")
+    }
+}
+
+impl Platform for Feishu {
     /// Lark Markdown's escapes.
     fn escape(&self, text: &str) -> String {
         backslash_escape(text, "\\`*_[]$~<")

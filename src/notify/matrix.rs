@@ -6,9 +6,12 @@
 
 use serde_json::json;
 
-use super::chat::{Contract, Frame, Rendered, Request, header, html_escape};
+use super::platform::{Frame, Platform, Rendered, Request, header, html_escape, required};
 use super::{Outcome, classify, http};
 use crate::settings::Chat;
+use crate::settings::notify_settings::{http_url, with_segments};
+use crate::settings::raw::RawNotifier;
+use crate::settings::{ChatSetup, Endpoint};
 
 pub struct Matrix;
 
@@ -38,7 +41,67 @@ fn plain(frame: &Frame, posts: &[Rendered]) -> String {
     parts.join("\n\n")
 }
 
-impl Contract for Matrix {
+impl ChatSetup for Matrix {
+    fn name(&self) -> &'static str {
+        "matrix"
+    }
+
+    fn keys(&self) -> &'static [&'static str] {
+        &["homeserver", "room_id", "token"]
+    }
+
+    fn address_key(&self) -> &'static str {
+        "homeserver"
+    }
+
+    fn endpoint(&self, raw: &RawNotifier) -> Result<Endpoint, (String, String)> {
+        let homeserver = required(
+            raw,
+            "homeserver",
+            "a matrix notifier needs `homeserver`, e.g. `\"https://matrix.example.org\"`",
+        )?;
+        let homeserver = http_url(&homeserver).map_err(|m| ("homeserver".to_owned(), m))?;
+        let room = raw
+            .platform_text("room_id")
+            .filter(|r| r.starts_with('!') || r.starts_with('#'))
+            .ok_or_else(|| {
+                (
+                    "room_id".to_owned(),
+                    "a matrix notifier needs `room_id`, like `!abc:example.org`".to_owned(),
+                )
+            })?;
+        let token = required(
+            raw,
+            "token",
+            "a matrix notifier needs the access `token`, e.g. `\"${MATRIX_TOKEN}\"`",
+        )?;
+        let url = with_segments(
+            homeserver,
+            &[
+                "_matrix",
+                "client",
+                "v3",
+                "rooms",
+                room,
+                "send",
+                "m.room.message",
+            ],
+        )
+        .map_err(|m| ("homeserver".to_owned(), m))?;
+        Ok(Endpoint {
+            url,
+            chat_id: None,
+            secret: None,
+            auth: Some(token),
+        })
+    }
+
+    fn default_template(&self) -> &'static str {
+        include_str!("../../templates/matrix.jinja")
+    }
+}
+
+impl Platform for Matrix {
     fn escape(&self, text: &str) -> String {
         html_escape(text)
     }

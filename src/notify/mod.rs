@@ -14,6 +14,8 @@ pub mod email;
 pub mod feishu;
 pub mod http;
 pub mod matrix;
+pub mod platform;
+pub mod platforms;
 pub mod ratelimit;
 pub mod slack;
 pub mod teams;
@@ -221,7 +223,7 @@ pub async fn send_chat(
     body: &str,
     now: DateTime<Utc>,
 ) -> Outcome {
-    let contract = chat::contract(chat.platform);
+    let contract = chat::platform(chat);
     let request = contract.request(chat, message_id, body, now);
     match http::send_json(
         client,

@@ -6,7 +6,9 @@
 
 use serde_json::json;
 
-use super::chat::{Contract, Frame, Rendered, header, utf16_len};
+use super::platform::{Frame, Platform, Rendered, header, utf16_len, webhook_endpoint};
+use crate::settings::raw::RawNotifier;
+use crate::settings::{ChatSetup, Endpoint};
 
 pub struct Slack;
 
@@ -19,7 +21,25 @@ pub fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-impl Contract for Slack {
+impl ChatSetup for Slack {
+    fn name(&self) -> &'static str {
+        "slack"
+    }
+
+    fn keys(&self) -> &'static [&'static str] {
+        &["url"]
+    }
+
+    fn endpoint(&self, raw: &RawNotifier) -> Result<Endpoint, (String, String)> {
+        webhook_endpoint(raw, self.name())
+    }
+
+    fn default_template(&self) -> &'static str {
+        include_str!("../../templates/slack.jinja")
+    }
+}
+
+impl Platform for Slack {
     fn escape(&self, text: &str) -> String {
         escape(text)
     }

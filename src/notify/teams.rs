@@ -6,13 +6,33 @@
 
 use serde_json::json;
 
-use super::chat::{Contract, Frame, Rendered, backslash_escape, header};
+use super::platform::{Frame, Platform, Rendered, backslash_escape, header, webhook_endpoint};
+use crate::settings::raw::RawNotifier;
+use crate::settings::{ChatSetup, Endpoint};
 
 pub struct Teams;
 
 const MAX_BODY: usize = 27 * 1024;
 
-impl Contract for Teams {
+impl ChatSetup for Teams {
+    fn name(&self) -> &'static str {
+        "teams"
+    }
+
+    fn keys(&self) -> &'static [&'static str] {
+        &["url"]
+    }
+
+    fn endpoint(&self, raw: &RawNotifier) -> Result<Endpoint, (String, String)> {
+        webhook_endpoint(raw, self.name())
+    }
+
+    fn default_template(&self) -> &'static str {
+        include_str!("../../templates/teams.jinja")
+    }
+}
+
+impl Platform for Teams {
     fn escape(&self, text: &str) -> String {
         backslash_escape(text, "\\*_~`[]()<>")
     }

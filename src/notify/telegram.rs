@@ -7,8 +7,12 @@
 
 use serde_json::json;
 
-use super::chat::{Contract, Frame, Rendered, header, html_escape, utf16_len};
+use super::platform::{Frame, Platform, Rendered, header, html_escape, required, utf16_len};
 use super::{Outcome, classify, http};
+use crate::settings::env::interpolate;
+use crate::settings::notify_settings::{http_url, with_segments};
+use crate::settings::raw::RawNotifier;
+use crate::settings::{ChatSetup, Endpoint};
 
 pub struct Telegram;
 
@@ -23,7 +27,57 @@ fn text(frame: &Frame, posts: &[Rendered]) -> String {
     parts.join("\n\n")
 }
 
-impl Contract for Telegram {
+impl ChatSetup for Telegram {
+    fn name(&self) -> &'static str {
+        "telegram"
+    }
+
+    fn keys(&self) -> &'static [&'static str] {
+        &["api_base", "token", "chat_id"]
+    }
+
+    fn address_key(&self) -> &'static str {
+        "api_base"
+    }
+
+    fn endpoint(&self, raw: &RawNotifier) -> Result<Endpoint, (String, String)> {
+        let err = |key: &str, message: &str| (key.to_owned(), message.to_owned());
+        let token = required(
+            raw,
+            "token",
+            "a telegram notifier needs the bot `token`, e.g. `\"${TELEGRAM_TOKEN}\"`",
+        )?;
+        if token.contains(['/', '?', '#', ' ']) {
+            return Err(err("token", "is not a bot token"));
+        }
+        let chat_id = raw
+            .platform_text("chat_id")
+            .filter(|c| !c.trim().is_empty())
+            .ok_or_else(|| err("chat_id", "a telegram notifier needs `chat_id`"))?
+            .to_owned();
+        let api = interpolate(
+            raw.platform_text("api_base")
+                .unwrap_or("https://api.telegram.org"),
+        )
+        .map_err(|m| ("api_base".to_owned(), m))?;
+        let api = http_url(&api).map_err(|m| ("api_base".to_owned(), m))?;
+        // Pushed as path segments: joined as text, `bot123:abc` would read as a URL scheme.
+        let url = with_segments(api, &[&format!("bot{token}"), "sendMessage"])
+            .map_err(|m| ("api_base".to_owned(), m))?;
+        Ok(Endpoint {
+            url,
+            chat_id: Some(chat_id),
+            secret: None,
+            auth: None,
+        })
+    }
+
+    fn default_template(&self) -> &'static str {
+        include_str!("../../templates/telegram.jinja")
+    }
+}
+
+impl Platform for Telegram {
     fn escape(&self, text: &str) -> String {
         html_escape(text)
     }

@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::chat::{Contract, Frame, Rendered, backslash_escape, byte_len, header};
-use super::dingtalk::app_code;
+use super::platform::{
+    Frame, Platform, Rendered, app_code, backslash_escape, byte_len, header, webhook_endpoint,
+};
 use super::{Outcome, http};
+use crate::settings::raw::RawNotifier;
+use crate::settings::{ChatSetup, Endpoint};
 
 pub struct WeCom;
 
@@ -25,7 +28,25 @@ fn content(frame: &Frame, posts: &[Rendered]) -> String {
     parts.join("\n\n")
 }
 
-impl Contract for WeCom {
+impl ChatSetup for WeCom {
+    fn name(&self) -> &'static str {
+        "wecom"
+    }
+
+    fn keys(&self) -> &'static [&'static str] {
+        &["url"]
+    }
+
+    fn endpoint(&self, raw: &RawNotifier) -> Result<Endpoint, (String, String)> {
+        webhook_endpoint(raw, self.name())
+    }
+
+    fn default_template(&self) -> &'static str {
+        include_str!("../../templates/wecom.jinja")
+    }
+}
+
+impl Platform for WeCom {
     fn escape(&self, text: &str) -> String {
         backslash_escape(text, MARKDOWN)
     }

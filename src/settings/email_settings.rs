@@ -15,6 +15,9 @@ use super::raw::{RawEmail, RawNotifier};
 pub use crate::readers::Recipient;
 use crate::readers::{Listing, SubscriberList, unusable_name};
 
+/// The longest one request (an SMTP session, an HTTP attempt) may take.
+pub const MAX_TIMEOUT_SECONDS: u64 = 600;
+
 /// How messages leave.
 #[derive(Clone)]
 pub enum MailTransport {
@@ -273,13 +276,10 @@ pub fn email(raw: &RawEmail, base: &Path) -> Result<Email, (String, String)> {
             format!("must be from 1 to {MAX_POOL} connections"),
         ));
     }
-    if !(1..=super::notify_settings::MAX_TIMEOUT_SECONDS).contains(&raw.timeout_seconds) {
+    if !(1..=MAX_TIMEOUT_SECONDS).contains(&raw.timeout_seconds) {
         return Err(err(
             "timeout_seconds",
-            format!(
-                "must be from 1 to {} seconds",
-                super::notify_settings::MAX_TIMEOUT_SECONDS
-            ),
+            format!("must be from 1 to {} seconds", MAX_TIMEOUT_SECONDS),
         ));
     }
     let unsubscribe_url = match &raw.unsubscribe_url {

@@ -20,7 +20,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use url::Url;
 
 pub use email_settings::{Email, EmailTarget};
-pub use notify_settings::{Chat, Delivery, Notifier, NotifierKind, Platform, Webhook};
+pub use notify_settings::{Chat, ChatSetup, Delivery, Endpoint, Notifier, NotifierKind, Webhook};
 pub use permalink::Permalink;
 pub use server_settings::Server;
 
@@ -202,8 +202,18 @@ impl Settings {
         self.state.path.with_file_name(name)
     }
 
-    /// Reads and validates a settings file; relative paths in it resolve against its folder.
+    /// Reads and validates a settings file without chat platforms (the registry's loader,
+    /// `crate::registry::settings`, has them); relative paths resolve against its folder.
     pub fn from_file(path: &Path) -> Result<Settings, SettingsError> {
+        Settings::from_file_with(path, &[])
+    }
+
+    /// Reads and validates a settings file; `chats` are the chat platforms a notifier's
+    /// `type` may name.
+    pub fn from_file_with(
+        path: &Path,
+        chats: &[&dyn notify_settings::ChatSetup],
+    ) -> Result<Settings, SettingsError> {
         let text = std::fs::read_to_string(path).map_err(|source| {
             if source.kind() == std::io::ErrorKind::NotFound {
                 SettingsError::Missing {
@@ -217,12 +227,22 @@ impl Settings {
             }
         })?;
         let base = path.parent().unwrap_or(Path::new(""));
-        Settings::parse(&text, path, base)
+        Settings::parse_with(&text, path, base, chats)
     }
 
     /// Validates settings text. `path` names the file in messages; `base` is the folder that
     /// relative paths are resolved against.
     pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Settings, SettingsError> {
+        Settings::parse_with(text, path, base, &[])
+    }
+
+    /// [`Settings::parse`] with the chat platforms a notifier's `type` may name.
+    pub fn parse_with(
+        text: &str,
+        path: &Path,
+        base: &Path,
+        chats: &[&dyn notify_settings::ChatSetup],
+    ) -> Result<Settings, SettingsError> {
         let raw: RawSettings = toml::from_str(text).map_err(|e| match missing_key(text, &e) {
             Some(key) => SettingsError::Invalid {
                 path: path.to_owned(),
@@ -238,7 +258,7 @@ impl Settings {
                 message: e.to_string().trim_end().to_owned(),
             },
         })?;
-        let mut settings = Settings::from_raw(raw, path, base)?;
+        let mut settings = Settings::from_raw(raw, path, base, chats)?;
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         h.update(text.as_bytes());
         h.update(base.as_os_str().as_encoded_bytes());
@@ -248,7 +268,12 @@ impl Settings {
     }
 
     /// The one function that turns what was written into what is used.
-    pub fn from_raw(raw: RawSettings, path: &Path, base: &Path) -> Result<Settings, SettingsError> {
+    pub fn from_raw(
+        raw: RawSettings,
+        path: &Path,
+        base: &Path,
+        chats: &[&dyn notify_settings::ChatSetup],
+    ) -> Result<Settings, SettingsError> {
         let invalid = |key: &str, message: String| SettingsError::Invalid {
             path: path.to_owned(),
             key: key.to_owned(),
@@ -433,7 +458,7 @@ impl Settings {
                 ));
             }
             notifiers.push(
-                notify_settings::validate(&name, raw_notifier, base)
+                notify_settings::validate(&name, raw_notifier, base, chats)
                     .map_err(|(key, m)| invalid(&format!("notifiers.{name}.{key}"), m))?,
             );
         }

@@ -19,8 +19,7 @@ use crate::schedule::Cron;
 pub const MAX_POSTS: usize = 1000;
 /// The most attempts of one message.
 pub const MAX_ATTEMPTS: u32 = 100;
-/// The longest one request may take.
-pub const MAX_TIMEOUT_SECONDS: u64 = 600;
+pub use super::email_settings::MAX_TIMEOUT_SECONDS;
 
 /// Headers a webhook's `headers` may not set: the HTTP client frames the request itself
 /// (a `Transfer-Encoding: chunked` of ours would break every send), and the Standard
@@ -79,75 +78,47 @@ pub enum NotifierKind {
     Hub(Url),
 }
 
-/// A chat platform whose contract tidings speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Platform {
-    Slack,
-    Discord,
-    Teams,
-    Telegram,
-    DingTalk,
-    Feishu,
-    WeCom,
-    Matrix,
+/// A chat platform as the settings load it. Each platform's module (in `notify/`)
+/// implements it, and the registry that loads the settings hands every one in: the
+/// settings never name a platform.
+pub trait ChatSetup: Sync {
+    /// The `type` that selects it.
+    fn name(&self) -> &'static str;
+    /// The keys under `notifiers.<name>` it reads, beyond those every notifier has
+    /// (`url`, `secret`, or keys of its own).
+    fn keys(&self) -> &'static [&'static str];
+    /// The key that says where its messages go, for errors (`url`, `api_base`…).
+    fn address_key(&self) -> &'static str {
+        "url"
+    }
+    /// Where its messages go, read from its own keys; errors name the key.
+    fn endpoint(&self, raw: &RawNotifier) -> Result<Endpoint, (String, String)>;
+    /// The compiled-in per-post template.
+    fn default_template(&self) -> &'static str;
 }
 
-impl Platform {
-    pub const ALL: [Platform; 8] = [
-        Platform::Slack,
-        Platform::Discord,
-        Platform::Teams,
-        Platform::Telegram,
-        Platform::DingTalk,
-        Platform::Feishu,
-        Platform::WeCom,
-        Platform::Matrix,
-    ];
-
-    /// The `type` that selects it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Platform::Slack => "slack",
-            Platform::Discord => "discord",
-            Platform::Teams => "teams",
-            Platform::Telegram => "telegram",
-            Platform::DingTalk => "dingtalk",
-            Platform::Feishu => "feishu",
-            Platform::WeCom => "wecom",
-            Platform::Matrix => "matrix",
-        }
-    }
-
-    /// The key under `notifiers.<name>` that says where its messages go.
-    pub fn address_key(self) -> &'static str {
-        match self {
-            Platform::Telegram => "api_base",
-            Platform::Matrix => "homeserver",
-            _ => "url",
-        }
-    }
-
-    /// The compiled-in per-post template.
-    pub fn default_template(self) -> &'static str {
-        match self {
-            Platform::Slack => include_str!("../../templates/slack.jinja"),
-            Platform::Discord => include_str!("../../templates/discord.jinja"),
-            Platform::Teams => include_str!("../../templates/teams.jinja"),
-            Platform::Telegram => include_str!("../../templates/telegram.jinja"),
-            Platform::DingTalk => include_str!("../../templates/dingtalk.jinja"),
-            Platform::Feishu => include_str!("../../templates/feishu.jinja"),
-            Platform::WeCom => include_str!("../../templates/wecom.jinja"),
-            Platform::Matrix => include_str!("../../templates/matrix.jinja"),
-        }
-    }
+/// Where a chat platform's messages go.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// It carries the token (a Slack or Discord webhook path, a Telegram bot token), so it
+    /// is never logged whole (see [`Chat::host`]).
+    pub url: Url,
+    /// Telegram's `chat_id`.
+    pub chat_id: Option<String>,
+    /// DingTalk's and Feishu's signing secret.
+    pub secret: Option<Vec<u8>>,
+    /// Matrix's access token (sent as `Authorization: Bearer`).
+    pub auth: Option<String>,
 }
 
 /// A chat group reached through its platform's webhook or bot API.
 #[derive(Clone)]
 pub struct Chat {
-    pub platform: Platform,
-    /// Where messages are POSTed. It carries the token (a Slack or Discord webhook path, a
-    /// Telegram bot token), so it is never logged whole (see [`Chat::host`]).
+    /// The platform's `type` (the registry finds its contract by it).
+    pub kind: &'static str,
+    /// The settings key that says where its messages go (`url`, `api_base`…).
+    pub address_key: &'static str,
+    /// Where POSTs go. It carries the token, so it is never logged whole.
     pub endpoint: Url,
     /// Telegram's `chat_id`.
     pub chat_id: Option<String>,
@@ -171,7 +142,7 @@ impl Chat {
 impl fmt::Debug for Chat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Chat")
-            .field("platform", &self.platform)
+            .field("kind", &self.kind)
             .field("host", &self.host())
             .field("chat_id", &self.chat_id)
             .field("secret", &self.secret.as_ref().map(|_| "***"))
@@ -236,7 +207,12 @@ impl Notifier {
 }
 
 /// Checks one notifier table. Errors name the key below `notifiers.<name>`.
-pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (String, String)> {
+pub fn validate(
+    name: &str,
+    raw: RawNotifier,
+    base: &Path,
+    chats: &[&dyn ChatSetup],
+) -> Result<Notifier, (String, String)> {
     let err = |key: &str, message: String| (key.to_owned(), message);
     if name.is_empty()
         || !name
@@ -323,29 +299,32 @@ pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (
         .collect();
     let kind = match raw.kind.as_str() {
         "webhook" => {
-            check_keys_apply(&raw)?;
+            check_keys_apply(&raw, &["url", "headers", "secret"])?;
             NotifierKind::Webhook(webhook(&raw, base)?)
         }
         "email" => {
-            check_keys_apply(&raw)?;
+            check_keys_apply(&raw, &["to", "subscribers", "subject", "signup"])?;
             let digest = matches!(delivery, Delivery::Digest(_));
             NotifierKind::Email(super::email_settings::target(&raw, base, digest)?)
         }
-        kind if Platform::ALL.iter().any(|p| p.name() == kind) => {
-            let platform = *Platform::ALL
-                .iter()
-                .find(|p| p.name() == kind)
-                .expect("just found");
-            NotifierKind::Chat(chat(platform, &raw, base)?)
-        }
-        other => {
-            return Err(err(
-                "type",
-                format!(
-                    "`{other}` is not a notifier type tidings knows; use one of `email`, `webhook`, `slack`, `discord`, `teams`, `telegram`, `dingtalk`, `feishu`, `wecom`, `matrix`"
-                ),
-            ));
-        }
+        kind => match chats.iter().find(|c| c.name() == kind) {
+            Some(platform) => {
+                check_keys_apply(&raw, platform.keys())?;
+                NotifierKind::Chat(chat(*platform, &raw, base)?)
+            }
+            None => {
+                let mut known = vec!["email", "webhook"];
+                known.extend(chats.iter().map(|c| c.name()));
+                let known: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+                return Err(err(
+                    "type",
+                    format!(
+                        "`{kind}` is not a notifier type tidings knows; use one of {}",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        },
     };
     Ok(Notifier {
         name: name.to_owned(),
@@ -360,55 +339,35 @@ pub fn validate(name: &str, raw: RawNotifier, base: &Path) -> Result<Notifier, (
     })
 }
 
-/// The keys that only some notifier types take, and which.
-const TYPE_KEYS: &[(&str, &[&str])] = &[
-    (
-        "url",
-        &[
-            "webhook", "slack", "discord", "teams", "dingtalk", "feishu", "wecom",
-        ],
-    ),
-    ("headers", &["webhook"]),
-    ("secret", &["webhook", "dingtalk", "feishu"]),
-    ("token", &["telegram", "matrix"]),
-    ("chat_id", &["telegram"]),
-    ("api_base", &["telegram"]),
-    ("homeserver", &["matrix"]),
-    ("room_id", &["matrix"]),
-    ("to", &["email"]),
-    ("subscribers", &["email"]),
-    ("subject", &["email"]),
-    ("signup", &["email"]),
-];
-
-/// A key set for a type that does not use it is an error, not a silently ignored setting.
-fn check_keys_apply(raw: &RawNotifier) -> Result<(), (String, String)> {
+/// A key set that this notifier's type does not take is an error, not a silently ignored
+/// setting: of the keys some types take, only `takes`.
+fn check_keys_apply(raw: &RawNotifier, takes: &[&str]) -> Result<(), (String, String)> {
     let set = [
         ("url", raw.url.is_some()),
         ("headers", !raw.headers.is_empty()),
         ("secret", raw.secret.is_some()),
-        ("token", raw.token.is_some()),
-        ("chat_id", raw.chat_id.is_some()),
-        ("api_base", raw.api_base.is_some()),
-        ("homeserver", raw.homeserver.is_some()),
-        ("room_id", raw.room_id.is_some()),
         ("to", !raw.to.is_empty()),
         ("subscribers", raw.subscribers.is_some()),
         ("subject", raw.subject.is_some()),
         ("signup", raw.signup),
     ];
-    for (key, is_set) in set {
-        let takes = TYPE_KEYS
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map_or(&[][..], |(_, types)| *types);
-        if is_set && !takes.contains(&raw.kind.as_str()) {
+    let own = raw.platform.keys().map(|k| (k.as_str(), true));
+    for (key, is_set) in set.into_iter().chain(own) {
+        if is_set && !takes.contains(&key) {
             return Err((
                 key.to_owned(),
                 format!(
-                    "does not apply to a `{}` notifier (it is for {})",
+                    "does not apply to a `{}` notifier (it takes {})",
                     raw.kind,
-                    takes.join(", ")
+                    if takes.is_empty() {
+                        "none of the type-specific keys".to_owned()
+                    } else {
+                        takes
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
                 ),
             ));
         }
@@ -416,100 +375,14 @@ fn check_keys_apply(raw: &RawNotifier) -> Result<(), (String, String)> {
     Ok(())
 }
 
-fn chat(platform: Platform, raw: &RawNotifier, base: &Path) -> Result<Chat, (String, String)> {
+fn chat(
+    platform: &dyn ChatSetup,
+    raw: &RawNotifier,
+    base: &Path,
+) -> Result<Chat, (String, String)> {
     let err = |key: &str, message: String| (key.to_owned(), message);
     let kind = platform.name();
-    check_keys_apply(raw)?;
-    let env = |key: &str, value: &str| interpolate(value).map_err(|m| err(key, m));
-    // Only DingTalk and Feishu take one (checked by `check_keys_apply`).
-    let secret = match &raw.secret {
-        Some(text) => Some(env("secret", text)?.into_bytes()).filter(|s| !s.is_empty()),
-        None => None,
-    };
-    let (endpoint, chat_id, auth) = match platform {
-        Platform::Telegram => {
-            let token = raw.token.as_deref().ok_or_else(|| {
-                err(
-                    "token",
-                    "a telegram notifier needs the bot `token`, e.g. `\"${TELEGRAM_TOKEN}\"`"
-                        .into(),
-                )
-            })?;
-            let token = env("token", token)?;
-            if token.is_empty() || token.contains(['/', '?', '#', ' ']) {
-                return Err(err("token", "is not a bot token".into()));
-            }
-            let chat_id = raw
-                .chat_id
-                .clone()
-                .filter(|c| !c.trim().is_empty())
-                .ok_or_else(|| err("chat_id", "a telegram notifier needs `chat_id`".into()))?;
-            let api = http_url(&env(
-                "api_base",
-                raw.api_base
-                    .as_deref()
-                    .unwrap_or("https://api.telegram.org"),
-            )?)
-            .map_err(|m| err("api_base", m))?;
-            // Pushed as path segments: joined as text, `bot123:abc` would read as a URL scheme.
-            let endpoint = with_segments(api, &[&format!("bot{token}"), "sendMessage"])
-                .map_err(|m| err("api_base", m))?;
-            (endpoint, Some(chat_id), None)
-        }
-        Platform::Matrix => {
-            let homeserver = raw.homeserver.as_deref().ok_or_else(|| {
-                err(
-                    "homeserver",
-                    "a matrix notifier needs `homeserver`, e.g. `\"https://matrix.example.org\"`"
-                        .into(),
-                )
-            })?;
-            let homeserver =
-                http_url(&env("homeserver", homeserver)?).map_err(|m| err("homeserver", m))?;
-            let room = raw
-                .room_id
-                .as_deref()
-                .filter(|r| r.starts_with('!') || r.starts_with('#'))
-                .ok_or_else(|| {
-                    err(
-                        "room_id",
-                        "a matrix notifier needs `room_id`, like `!abc:example.org`".into(),
-                    )
-                })?;
-            let token = raw.token.as_deref().ok_or_else(|| {
-                err(
-                    "token",
-                    "a matrix notifier needs the access `token`, e.g. `\"${MATRIX_TOKEN}\"`".into(),
-                )
-            })?;
-            let endpoint = with_segments(
-                homeserver,
-                &[
-                    "_matrix",
-                    "client",
-                    "v3",
-                    "rooms",
-                    room,
-                    "send",
-                    "m.room.message",
-                ],
-            )
-            .map_err(|m| err("homeserver", m))?;
-            (endpoint, None, Some(env("token", token)?))
-        }
-        _ => {
-            let text = raw
-                .url
-                .as_deref()
-                .ok_or_else(|| err("url", format!("a {kind} notifier needs its webhook `url`")))?;
-            let mut url = http_url(&env("url", text)?).map_err(|m| err("url", m))?;
-            if platform == Platform::Discord && !url.query_pairs().any(|(k, _)| k == "wait") {
-                // Without it Discord answers 204 before checking the message.
-                url.query_pairs_mut().append_pair("wait", "true");
-            }
-            (url, None, None)
-        }
-    };
+    let endpoint = platform.endpoint(raw)?;
     let template = match &raw.template {
         Some(name) => (
             name.clone(),
@@ -527,17 +400,18 @@ fn chat(platform: Platform, raw: &RawNotifier, base: &Path) -> Result<Chat, (Str
         }
     };
     Ok(Chat {
-        platform,
-        endpoint,
-        chat_id,
-        secret,
-        auth,
+        kind,
+        address_key: platform.address_key(),
+        endpoint: endpoint.url,
+        chat_id: endpoint.chat_id,
+        secret: endpoint.secret,
+        auth: endpoint.auth,
         template,
     })
 }
 
 /// `base` with path segments added (each percent-encoded as a segment).
-fn with_segments(mut base: Url, segments: &[&str]) -> Result<Url, String> {
+pub fn with_segments(mut base: Url, segments: &[&str]) -> Result<Url, String> {
     base.path_segments_mut()
         .map_err(|_| "cannot hold a path".to_owned())?
         .pop_if_empty()
@@ -546,7 +420,7 @@ fn with_segments(mut base: Url, segments: &[&str]) -> Result<Url, String> {
 }
 
 /// An absolute http(s) URL; the message never quotes it, since it can hold a token.
-fn http_url(text: &str) -> Result<Url, String> {
+pub fn http_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text.trim()).map_err(|e| format!("not an absolute URL ({e})"))?;
     if url.scheme() != "https" && url.scheme() != "http" {
         return Err("must start with `https://` or `http://`".into());

@@ -126,9 +126,9 @@ pub struct RawState {
     pub lease: Option<u64>,
 }
 
-/// `[notifiers.<name>]`
+/// `[notifiers.<name>]` (its unknown keys are collected in `platform`, and refused there
+/// unless its type takes them: serde cannot deny unknown keys beside a flattened map).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawNotifier {
     /// What kind of receiver: `email`, `webhook`, `slack`, `discord`, `teams`,
     /// `telegram`, `dingtalk`, `feishu`, `wecom` or `matrix`.
@@ -161,16 +161,6 @@ pub struct RawNotifier {
     /// Webhook, Slack, Discord: the URL to POST to; `${ENV_VAR}` is replaced from the
     /// environment.
     pub url: Option<String>,
-    /// Telegram: the Bot API root (default `https://api.telegram.org`).
-    pub api_base: Option<String>,
-    /// Telegram: the bot token; Matrix: the access token. Usually `${ENV_VAR}`.
-    pub token: Option<String>,
-    /// Telegram: the chat (group id or `@channel`).
-    pub chat_id: Option<String>,
-    /// Matrix: the homeserver's URL.
-    pub homeserver: Option<String>,
-    /// Matrix: the room (`!id:server` or `#alias:server`).
-    pub room_id: Option<String>,
     /// Webhook: extra request headers; values may use `${ENV_VAR}`.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -193,6 +183,18 @@ pub struct RawNotifier {
     /// opt-in); confirmed subscribers are kept in the state file.
     #[serde(default)]
     pub signup: bool,
+    /// A chat platform's own keys (Telegram `api_base`, `token`, `chat_id`; Matrix
+    /// `homeserver`, `room_id`, `token`), each documented by its platform; a key no type
+    /// takes is an error.
+    #[serde(flatten)]
+    pub platform: BTreeMap<String, toml::Value>,
+}
+
+impl RawNotifier {
+    /// A platform key's text, when it is set to text.
+    pub fn platform_text(&self, key: &str) -> Option<&str> {
+        self.platform.get(key).and_then(toml::Value::as_str)
+    }
 }
 
 /// `[site]`
