@@ -22,7 +22,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use crate::clock::Clock;
 use crate::compose;
 use crate::deliver::{self, Board, Lane, LaneState, Mode, transport};
-use crate::notify::{self, email, ratelimit::Bucket};
+use crate::notify::{self, ratelimit::Bucket};
 use crate::scanner::{ScanError, ScanReport, Scanner};
 use crate::serve;
 use crate::settings::{NotifierKind, Settings};
@@ -299,7 +299,7 @@ fn lanes(settings: &Settings, client: &reqwest::Client) -> Result<Vec<Arc<Lane>>
         .any(|n| matches!(n.kind, NotifierKind::Email(_)));
     let mail = match (&settings.email, wants_mail) {
         (Some(email), true) => Some(Arc::new(transport::MailTransport {
-            mailer: email::mailer(email).map_err(StartError::Transport)?,
+            mailer: notify::smtp::mailer(email).map_err(StartError::Transport)?,
             email: email.clone(),
         })),
         _ => None,

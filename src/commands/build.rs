@@ -244,7 +244,7 @@ pub fn check(ctx: &Context, connect: bool) -> Status {
         return Status::Failed;
     };
     let _entered = rt.enter();
-    match rt.block_on(crate::notify::email::connect(email)) {
+    match rt.block_on(crate::notify::smtp::connect(email)) {
         Ok(said) => {
             crate::outln!("email.smtp: {said}");
             status

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::notify::{self, Outcome, email, webhook, websub};
+use crate::notify::{self, Outcome, webhook, websub};
 use crate::settings::{Chat, Email, Notifier, NotifierKind, Webhook};
 
 /// One attempt's future.
@@ -111,13 +111,13 @@ impl Transport for HubTransport {
 
 /// The SMTP server (or `.eml` folder) of `[email]`, shared by every email lane.
 pub struct MailTransport {
-    pub mailer: email::Mailer,
+    pub mailer: crate::notify::smtp::Mailer,
     pub email: Email,
 }
 
 impl Transport for MailTransport {
     fn send<'a>(&'a self, _message_id: &'a str, body: &'a str, _now: DateTime<Utc>) -> Attempt<'a> {
-        Box::pin(email::send(&self.mailer, &self.email, body))
+        Box::pin(crate::notify::smtp::send(&self.mailer, &self.email, body))
     }
 
     fn rate(&self) -> Option<(f64, f64)> {

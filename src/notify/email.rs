@@ -3,85 +3,24 @@
 //! and an HTML part from templates, the list headers mail clients use, and optional DKIM.
 //!
 //! A message is built completely when it enters the outbox (stable `Message-ID`, date,
-//! signature), so a retry sends exactly the same bytes. Delivery goes through lettre: SMTP
-//! with a connection pool, or `.eml` files when no server is configured.
+//! signature), so a retry sends exactly the same bytes. Sending it is [`super::smtp`]'s.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
+use lettre::Message;
 use lettre::message::dkim::{DkimConfig, DkimSigningKey};
 use lettre::message::header::{self, ContentTransferEncoding, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{
-    Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-};
 use serde::{Deserialize, Serialize};
 
-use super::{Outcome, PostItem, message_id};
+use super::{PostItem, message_id};
 use crate::settings::Settings;
-use crate::settings::email_settings::{Email, EmailTarget, MailTransport, Recipient, TlsMode};
+use crate::settings::email_settings::{Email, EmailTarget, Recipient};
 use crate::tokens;
 
 /// How long an unsubscribe link in a message keeps working.
 const LINK_LIFETIME_DAYS: i64 = 365;
-
-/// Where messages go.
-#[derive(Clone)]
-pub enum Mailer {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    Files(AsyncFileTransport<Tokio1Executor>),
-}
-
-/// Opens the transport `[email]` describes (connections are made lazily and pooled).
-pub fn mailer(email: &Email) -> Result<Mailer, String> {
-    match &email.transport {
-        MailTransport::Files(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
-            Ok(Mailer::Files(AsyncFileTransport::new(dir)))
-        }
-        MailTransport::Smtp {
-            host,
-            port,
-            tls,
-            user,
-            password,
-        } => {
-            let tls = match tls {
-                TlsMode::None => Tls::None,
-                mode => {
-                    let parameters = TlsParameters::new(host.clone())
-                        .map_err(|e| format!("TLS for {host}: {e}"))?;
-                    if *mode == TlsMode::Implicit {
-                        Tls::Wrapper(parameters)
-                    } else {
-                        Tls::Required(parameters)
-                    }
-                }
-            };
-            let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
-                .port(*port)
-                .tls(tls)
-                .timeout(Some(email.timeout))
-                // The pool reconnects when the server closes an idle connection.
-                .pool_config(
-                    PoolConfig::new()
-                        .max_size(email.pool)
-                        .idle_timeout(Duration::from_secs(60)),
-                );
-            if let Some(user) = user {
-                builder = builder.credentials(Credentials::new(
-                    user.clone(),
-                    password.clone().unwrap_or_default(),
-                ));
-            }
-            Ok(Mailer::Smtp(builder.build()))
-        }
-    }
-}
 
 /// What the outbox keeps for one email: the recipient and the complete message.
 #[derive(Debug, Serialize, Deserialize)]
@@ -645,137 +584,6 @@ pub fn recipient_of(body: &str) -> Option<String> {
         .map(|stored| stored.to)
 }
 
-/// Sends one stored message, once.
-pub async fn send(mailer: &Mailer, email: &Email, body: &str) -> Outcome {
-    let stored: Stored = match serde_json::from_str(body) {
-        Ok(stored) => stored,
-        Err(e) => {
-            return Outcome::Fail {
-                error: format!("the stored message is damaged: {e}"),
-            };
-        }
-    };
-    let to: Address = match stored.to.parse() {
-        Ok(to) => to,
-        Err(e) => {
-            return Outcome::Fail {
-                error: format!("`{}` is not an address: {e}", stored.to),
-            };
-        }
-    };
-    let envelope = match lettre::address::Envelope::new(Some(email.from.email.clone()), vec![to]) {
-        Ok(envelope) => envelope,
-        Err(e) => {
-            return Outcome::Fail {
-                error: format!("no envelope: {e}"),
-            };
-        }
-    };
-    let bytes = stored.eml.as_bytes();
-    match mailer {
-        Mailer::Smtp(transport) => {
-            // lettre's own timeout covers connecting and each command; this covers the whole send.
-            match tokio::time::timeout(email.timeout, transport.send_raw(&envelope, bytes)).await {
-                Err(_) => Outcome::Unreachable {
-                    error: format!(
-                        "no answer from the SMTP server within {}s",
-                        email.timeout.as_secs()
-                    ),
-                },
-                Ok(Ok(_)) => Outcome::Sent,
-                Ok(Err(e)) => classify_smtp(&e),
-            }
-        }
-        Mailer::Files(transport) => match transport.send_raw(&envelope, bytes).await {
-            Ok(_) => Outcome::Sent,
-            Err(e) => Outcome::Unreachable {
-                error: format!("cannot write the message file: {e}"),
-            },
-        },
-    }
-}
-
-/// Connects to the SMTP server as a send would (EHLO, STARTTLS, login), sends nothing, and
-/// says how it went; an error names the setting at fault and what to change.
-pub async fn connect(email: &Email) -> Result<String, String> {
-    let mailer = mailer(email)?;
-    let Mailer::Smtp(transport) = mailer else {
-        return Ok("none set: messages are written as .eml files into `email.outbox`".into());
-    };
-    match tokio::time::timeout(email.timeout, transport.test_connection()).await {
-        Err(_) => Err(format!(
-            "`email.smtp`: no answer from the SMTP server within {}s",
-            email.timeout.as_secs()
-        )),
-        Ok(Ok(true)) => {
-            Ok("connected, greeted and logged in as the settings say; nothing sent".into())
-        }
-        Ok(Ok(false)) => Err("`email.smtp`: the server closed the connection".into()),
-        Ok(Err(e)) => Err(match setting_at_fault(&e) {
-            Some((key, hint)) => format!("`{key}`: SMTP: {e}; {hint}"),
-            None => format!("`email.smtp`: SMTP: {e}"),
-        }),
-    }
-}
-
-/// Sorts an SMTP failure: a setting that cannot work halts the lane (naming the key and
-/// what to change); a refusal of one recipient fails that message; the rest is tried again.
-pub fn classify_smtp(e: &lettre::transport::smtp::Error) -> Outcome {
-    let error = format!("SMTP: {e}");
-    if let Some((key, hint)) = setting_at_fault(e) {
-        return Outcome::Halt {
-            key,
-            error: format!("{error}; {hint}"),
-        };
-    }
-    if e.is_permanent() {
-        Outcome::Fail { error }
-    } else if e.is_transient() {
-        Outcome::Retry { error, after: None }
-    } else {
-        Outcome::Unreachable { error }
-    }
-}
-
-/// Which setting an SMTP failure points at, with what to change; `None` when no setting is
-/// at fault (a refused recipient, a busy or unreachable server).
-pub fn setting_at_fault(
-    e: &lettre::transport::smtp::Error,
-) -> Option<(&'static str, &'static str)> {
-    let text = e.to_string().to_ascii_lowercase();
-    if text.contains("starttls is not supported") {
-        return Some((
-            "email.smtp",
-            "the server offers no STARTTLS: use `smtps://` (port 465) if it speaks TLS at once, or add `?tls=none` for a local relay",
-        ));
-    }
-    if e.is_tls() {
-        return Some((
-            "email.smtp",
-            "the TLS handshake failed: check the host name and that the port matches the scheme (`smtps://` 465, `smtp://` 587)",
-        ));
-    }
-    let code = e.status().map(|c| c.to_string());
-    match code.as_deref() {
-        Some("530" | "534" | "535" | "538") => Some((
-            "email.password",
-            "the server refused the login: check `email.password` and the user in `email.smtp`",
-        )),
-        Some(code)
-            if code.starts_with('5')
-                && (text.contains("sender")
-                    || text.contains("5.1.7")
-                    || text.contains("5.1.8")) =>
-        {
-            Some((
-                "email.from",
-                "the server refuses mail from this sender: use an address it accepts (its own domain, or one it relays for)",
-            ))
-        }
-        _ => None,
-    }
-}
-
 /// One of `recipients` by address (the first without one), for previews.
 pub fn recipient<'r>(recipients: &'r [Recipient], address: Option<&str>) -> Option<&'r Recipient> {
     match address {
@@ -783,5 +591,120 @@ pub fn recipient<'r>(recipients: &'r [Recipient], address: Option<&str>) -> Opti
             .iter()
             .find(|r| r.address().eq_ignore_ascii_case(address)),
         None => recipients.first(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> (tempfile::TempDir, Settings) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("posts")).unwrap();
+        let text = "[site]\ntitle = \"Site\"\nurl = \"https://example.org/\"\n[content]\ndir = \"posts\"\n\
+                    [email]\nfrom = \"News <news@example.org>\"\nunsubscribe_url = \"https://example.org/u\"\nsecret = \"0123456789abcdef0123\"\n\
+                    [notifiers.daily]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"@daily\"\nto = [\"Ada <ada@example.org>\", \"bob@example.org\"]\n";
+        let s = Settings::parse(text, std::path::Path::new("s.toml"), dir.path()).unwrap();
+        (dir, s)
+    }
+
+    fn item(n: usize, category: &str) -> PostItem {
+        PostItem {
+            id: format!("urn:uuid:{n}"),
+            post_id: format!("p{n}.md"),
+            title: format!("Post {n} <b>"),
+            url: format!("https://example.org/p{n}/"),
+            summary: "Summary.".into(),
+            categories: vec![category.into()],
+            tags: Vec::new(),
+            image: None,
+            published: "2026-12-01T08:00:00+00:00".into(),
+            updated: "2026-12-01T08:00:00+00:00".into(),
+            author: None,
+        }
+    }
+
+    fn rendered(s: &Settings, readers: &[Recipient]) -> Vec<Rendered> {
+        let crate::settings::NotifierKind::Email(target) = &s.notifiers[0].kind else {
+            unreachable!()
+        };
+        let items = [item(1, "News"), item(2, "Tech")];
+        let ids: Vec<String> = items.iter().map(|i| i.post_id.clone()).collect();
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut out = Vec::new();
+        render(
+            s,
+            s.email.as_ref().unwrap(),
+            "daily",
+            target,
+            &mut readers.iter(),
+            true,
+            20,
+            &items,
+            &ids,
+            now,
+            &Audience::default(),
+            &mut |r| {
+                out.push(r);
+                Ok(())
+            },
+        )
+        .unwrap();
+        out
+    }
+
+    /// One message per reader, each with its own unsubscribe link; a reader following one
+    /// category gets only its posts; titles are escaped in HTML and kept in text.
+    #[test]
+    fn each_reader_gets_their_own_message() {
+        let (_dir, s) = settings();
+        let crate::settings::NotifierKind::Email(target) = &s.notifiers[0].kind else {
+            unreachable!()
+        };
+        let mut readers = target.to.clone();
+        readers[1].categories = vec![vec!["Tech".into()]];
+        let messages = rendered(&s, &readers);
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0].recipient, "ada@example.org");
+        assert_eq!(messages[0].posts, ["p1.md", "p2.md"]);
+        assert_eq!(messages[1].posts, ["p2.md"], "bob follows Tech only");
+        assert!(messages[0].html.contains("Post 1 &lt;b&gt;"));
+        assert!(messages[0].text.contains("Post 1 <b>"));
+        let (a, b) = (
+            messages[0].unsubscribe.link(),
+            messages[1].unsubscribe.link(),
+        );
+        assert!(!a.is_empty() && a != b, "one link per reader");
+    }
+
+    /// The encoded message is what the outbox stores: the same key gives the same
+    /// `Message-ID`, and the list headers mail clients use are there.
+    #[test]
+    fn encoded_messages_carry_a_stable_id_and_list_headers() {
+        let (_dir, s) = settings();
+        let crate::settings::NotifierKind::Email(target) = &s.notifiers[0].kind else {
+            unreachable!()
+        };
+        let messages = rendered(&s, &target.to);
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
+            .unwrap()
+            .to_utc();
+        let email = s.email.as_ref().unwrap();
+        let (id, body) = encode(&s, email, None, "daily", "digest:1", &messages[0], now).unwrap();
+        let (again, _) = encode(&s, email, None, "daily", "digest:1", &messages[0], now).unwrap();
+        assert_eq!(id, again);
+        let stored: Stored = serde_json::from_str(&body).unwrap();
+        assert_eq!(stored.to, "ada@example.org");
+        for header in [
+            "Message-ID: <",
+            "List-Unsubscribe: <",
+            "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+            "To: Ada <ada@example.org>",
+        ] {
+            assert!(stored.eml.contains(header), "{header}: {}", stored.eml);
+        }
+        assert_eq!(recipient_of(&body).as_deref(), Some("ada@example.org"));
     }
 }

@@ -18,6 +18,7 @@ pub mod platform;
 pub mod platforms;
 pub mod ratelimit;
 pub mod slack;
+pub mod smtp;
 pub mod teams;
 pub mod telegram;
 pub mod webhook;

@@ -1,0 +1,283 @@
+//! Sending stored email: through lettre's SMTP transport with a connection pool, or as
+//! `.eml` files when no server is configured; and sorting what the server answers into
+//! sent, try again, give up, or a setting that must be fixed (naming it).
+//!
+//! The message itself was built when it entered the outbox (`email`): this only reads the
+//! stored envelope and sends the same bytes at every attempt.
+
+use std::time::Duration;
+
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use super::Outcome;
+use super::email::Stored;
+use crate::settings::email_settings::{Email, MailTransport, TlsMode};
+
+/// Where messages go.
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(AsyncFileTransport<Tokio1Executor>),
+    /// lettre's stub, which keeps what it is given: the tests' receiver.
+    #[cfg(test)]
+    Stub(lettre::transport::stub::AsyncStubTransport),
+}
+
+/// Opens the transport `[email]` describes (connections are made lazily and pooled).
+pub fn mailer(email: &Email) -> Result<Mailer, String> {
+    match &email.transport {
+        MailTransport::Files(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+            Ok(Mailer::Files(AsyncFileTransport::new(dir)))
+        }
+        MailTransport::Smtp {
+            host,
+            port,
+            tls,
+            user,
+            password,
+        } => {
+            let tls = match tls {
+                TlsMode::None => Tls::None,
+                mode => {
+                    let parameters = TlsParameters::new(host.clone())
+                        .map_err(|e| format!("TLS for {host}: {e}"))?;
+                    if *mode == TlsMode::Implicit {
+                        Tls::Wrapper(parameters)
+                    } else {
+                        Tls::Required(parameters)
+                    }
+                }
+            };
+            let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
+                .port(*port)
+                .tls(tls)
+                .timeout(Some(email.timeout))
+                // The pool reconnects when the server closes an idle connection.
+                .pool_config(
+                    PoolConfig::new()
+                        .max_size(email.pool)
+                        .idle_timeout(Duration::from_secs(60)),
+                );
+            if let Some(user) = user {
+                builder = builder.credentials(Credentials::new(
+                    user.clone(),
+                    password.clone().unwrap_or_default(),
+                ));
+            }
+            Ok(Mailer::Smtp(builder.build()))
+        }
+    }
+}
+
+/// Sends one stored message, once.
+pub async fn send(mailer: &Mailer, email: &Email, body: &str) -> Outcome {
+    let stored: Stored = match serde_json::from_str(body) {
+        Ok(stored) => stored,
+        Err(e) => {
+            return Outcome::Fail {
+                error: format!("the stored message is damaged: {e}"),
+            };
+        }
+    };
+    let to: Address = match stored.to.parse() {
+        Ok(to) => to,
+        Err(e) => {
+            return Outcome::Fail {
+                error: format!("`{}` is not an address: {e}", stored.to),
+            };
+        }
+    };
+    let envelope = match lettre::address::Envelope::new(Some(email.from.email.clone()), vec![to]) {
+        Ok(envelope) => envelope,
+        Err(e) => {
+            return Outcome::Fail {
+                error: format!("no envelope: {e}"),
+            };
+        }
+    };
+    let bytes = stored.eml.as_bytes();
+    match mailer {
+        #[cfg(test)]
+        Mailer::Stub(transport) => match transport.send_raw(&envelope, bytes).await {
+            Ok(()) => Outcome::Sent,
+            Err(e) => Outcome::Retry {
+                error: format!("SMTP: {e}"),
+                after: None,
+            },
+        },
+        Mailer::Smtp(transport) => {
+            // lettre's own timeout covers connecting and each command; this covers the whole send.
+            match tokio::time::timeout(email.timeout, transport.send_raw(&envelope, bytes)).await {
+                Err(_) => Outcome::Unreachable {
+                    error: format!(
+                        "no answer from the SMTP server within {}s",
+                        email.timeout.as_secs()
+                    ),
+                },
+                Ok(Ok(_)) => Outcome::Sent,
+                Ok(Err(e)) => classify_smtp(&e),
+            }
+        }
+        Mailer::Files(transport) => match transport.send_raw(&envelope, bytes).await {
+            Ok(_) => Outcome::Sent,
+            Err(e) => Outcome::Unreachable {
+                error: format!("cannot write the message file: {e}"),
+            },
+        },
+    }
+}
+
+/// Connects to the SMTP server as a send would (EHLO, STARTTLS, login), sends nothing, and
+/// says how it went; an error names the setting at fault and what to change.
+pub async fn connect(email: &Email) -> Result<String, String> {
+    let mailer = mailer(email)?;
+    let Mailer::Smtp(transport) = mailer else {
+        return Ok("none set: messages are written as .eml files into `email.outbox`".into());
+    };
+    match tokio::time::timeout(email.timeout, transport.test_connection()).await {
+        Err(_) => Err(format!(
+            "`email.smtp`: no answer from the SMTP server within {}s",
+            email.timeout.as_secs()
+        )),
+        Ok(Ok(true)) => {
+            Ok("connected, greeted and logged in as the settings say; nothing sent".into())
+        }
+        Ok(Ok(false)) => Err("`email.smtp`: the server closed the connection".into()),
+        Ok(Err(e)) => Err(match setting_at_fault(&e) {
+            Some((key, hint)) => format!("`{key}`: SMTP: {e}; {hint}"),
+            None => format!("`email.smtp`: SMTP: {e}"),
+        }),
+    }
+}
+
+/// Sorts an SMTP failure: a setting that cannot work halts the lane (naming the key and
+/// what to change); a refusal of one recipient fails that message; the rest is tried again.
+pub fn classify_smtp(e: &lettre::transport::smtp::Error) -> Outcome {
+    let error = format!("SMTP: {e}");
+    if let Some((key, hint)) = setting_at_fault(e) {
+        return Outcome::Halt {
+            key,
+            error: format!("{error}; {hint}"),
+        };
+    }
+    if e.is_permanent() {
+        Outcome::Fail { error }
+    } else if e.is_transient() {
+        Outcome::Retry { error, after: None }
+    } else {
+        Outcome::Unreachable { error }
+    }
+}
+
+/// Which setting an SMTP failure points at, with what to change; `None` when no setting is
+/// at fault (a refused recipient, a busy or unreachable server).
+pub fn setting_at_fault(
+    e: &lettre::transport::smtp::Error,
+) -> Option<(&'static str, &'static str)> {
+    let text = e.to_string().to_ascii_lowercase();
+    if text.contains("starttls is not supported") {
+        return Some((
+            "email.smtp",
+            "the server offers no STARTTLS: use `smtps://` (port 465) if it speaks TLS at once, or add `?tls=none` for a local relay",
+        ));
+    }
+    if e.is_tls() {
+        return Some((
+            "email.smtp",
+            "the TLS handshake failed: check the host name and that the port matches the scheme (`smtps://` 465, `smtp://` 587)",
+        ));
+    }
+    let code = e.status().map(|c| c.to_string());
+    match code.as_deref() {
+        Some("530" | "534" | "535" | "538") => Some((
+            "email.password",
+            "the server refused the login: check `email.password` and the user in `email.smtp`",
+        )),
+        Some(code)
+            if code.starts_with('5')
+                && (text.contains("sender")
+                    || text.contains("5.1.7")
+                    || text.contains("5.1.8")) =>
+        {
+            Some((
+                "email.from",
+                "the server refuses mail from this sender: use an address it accepts (its own domain, or one it relays for)",
+            ))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lettre::transport::stub::AsyncStubTransport;
+
+    fn email() -> Email {
+        let text = "[site]\ntitle = \"T\"\nurl = \"https://example.org/\"\n[content]\ndir = \"posts\"\n\
+                    [email]\nfrom = \"News <news@example.org>\"\n";
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("posts")).unwrap();
+        crate::settings::Settings::parse(text, std::path::Path::new("s.toml"), dir.path())
+            .unwrap()
+            .email
+            .unwrap()
+    }
+
+    fn stored(to: &str) -> String {
+        serde_json::to_string(&Stored {
+            to: to.into(),
+            eml: "Subject: hi\r\n\r\nBody\r\n".into(),
+        })
+        .unwrap()
+    }
+
+    /// The stored bytes go out as stored, to the stored recipient, from `email.from`.
+    #[tokio::test]
+    async fn a_stored_message_is_sent_as_it_was_stored() {
+        let stub = AsyncStubTransport::new_ok();
+        let mailer = Mailer::Stub(stub.clone());
+        assert_eq!(
+            send(&mailer, &email(), &stored("ada@example.org")).await,
+            Outcome::Sent
+        );
+        let sent = stub.messages().await;
+        assert_eq!(sent.len(), 1);
+        let (envelope, bytes) = &sent[0];
+        assert_eq!(
+            envelope.to(),
+            ["ada@example.org".parse::<Address>().unwrap()]
+        );
+        assert_eq!(
+            envelope.from().map(ToString::to_string).as_deref(),
+            Some("news@example.org")
+        );
+        assert_eq!(bytes, "Subject: hi\r\n\r\nBody\r\n");
+    }
+
+    /// What the outbox holds cannot make a send panic: a damaged body or an address that
+    /// no longer parses fails that message, with the reason.
+    #[tokio::test]
+    async fn a_damaged_stored_message_fails_and_a_refusal_is_retried() {
+        let mailer = Mailer::Stub(AsyncStubTransport::new_ok());
+        let email = email();
+        assert!(matches!(
+            send(&mailer, &email, "{not json").await,
+            Outcome::Fail { error } if error.contains("damaged")
+        ));
+        assert!(matches!(
+            send(&mailer, &email, &stored("not an address")).await,
+            Outcome::Fail { error } if error.contains("not an address")
+        ));
+        let refusing = Mailer::Stub(AsyncStubTransport::new_error());
+        assert!(matches!(
+            send(&refusing, &email, &stored("ada@example.org")).await,
+            Outcome::Retry { .. }
+        ));
+    }
+}
