@@ -43,21 +43,10 @@ fn format(out: &mut Output, state: &mut State, value: &Value) -> Result<(), Erro
     write_escaped(out, &text).map_err(Error::from)
 }
 
-/// Writes `text` with `& < > " '` escaped.
+/// Writes `text` with `& < > " '` escaped (the `html-escape` crate's attribute escaping,
+/// safe in text and in either kind of quoted attribute).
 fn write_escaped(out: &mut Output, text: &str) -> std::fmt::Result {
-    let mut rest = text;
-    while let Some(at) = rest.find(['&', '<', '>', '"', '\'']) {
-        out.write_str(&rest[..at])?;
-        out.write_str(match rest.as_bytes()[at] {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'"' => "&quot;",
-            _ => "&#39;",
-        })?;
-        rest = &rest[at + 1..];
-    }
-    out.write_str(rest)
+    out.write_str(&html_escape::encode_quoted_attribute(text))
 }
 
 #[cfg(test)]
@@ -93,7 +82,7 @@ mod tests {
         };
         assert_eq!(
             env.get_template("t.html").unwrap().render(&ctx).unwrap(),
-            "<a href=\"https://example.org/a/b?x=1&amp;y=2\">&lt;b&gt;&quot;Rust&quot; &amp; &#39;C&#39;&lt;/b&gt;</a> 3 <i>ok</i>"
+            "<a href=\"https://example.org/a/b?x=1&amp;y=2\">&lt;b&gt;&quot;Rust&quot; &amp; &#x27;C&#x27;&lt;/b&gt;</a> 3 <i>ok</i>"
         );
         assert_eq!(
             env.get_template("t.txt").unwrap().render(&ctx).unwrap(),

@@ -1,6 +1,7 @@
 //! `tidings unsubscribe`: no more mail to an address, named or carried by a signed token.
 
 use super::{Context, Status, find_notifier, load};
+use crate::settings::secret::ExposeSecret;
 use crate::settings::{NotifierKind, Settings};
 use crate::store::{Store, StoreError};
 
@@ -93,7 +94,7 @@ pub fn unsubscribe_token(ctx: &Context, token: &str) -> Status {
         crate::errln!("error: no `email.secret` or `server.secret` to check the token with");
         return Status::Failed;
     };
-    let grant = match crate::tokens::verify(&secret, token.trim(), ctx.clock.now()) {
+    let grant = match crate::tokens::verify(secret.expose_secret(), token.trim(), ctx.clock.now()) {
         Ok(grant) if grant.action == "unsubscribe" => grant,
         Ok(_) => {
             crate::errln!("error: the token is not an unsubscribe token");

@@ -19,6 +19,7 @@ use super::platform::{
 use super::{Outcome, http};
 use crate::settings::Chat;
 use crate::settings::raw::RawNotifier;
+use crate::settings::secret::ExposeSecret;
 use crate::settings::{ChatSetup, Endpoint};
 
 pub struct DingTalk;
@@ -92,12 +93,12 @@ impl Platform for DingTalk {
         body: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Request {
-        let mut url = chat.endpoint.clone();
+        let mut url = chat.endpoint.0.clone();
         if let Some(secret) = &chat.secret {
             let timestamp = now.timestamp_millis();
             url.query_pairs_mut()
                 .append_pair("timestamp", &timestamp.to_string())
-                .append_pair("sign", &sign(secret, timestamp));
+                .append_pair("sign", &sign(secret.expose_secret(), timestamp));
         }
         Request {
             method: reqwest::Method::POST,

@@ -37,7 +37,7 @@ impl ChatSetup for Discord {
         let mut endpoint = webhook_endpoint(raw, self.name())?;
         if !endpoint.url.query_pairs().any(|(k, _)| k == "wait") {
             // Without it Discord answers 204 before checking the message.
-            endpoint.url.query_pairs_mut().append_pair("wait", "true");
+            endpoint.url.0.query_pairs_mut().append_pair("wait", "true");
         }
         Ok(endpoint)
     }

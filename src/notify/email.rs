@@ -5,6 +5,7 @@
 //! A message is built completely when it enters the outbox (stable `Message-ID`, date,
 //! signature), so a retry sends exactly the same bytes. Sending it is [`super::smtp`]'s.
 
+use crate::settings::secret::ExposeSecret;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
@@ -321,7 +322,7 @@ fn unsubscribe_for(
             };
             let mut url = url.clone();
             url.query_pairs_mut()
-                .append_pair("token", &tokens::sign(secret, &grant));
+                .append_pair("token", &tokens::sign(secret.expose_secret(), &grant));
             Some(url.to_string())
         }
         _ => None,
@@ -558,8 +559,8 @@ pub fn dkim(email: &Email) -> Result<Option<DkimConfig>, String> {
     let Some(dkim) = &email.dkim else {
         return Ok(None);
     };
-    let key =
-        DkimSigningKey::new(&dkim.key, dkim.algorithm).map_err(|e| format!("DKIM key: {e}"))?;
+    let key = DkimSigningKey::new(dkim.key.expose_secret(), dkim.algorithm)
+        .map_err(|e| format!("DKIM key: {e}"))?;
     // Signed for the sender's domain, which is what receivers align DKIM with.
     let domain = email.from.email.domain().to_owned();
     Ok(Some(DkimConfig::new(

@@ -18,6 +18,7 @@ use super::platform::{
 use super::{Outcome, http};
 use crate::settings::Chat;
 use crate::settings::raw::RawNotifier;
+use crate::settings::secret::ExposeSecret;
 use crate::settings::{ChatSetup, Endpoint};
 
 pub struct Feishu;
@@ -103,14 +104,14 @@ impl Platform for Feishu {
             (Some(secret), Ok(mut json)) => {
                 let timestamp = now.timestamp();
                 json["timestamp"] = timestamp.to_string().into();
-                json["sign"] = sign(secret, timestamp).into();
+                json["sign"] = sign(secret.expose_secret(), timestamp).into();
                 json.to_string()
             }
             _ => body.to_owned(),
         };
         Request {
             method: reqwest::Method::POST,
-            url: chat.endpoint.clone(),
+            url: chat.endpoint.0.clone(),
             headers: Vec::new(),
             body,
         }

@@ -11,6 +11,7 @@ use super::{Outcome, classify, http};
 use crate::settings::Chat;
 use crate::settings::notify_settings::{http_url, with_segments};
 use crate::settings::raw::RawNotifier;
+use crate::settings::secret::{ExposeSecret, SecretString, TokenUrl};
 use crate::settings::{ChatSetup, Endpoint};
 
 pub struct Matrix;
@@ -89,10 +90,10 @@ impl ChatSetup for Matrix {
         )
         .map_err(|m| ("homeserver".to_owned(), m))?;
         Ok(Endpoint {
-            url,
+            url: TokenUrl(url),
             chat_id: None,
             secret: None,
-            auth: Some(token),
+            auth: Some(SecretString::from(token)),
         })
     }
 
@@ -139,14 +140,14 @@ impl Platform for Matrix {
         body: &str,
         _now: chrono::DateTime<chrono::Utc>,
     ) -> Request {
-        let mut url = chat.endpoint.clone();
+        let mut url = chat.endpoint.0.clone();
         if let Ok(mut segments) = url.path_segments_mut() {
             segments.push(message_id);
         }
         let headers = chat
             .auth
             .iter()
-            .map(|token| ("authorization", format!("Bearer {token}")))
+            .map(|token| ("authorization", format!("Bearer {}", token.expose_secret())))
             .collect();
         Request {
             method: reqwest::Method::PUT,

@@ -10,6 +10,7 @@ use super::{Outcome, PostItem};
 use crate::settings::env::interpolate;
 use crate::settings::notify_settings::http_url;
 use crate::settings::raw::RawNotifier;
+use crate::settings::secret::{SecretSlice, TokenUrl};
 use crate::settings::{Chat, ChatSetup, Endpoint};
 
 /// One post, written for the platform.
@@ -73,7 +74,7 @@ pub trait Platform: ChatSetup {
     ) -> Request {
         Request {
             method: reqwest::Method::POST,
-            url: chat.endpoint.clone(),
+            url: chat.endpoint.0.clone(),
             headers: Vec::new(),
             body: body.to_owned(),
         }
@@ -213,7 +214,7 @@ pub fn webhook_endpoint(raw: &RawNotifier, kind: &str) -> Result<Endpoint, (Stri
     let text = interpolate(text).map_err(|m| err("url", m))?;
     let url = http_url(&text).map_err(|m| err("url", m))?;
     Ok(Endpoint {
-        url,
+        url: TokenUrl(url),
         chat_id: None,
         secret: signing_secret(raw)?,
         auth: None,
@@ -221,14 +222,14 @@ pub fn webhook_endpoint(raw: &RawNotifier, kind: &str) -> Result<Endpoint, (Stri
 }
 
 /// A robot's signing `secret` (`${VAR}` replaced), when one is set.
-pub fn signing_secret(raw: &RawNotifier) -> Result<Option<Vec<u8>>, (String, String)> {
+pub fn signing_secret(raw: &RawNotifier) -> Result<Option<SecretSlice<u8>>, (String, String)> {
     match &raw.secret {
-        Some(text) => Ok(Some(
-            interpolate(text)
+        Some(text) => {
+            let bytes = interpolate(text)
                 .map_err(|m| ("secret".to_owned(), m))?
-                .into_bytes(),
-        )
-        .filter(|s| !s.is_empty())),
+                .into_bytes();
+            Ok((!bytes.is_empty()).then(|| SecretSlice::from(bytes)))
+        }
         None => Ok(None),
     }
 }

@@ -16,9 +16,7 @@ const MAX_SECTION: usize = 3000;
 
 /// Slack's mrkdwn escaping: only `&`, `<` and `>` are special.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    html_escape::encode_text(text).into_owned()
 }
 
 impl ChatSetup for Slack {

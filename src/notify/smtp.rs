@@ -5,6 +5,7 @@
 //! The message itself was built when it entered the outbox (`email`): this only reads the
 //! stored envelope and sends the same bytes at every attempt.
 
+use crate::settings::secret::ExposeSecret;
 use std::time::Duration;
 
 use lettre::transport::smtp::PoolConfig;
@@ -66,7 +67,10 @@ pub fn mailer(email: &Email) -> Result<Mailer, String> {
             if let Some(user) = user {
                 builder = builder.credentials(Credentials::new(
                     user.clone(),
-                    password.clone().unwrap_or_default(),
+                    password
+                        .as_ref()
+                        .map(|p| p.expose_secret().to_owned())
+                        .unwrap_or_default(),
                 ));
             }
             Ok(Mailer::Smtp(builder.build()))

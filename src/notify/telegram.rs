@@ -12,6 +12,7 @@ use super::{Outcome, classify, http};
 use crate::settings::env::interpolate;
 use crate::settings::notify_settings::{http_url, with_segments};
 use crate::settings::raw::RawNotifier;
+use crate::settings::secret::TokenUrl;
 use crate::settings::{ChatSetup, Endpoint};
 
 pub struct Telegram;
@@ -65,7 +66,7 @@ impl ChatSetup for Telegram {
         let url = with_segments(api, &[&format!("bot{token}"), "sendMessage"])
             .map_err(|m| ("api_base".to_owned(), m))?;
         Ok(Endpoint {
-            url,
+            url: TokenUrl(url),
             chat_id: Some(chat_id),
             secret: None,
             auth: None,

@@ -12,6 +12,7 @@ use serde::Serialize;
 use sha2::Sha256;
 
 use super::{Outcome, PostItem, http};
+use crate::settings::secret::ExposeSecret;
 use crate::settings::{Settings, Webhook};
 
 /// The default body. Wire format: fields are only ever added.
@@ -100,11 +101,11 @@ pub async fn send(
     if let Some(secret) = &hook.secret {
         headers.push((
             "webhook-signature",
-            sign(secret, message_id, timestamp, body),
+            sign(secret.expose_secret(), message_id, timestamp, body),
         ));
     }
     for (name, value) in &hook.headers {
-        headers.push((name.as_str(), value.clone()));
+        headers.push((name.as_str(), value.expose_secret().to_owned()));
     }
     match http::send_json(
         client,

@@ -8,6 +8,7 @@
 //! `Sec-Fetch-Site` headers; each client address may sign up a few times an hour, and each
 //! address gets at most one confirmation email per ten minutes.
 
+use crate::settings::secret::ExposeSecret;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -139,7 +140,7 @@ pub async fn index(state: &State) -> Answer {
             notifier: notifier.name.clone(),
             label: label(state, notifier),
             token: tokens::sign(
-                &state.server.secret,
+                state.server.secret.expose_secret(),
                 &Grant {
                     action: "form".into(),
                     address: String::new(),
@@ -329,7 +330,7 @@ pub async fn subscribe(
         );
     };
     let now = state.clock.now();
-    let form_ok = tokens::verify(&state.server.secret, &fields.form_token, now)
+    let form_ok = tokens::verify(state.server.secret.expose_secret(), &fields.form_token, now)
         .is_ok_and(|grant| grant.action == "form" && grant.notifier == notifier.name);
     if !form_ok {
         return answer(
@@ -452,8 +453,10 @@ async fn queue_confirmation(
         .public_url
         .join("confirm")
         .expect("a relative path joins any base URL");
-    link.query_pairs_mut()
-        .append_pair("token", &tokens::sign(&state.server.secret, &grant));
+    link.query_pairs_mut().append_pair(
+        "token",
+        &tokens::sign(state.server.secret.expose_secret(), &grant),
+    );
     let to = Mailbox::new(None, address.clone());
     let label = label(state, notifier);
     let request = Confirmation {
@@ -492,7 +495,11 @@ fn truncate(text: &str, chars: usize) -> String {
 
 /// Checks a link's token for `action`; a refusal says what to do instead.
 fn check_link(state: &State, token: &str, action: &str) -> Result<Grant, &'static str> {
-    match tokens::verify(&state.server.secret, token, state.clock.now()) {
+    match tokens::verify(
+        state.server.secret.expose_secret(),
+        token,
+        state.clock.now(),
+    ) {
         Ok(grant) if grant.action == action => Ok(grant),
         Err(TokenError::Expired) if action == "confirm" => {
             Err("This confirmation link has expired. Please sign up again on the front page.")

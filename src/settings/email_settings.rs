@@ -2,7 +2,6 @@
 //! server (or the `.eml` folder), the sender, DKIM, and every recipient's address, checked
 //! when the settings load, with the CSV file and line of a bad one.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +11,7 @@ use url::Url;
 
 use super::env::interpolate;
 use super::raw::{RawEmail, RawNotifier};
+use super::secret::{SecretSlice, SecretString};
 pub use crate::readers::Recipient;
 use crate::readers::{Listing, SubscriberList, unusable_name};
 
@@ -19,14 +19,14 @@ use crate::readers::{Listing, SubscriberList, unusable_name};
 pub const MAX_TIMEOUT_SECONDS: u64 = 600;
 
 /// How messages leave.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub enum MailTransport {
     Smtp {
         host: String,
         port: u16,
         tls: TlsMode,
         user: Option<String>,
-        password: Option<String>,
+        password: Option<SecretString>,
     },
     /// No server: each message becomes an `.eml` file in this folder.
     Files(PathBuf),
@@ -42,36 +42,14 @@ pub enum TlsMode {
     None,
 }
 
-impl fmt::Debug for MailTransport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MailTransport::Smtp {
-                host,
-                port,
-                tls,
-                user,
-                ..
-            } => f
-                .debug_struct("Smtp")
-                .field("host", host)
-                .field("port", port)
-                .field("tls", tls)
-                .field("user", user)
-                .field("password", &"***")
-                .finish(),
-            MailTransport::Files(dir) => f.debug_tuple("Files").field(dir).finish(),
-        }
-    }
-}
-
 /// A DKIM signing key as lettre takes it: RSA (PKCS#1 PEM) or Ed25519 (RFC 8463; the
 /// 32-byte seed, base64), read from the PEM files `openssl` writes.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct DkimKey {
     pub selector: String,
     pub algorithm: lettre::message::dkim::DkimSigningAlgorithm,
     /// What [`lettre::message::dkim::DkimSigningKey::new`] reads for `algorithm`.
-    pub key: String,
+    pub key: SecretString,
 }
 
 /// The DER prefix of an Ed25519 private key in PKCS#8 (RFC 8410): the seed follows.
@@ -121,7 +99,7 @@ impl DkimKey {
         Ok(DkimKey {
             selector: selector.to_owned(),
             algorithm,
-            key,
+            key: SecretString::from(key),
         })
     }
 }
@@ -134,7 +112,7 @@ pub const MAX_RATE: f64 = 10_000.0;
 pub const MAX_POOL: u32 = 64;
 
 /// `[email]`, validated.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Email {
     pub transport: MailTransport,
     pub from: Mailbox,
@@ -143,23 +121,12 @@ pub struct Email {
     pub pool: u32,
     pub unsubscribe_url: Option<Url>,
     /// Signs unsubscribe tokens.
-    pub secret: Option<Vec<u8>>,
+    pub secret: Option<SecretSlice<u8>>,
     /// The DKIM signing key and its selector.
     pub dkim: Option<DkimKey>,
     /// The words of `email.language`, when set (else the site's).
     pub words: Option<crate::i18n::Catalog>,
     pub timeout: Duration,
-}
-
-impl fmt::Debug for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Email")
-            .field("transport", &self.transport)
-            .field("from", &self.from.to_string())
-            .field("secret", &self.secret.as_ref().map(|_| "***"))
-            .field("dkim", &self.dkim.as_ref().map(|key| &key.selector))
-            .finish()
-    }
 }
 
 /// An email notifier's own settings.
@@ -342,7 +309,7 @@ pub fn email(raw: &RawEmail, base: &Path) -> Result<Email, (String, String)> {
         rate: raw.rate,
         pool: raw.pool,
         unsubscribe_url,
-        secret,
+        secret: secret.map(SecretSlice::from),
         dkim,
         timeout: Duration::from_secs(raw.timeout_seconds),
     })
@@ -386,7 +353,7 @@ fn smtp(text: &str, password: Option<String>) -> Result<MailTransport, String> {
         port: url.port().unwrap_or(default_port),
         tls,
         user,
-        password,
+        password: password.map(SecretString::from),
     })
 }
 

@@ -9,6 +9,7 @@ pub mod env;
 pub mod notify_settings;
 pub mod permalink;
 pub mod raw;
+pub mod secret;
 pub mod server_settings;
 pub mod state;
 

@@ -4,7 +4,6 @@
 //! Secrets come from the environment (`${ENV_VAR}` in a value) and are read once, here. They
 //! live in types whose `Debug` hides them, so no log line or error message can carry one.
 
-use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use url::Url;
 
 use super::env::interpolate;
 use super::raw::RawNotifier;
+use super::secret::{SecretSlice, SecretString, TokenUrl};
 use crate::model::Post;
 use crate::schedule::Cron;
 
@@ -98,34 +98,33 @@ pub trait ChatSetup: Sync {
 }
 
 /// Where a chat platform's messages go.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Endpoint {
-    /// It carries the token (a Slack or Discord webhook path, a Telegram bot token), so it
-    /// is never logged whole (see [`Chat::host`]).
-    pub url: Url,
+    /// It carries the token (a Slack or Discord webhook path, a Telegram bot token).
+    pub url: TokenUrl,
     /// Telegram's `chat_id`.
     pub chat_id: Option<String>,
     /// DingTalk's and Feishu's signing secret.
-    pub secret: Option<Vec<u8>>,
+    pub secret: Option<SecretSlice<u8>>,
     /// Matrix's access token (sent as `Authorization: Bearer`).
-    pub auth: Option<String>,
+    pub auth: Option<SecretString>,
 }
 
 /// A chat group reached through its platform's webhook or bot API.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Chat {
     /// The platform's `type` (the registry finds its contract by it).
     pub kind: &'static str,
     /// The settings key that says where its messages go (`url`, `api_base`…).
     pub address_key: &'static str,
     /// Where POSTs go. It carries the token, so it is never logged whole.
-    pub endpoint: Url,
+    pub endpoint: TokenUrl,
     /// Telegram's `chat_id`.
     pub chat_id: Option<String>,
     /// DingTalk's and Feishu's signing secret.
-    pub secret: Option<Vec<u8>>,
+    pub secret: Option<SecretSlice<u8>>,
     /// Matrix's access token (sent as `Authorization: Bearer`).
-    pub auth: Option<String>,
+    pub auth: Option<SecretString>,
     /// Name and source of the per-post template.
     pub template: (String, String),
 }
@@ -133,33 +132,19 @@ pub struct Chat {
 impl Chat {
     /// What may be logged of the endpoint.
     pub fn host(&self) -> String {
-        self.endpoint
-            .host_str()
-            .map_or_else(|| "?".to_owned(), str::to_owned)
-    }
-}
-
-impl fmt::Debug for Chat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Chat")
-            .field("kind", &self.kind)
-            .field("host", &self.host())
-            .field("chat_id", &self.chat_id)
-            .field("secret", &self.secret.as_ref().map(|_| "***"))
-            .field("auth", &self.auth.as_ref().map(|_| "***"))
-            .field("template", &self.template.0)
-            .finish()
+        self.endpoint.host()
     }
 }
 
 /// A generic JSON webhook (Standard Webhooks signing).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Webhook {
-    /// May carry a token, so it is never logged whole (see [`Webhook::host`]).
-    pub url: Url,
-    pub headers: Vec<(String, String)>,
+    /// May carry a token, so it is never logged whole.
+    pub url: TokenUrl,
+    /// Header values are often API keys.
+    pub headers: Vec<(String, SecretString)>,
     /// The HMAC key.
-    pub secret: Option<Vec<u8>>,
+    pub secret: Option<SecretSlice<u8>>,
     /// Name and source of the template that shapes the body.
     pub template: Option<(String, String)>,
 }
@@ -167,23 +152,7 @@ pub struct Webhook {
 impl Webhook {
     /// What may be logged of the URL.
     pub fn host(&self) -> String {
-        self.url
-            .host_str()
-            .map_or_else(|| "?".to_owned(), str::to_owned)
-    }
-}
-
-impl fmt::Debug for Webhook {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Webhook")
-            .field("host", &self.host())
-            .field(
-                "headers",
-                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            )
-            .field("secret", &self.secret.as_ref().map(|_| "***"))
-            .field("template", &self.template.as_ref().map(|(name, _)| name))
-            .finish()
+        self.url.host()
     }
 }
 
@@ -471,9 +440,12 @@ fn webhook(raw: &RawNotifier, base: &Path) -> Result<Webhook, (String, String)> 
         None => None,
     };
     Ok(Webhook {
-        url,
-        headers,
-        secret,
+        url: TokenUrl(url),
+        headers: headers
+            .into_iter()
+            .map(|(name, value)| (name, SecretString::from(value)))
+            .collect(),
+        secret: secret.map(SecretSlice::from),
         template,
     })
 }
@@ -545,9 +517,9 @@ mod tests {
     #[test]
     fn secrets_never_show_in_debug_output() {
         let hook = Webhook {
-            url: Url::parse("https://hooks.example/T0/secret-token").unwrap(),
-            headers: vec![("Authorization".into(), "Bearer abc".into())],
-            secret: Some(b"whsec".to_vec()),
+            url: TokenUrl(Url::parse("https://hooks.example/T0/secret-token").unwrap()),
+            headers: vec![("Authorization".into(), SecretString::from("Bearer abc"))],
+            secret: Some(SecretSlice::from(b"whsec".to_vec())),
             template: None,
         };
         let shown = format!("{hook:?}");

@@ -1,7 +1,6 @@
 //! `[server]`, validated: where the web front door listens, how the world reaches it, the
 //! secret that signs its links, and the templates of its pages and confirmation email.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -9,29 +8,20 @@ use url::Url;
 
 use super::env::interpolate;
 use super::raw::RawServer;
+use super::secret::SecretSlice;
 
 /// `[server]`, validated.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Server {
     pub listen: SocketAddr,
     /// Always ends with `/`.
     pub public_url: Url,
     /// Signs confirmation and unsubscribe tokens.
-    pub secret: Vec<u8>,
+    pub secret: SecretSlice<u8>,
     pub signups_per_hour: u32,
     /// Whether the client address comes from `X-Forwarded-For` (behind a proxy).
     pub trust_forwarded_for: bool,
     pub pages: Pages,
-}
-
-impl fmt::Debug for Server {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Server")
-            .field("listen", &self.listen)
-            .field("public_url", &self.public_url.as_str())
-            .field("secret", &"***")
-            .finish()
-    }
 }
 
 /// Template sources: `templates/<file>` beside the settings file, or the compiled-in ones.
@@ -96,7 +86,7 @@ pub fn server(raw: &RawServer, base: &Path) -> Result<Server, (String, String)> 
     Ok(Server {
         listen,
         public_url,
-        secret: secret.into_bytes(),
+        secret: SecretSlice::from(secret.into_bytes()),
         signups_per_hour: raw.signups_per_hour,
         trust_forwarded_for: raw.trust_forwarded_for,
         pages,
