@@ -73,15 +73,20 @@ fn slack_escapes_splits_and_waits_when_told() {
     for n in 2..=70 {
         site.post(&format!("p{n}.md"), post(n, &format!("Post {n}")));
     }
-    std::thread::sleep(Duration::from_millis(1100));
-    let run = site.run(&["run", "--once"]).expect(0);
+    // The schedule fires every second: by 2030 it has; Retry-After asks for one second.
+    let run = site
+        .run_at("2030-01-01T00:00:00Z", &["run", "--once"])
+        .expect(0);
     assert!(
         run.stdout().contains("1 to retry"),
         "rate limited first: {}",
         run.stdout()
     );
-    std::thread::sleep(Duration::from_millis(1200));
-    site.run(&["run", "--once"]).expect(0);
+    site.run_at("2030-01-01T00:00:00.5Z", &["run", "--once"])
+        .expect(0);
+    assert_eq!(receiver.requests().len(), 1, "the wait is kept");
+    site.run_at("2030-01-01T00:00:02Z", &["run", "--once"])
+        .expect(0);
 
     let requests = receiver.requests();
     let accepted = &requests[1..];
@@ -277,10 +282,13 @@ fn telegram_html_messages_and_ok_false_answers() {
     .succeeding_with(r#"{"ok": true, "result": {"message_id": 1}}"#);
     let site = site(&telegram_notifier(&receiver.base));
     site.post("p1.md", post(1, "<script> & \"quotes\""));
-    let run = site.run(&["run", "--once"]);
+    let run = site.run_at("2030-01-01T00:00:00Z", &["run", "--once"]);
     assert!(run.stdout().contains("1 to retry"), "{}", run.stdout());
-    std::thread::sleep(Duration::from_millis(1200));
-    site.run(&["run", "--once"]).expect(0);
+    site.run_at("2030-01-01T00:00:00.5Z", &["run", "--once"])
+        .expect(0);
+    assert_eq!(receiver.requests().len(), 1, "retry_after is kept");
+    site.run_at("2030-01-01T00:00:02Z", &["run", "--once"])
+        .expect(0);
     let requests = receiver.requests();
     assert_eq!(requests.len(), 2);
     let text = requests[1].json()["text"].as_str().unwrap().to_owned();
@@ -578,12 +586,13 @@ fn wecom_counts_bytes_and_retries_on_45009() {
     for n in 1..=12 {
         site.post(&format!("p{n}.md"), post(n, &format!("企业微信 {n}")));
     }
-    std::thread::sleep(Duration::from_millis(1100));
-    let run = site.run(&["run", "--once"]).expect(0);
+    // The schedule fires every second: by 2030 it has; a day on, every retry is due.
+    let run = site
+        .run_at("2030-01-01T00:00:00Z", &["run", "--once"])
+        .expect(0);
     assert!(run.stdout().contains("to retry"), "{}", run.stdout());
-    let db = rusqlite::Connection::open(site.path().join(".tidings/state.db")).unwrap();
-    db.execute("UPDATE deliveries SET next_attempt = '2000-01-01T00:00:00.000000Z' WHERE status = 'pending'", []).unwrap();
-    site.run(&["run", "--once"]).expect(0);
+    site.run_at("2030-01-02T00:00:00Z", &["run", "--once"])
+        .expect(0);
     let accepted: Vec<Request> = receiver.requests().into_iter().skip(1).collect();
     assert!(
         accepted.len() >= 2,

@@ -107,10 +107,10 @@ fn build(expect: &Expect, root: &Path) -> (tempfile::TempDir, Run) {
 
 fn check(expect: &Expect) {
     let Some(root) = corpus_root() else {
-        eprintln!(
-            "TIDINGS_CORPUS is not set: skipping the {} corpus",
+        common::unavailable(&format!(
+            "TIDINGS_CORPUS is not set: the {} corpus",
             expect.corpus
-        );
+        ));
         return;
     };
     let (out, run) = build(expect, &root);
@@ -205,7 +205,7 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn init_reads_each_generators_layout() {
     let Some(root) = corpus_root() else {
-        eprintln!("TIDINGS_CORPUS is not set: skipping `init` on the corpus");
+        common::unavailable("TIDINGS_CORPUS is not set: `init` on the corpus");
         return;
     };
     // (corpus, generator, config file and text, where the posts go in the site, the posts

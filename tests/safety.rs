@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::Site;
 use common::receiver::{Receiver, Reply};
+use common::{Site, wait_until};
 
 fn post(n: usize) -> String {
     format!(
@@ -137,15 +137,6 @@ fn a_success_status_without_the_platforms_verdict_is_not_sent() {
         ),
         (2, 2, 2)
     );
-}
-
-/// Polls until `done` holds (at most a minute): the one way these tests wait on a daemon.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
 }
 
 fn stop(mut child: std::process::Child) -> std::process::ExitStatus {

@@ -264,12 +264,24 @@ pub fn readers_csv(n: usize) -> String {
     csv
 }
 
+/// A test cannot run here (a tool, service or archive is missing): outside CI it passes
+/// with a note, so a fresh clone's `cargo test` works; with `CI=true` it fails, so a CI
+/// run that lost a service cannot pass by running less.
+#[allow(dead_code)] // not every test file needs a service
+pub fn unavailable(why: &str) {
+    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    assert!(!in_ci, "{why}, and CI is set: a CI run must run every test");
+    eprintln!("{why}: skipped");
+}
+
 /// A new, empty database named after `test` on the PostgreSQL server
 /// `TIDINGS_TEST_POSTGRES` names (`.ci/run` starts one), or `None`, with a note, when
 /// there is none: the test then passes without running.
 pub fn postgres_database(test: &str) -> Option<String> {
     let Ok(admin) = std::env::var("TIDINGS_TEST_POSTGRES") else {
-        eprintln!("{test}: TIDINGS_TEST_POSTGRES is not set (see .ci/run): skipped");
+        unavailable(&format!(
+            "{test}: TIDINGS_TEST_POSTGRES is not set (see .ci/run)"
+        ));
         return None;
     };
     let name = format!("{test}_{}", std::process::id());
@@ -283,4 +295,15 @@ pub fn postgres_database(test: &str) -> Option<String> {
     let mut url = url::Url::parse(&admin).unwrap();
     url.set_path(&name);
     Some(url.to_string())
+}
+
+/// Polls until `done` holds (at most a minute, which only keeps a broken build from
+/// hanging the run): the way tests wait on a daemon instead of sleeping and hoping.
+#[allow(dead_code)] // not every test file waits on a daemon
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
