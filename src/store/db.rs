@@ -546,6 +546,42 @@ mod tests {
     }
 
     #[test]
+    fn placeholders_inside_quoted_text_are_left_alone() {
+        // A doubled quote inside a string toggles twice: `?3` after it is still quoted.
+        assert_eq!(
+            to_postgres("SELECT 'it''s ?3', ?1 WHERE a = '?' AND b = ?2"),
+            "SELECT 'it''s ?3', $1 WHERE a = '?' AND b = $2"
+        );
+        // A `?` without a number is not a placeholder (JSON operators, say).
+        assert_eq!(to_postgres("SELECT a ? b, ?1"), "SELECT a ? b, $1");
+        assert_eq!(to_postgres("no parameters"), "no parameters");
+    }
+
+    #[test]
+    fn every_index_hint_goes() {
+        assert_eq!(
+            to_postgres(
+                "SELECT 1 FROM a INDEXED BY a_by_x JOIN b INDEXED BY b_2 ON a.x = b.x WHERE a.y = ?1"
+            ),
+            "SELECT 1 FROM a JOIN b ON a.x = b.x WHERE a.y = $1"
+        );
+        assert_eq!(
+            to_postgres("SELECT * FROM t INDEXED BY t_last"),
+            "SELECT * FROM t"
+        );
+    }
+
+    #[test]
+    fn sqlite_keeps_everything_but_row_locks() {
+        let shared = "SELECT id FROM t WHERE a = ?1 ORDER BY id LIMIT ?2";
+        assert!(matches!(to_sqlite(shared), std::borrow::Cow::Borrowed(s) if s == shared));
+        assert_eq!(
+            to_sqlite("SELECT id FROM t FOR UPDATE SKIP LOCKED LIMIT 1"),
+            "SELECT id FROM t LIMIT 1"
+        );
+    }
+
+    #[test]
     fn passwords_are_left_out_of_shown_addresses() {
         let shown = redact("postgres://tidings:s3cret@db.example:5432/site?password=other");
         assert!(
