@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use super::{Context, Status, report_problems};
+use super::common::{Context, Status, report_problems};
 use crate::content::{self, cache};
 use crate::feeds::{self, Mode};
 use crate::progress::Progress;
@@ -92,7 +92,7 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
         };
         crate::outln!(
             "{} ({} published, {} scheduled, {} drafts), {} with problems; {}: {} {changed}, {} {unchanged}, {} {removed} in {:.2?}",
-            super::count(
+            super::common::count(
                 report.published + report.scheduled + scan.drafts + problems.len(),
                 "post",
                 "posts"
@@ -101,8 +101,8 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
             report.scheduled,
             scan.drafts,
             problems.len(),
-            super::count(report.feeds, "feed", "feeds"),
-            super::count(report.changed, "file", "files"),
+            super::common::count(report.feeds, "feed", "feeds"),
+            super::common::count(report.changed, "file", "files"),
             report.unchanged,
             report.removed,
             started.elapsed(),
@@ -116,7 +116,7 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
     if mode == Mode::Check && !ctx.quiet && scan.pages > 0 {
         crate::outln!(
             "{} the generator builds {} not posts (no date, section pages, no front matter): not in the feeds",
-            super::count(scan.pages, "page", "pages"),
+            super::common::count(scan.pages, "page", "pages"),
             if scan.pages == 1 { "is" } else { "are" }
         );
     }
@@ -130,7 +130,7 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
     }
     let skipped = if mode == Mode::Check {
         warn_without_unsubscribe_page(&settings);
-        super::report_skipped_subscribers(&settings) + rehearse_notifiers(&settings, now)
+        super::common::report_skipped_subscribers(&settings) + rehearse_notifiers(&settings, now)
     } else {
         0
     };
@@ -148,7 +148,7 @@ fn settled_build(ctx: &Context, settled: &settled::Settled, started: Instant) ->
     if !ctx.quiet {
         crate::outln!(
             "{} ({} published, {} scheduled, {} drafts), {} with problems; {}: 0 files written, {} unchanged, 0 removed in {:.2?} (nothing changed since the last build)",
-            super::count(
+            super::common::count(
                 settled.published + settled.scheduled + settled.drafts + settled.problems.len(),
                 "post",
                 "posts"
@@ -157,7 +157,7 @@ fn settled_build(ctx: &Context, settled: &settled::Settled, started: Instant) ->
             settled.scheduled,
             settled.drafts,
             settled.problems.len(),
-            super::count(settled.feeds, "feed", "feeds"),
+            super::common::count(settled.feeds, "feed", "feeds"),
             settled.files,
             started.elapsed(),
         );
@@ -233,14 +233,14 @@ pub fn check(ctx: &Context, connect: bool) -> Status {
     if !connect || status == Status::Failed {
         return status;
     }
-    let Some(settings) = super::load(ctx) else {
+    let Some(settings) = super::common::load(ctx) else {
         return Status::Failed;
     };
     let Some(email) = &settings.email else {
         crate::outln!("--connect: no `[email]` table, nothing to connect to");
         return status;
     };
-    let Some(rt) = super::runtime() else {
+    let Some(rt) = super::common::runtime() else {
         return Status::Failed;
     };
     let _entered = rt.enter();

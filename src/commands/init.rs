@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::Status;
+use super::common::Status;
 use crate::generators;
 
 /// What the settings file will say.

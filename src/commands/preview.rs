@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{Context, Status, find_notifier, load};
+use super::common::{Context, Status, find_notifier, load};
 use crate::compose::{Made, compose};
 use crate::notify::{self, PostItem};
 use crate::settings::{Delivery, NotifierKind};

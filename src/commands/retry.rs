@@ -2,7 +2,7 @@
 //! messages could not be made (a template error) are composed again with the settings and
 //! templates as they are now.
 
-use super::{Context, Status, find_notifier, load};
+use super::common::{Context, Status, find_notifier, load};
 use crate::compose;
 use crate::store::Store;
 

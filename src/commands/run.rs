@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Context, Status, load, report_problems, runtime};
+use super::common::{Context, Status, load, report_problems, runtime};
 use crate::daemon::Publisher;
 use crate::serve;
 use crate::settings::Settings;
@@ -39,7 +39,7 @@ fn run_with(ctx: &Context, settings: Settings, once: bool, backfill: Option<usiz
         return Status::Failed;
     };
     let _entered = rt.enter();
-    let skipped = super::report_skipped_subscribers(&settings);
+    let skipped = super::common::report_skipped_subscribers(&settings);
     let settings = Arc::new(settings);
     let server_shared = Arc::new(serve::Shared::default());
     let board = server_shared.board.clone();
@@ -61,10 +61,10 @@ fn run_with(ctx: &Context, settings: Settings, once: bool, backfill: Option<usiz
             if !ctx.quiet {
                 crate::out!(
                     "{}, {} new, {} announced; {} sent, {} to retry, {} failed",
-                    super::count(pass.scan.posts, "post", "posts"),
+                    super::common::count(pass.scan.posts, "post", "posts"),
                     pass.scan.new_posts,
                     pass.scan.announced,
-                    super::count(pass.delivered.sent, "message", "messages"),
+                    super::common::count(pass.delivered.sent, "message", "messages"),
                     pass.delivered.retrying,
                     failed
                 );

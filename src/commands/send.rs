@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Context, Status, find_notifier, load, runtime};
+use super::common::{Context, Status, find_notifier, load, runtime};
 use crate::daemon::Publisher;
 use crate::settings::Delivery;
 

@@ -2,7 +2,7 @@
 //! PostgreSQL database (or SQLite file), so a site moves to several nodes without
 //! announcing anything again.
 
-use super::{Context, Status, load};
+use super::common::{Context, Status, load};
 use crate::store::copy::{CopyError, copy};
 use crate::store::{Location, Store};
 

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Context, Status, load};
+use super::common::{Context, Status, load};
 use crate::settings::NotifierKind;
 use crate::store::nodes::NodeStatus;
 use crate::store::{LaneRows, LaneSummary, Next, NotifierStatus, ScanRecord, Store, StoreError};

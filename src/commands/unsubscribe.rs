@@ -1,6 +1,6 @@
 //! `tidings unsubscribe`: no more mail to an address, named or carried by a signed token.
 
-use super::{Context, Status, find_notifier, load};
+use super::common::{Context, Status, find_notifier, load};
 use crate::settings::secret::ExposeSecret;
 use crate::settings::{NotifierKind, Settings};
 use crate::store::{Store, StoreError};

@@ -11,11 +11,11 @@ pub mod dates;
 mod flat_yaml;
 pub mod frontmatter;
 pub mod markup;
+mod problem;
 pub mod walk;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -23,28 +23,13 @@ use std::time::SystemTime;
 use rayon::prelude::*;
 
 use crate::generators::{Source, Verdict};
-use crate::model::{BodyFormat, Post};
+use crate::model::Post;
 use crate::progress::Progress;
 use crate::settings::Settings;
 use cache::{Cached, CachedRef, Identity};
 use walk::Candidate;
 
-/// Something wrong with one file.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Problem {
-    pub file: PathBuf,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.message),
-            None => write!(f, "{}: {}", self.file.display(), self.message),
-        }
-    }
-}
+pub use problem::Problem;
 
 /// What a scan found.
 #[derive(Debug, Default)]
@@ -292,16 +277,6 @@ fn cache_entries(reads: &[FileRead]) -> Vec<cache::Entry<'_>> {
             })
         })
         .collect()
-}
-
-/// File extensions read as posts.
-pub(crate) fn format_of(path: &Path) -> Option<BodyFormat> {
-    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    match ext.as_str() {
-        "md" | "markdown" | "mdown" | "mkd" | "mkdn" => Some(BodyFormat::Markdown),
-        "html" | "htm" => Some(BodyFormat::Html),
-        _ => None,
-    }
 }
 
 fn read_candidate(c: &Candidate, settings: &Settings) -> Result<Verdict, Problem> {

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::Problem;
 use super::cache::Identity;
+use super::problem::Problem;
 use crate::model::BodyFormat;
 use crate::settings::Settings;
 
@@ -249,7 +249,7 @@ fn classify(
         .as_ref()
         .map_or(file_type.is_file(), fs::Metadata::is_file);
     let format = if is_file {
-        match super::format_of(&path) {
+        match format_of(&path) {
             Some(format) => Some(format),
             None => return Ok(None),
         }
@@ -301,4 +301,14 @@ fn classify(
             identity,
         })
     }))
+}
+
+/// File extensions read as posts.
+fn format_of(path: &Path) -> Option<BodyFormat> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "md" | "markdown" | "mdown" | "mkd" | "mkdn" => Some(BodyFormat::Markdown),
+        "html" | "htm" => Some(BodyFormat::Html),
+        _ => None,
+    }
 }

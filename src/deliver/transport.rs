@@ -66,7 +66,7 @@ pub struct ChatTransport {
 
 impl Transport for ChatTransport {
     fn send<'a>(&'a self, message_id: &'a str, body: &'a str, now: DateTime<Utc>) -> Attempt<'a> {
-        Box::pin(notify::send_chat(
+        Box::pin(notify::chat::send(
             &self.client,
             &self.chat,
             &self.key,

@@ -9,7 +9,7 @@ use atom_syndication::{
     Category, Content, Entry as AtomEntry, Feed, Generator, Link, Person, Text,
 };
 
-use super::FeedDoc;
+use super::doc::FeedDoc;
 use super::entry::{Entry, image_type};
 use super::splice::{self, Place};
 use crate::settings::Format;
@@ -25,7 +25,7 @@ const PLACE: Place = Place {
 /// The feed as Atom bytes, its entries spliced in (see [`splice`]).
 pub fn render(doc: &FeedDoc) -> Vec<u8> {
     let skeleton = doc.link_stylesheet(write(&feed(doc), true), Format::Atom);
-    splice::splice(&skeleton, &PLACE, &doc.items(Format::Atom))
+    splice::splice(&skeleton, &PLACE, &doc.items(item_bytes))
 }
 
 /// One entry's bytes, as [`render`] splices them in.

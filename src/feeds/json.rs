@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::FeedDoc;
+use super::doc::FeedDoc;
 use super::entry::Entry;
 use super::splice::{self, Place};
 use crate::settings::Format;
@@ -77,7 +77,7 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
     let description = doc.description();
     let feed = feed(doc, &description);
     let skeleton = serde_json::to_vec_pretty(&feed).expect("plain structs always serialize");
-    let mut bytes = splice::splice(&skeleton, &PLACE, &doc.items(Format::Json));
+    let mut bytes = splice::splice(&skeleton, &PLACE, &doc.items(item_bytes));
     bytes.push(b'\n');
     bytes
 }

@@ -32,7 +32,7 @@ pub fn fingerprint(settings: &Settings, feeds: &[FeedSpec], posts: &[Post]) -> u
         h.update(&(bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     };
-    field(super::GENERATOR.as_bytes());
+    field(super::doc::GENERATOR.as_bytes());
     field(&settings.fingerprint.to_le_bytes());
     for spec in feeds {
         for segment in &spec.dir {

@@ -5,6 +5,7 @@
 //! the same bytes, and a rebuild with no change touches no file.
 
 pub mod atom;
+pub mod doc;
 pub mod entry;
 pub mod html;
 pub mod json;
@@ -18,7 +19,6 @@ pub mod stylesheet;
 #[cfg(test)]
 mod test_docs;
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -27,14 +27,11 @@ use rayon::prelude::*;
 
 use crate::content::Problem;
 use crate::model::Post;
-use crate::settings::permalink::encode_segment;
 use crate::settings::{Format, Settings};
+pub use doc::{FeedDoc, GENERATOR, feed_url};
 use entry::Entry;
 use output::Written;
 pub use plan::{FeedKind, FeedSpec};
-
-/// Written into every feed.
-pub const GENERATOR: &str = concat!("tidings ", env!("CARGO_PKG_VERSION"));
 
 /// Whether to touch the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,67 +83,6 @@ pub struct Listed {
 pub struct OutputError {
     pub path: PathBuf,
     pub source: std::io::Error,
-}
-
-/// One feed with everything its writers need.
-pub struct FeedDoc<'a> {
-    pub spec: &'a FeedSpec,
-    pub entries: Vec<&'a Entry<'a>>,
-    /// Each entry's bytes in the format being written, when they were written beforehand
-    /// (for a post that several feeds list).
-    pub written: Vec<Option<&'a [u8]>>,
-    pub settings: &'a Settings,
-}
-
-impl FeedDoc<'_> {
-    /// The public URL of this feed in `format`.
-    pub fn self_url(&self, format: Format) -> String {
-        feed_url(self.settings, self.spec, format)
-    }
-
-    /// Every item's bytes in `format`: written once before for a post that several feeds
-    /// list, written now for a post that only this one does.
-    pub fn items(&self, format: Format) -> Vec<Cow<'_, [u8]>> {
-        self.entries
-            .iter()
-            .zip(&self.written)
-            .map(|(entry, written)| match written {
-                Some(bytes) => Cow::Borrowed(*bytes),
-                None => Cow::Owned(item_bytes(entry, format)),
-            })
-            .collect()
-    }
-
-    /// `bytes` with the instruction naming the feeds' stylesheet, when there is one and the
-    /// format is XML.
-    pub fn link_stylesheet(&self, bytes: Vec<u8>, format: Format) -> Vec<u8> {
-        if self.settings.feeds.stylesheet && format != Format::Json {
-            stylesheet::link(bytes, self.spec.dir.len())
-        } else {
-            bytes
-        }
-    }
-
-    /// The feed's description: the site's, or its title when the site has none.
-    pub fn description(&self) -> String {
-        let site = &self.settings.site;
-        if site.description.trim().is_empty() {
-            self.spec.title.clone()
-        } else {
-            site.description.clone()
-        }
-    }
-}
-
-/// The public URL of a feed file: `feeds.url` + its folder, each segment percent-encoded.
-pub fn feed_url(settings: &Settings, spec: &FeedSpec, format: Format) -> String {
-    let mut url = settings.feeds.url.to_string();
-    for segment in &spec.dir {
-        url.push_str(&encode_segment(segment));
-        url.push('/');
-    }
-    url.push_str(format.file_name());
-    url
 }
 
 /// One item in `format`, as the format's writer puts it in a feed.

@@ -13,7 +13,7 @@ use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Guid, Item};
 
-use super::FeedDoc;
+use super::doc::FeedDoc;
 use super::entry::Entry;
 use super::splice::{self, Place};
 use crate::settings::Format;
@@ -46,7 +46,7 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
     }
     let skeleton = write(&channel);
     let skeleton = doc.link_stylesheet(skeleton, Format::Rss);
-    splice::splice(&skeleton, &PLACE, &doc.items(Format::Rss))
+    splice::splice(&skeleton, &PLACE, &doc.items(item_bytes))
 }
 
 /// One item's bytes, as [`render`] splices them in.
@@ -73,7 +73,7 @@ fn channel(doc: &FeedDoc) -> Channel {
         link: site.url.to_string(),
         description: doc.description(),
         language: site.language.clone(),
-        generator: Some(super::GENERATOR.to_owned()),
+        generator: Some(super::doc::GENERATOR.to_owned()),
         last_build_date: Some(updated.clone()),
         pub_date: Some(updated),
         atom_ext: Some(AtomExtension {

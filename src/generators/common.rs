@@ -8,7 +8,7 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::{FieldError, Site, Source, field_error};
+use super::contract::{FieldError, Site, Source, field_error};
 use crate::content::markup::plain_title;
 use crate::model::Post;
 

@@ -13,7 +13,7 @@ use url::Url;
 use super::common::{self, Parts, chains, first, is_true, names, split_rel, text_of};
 use std::collections::BTreeMap;
 
-use super::{FieldError, Generator, Setup, Site, Source, Verdict, field_error};
+use super::contract::{FieldError, Generator, Setup, Site, Source, Verdict, field_error};
 use crate::content::dates;
 use crate::settings::permalink::{Permalink, PermalinkValues};
 

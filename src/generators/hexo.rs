@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::common::{self, Parts, chains, text_of};
-use super::{FieldError, Generator, Setup, Site, Source, Verdict, field_error};
+use super::contract::{FieldError, Generator, Setup, Site, Source, Verdict, field_error};
 use crate::content::dates;
 
 /// Hexo's configuration, as far as posts go.
@@ -52,7 +52,7 @@ impl Hexo {
         let path = setup.root.join("_config.yml");
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read Hexo's `{}`: {e}", path.display()))?;
-        let config = super::parse_config(&path, &text)?;
+        let config = super::config::parse_config(&path, &text)?;
         let string = |key: &str, default: &str| {
             config
                 .get(key)
@@ -103,7 +103,7 @@ impl Hexo {
                 .map_or(0, |c| c.min(2) as u8),
             trailing_index: flag("trailing_index"),
             trailing_html: flag("trailing_html"),
-            fingerprint: super::hash_texts([text.as_str()]),
+            fingerprint: super::config::hash_texts([text.as_str()]),
         })
     }
 

@@ -31,7 +31,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::common::{self, Parts, first, is_true, names, text_of};
-use super::{FieldError, Generator, Setup, Site, Source, Verdict, field_error};
+use super::contract::{FieldError, Generator, Setup, Site, Source, Verdict, field_error};
 use crate::content::dates;
 
 /// Hugo's configuration, as far as links, dates and publishing go.
@@ -119,10 +119,13 @@ pub fn read_config(root: &Path) -> Result<Option<Config>, String> {
     let mut merged = Map::new();
     let mut texts = Vec::new();
     let mut found = false;
-    if let Some(path) = super::first_existing(root, &CONFIG_FILES) {
+    if let Some(path) = super::config::first_existing(root, &CONFIG_FILES) {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-        merge(&mut merged, lower_keys(super::parse_config(&path, &text)?));
+        merge(
+            &mut merged,
+            lower_keys(super::config::parse_config(&path, &text)?),
+        );
         texts.push(text);
         found = true;
     }
@@ -143,7 +146,7 @@ pub fn read_config(root: &Path) -> Result<Option<Config>, String> {
             }
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-            let value = lower_keys(super::parse_config(&path, &text)?);
+            let value = lower_keys(super::config::parse_config(&path, &text)?);
             let stem = stem.to_lowercase();
             if stem == "hugo" || stem == "config" {
                 merge(&mut merged, value);
@@ -299,7 +302,7 @@ impl Hugo {
                 .and_then(Value::as_str)
                 .unwrap_or("public")
                 .to_owned(),
-            fingerprint: super::hash_texts(texts.iter().map(String::as_str)),
+            fingerprint: super::config::hash_texts(texts.iter().map(String::as_str)),
             base,
             config,
         })

@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::common::{self, Parts, text_of};
-use super::{FieldError, Generator, Setup, Site, Source, Verdict, field_error};
+use super::contract::{FieldError, Generator, Setup, Site, Source, Verdict, field_error};
 use crate::content::dates;
 
 /// Jekyll's configuration, as far as posts go.
@@ -69,7 +69,7 @@ impl Jekyll {
         let path = setup.root.join("_config.yml");
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read Jekyll's `{}`: {e}", path.display()))?;
-        let config = super::parse_config(&path, &text)?;
+        let config = super::config::parse_config(&path, &text)?;
         let get = |key: &str| config.get(key);
         let truthy = |key: &str| get(key).and_then(Value::as_bool).unwrap_or(false);
         let url = get("url")
@@ -134,7 +134,7 @@ impl Jekyll {
             unpublished: truthy("unpublished"),
             collections_dir,
             defaults,
-            fingerprint: super::hash_texts([text.as_str()]),
+            fingerprint: super::config::hash_texts([text.as_str()]),
         })
     }
 

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::common::{self, Parts, is_true, names, text_of};
-use super::{FieldError, Generator, Setup, Site, Source, Taxonomy, Verdict, field_error};
+use super::contract::{FieldError, Generator, Setup, Site, Source, Taxonomy, Verdict, field_error};
 use crate::content::dates;
 
 /// How Zola makes a path of a name (`slugify.paths`).
@@ -54,7 +54,7 @@ impl Zola {
         let path = setup.root.join("config.toml");
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read Zola's `{}`: {e}", path.display()))?;
-        let config = super::parse_config(&path, &text)?;
+        let config = super::config::parse_config(&path, &text)?;
         let base = config
             .get("base_url")
             .and_then(Value::as_str)
@@ -110,7 +110,7 @@ impl Zola {
                 .filter(|n| *n != "categories" && *n != "tags")
                 .map(|name| Taxonomy { name: name.clone() })
                 .collect(),
-            fingerprint: super::hash_texts([text.as_str()]),
+            fingerprint: super::config::hash_texts([text.as_str()]),
         })
     }
 

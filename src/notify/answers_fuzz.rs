@@ -1,7 +1,7 @@
 //! A property test over every receiver-answer parser: thousands of generated answers (any
 //! status, `Retry-After` headers of every shape, JSON bodies with absurd numbers, wrong
 //! types, deep nesting, cut off mid-way) must give a verdict without panicking, and every
-//! wait a verdict asks for must stay within [`super::MAX_WAIT`] and be computable into a
+//! wait a verdict asks for must stay within [`super::outcome::MAX_WAIT`] and be computable into a
 //! next-attempt time.
 
 use std::time::Duration;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 
 use super::http::Answer;
-use super::{MAX_WAIT, Outcome, after, parse_retry_after, retry_wait};
+use super::outcome::{MAX_WAIT, Outcome, after, parse_retry_after, retry_wait};
 
 /// xorshift64*: deterministic, so a failure reproduces.
 struct Rng(u64);
@@ -142,7 +142,7 @@ fn no_receiver_answer_panics_or_asks_for_more_than_the_cap() {
                     "round {round}: {asked:?} for {answer:?}"
                 );
                 let attempts = (rng.below(200) as u32).max(1);
-                let wait = retry_wait(asked, attempts, "msg_fuzz", super::READER_CAP);
+                let wait = retry_wait(asked, attempts, "msg_fuzz", super::outcome::READER_CAP);
                 assert!(wait <= MAX_WAIT && wait >= Duration::from_secs(1));
                 assert!(after(now, wait) <= now + chrono::Duration::hours(24));
             }

@@ -8,11 +8,16 @@
 //! Escaping is applied to every template value automatically, so a title like `<b>` or
 //! `*_~` shows as written and a template author cannot forget it.
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment};
 
+use super::item::PostItem;
+use super::outcome::Outcome;
 use super::platform::{Frame, Platform, Rendered};
-use super::{PostItem, platforms};
+use super::{http, platforms};
 use crate::content::markup::cut;
 use crate::settings::{Chat, Settings};
 
@@ -193,6 +198,38 @@ fn environment(chat: &Chat) -> Result<Environment<'static>, String> {
     env.add_template_owned("post", chat.template.1.clone())
         .map_err(|e| format!("template `{}`: {e}", chat.template.0))?;
     Ok(env)
+}
+
+/// Sends one chat message, once, and reads the platform's verdict.
+pub async fn send(
+    client: &reqwest::Client,
+    chat: &Chat,
+    key: &str,
+    timeout: Duration,
+    message_id: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Outcome {
+    let contract = platform(chat);
+    let request = contract.request(chat, message_id, body, now);
+    match http::send_json(
+        client,
+        request.method,
+        &request.url,
+        timeout,
+        &request.headers,
+        &request.body,
+        http::Receiver {
+            host: &chat.host(),
+            key,
+        },
+        now,
+    )
+    .await
+    {
+        Ok(answer) => contract.classify(&answer),
+        Err(outcome) => outcome,
+    }
 }
 
 #[cfg(test)]

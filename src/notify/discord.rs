@@ -7,10 +7,11 @@
 
 use serde_json::json;
 
+use super::http;
+use super::outcome::{Outcome, classify};
 use super::platform::{
     Frame, Platform, Rendered, backslash_escape, header, utf16_len, webhook_endpoint,
 };
-use super::{Outcome, classify, http};
 use crate::settings::raw::RawNotifier;
 use crate::settings::{ChatSetup, Endpoint};
 
@@ -112,7 +113,7 @@ impl Platform for Discord {
         }
         let retry_after = answer.retry_after.or_else(|| {
             let body: serde_json::Value = serde_json::from_str(&answer.body).ok()?;
-            super::wait_json_secs(body.get("retry_after")?)
+            super::outcome::wait_json_secs(body.get("retry_after")?)
         });
         classify(answer.status, retry_after, &http::snippet(&answer.body))
     }

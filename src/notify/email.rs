@@ -15,7 +15,7 @@ use lettre::message::header::{self, ContentTransferEncoding, HeaderName, HeaderV
 use lettre::message::{Body, Mailbox, MultiPart};
 use serde::{Deserialize, Serialize};
 
-use super::{PostItem, message_id};
+use super::item::{PostItem, message_id};
 use crate::settings::Settings;
 use crate::settings::email_settings::{Email, EmailTarget, Recipient};
 use crate::tokens;

@@ -12,10 +12,11 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
+use super::http;
+use super::outcome::Outcome;
 use super::platform::{
     Frame, Platform, Rendered, Request, app_code, backslash_escape, header, webhook_endpoint,
 };
-use super::{Outcome, http};
 use crate::settings::Chat;
 use crate::settings::raw::RawNotifier;
 use crate::settings::secret::ExposeSecret;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{Outcome, parse_retry_after};
+use super::outcome::{Outcome, parse_retry_after};
 
 /// What the receiver answered.
 #[derive(Debug)]
@@ -21,7 +21,7 @@ pub struct Answer {
 impl Answer {
     /// The plain HTTP verdict: 2xx sent, 408/425/429/5xx later, any other status never.
     pub fn outcome(&self) -> Outcome {
-        super::classify(self.status, self.retry_after, &snippet(&self.body))
+        super::outcome::classify(self.status, self.retry_after, &snippet(&self.body))
     }
 
     /// Whether the status is a success (2xx).

@@ -6,8 +6,9 @@
 
 use serde_json::json;
 
+use super::http;
+use super::outcome::{Outcome, classify};
 use super::platform::{Frame, Platform, Rendered, Request, header, html_escape, required};
-use super::{Outcome, classify, http};
 use crate::settings::Chat;
 use crate::settings::notify_settings::{http_url, with_segments};
 use crate::settings::raw::RawNotifier;
@@ -171,7 +172,7 @@ impl Platform for Matrix {
         }
         let retry_after = answer.retry_after.or_else(|| {
             let body: serde_json::Value = serde_json::from_str(&answer.body).ok()?;
-            super::wait_json_millis(&body["retry_after_ms"])
+            super::outcome::wait_json_millis(&body["retry_after_ms"])
         });
         classify(answer.status, retry_after, &http::snippet(&answer.body))
     }

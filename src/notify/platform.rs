@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use super::http::{self, Answer};
-use super::{Outcome, PostItem};
+use super::item::PostItem;
+use super::outcome::Outcome;
 use crate::settings::env::interpolate;
 use crate::settings::notify_settings::http_url;
 use crate::settings::raw::RawNotifier;
@@ -165,7 +166,7 @@ pub fn app_code(
     let Some((code_key, code_value)) = found else {
         return match answer.is_success() {
             true => answer.unreadable(platform, &format!("`{}`", code_keys[0])),
-            false => super::classify(
+            false => super::outcome::classify(
                 answer.status,
                 answer.retry_after,
                 &http::snippet(&answer.body),
@@ -176,7 +177,7 @@ pub fn app_code(
     // read, never a success.
     let code = code_value.as_i64().unwrap_or(i64::MIN);
     if code == 0 {
-        return super::classify(
+        return super::outcome::classify(
             answer.status,
             answer.retry_after,
             &http::snippet(&answer.body),

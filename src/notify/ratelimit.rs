@@ -89,8 +89,8 @@ impl Bucket {
 /// near zero would otherwise make an infinite or unrepresentable one).
 fn seconds(value: f64) -> Duration {
     Duration::try_from_secs_f64(value)
-        .unwrap_or(super::MAX_WAIT)
-        .min(super::MAX_WAIT)
+        .unwrap_or(super::outcome::MAX_WAIT)
+        .min(super::outcome::MAX_WAIT)
 }
 
 #[cfg(test)]
@@ -149,9 +149,9 @@ mod tests {
         for rate in [1e-300, 0.0, f64::MIN_POSITIVE, f64::NAN] {
             let mut bucket = Bucket::new(1.0, rate, start);
             bucket.reserve(start);
-            assert!(bucket.reserve(start) <= super::super::MAX_WAIT);
+            assert!(bucket.reserve(start) <= super::super::outcome::MAX_WAIT);
             if let Err(wait) = bucket.try_take(start) {
-                assert!(wait <= super::super::MAX_WAIT);
+                assert!(wait <= super::super::outcome::MAX_WAIT);
             }
         }
     }

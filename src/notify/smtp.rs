@@ -13,8 +13,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::Outcome;
 use super::email::Stored;
+use super::outcome::Outcome;
 use crate::settings::email_settings::{Email, MailTransport, TlsMode};
 
 /// Where messages go.

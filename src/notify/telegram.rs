@@ -7,8 +7,9 @@
 
 use serde_json::json;
 
+use super::http;
+use super::outcome::{Outcome, classify};
 use super::platform::{Frame, Platform, Rendered, header, html_escape, required, utf16_len};
-use super::{Outcome, classify, http};
 use crate::settings::env::interpolate;
 use crate::settings::notify_settings::{http_url, with_segments};
 use crate::settings::raw::RawNotifier;
@@ -136,8 +137,8 @@ impl Platform for Telegram {
         let code = body["error_code"]
             .as_u64()
             .unwrap_or(u64::from(answer.status));
-        let retry_after =
-            super::wait_json_secs(&body["parameters"]["retry_after"]).or(answer.retry_after);
+        let retry_after = super::outcome::wait_json_secs(&body["parameters"]["retry_after"])
+            .or(answer.retry_after);
         let error = format!("Telegram error {code}: {description}");
         if code == 429 || retry_after.is_some() || code >= 500 {
             Outcome::Retry {

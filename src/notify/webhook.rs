@@ -11,7 +11,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::{Outcome, PostItem, http};
+use super::http;
+use super::item::PostItem;
+use super::outcome::Outcome;
 use crate::settings::secret::ExposeSecret;
 use crate::settings::{Settings, Webhook};
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use super::{Outcome, http};
+use super::http;
+use super::outcome::Outcome;
 
 /// The form body of a publish ping for `feed_url`.
 pub fn body(feed_url: &str) -> String {

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::http;
+use super::outcome::Outcome;
 use super::platform::{
     Frame, Platform, Rendered, app_code, backslash_escape, byte_len, header, webhook_endpoint,
 };
-use super::{Outcome, http};
 use crate::settings::raw::RawNotifier;
 use crate::settings::{ChatSetup, Endpoint};
 

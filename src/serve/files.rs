@@ -20,7 +20,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 use percent_encoding::percent_decode_str;
 
-use super::Answer;
+use super::answer::Answer;
 use crate::feeds::output::OPML;
 use crate::settings::Format;
 

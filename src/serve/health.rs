@@ -6,7 +6,8 @@ use std::fmt::Write;
 use hyper::StatusCode;
 use hyper::header::{self, HeaderValue};
 
-use super::{Answer, State, plain, request_counts};
+use super::answer::{Answer, plain};
+use super::state::{State, request_counts};
 use crate::store::{Counts, ScanRecord, parse_stamp};
 
 /// `GET /healthz`: 200 `ok` with the last scan's age and every lane's state when all is

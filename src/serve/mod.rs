@@ -14,16 +14,19 @@
 //! unsubscribe is a row in the state file that the next digest reads. What the front page
 //! lists is the daemon's last build, handed over after each scan: data flows one way.
 
+mod answer;
 mod clients;
 mod files;
 mod health;
+mod limits;
 mod pages;
 mod signup;
 mod slots;
+mod state;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -43,50 +46,12 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::clock::Clock;
-use crate::feeds::Listed;
 use crate::settings::{Server, Settings};
 use crate::store::Store;
+use answer::{Answer, asset};
+use state::{State, page};
 
-/// What the daemon and the server share.
-#[derive(Default)]
-pub struct Shared {
-    listing: RwLock<Arc<Vec<Listed>>>,
-    queued: tokio::sync::Notify,
-    /// What every delivery lane is doing.
-    pub board: Arc<crate::deliver::Board>,
-    /// The last scan's failure, if it failed: (when, error).
-    scan_failure: Mutex<Option<(String, String)>>,
-}
-
-impl Shared {
-    /// The daemon reports how its last scan went (`None`: it succeeded).
-    pub fn scan_result(&self, failure: Option<(String, String)>) {
-        *crate::sync::lock(&self.scan_failure) = failure;
-    }
-
-    /// When and why the last scan failed, if it did.
-    pub fn scan_failure(&self) -> Option<(String, String)> {
-        crate::sync::lock(&self.scan_failure).clone()
-    }
-
-    /// The daemon hands over the feeds its last build wrote.
-    pub fn publish(&self, listing: Vec<Listed>) {
-        *crate::sync::write(&self.listing) = Arc::new(listing);
-    }
-
-    fn listing(&self) -> Arc<Vec<Listed>> {
-        crate::sync::read(&self.listing).clone()
-    }
-
-    /// Resolves when the server has queued a message (the daemon then delivers at once).
-    pub async fn queued(&self) {
-        self.queued.notified().await;
-    }
-
-    fn wake_daemon(&self) {
-        self.queued.notify_one();
-    }
-}
+pub use state::Shared;
 
 /// Opens the listening socket, so an address in use is reported before anything runs.
 pub fn bind(server: &Server) -> Result<std::net::TcpListener, String> {
@@ -130,7 +95,7 @@ pub fn start(
         pages: pages::Pages::new(&server.pages, &settings.words)?,
         files: files::FeedFiles::new(&settings.feeds.dir),
         base: server.public_url.path().to_owned(),
-        signup: signup::Limits::new(server.signups_per_hour),
+        signup: limits::Limits::new(server.signups_per_hour),
         metrics: Mutex::new(BTreeMap::new()),
         store: Arc::new(Mutex::new(store)),
         server,
@@ -150,39 +115,6 @@ pub fn start(
         .spawn(move || runtime.block_on(accept(listener, state, stopped)))
         .map_err(|e| format!("cannot start the server's thread: {e}"))?;
     Ok(Running { thread, stop })
-}
-
-/// Everything a request may read.
-struct State {
-    settings: Arc<Settings>,
-    server: Server,
-    clock: &'static dyn Clock,
-    shared: Arc<Shared>,
-    /// A connection of the server's own (the daemon has its own); used off the async
-    /// threads, see [`State::with_store`].
-    store: Arc<Mutex<Store>>,
-    files: files::FeedFiles,
-    pages: pages::Pages,
-    /// The path of `public_url` (`/` or `/news/`): links in pages start with it.
-    base: String,
-    signup: signup::Limits,
-    /// Requests answered, by route and status.
-    metrics: Mutex<BTreeMap<(&'static str, u16), u64>>,
-}
-
-impl State {
-    /// Runs a store call on a blocking thread: SQLite may wait for the daemon's write lock.
-    /// Errors come back as text for the log; pages never show them.
-    async fn with_store<T: Send + 'static>(
-        &self,
-        call: impl FnOnce(&mut Store) -> Result<T, crate::store::StoreError> + Send + 'static,
-    ) -> Result<T, String> {
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || call(&mut crate::sync::lock(&store))).await {
-            Ok(result) => result.map_err(|e| e.to_string()),
-            Err(e) => Err(format!("store call failed: {e}")),
-        }
-    }
 }
 
 /// A client must send its request head within this time (slowloris).
@@ -283,9 +215,6 @@ async fn accept(
     }
     tracing::info!("server stopped");
 }
-
-/// A response under construction.
-type Answer = Response<Full<Bytes>>;
 
 /// The client's address as the socket saw it (put in each request by the accept loop).
 #[derive(Clone, Copy)]
@@ -553,55 +482,6 @@ fn client_address(state: &State, peer: IpAddr, headers: &hyper::HeaderMap) -> Ip
         .unwrap_or(peer)
 }
 
-fn asset(media_type: &'static str, body: &'static str) -> Answer {
-    let mut answer = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    let headers = answer.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    answer
-}
-
-/// A plain-text answer (for machines: health, metrics, wrong methods).
-fn plain(status: StatusCode, body: impl Into<Bytes>) -> Answer {
-    let mut answer = Response::new(Full::new(body.into()));
-    *answer.status_mut() = status;
-    answer.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    answer
-}
-
-/// An HTML answer page.
-fn page(state: &State, status: StatusCode, page: &pages::Page) -> Answer {
-    match state.pages.page(&state.settings, &state.base, page) {
-        Ok(html) => html_answer(status, html),
-        Err(e) => {
-            tracing::error!("{e}");
-            plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the page template failed\n",
-            )
-        }
-    }
-}
-
-fn html_answer(status: StatusCode, html: String) -> Answer {
-    let mut answer = Response::new(Full::new(Bytes::from(html)));
-    *answer.status_mut() = status;
-    let headers = answer.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    // Pages carry tokens and addresses: no cache keeps them.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    answer
-}
-
 fn not_found(state: &State) -> Answer {
     page(
         state,
@@ -640,20 +520,4 @@ async fn secure(request: Request, next: Next) -> Reply {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     answer
-}
-
-/// Counts of requests, for `/metrics`.
-fn request_counts(state: &State) -> BTreeMap<(&'static str, u16), u64> {
-    crate::sync::lock(&state.metrics).clone()
-}
-
-/// Keeps a map from growing without bound: entries `keep` says are spent go first.
-fn prune<K: std::hash::Hash + Eq, V>(
-    map: &mut HashMap<K, V>,
-    limit: usize,
-    keep: impl Fn(&V) -> bool,
-) {
-    if map.len() > limit {
-        map.retain(|_, v| keep(v));
-    }
 }

@@ -9,10 +9,8 @@
 //! address gets at most one confirmation email per ten minutes.
 
 use crate::settings::secret::ExposeSecret;
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Form;
 use axum::extract::Request;
@@ -23,8 +21,9 @@ use hyper::StatusCode;
 use hyper::header::{self, HeaderValue};
 use lettre::message::Mailbox;
 
+use super::answer::{Answer, html_answer};
 use super::pages::{self, Field, Page, PageForm, SignupForm};
-use super::{Answer, State, html_answer, page, prune};
+use super::state::{State, page};
 use crate::notify::email::{Confirmation, confirmation};
 use crate::settings::{Delivery, Notifier, NotifierKind};
 use crate::store::{Confirmed, Signup};
@@ -34,74 +33,12 @@ use crate::tokens::{self, Grant, TokenError};
 const CONFIRM_HOURS: i64 = 48;
 /// How long the front page's form can be sent.
 const FORM_HOURS: i64 = 24;
-/// One confirmation email per address per this long; more requests are answered the same
-/// but send nothing.
-const RESEND_AFTER: Duration = Duration::from_secs(600);
 /// The largest form accepted (an address and a list of categories).
 pub(super) const MAX_FORM_BYTES: usize = 16 * 1024;
 /// A form body must arrive within this time.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest address SMTP carries.
 const MAX_ADDRESS: usize = 254;
-/// Clients remembered before spent entries are dropped.
-const REMEMBERED: usize = 10_000;
-
-/// Sign-up limits: per client address, and per email address.
-pub struct Limits {
-    per_hour: u32,
-    clients: Mutex<HashMap<IpAddr, crate::notify::ratelimit::Bucket>>,
-    recent: Mutex<HashMap<(String, String), Instant>>,
-}
-
-impl Limits {
-    pub fn new(per_hour: u32) -> Limits {
-        Limits {
-            per_hour,
-            clients: Mutex::new(HashMap::new()),
-            recent: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes one of the client's sign-ups, or says how long until it has one. IPv6 clients
-    /// are counted by their /64, which one host usually holds whole.
-    fn admit(&self, client: IpAddr) -> Result<(), Duration> {
-        let client = match client {
-            IpAddr::V6(v6) => {
-                let bits = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(bits.into())
-            }
-            v4 => v4,
-        };
-        let now = Instant::now();
-        let mut clients = crate::sync::lock(&self.clients);
-        prune(&mut clients, REMEMBERED, |bucket| !bucket.is_full(now));
-        let per_hour = f64::from(self.per_hour);
-        clients
-            .entry(client)
-            .or_insert_with(|| {
-                crate::notify::ratelimit::Bucket::new(per_hour, per_hour / 3600.0, now)
-            })
-            .try_take(now)
-    }
-
-    /// Whether a confirmation may go to this address now (and notes that one does).
-    fn first_in_a_while(&self, notifier: &str, address: &str) -> bool {
-        let now = Instant::now();
-        let mut recent = crate::sync::lock(&self.recent);
-        prune(&mut recent, REMEMBERED, |at| {
-            now.duration_since(*at) < RESEND_AFTER
-        });
-        let key = (notifier.to_owned(), address.to_lowercase());
-        match recent.get(&key) {
-            Some(at) if now.duration_since(*at) < RESEND_AFTER => false,
-            _ => {
-                recent.insert(key, now);
-                true
-            }
-        }
-    }
-}
-
 /// The email notifiers that offer a sign-up form.
 fn signup_notifiers(state: &State) -> impl Iterator<Item = &Notifier> {
     state
@@ -159,7 +96,7 @@ pub async fn index(state: &State) -> Answer {
         Ok(html) => html_answer(StatusCode::OK, html),
         Err(e) => {
             tracing::error!("{e}");
-            super::plain(
+            super::answer::plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the page template failed\n",
             )

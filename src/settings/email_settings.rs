@@ -419,7 +419,7 @@ fn email_templates(base: &Path, name: &str) -> Result<(String, String), String> 
         return Err(format!("`{name}` must be a template name in `templates/`"));
     }
     let read = |ext: &str, default: Option<&str>| {
-        super::template_source(base, &format!("{name}.{ext}"), default)
+        super::template_source::template_source(base, &format!("{name}.{ext}"), default)
     };
     let (html_default, text_default) = match name {
         "digest" => (

@@ -4,26 +4,31 @@
 //! [`Settings::from_raw`]. A bad value is reported with its TOML key before anything runs, so
 //! the rest of the program never meets an unparsed string.
 
+pub mod content_settings;
 pub mod email_settings;
 pub mod env;
+pub mod feeds_settings;
 pub mod notify_settings;
 pub mod permalink;
 pub mod raw;
 pub mod secret;
 pub mod server_settings;
+pub mod site_settings;
 pub mod state;
+pub mod template_source;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chrono_tz::Tz;
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use url::Url;
 
+pub use content_settings::Content;
 pub use email_settings::{Email, EmailTarget};
+pub use feeds_settings::{ContentMode, Feeds, Format};
 pub use notify_settings::{Chat, ChatSetup, Delivery, Endpoint, Notifier, NotifierKind, Webhook};
 pub use permalink::Permalink;
 pub use server_settings::Server;
+pub use site_settings::Site;
 
 use crate::schedule::Cron;
 use raw::RawSettings;
@@ -48,87 +53,6 @@ pub enum SettingsError {
         key: String,
         message: String,
     },
-}
-
-/// A feed format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Format {
-    Rss,
-    Atom,
-    Json,
-}
-
-impl Format {
-    /// The file name a feed of this format is written to.
-    pub fn file_name(self) -> &'static str {
-        match self {
-            Format::Rss => "rss.xml",
-            Format::Atom => "atom.xml",
-            Format::Json => "feed.json",
-        }
-    }
-
-    /// Every format, for recognising files this program wrote.
-    pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
-}
-
-/// What an item carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContentMode {
-    /// The summary and the whole post.
-    Full,
-    /// The summary only.
-    Summary,
-}
-
-/// `[site]`, validated.
-#[derive(Debug, Clone)]
-pub struct Site {
-    pub title: String,
-    /// Always ends with `/`, so relative joins land under it.
-    pub url: Url,
-    pub description: String,
-    pub language: Option<String>,
-    pub author: Option<String>,
-    pub timezone: Tz,
-    /// The pattern of post links without a generator (`site.permalink`).
-    pub permalink: Permalink,
-    /// The folder the generator writes the site to (`site.output`), when set.
-    pub output: Option<PathBuf>,
-}
-
-/// `[content]`, validated.
-#[derive(Debug, Clone)]
-pub struct Content {
-    /// Absolute or relative to the working directory (already resolved against the
-    /// settings file's folder).
-    pub dir: PathBuf,
-    pub exclude: GlobSet,
-    pub max_file_bytes: u64,
-    /// Whether `categories: [A, B]` is one chain (Hexo) or two categories.
-    pub flat_categories: bool,
-}
-
-/// `[feeds]`, validated.
-#[derive(Debug, Clone)]
-pub struct Feeds {
-    pub dir: PathBuf,
-    /// Always ends with `/`.
-    pub url: Url,
-    /// In the order given; the first is the one listed in `index.opml`.
-    pub formats: Vec<Format>,
-    /// `None` means every post.
-    pub limit: Option<usize>,
-    pub content: ContentMode,
-    pub summary_length: usize,
-    pub categories: bool,
-    pub tags: bool,
-    pub category_map: BTreeMap<String, String>,
-    pub tag_map: BTreeMap<String, String>,
-    /// WebSub hubs named in every feed.
-    pub hubs: Vec<Url>,
-    /// Whether RSS and Atom feeds name `feed.xsl`, written beside them.
-    pub stylesheet: bool,
 }
 
 /// Everything the program needs to know, checked.
@@ -268,205 +192,69 @@ impl Settings {
         Ok(settings)
     }
 
-    /// The one function that turns what was written into what is used.
+    /// The one function that turns what was written into what is used: each table is
+    /// checked by its own function, in the order their values depend on each other.
     pub fn from_raw(
         raw: RawSettings,
         path: &Path,
         base: &Path,
         chats: &[&dyn notify_settings::ChatSetup],
     ) -> Result<Settings, SettingsError> {
-        let invalid = |key: &str, message: String| SettingsError::Invalid {
+        let invalid = |(key, message): Fault| SettingsError::Invalid {
             path: path.to_owned(),
-            key: key.to_owned(),
+            key,
             message,
         };
-
-        let posts_fingerprint = {
+        let raw_fingerprint = {
             let mut h = xxhash_rust::xxh3::Xxh3::new();
             h.update(format!("{:?}\n{:?}", raw.site, raw.content).as_bytes());
             h.update(base.as_os_str().as_encoded_bytes());
             h.digest()
         };
-        let site_url = crate::base_url::parse(&raw.site.url).map_err(|m| invalid("site.url", m))?;
-        let flat_categories = match raw.content.categories.as_str() {
-            "chain" => false,
-            "flat" => true,
-            other => {
-                return Err(invalid(
-                    "content.categories",
-                    format!(
-                        "`{other}` is not `chain` (Hexo: `[A, B]` is B inside A) or `flat` (Hugo, Jekyll, Zola: two categories)"
-                    ),
-                ));
-            }
-        };
-        let timezone: Tz = raw.site.timezone.parse().map_err(|_| {
-            invalid(
-                "site.timezone",
-                format!(
-                    "unknown time zone `{}`; use an IANA name such as `UTC`, `Europe/Berlin` or `Asia/Shanghai`",
-                    raw.site.timezone
-                ),
-            )
-        })?;
-        let permalink = Permalink::parse(
-            raw.site
-                .permalink
-                .as_deref()
-                .unwrap_or(&raw::default_permalink()),
-        )
-        .map_err(|m| invalid("site.permalink", m))?;
-        if raw.site.title.trim().is_empty() {
-            return Err(invalid("site.title", "must not be empty".into()));
-        }
-        if let Some(lang) = &raw.site.language
-            && !is_language_tag(lang)
-        {
-            return Err(invalid(
-                "site.language",
-                format!("`{lang}` is not a language tag; use e.g. `en`, `en-US` or `zh-CN`"),
-            ));
-        }
-
-        let content_dir = base.join(&raw.content.dir);
-        if !content_dir.is_dir() {
-            return Err(invalid(
-                "content.dir",
-                format!(
-                    "`{}` is not a folder; point it at the folder that holds your posts (relative to the settings file)",
-                    content_dir.display()
-                ),
-            ));
-        }
-        build_globs(&raw.content.exclude).map_err(|m| invalid("content.exclude", m))?;
-        let generator = generator(
-            &raw,
-            base,
-            crate::generators::Site {
-                url: site_url.clone(),
-                content: content_dir.clone(),
-                author: raw.site.author.clone().filter(|a| !a.trim().is_empty()),
-            },
-            timezone,
-            &permalink,
-            flat_categories,
-        )
-        .map_err(|(key, m)| invalid(key, m))?;
+        let site = site_settings::site(&raw.site, base).map_err(invalid)?;
+        let flat_categories = content_settings::flat_categories(&raw.content).map_err(invalid)?;
+        let content_dir = content_settings::dir(&raw.content, base).map_err(invalid)?;
+        let generator = site_settings::generator(&raw, base, &site, &content_dir, flat_categories)
+            .map_err(|(key, m)| invalid((key.to_owned(), m)))?;
         let posts_fingerprint = {
             let mut h = xxhash_rust::xxh3::Xxh3::new();
-            h.update(&posts_fingerprint.to_le_bytes());
+            h.update(&raw_fingerprint.to_le_bytes());
             h.update(&generator.fingerprint().to_le_bytes());
             h.digest()
         };
-        if raw.content.max_file_mib == 0 {
-            return Err(invalid("content.max_file_mib", "must be at least 1".into()));
-        }
-
-        let feeds_url = match &raw.feeds.url {
-            Some(u) => crate::base_url::parse(u).map_err(|m| invalid("feeds.url", m))?,
-            None => site_url
-                .join("feeds/")
-                .expect("a relative path joins any base URL"),
-        };
-        let formats = parse_formats(&raw.feeds.formats).map_err(|m| invalid("feeds.formats", m))?;
-        let content = match raw.feeds.content.as_str() {
-            "full" => ContentMode::Full,
-            "summary" => ContentMode::Summary,
-            other => {
-                return Err(invalid(
-                    "feeds.content",
-                    format!("`{other}` is not one of `full`, `summary`"),
-                ));
-            }
-        };
-        if raw.feeds.summary_length == 0 {
-            return Err(invalid("feeds.summary_length", "must be at least 1".into()));
-        }
-        check_map(&raw.feeds.category_map).map_err(|m| invalid("feeds.category_map", m))?;
-        check_map(&raw.feeds.tag_map).map_err(|m| invalid("feeds.tag_map", m))?;
-        let feeds_dir = base.join(&raw.feeds.dir);
-        if content_dir.starts_with(&feeds_dir) {
-            return Err(invalid(
-                "feeds.dir",
-                "must not contain `content.dir` (or be it): posts would sit among the feeds".into(),
-            ));
-        }
-        // The feeds folder and the generator's output may sit inside the content folder
-        // (a Jekyll site's root is both): they are never read as posts.
-        let output = raw.site.output.as_ref().map(|o| base.join(o));
-        let mut exclude_patterns = raw.content.exclude.clone();
-        for inner in std::iter::once(&feeds_dir).chain(output.as_ref()) {
-            if let Ok(rel) = normalized(inner).strip_prefix(normalized(&content_dir)) {
-                let rel = rel.to_string_lossy().replace('\\', "/");
-                if !rel.is_empty() {
-                    exclude_patterns.push(format!("{rel}/**"));
-                    exclude_patterns.push(rel);
-                }
-            }
-        }
-        let exclude = build_globs(&exclude_patterns).map_err(|m| invalid("content.exclude", m))?;
-
-        let scan = Cron::parse(&raw.schedule.scan).map_err(|m| invalid("schedule.scan", m))?;
-        let state = state::state(&raw.state, base).map_err(|(key, m)| invalid(key, m))?;
+        let feeds =
+            feeds_settings::feeds(raw.feeds, base, &site.url, &content_dir).map_err(invalid)?;
+        let content = content_settings::content(
+            &raw.content,
+            content_dir,
+            flat_categories,
+            &[Some(&feeds.dir), site.output.as_ref()],
+        )
+        .map_err(invalid)?;
+        let scan =
+            Cron::parse(&raw.schedule.scan).map_err(|m| invalid(("schedule.scan".into(), m)))?;
+        let state = state::state(&raw.state, base).map_err(|(key, m)| invalid((key.into(), m)))?;
         let server = match &raw.server {
             Some(raw_server) => Some(
                 server_settings::server(raw_server, base)
-                    .map_err(|(key, m)| invalid(&format!("server.{key}"), m))?,
+                    .map_err(|(key, m)| invalid((format!("server.{key}"), m)))?,
             ),
             None => None,
         };
         let mut email = match &raw.email {
             Some(raw_email) => Some(
                 email_settings::email(raw_email, base)
-                    .map_err(|(key, m)| invalid(&format!("email.{key}"), m))?,
+                    .map_err(|(key, m)| invalid((format!("email.{key}"), m)))?,
             ),
             None => None,
         };
         if let (Some(server), Some(email)) = (&server, &mut email) {
-            // The server takes the links: one secret signs and checks them.
-            for (key, set) in [
-                ("unsubscribe_url", email.unsubscribe_url.is_some()),
-                ("secret", email.secret.is_some()),
-            ] {
-                if set {
-                    return Err(invalid(
-                        &format!("email.{key}"),
-                        "remove it: with `[server]`, unsubscribe links go to `<server.public_url>unsubscribe`, signed with `server.secret`".into(),
-                    ));
-                }
-            }
-            email.unsubscribe_url = Some(
-                server
-                    .public_url
-                    .join("unsubscribe")
-                    .expect("a relative path joins any base URL"),
-            );
-            email.secret = Some(server.secret.clone());
+            links_through_the_server(server, email).map_err(invalid)?;
         }
-        let hubs = parse_hubs(&raw.feeds.hubs).map_err(|m| invalid("feeds.hubs", m))?;
-        let mut notifiers = Vec::new();
-        for (name, raw_notifier) in raw.notifiers {
-            if raw_notifier.kind == "email" && email.is_none() {
-                return Err(invalid(
-                    &format!("notifiers.{name}.type"),
-                    "an email notifier needs an `[email]` table with at least `from` (and `smtp`, or messages go to `outbox/` as files)".into(),
-                ));
-            }
-            if raw_notifier.signup && server.is_none() {
-                return Err(invalid(
-                    &format!("notifiers.{name}.signup"),
-                    "needs a `[server]` table: the sign-up form is on its front page".into(),
-                ));
-            }
-            notifiers.push(
-                notify_settings::validate(&name, raw_notifier, base, chats)
-                    .map_err(|(key, m)| invalid(&format!("notifiers.{name}.{key}"), m))?,
-            );
-        }
-        notifiers.extend(hubs.iter().cloned().map(notify_settings::hub));
-
+        let notifiers =
+            notifiers(raw.notifiers, &feeds.hubs, &email, &server, base, chats).map_err(invalid)?;
         let words = crate::i18n::Catalog::load(base, raw.site.language.as_deref())
-            .map_err(|m| invalid("site.language", m))?;
+            .map_err(|m| invalid(("site.language".into(), m)))?;
         Ok(Settings {
             words,
             path: path.to_owned(),
@@ -477,189 +265,72 @@ impl Settings {
             notifiers,
             email,
             server,
-            site: Site {
-                title: raw.site.title,
-                url: site_url,
-                description: raw.site.description,
-                language: raw.site.language,
-                author: raw.site.author.filter(|a| !a.trim().is_empty()),
-                timezone,
-                permalink,
-                output,
-            },
+            site,
             generator,
-            content: Content {
-                dir: content_dir,
-                exclude,
-                max_file_bytes: raw.content.max_file_mib.saturating_mul(1024 * 1024),
-                flat_categories,
-            },
-            feeds: Feeds {
-                dir: feeds_dir,
-                url: feeds_url,
-                formats,
-                limit: (raw.feeds.limit > 0).then_some(raw.feeds.limit),
-                content,
-                summary_length: raw.feeds.summary_length,
-                categories: raw.feeds.categories,
-                tags: raw.feeds.tags,
-                category_map: raw.feeds.category_map,
-                tag_map: raw.feeds.tag_map,
-                hubs,
-                stylesheet: raw.feeds.stylesheet,
-            },
+            content,
+            feeds,
         })
     }
 }
 
-/// The generator `[site]` names, with its configuration read from `site.root`; the generic
-/// rules without one. Errors name the key at fault.
-fn generator(
-    raw: &RawSettings,
-    base: &Path,
-    site: crate::generators::Site,
-    timezone: Tz,
-    permalink: &Permalink,
-    flat_categories: bool,
-) -> Result<std::sync::Arc<dyn crate::generators::Generator>, (&'static str, String)> {
-    let name = raw.site.generator.as_deref();
-    if name.is_none() {
-        for (key, set) in [
-            ("site.root", raw.site.root.is_some()),
-            ("site.build_timezone", raw.site.build_timezone.is_some()),
-        ] {
-            if set {
-                return Err((
-                    key,
-                    "applies only with `site.generator` (`hexo`, `jekyll`, `hugo` or `zola`)"
-                        .into(),
-                ));
-            }
-        }
-    } else if raw.site.permalink.is_some() {
-        return Err((
-            "site.permalink",
-            "remove it: with `site.generator`, the generator's own configuration says how links are made".into(),
-        ));
-    }
-    let build_timezone = match &raw.site.build_timezone {
-        Some(zone) => Some(zone.parse::<Tz>().map_err(|_| {
-            (
-                "site.build_timezone",
-                format!(
-                    "unknown time zone `{zone}`; use an IANA name such as `UTC` or `Asia/Shanghai`"
-                ),
-            )
-        })?),
-        None => None,
-    };
-    if build_timezone.is_some() && !matches!(name, Some("hexo" | "jekyll")) {
-        return Err((
-            "site.build_timezone",
-            "applies only to Hexo and Jekyll, which read dates in the zone of the machine that builds the site (when their configuration names none)".into(),
-        ));
-    }
-    let root = base.join(raw.site.root.as_deref().unwrap_or("."));
-    let setup = crate::generators::Setup {
-        site,
-        root: &root,
-        timezone,
-        build_timezone,
-        permalink: permalink.clone(),
-        flat_categories,
-        category_map: raw.feeds.category_map.clone(),
-    };
-    crate::generators::load(name, &setup)
-        .map(std::sync::Arc::from)
-        .map_err(|m| ("site.generator", m))
-}
+/// A setting at fault: its full key and what is wrong with it (each table's check
+/// returns one).
+type Fault = (String, String);
 
-/// A template's source: `templates/<file>` beside the settings file when it exists, else
-/// the compiled-in `default`; checked to compile, so a broken template is a settings error.
-pub(crate) fn template_source(
-    base: &Path,
-    file: &str,
-    default: Option<&str>,
-) -> Result<String, String> {
-    let path = base.join("templates").join(file);
-    let source = match std::fs::read_to_string(&path) {
-        Ok(source) => source,
-        Err(_) => default
-            .map(str::to_owned)
-            .ok_or_else(|| format!("`{}` does not exist", path.display()))?,
-    };
-    minijinja::Environment::new()
-        .template_from_str(&source)
-        .map_err(|e| format!("`{}`: {e}", path.display()))?;
-    Ok(source)
-}
-
-fn parse_hubs(texts: &[String]) -> Result<Vec<Url>, String> {
-    let mut hubs: Vec<Url> = Vec::new();
-    for text in texts {
-        let url = Url::parse(text.trim())
-            .map_err(|e| format!("`{text}` is not an absolute URL ({e})"))?;
-        if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(format!("`{text}` must start with `https://` or `http://`"));
-        }
-        if !hubs.contains(&url) {
-            hubs.push(url);
+/// With `[server]`, the server takes the unsubscribe links: one secret signs and checks
+/// them, so `[email]` must not name its own.
+fn links_through_the_server(server: &Server, email: &mut Email) -> Result<(), Fault> {
+    for (key, set) in [
+        ("unsubscribe_url", email.unsubscribe_url.is_some()),
+        ("secret", email.secret.is_some()),
+    ] {
+        if set {
+            return Err((
+                format!("email.{key}"),
+                "remove it: with `[server]`, unsubscribe links go to `<server.public_url>unsubscribe`, signed with `server.secret`".into(),
+            ));
         }
     }
-    Ok(hubs)
-}
-
-fn parse_formats(names: &[String]) -> Result<Vec<Format>, String> {
-    let mut formats = Vec::new();
-    for name in names {
-        let format = match name.as_str() {
-            "rss" => Format::Rss,
-            "atom" => Format::Atom,
-            "json" => Format::Json,
-            other => return Err(format!("`{other}` is not one of `rss`, `atom`, `json`")),
-        };
-        if !formats.contains(&format) {
-            formats.push(format);
-        }
-    }
-    if formats.is_empty() {
-        return Err("list at least one of `rss`, `atom`, `json`".into());
-    }
-    Ok(formats)
-}
-
-/// A path with its `.` parts dropped, for comparing folders written differently.
-fn normalized(path: &Path) -> PathBuf {
-    path.components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .collect()
-}
-
-fn build_globs(patterns: &[String]) -> Result<GlobSet, String> {
-    let mut set = GlobSetBuilder::new();
-    for pattern in patterns {
-        let glob = Glob::new(pattern).map_err(|e| format!("bad glob `{pattern}`: {e}"))?;
-        set.add(glob);
-    }
-    set.build().map_err(|e| e.to_string())
-}
-
-fn check_map(map: &BTreeMap<String, String>) -> Result<(), String> {
-    for (from, to) in map {
-        if to.trim().is_empty() {
-            return Err(format!("`{from}` is renamed to an empty name"));
-        }
-    }
+    email.unsubscribe_url = Some(
+        server
+            .public_url
+            .join("unsubscribe")
+            .expect("a relative path joins any base URL"),
+    );
+    email.secret = Some(server.secret.clone());
     Ok(())
 }
 
-/// BCP 47 in the shape feeds use: letters, digits and hyphens, starting with a letter.
-fn is_language_tag(tag: &str) -> bool {
-    !tag.is_empty()
-        && tag.len() <= 35
-        && tag.starts_with(|c: char| c.is_ascii_alphabetic())
-        && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !tag.ends_with('-')
+/// `[notifiers.*]`, in name order, then one per WebSub hub.
+fn notifiers(
+    raw: BTreeMap<String, raw::RawNotifier>,
+    hubs: &[Url],
+    email: &Option<Email>,
+    server: &Option<Server>,
+    base: &Path,
+    chats: &[&dyn notify_settings::ChatSetup],
+) -> Result<Vec<Notifier>, Fault> {
+    let mut notifiers = Vec::new();
+    for (name, raw_notifier) in raw {
+        if raw_notifier.kind == "email" && email.is_none() {
+            return Err((
+                format!("notifiers.{name}.type"),
+                "an email notifier needs an `[email]` table with at least `from` (and `smtp`, or messages go to `outbox/` as files)".into(),
+            ));
+        }
+        if raw_notifier.signup && server.is_none() {
+            return Err((
+                format!("notifiers.{name}.signup"),
+                "needs a `[server]` table: the sign-up form is on its front page".into(),
+            ));
+        }
+        notifiers.push(
+            notify_settings::validate(&name, raw_notifier, base, chats)
+                .map_err(|(key, m)| (format!("notifiers.{name}.{key}"), m))?,
+        );
+    }
+    notifiers.extend(hubs.iter().cloned().map(notify_settings::hub));
+    Ok(notifiers)
 }
 
 #[cfg(test)]

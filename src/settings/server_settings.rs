@@ -75,7 +75,8 @@ pub fn server(raw: &RawServer, base: &Path) -> Result<Server, (String, String)> 
         return Err(err("signups_per_hour", "must be at least 1".into()));
     }
     let template = |file: &str, default: &str| {
-        super::template_source(base, file, Some(default)).map_err(|m| err("templates", m))
+        super::template_source::template_source(base, file, Some(default))
+            .map_err(|m| err("templates", m))
     };
     let pages = Pages {
         index: template("index.html", include_str!("../../templates/index.html"))?,

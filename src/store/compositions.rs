@@ -6,10 +6,11 @@
 //! messages. A composition that failed (a template error) stays, `failed` with its reason,
 //! until `tidings retry` composes it again: no message is ever stored without its body.
 
-use super::Queries;
 use super::db::args;
+use super::open::Queries;
+use super::open::{Store, StoreError, Tx};
 use super::outbox::{NewMessage, insert};
-use super::{Store, StoreError, Tx, stamp};
+use super::stamp::stamp;
 use chrono::{DateTime, Utc};
 
 /// One notification to compose.

@@ -4,9 +4,9 @@
 //! that start on the copy announce nothing again. Claims and leases are not copied: they
 //! belong to the processes of the old state.
 
-use super::Queries;
 use super::db::{Row, Value};
-use super::{Store, StoreError};
+use super::open::Queries;
+use super::open::{Store, StoreError};
 
 /// Each table with the columns that carry over, in an order with a unique key (rows are
 /// read in pages of [`PAGE`]).

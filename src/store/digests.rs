@@ -1,9 +1,10 @@
 //! Notifiers known (a new one does not inherit the archive) and digest queues: posts
 //! waiting for a digest's next firing, with the item as it will appear.
 
-use super::Queries;
 use super::db::{Db, DbError, args};
-use super::{Store, StoreError, Tx, parse_stamp, stamp};
+use super::open::Queries;
+use super::open::{Store, StoreError, Tx};
+use super::stamp::{parse_stamp, stamp};
 use chrono::{DateTime, Utc};
 
 /// A digest queue's (post id, item JSON) pairs, newest post first.

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::{Store, StoreError};
+use super::open::{Store, StoreError};
 
 /// A cheap-to-clone handle to one connection.
 #[derive(Clone)]

@@ -9,9 +9,10 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::Queries;
 use super::db::args;
-use super::{Store, StoreError, parse_stamp, stamp};
+use super::open::Queries;
+use super::open::{Store, StoreError};
+use super::stamp::{parse_stamp, stamp};
 
 pub use crate::settings::state::{LEASE, LEASE_RANGE};
 
@@ -197,8 +198,8 @@ impl Store {
             args![name, &self.node, stamp(now), stamp(lease_end(now, self.lease))],
         )?;
         let holder = self.one("SELECT node, until FROM lanes WHERE name = ?1", args![name])?;
-        let (node, until): (String, String) =
-            (|| Ok((holder.get(0)?, holder.get(1)?)))().map_err(|e: super::DbError| self.err(e))?;
+        let (node, until): (String, String) = (|| Ok((holder.get(0)?, holder.get(1)?)))()
+            .map_err(|e: super::db::DbError| self.err(e))?;
         Ok((node != self.node).then(|| HeldElsewhere {
             node,
             until: parse_stamp(&until),
@@ -224,7 +225,7 @@ impl Store {
         let lanes: Vec<(String, String)> = lanes
             .iter()
             .map(|r| Ok((r.get(0)?, r.get(1)?)))
-            .collect::<Result<_, super::DbError>>()
+            .collect::<Result<_, super::db::DbError>>()
             .map_err(|e| self.err(e))?;
         self.rows(
             "SELECT name, started, heartbeat, scanner, stopped FROM nodes ORDER BY heartbeat DESC, name",
@@ -246,7 +247,7 @@ impl Store {
                 stopped: r.get(4)?,
             })
         })
-        .collect::<Result<_, super::DbError>>()
+        .collect::<Result<_, super::db::DbError>>()
         .map_err(|e| self.err(e))
     }
 }

@@ -10,9 +10,11 @@
 
 use chrono::{DateTime, Utc};
 
-use super::Queries;
 use super::db::{Db, DbError, Row, args};
-use super::{Store, StoreError, Tx, nodes, parse_stamp, stamp};
+use super::nodes;
+use super::open::Queries;
+use super::open::{Store, StoreError, Tx};
+use super::stamp::{parse_stamp, stamp};
 
 /// One message in the outbox.
 #[derive(Debug, Clone)]
@@ -651,8 +653,8 @@ impl Tx<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::at;
     use super::*;
+    use crate::store::testing::at;
 
     fn message(id: &str, notifier: &str, recipient: Option<&str>) -> NewMessage {
         NewMessage {

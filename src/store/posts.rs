@@ -1,9 +1,10 @@
 //! Posts seen: each post's identity, a hash of its file, when it was first seen and when it
 //! is published, and whether it was announced. A post is announced once, ever.
 
-use super::Queries;
 use super::db::args;
-use super::{Store, StoreError, Tx, stamp};
+use super::open::Queries;
+use super::open::{Store, StoreError, Tx};
+use super::stamp::stamp;
 use chrono::{DateTime, Utc};
 
 /// A post that is due to be announced.

@@ -1,9 +1,10 @@
 //! What `status`, `/healthz` and `/metrics` read: scans recorded, counts by notifier and
 //! status.
 
-use super::Queries;
 use super::db::{DbError, args};
-use super::{Store, StoreError, Tx, stamp};
+use super::open::Queries;
+use super::open::{Store, StoreError, Tx};
+use super::stamp::stamp;
 use chrono::{DateTime, Utc};
 
 /// Per-notifier counts for `tidings status`.

@@ -1,9 +1,10 @@
 //! Readers' own choices: addresses that unsubscribed (from one notifier or from all) and
 //! confirmed sign-ups from the server's page.
 
-use super::Queries;
 use super::db::{Db, DbError, args};
-use super::{Store, StoreError, Tx, stamp};
+use super::open::Queries;
+use super::open::{Store, StoreError, Tx};
+use super::stamp::stamp;
 use chrono::{DateTime, Utc};
 
 /// What opening a confirmation link did.
@@ -106,7 +107,7 @@ impl Store {
                 .one(sql, args![&address, notifier])?
                 .get(0)
                 .map_err(|e| tx.err(e))?;
-            Ok(at.map(|at| super::parse_stamp(&at)))
+            Ok(at.map(|at| super::stamp::parse_stamp(&at)))
         };
         let unsubscribed =
             latest("SELECT max(at) FROM unsubscribes WHERE address = ?1 AND notifier IN ('', ?2)")?;
