@@ -43,8 +43,22 @@ pub fn messages(
     posts: &[PostItem],
     max_posts: usize,
 ) -> Result<Vec<Message>, String> {
-    let env = environment(chat)?;
+    messages_with(platform(chat), settings, chat, digest, posts, max_posts)
+}
+
+/// [`messages`] in the words of `contract`, a platform the registry need not list (a
+/// platform's own tests).
+pub fn messages_with(
+    contract: &'static dyn Platform,
+    settings: &Settings,
+    chat: &Chat,
+    digest: bool,
+    posts: &[PostItem],
+    max_posts: usize,
+) -> Result<Vec<Message>, String> {
+    let env = environment(contract, chat)?;
     let frame = Frame {
+        platform: contract,
         words: &settings.words,
         site_title: &settings.site.title,
         site_url: settings.site.url.as_str(),
@@ -52,7 +66,6 @@ pub fn messages(
         total: posts.len(),
         chat,
     };
-    let contract = platform(chat);
     let per_message = max_posts.min(contract.max_posts()).max(1);
     let mut chunks: Vec<Vec<Rendered>> = Vec::new();
     let mut current: Vec<Rendered> = Vec::new();
@@ -85,7 +98,7 @@ pub fn messages(
 }
 
 fn fits(frame: &Frame, posts: &[Rendered]) -> bool {
-    platform(frame.chat).fits(frame, posts)
+    frame.platform.fits(frame, posts)
 }
 
 /// Renders a post, shortening its summary (and, if need be, its title) until a message with
@@ -140,7 +153,7 @@ fn render<'a>(
     summary: &str,
     title: &str,
 ) -> Result<Rendered<'a>, String> {
-    let contract = platform(frame.chat);
+    let contract = frame.platform;
     let mut post: std::collections::BTreeMap<String, Value> =
         match serde_json::to_value(item).expect("plain structs serialize") {
             serde_json::Value::Object(map) => map
@@ -179,9 +192,8 @@ fn render<'a>(
 }
 
 /// A template environment whose every `{{ value }}` is escaped for the platform.
-fn environment(chat: &Chat) -> Result<Environment<'static>, String> {
+fn environment(speaks: &'static dyn Platform, chat: &Chat) -> Result<Environment<'static>, String> {
     let mut env = crate::templates::bare();
-    let speaks = platform(chat);
     env.set_auto_escape_callback(|_| AutoEscape::Custom("chat".into()));
     env.set_formatter(move |out, state, value| {
         if value.is_safe() || *state.auto_escape() == AutoEscape::None {

@@ -26,6 +26,8 @@ pub struct Rendered<'a> {
 
 /// What every message of one notification shares.
 pub struct Frame<'a> {
+    /// The platform the messages are written for.
+    pub platform: &'a dyn Platform,
     /// The words readers see (the digest's header line).
     pub words: &'a crate::i18n::Catalog,
     pub site_title: &'a str,
