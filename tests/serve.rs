@@ -936,6 +936,8 @@ fn hubs_are_named_in_every_feed_and_pinged_through_the_outbox() {
                 .into_owned()
                 .collect();
             assert_eq!(pairs[0], ("hub.mode".into(), "publish".into()));
+            assert_eq!(pairs[1].0, "hub.topic");
+            assert_eq!(pairs[2], ("hub.url".into(), pairs[1].1.clone()));
             pairs[1].1.clone()
         })
         .collect();
@@ -1616,4 +1618,143 @@ fn two_nodes_share_signups_confirmations_and_unsubscribes() {
         reused.status, 409,
         "the old link does not undo it on another node"
     );
+}
+
+/// The real WebSub hub of `tests/support/websub_hub.py` (flask-websub) with one subscriber;
+/// stopped when dropped.
+struct WebSubHub {
+    child: Child,
+    host: String,
+    _dir: tempfile::TempDir,
+}
+
+impl WebSubHub {
+    fn start() -> Option<WebSubHub> {
+        let installed = std::process::Command::new("python3")
+            .args(["-c", "import flask_websub, celery"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !installed {
+            common::unavailable(
+                "Python flask-websub and celery are missing (.ci/run installs them)",
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port_file = dir.path().join("port");
+        let log = std::fs::File::create(dir.path().join("hub.log")).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/websub_hub.py");
+        let child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(&port_file)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        common::wait_until("the hub listens", || port_file.exists());
+        let port = std::fs::read_to_string(&port_file).unwrap();
+        Some(WebSubHub {
+            child,
+            host: format!("127.0.0.1:{}", port.trim()),
+            _dir: dir,
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hub", self.host)
+    }
+
+    /// A reader's subscription to `topic` (the hub checks the subscriber's intent first).
+    fn subscribe(&self, topic: &str) {
+        let target = format!(
+            "/subscribe?topic={}",
+            url::form_urlencoded::byte_serialize(topic.as_bytes()).collect::<String>()
+        );
+        let answer = http::request(&self.host, "POST", &target, &[], b"");
+        assert_eq!(answer.status, 202, "{}", answer.text());
+    }
+
+    /// What the subscriber has received from the hub.
+    fn received(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&http::get(&self.host, "/received", &[]).text()).unwrap()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("hub.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for WebSubHub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real hub (flask-websub, as a reader's hub would run it) with a subscriber to the site's
+/// feed: a new post is pinged, the hub fetches the feed from `serve`, finds it is the topic
+/// (`Link: rel="hub"` and `rel="self"`), and distributes the new content to the subscriber.
+#[test]
+fn a_real_websub_hub_delivers_the_new_post_to_its_subscriber() {
+    let Some(hub) = WebSubHub::start() else {
+        return;
+    };
+    let sink = SmtpSink::start();
+    let port = free_port();
+    let text = settings(port, sink.port, "").replace(
+        "tags = true",
+        &format!(
+            "tags = true\nurl = \"http://127.0.0.1:{port}/feeds/\"\nhubs = [\"{}\"]",
+            hub.url()
+        ),
+    );
+    let site = Site::with_settings(&text);
+    site.post("a.md", post("Alpha", "[News]"));
+    let served = Served::start(site, port);
+    let topic = format!("http://127.0.0.1:{port}/feeds/rss.xml");
+
+    // The feed names itself and its hub in its headers, as WebSub asks of a topic.
+    let answer = served.get("/feeds/rss.xml", &[]);
+    let links: Vec<&str> = answer
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("link"))
+        .map(|(_, value)| value.as_str())
+        .collect();
+    assert_eq!(
+        links,
+        [
+            format!("<{}>; rel=\"hub\"", hub.url()),
+            format!("<{topic}>; rel=\"self\"")
+        ],
+        "{:?}",
+        answer.headers
+    );
+
+    hub.subscribe(&topic);
+    served.site.post("b.md", post("Beta", "[News]"));
+    common::wait_until("the subscriber received the new feed", || {
+        hub.received()
+            .iter()
+            .any(|r| r["body"].as_str().is_some_and(|b| b.contains("Beta")))
+    });
+    let received = hub.received();
+    let delivery = received
+        .iter()
+        .find(|r| r["body"].as_str().is_some_and(|b| b.contains("Beta")))
+        .unwrap();
+    assert!(
+        delivery["body"].as_str().unwrap().starts_with("<?xml"),
+        "the feed itself: {delivery}"
+    );
+    let status = served.site.run(&["status", "--json"]).expect(0).stdout();
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let hub_notifier = status["notifiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"].as_str().is_some_and(|n| n.starts_with("websub:")))
+        .unwrap();
+    assert_eq!(hub_notifier["failed"], 0, "{status}\n{}", hub.log());
 }

@@ -75,6 +75,32 @@ pub fn safe_segments(raw: &str) -> Option<Vec<String>> {
     Some(segments)
 }
 
+/// The `Link` headers WebSub asks of a topic (§4): each hub (`rel="hub"`) and the feed's
+/// own address (`rel="self"`), the very URL the publish ping names, so a hub that fetches
+/// the feed finds it is the topic it was told of. Only feeds are topics; without hubs there
+/// is nothing to say.
+pub fn websub_links(raw: &str, feeds_url: &url::Url, hubs: &[url::Url]) -> Vec<HeaderValue> {
+    let Some(segments) = safe_segments(raw) else {
+        return Vec::new();
+    };
+    let is_feed = Format::ALL
+        .iter()
+        .any(|f| segments.last().is_some_and(|name| name == f.file_name()));
+    if hubs.is_empty() || !is_feed {
+        return Vec::new();
+    }
+    let encoded: Vec<String> = segments
+        .iter()
+        .map(|s| crate::settings::permalink::encode_segment(s))
+        .collect();
+    let own = format!("{feeds_url}{}", encoded.join("/"));
+    hubs.iter()
+        .map(|hub| format!("<{hub}>; rel=\"hub\""))
+        .chain(std::iter::once(format!("<{own}>; rel=\"self\"")))
+        .filter_map(|link| HeaderValue::from_str(&link).ok())
+        .collect()
+}
+
 /// One file as served.
 struct Cached {
     len: u64,

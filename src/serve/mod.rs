@@ -327,10 +327,16 @@ async fn index(With(state): With<Arc<State>>) -> Reply {
 async fn feed(With(state): With<Arc<State>>, request: Request) -> Reply {
     let path = request.uri().path();
     let file = path.strip_prefix("/feeds/").unwrap_or(path);
-    let answer = state
+    let mut answer = state
         .files
         .answer(file, request.headers())
         .unwrap_or_else(|| not_found(&state));
+    if answer.status() != hyper::StatusCode::NOT_FOUND {
+        let feeds = &state.settings.feeds;
+        for link in files::websub_links(file, &feeds.url, &feeds.hubs) {
+            answer.headers_mut().append(hyper::header::LINK, link);
+        }
+    }
     named("feeds", answer)
 }
 
