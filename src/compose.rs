@@ -409,7 +409,7 @@ pub fn compose(
                 .email
                 .as_ref()
                 .ok_or("email notifiers need an `[email]` table")?;
-            let dkim = notify::email::dkim(email)?;
+            let dkim = notify::dkim::Signers::of(email)?;
             let mut made = 0;
             // The list as it is now: a reader removed since the settings were read gets
             // nothing, one added gets this message.
@@ -433,7 +433,7 @@ pub fn compose(
                         notify::email::encode(
                             settings,
                             email,
-                            dkim.as_ref(),
+                            &dkim,
                             &notifier.name,
                             key,
                             &rendered,

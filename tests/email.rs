@@ -375,19 +375,38 @@ fn the_default_digest_html_is_clean_and_inline_styled() {
     );
 }
 
+/// RSA alone, Ed25519 alone (the `dkim_key` pair), and both at once (`dkim = [...]`, as RFC
+/// 8463 advises): dkimpy verifies every signature, each covers the list headers and lists
+/// each once more than the message carries it, so a prepended second Subject breaks it.
 #[test]
 fn dkim_signatures_verify_with_rsa_and_ed25519_and_cover_the_list_headers() {
-    for (algorithm, tag) in [("rsa", "a=rsa-sha256"), ("ed25519", "a=ed25519-sha256")] {
+    let pair = "dkim_key = \"rsa.pem\"\ndkim_selector = \"s2026\"";
+    let ed_pair = "dkim_key = \"ed.pem\"\ndkim_selector = \"s2026\"";
+    let both = "dkim = [{ key = \"rsa.pem\", selector = \"r1\" }, { key = \"ed.pem\", selector = \"e1\" }]";
+    /// (selector, key file, algorithm tag) of each key a case signs with.
+    type Keys<'a> = &'a [(&'a str, &'a str, &'a str)];
+    let cases: [(&str, Keys); 3] = [
+        (pair, &[("s2026", "rsa.pem", "a=rsa-sha256")]),
+        (ed_pair, &[("s2026", "ed.pem", "a=ed25519-sha256")]),
+        (
+            both,
+            &[
+                ("r1", "rsa.pem", "a=rsa-sha256"),
+                ("e1", "ed.pem", "a=ed25519-sha256"),
+            ],
+        ),
+    ];
+    for (dkim, keys) in cases {
         let site = Site::with_settings(&format!(
             "{}\n[email]\nfrom = \"测试站 <news@example.org>\"\nreply_to = \"desk@example.org\"\n\
-             dkim_key = \"dkim.pem\"\ndkim_selector = \"s2026\"\n\
+             {dkim}\n\
              unsubscribe_url = \"https://example.org/unsubscribe\"\nsecret = \"${{TIDINGS_TEST_SECRET}}\"\n\
              [notifiers.now]\ntype = \"email\"\nto = [\"Ada Lovelace <a@example.org>\"]\n\
              [notifiers.daily]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"* * * * * *\"\nto = [\"b@example.org\"]",
             common::BASE_SETTINGS
         ));
-        let key = site.path().join("dkim.pem");
-        common::dkim_key(&key, algorithm);
+        common::dkim_key(&site.path().join("rsa.pem"), "rsa");
+        common::dkim_key(&site.path().join("ed.pem"), "ed25519");
         site.post("old.md", post("Old", "[News]", "[]"));
         site.run_at(T0, &["run", "--once"]).expect(0);
         site.post(
@@ -404,22 +423,34 @@ fn dkim_signatures_verify_with_rsa_and_ed25519_and_cover_the_list_headers() {
             .map(|e| e.unwrap().path())
             .collect();
         assert_eq!(files.len(), 2, "an instant message and a digest");
-        common::assert_dkim_verifies(&key, &files);
+        let paths: Vec<(&str, PathBuf)> = keys
+            .iter()
+            .map(|(selector, file, _)| (*selector, site.path().join(file)))
+            .collect();
+        let verifier_keys: Vec<(&str, &Path)> =
+            paths.iter().map(|(s, p)| (*s, p.as_path())).collect();
+        common::assert_dkim_verifies(&verifier_keys, &files);
+        let over_signed = "h=from:from:to:to:subject:subject:date:date:message-id:message-id:\
+            mime-version:mime-version:content-type:content-type:reply-to:reply-to:list-id:list-id:\
+            list-unsubscribe:list-unsubscribe:list-unsubscribe-post:list-unsubscribe-post;";
         for file in &files {
             let bytes = std::fs::read(file).unwrap();
-            let signature: String = parse(&bytes)
-                .header_raw("DKIM-Signature")
-                .expect("a DKIM-Signature header")
-                .split_whitespace()
+            let message = parse(&bytes);
+            let signatures: Vec<String> = message
+                .header_values("DKIM-Signature")
+                .map(|v| v.as_text().unwrap_or("").split_whitespace().collect())
                 .collect();
-            for part in [
-                "d=example.org;",
-                "s=s2026;",
-                tag,
-                "c=relaxed/relaxed;",
-                "h=from:to:subject:date:message-id:mime-version:content-type:reply-to:list-id:list-unsubscribe:list-unsubscribe-post;",
-            ] {
-                assert!(signature.contains(part), "{part} missing: {signature}");
+            assert_eq!(signatures.len(), keys.len(), "one signature per key");
+            for ((selector, _, algorithm), signature) in keys.iter().zip(&signatures) {
+                for part in [
+                    "d=example.org;",
+                    &format!("s={selector};"),
+                    algorithm,
+                    "c=relaxed/relaxed;",
+                    over_signed,
+                ] {
+                    assert!(signature.contains(part), "{part} missing: {signature}");
+                }
             }
         }
     }
@@ -431,6 +462,34 @@ fn dkim_signatures_verify_with_rsa_and_ed25519_and_cover_the_list_headers() {
     std::fs::write(site.path().join("dkim.pem"), "not a key").unwrap();
     let run = site.run(&["check"]).expect(2);
     assert!(run.stderr().contains("email.dkim_key"), "{}", run.stderr());
+    // The list form names the entry at fault, and one selector cannot name two keys.
+    common::dkim_key(&site.path().join("ed.pem"), "ed25519");
+    for (dkim, key) in [
+        (
+            "dkim = [{ key = \"ed.pem\", selector = \"e1\" }, { key = \"dkim.pem\", selector = \"r1\" }]",
+            "email.dkim[1].key",
+        ),
+        (
+            "dkim = [{ key = \"ed.pem\", selector = \"e1\" }, { key = \"ed.pem\", selector = \"e1\" }]",
+            "email.dkim",
+        ),
+        (
+            "dkim = [{ key = \"ed.pem\", selector = \"e 1\" }]",
+            "email.dkim[0].selector",
+        ),
+    ] {
+        std::fs::write(
+            site.path().join("settings.toml"),
+            format!(
+                "{}\n[email]\nfrom = \"news@example.org\"\n{dkim}\n\
+                 [notifiers.now]\ntype = \"email\"\nto = [\"a@example.org\"]",
+                common::BASE_SETTINGS
+            ),
+        )
+        .unwrap();
+        let run = site.run(&["check"]).expect(2);
+        assert!(run.stderr().contains(key), "{key}: {}", run.stderr());
+    }
 }
 
 /// A TLS mismatch, a refused password and a refused sender each stop the lane with one

@@ -1131,7 +1131,7 @@ fn a_confirmation_mail_carries_a_signature_that_verifies() {
         .map(|e| e.unwrap().path())
         .filter(|p| p.to_string_lossy().contains("new@example.org"))
         .collect::<Vec<_>>();
-    common::assert_dkim_verifies(&key, &received);
+    common::assert_dkim_verifies(&[("s2026", &key)], &received);
 }
 
 /// A zh-CN site's front page, sign-up answer, confirmation mail and error pages are in

@@ -10,11 +10,11 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use lettre::Message;
-use lettre::message::dkim::{DkimConfig, DkimSigningKey};
 use lettre::message::header::{self, ContentTransferEncoding, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart};
 use serde::{Deserialize, Serialize};
 
+use super::dkim::Signers;
 use super::item::{PostItem, message_id};
 use crate::settings::Settings;
 use crate::settings::email_settings::{Email, EmailTarget, Recipient};
@@ -335,7 +335,7 @@ fn unsubscribe_for(
 pub fn encode(
     settings: &Settings,
     email: &Email,
-    dkim: Option<&DkimConfig>,
+    dkim: &Signers,
     notifier: &str,
     key: &str,
     rendered: &Rendered,
@@ -398,21 +398,19 @@ fn finish(
     builder: lettre::message::MessageBuilder,
     text: String,
     html: String,
-    dkim: Option<&DkimConfig>,
+    dkim: &Signers,
     to: &str,
 ) -> Result<String, String> {
     let (content_type, body) = alternative_body(text, html)?;
-    let mut message = builder
+    let message = builder
         .header(header::MIME_VERSION_1_0)
         .header(content_type)
         .body(body)
         .map_err(|e| format!("cannot build the message: {e}"))?;
-    if let Some(config) = dkim {
-        message.sign(config);
-    }
+    let signed = dkim.sign(&message);
     let stored = Stored {
         to: to.to_owned(),
-        eml: String::from_utf8_lossy(&message.formatted()).into_owned(),
+        eml: String::from_utf8_lossy(&signed).into_owned(),
     };
     Ok(serde_json::to_string(&stored).expect("plain structs serialize"))
 }
@@ -525,57 +523,13 @@ pub fn confirmation(
     if let Some(reply_to) = &email.reply_to {
         builder = builder.reply_to(reply_to.clone());
     }
-    let stored = finish(builder, text, html, dkim(email)?.as_ref(), &context.address)?;
+    let stored = finish(builder, text, html, &Signers::of(email)?, &context.address)?;
     Ok((id, stored))
 }
 
 /// The words mail is written in: `email.language`'s, else the site's.
 fn mail_words<'s>(settings: &'s Settings, email: &'s Email) -> &'s crate::i18n::Catalog {
     email.words.as_ref().unwrap_or(&settings.words)
-}
-
-/// The headers every signature covers (RFC 6376 §5.4; RFC 8058 §4 asks for both
-/// List-Unsubscribe headers). A header a message does not carry (Reply-To, the list
-/// headers of a confirmation) is signed as absent, so it cannot be added on the way.
-const SIGNED_HEADERS: &[&str] = &[
-    "From",
-    "To",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "MIME-Version",
-    "Content-Type",
-    "Reply-To",
-    "List-Id",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-];
-
-/// The DKIM signer for `[email]`, if configured (the key was checked at load): relaxed
-/// header and body canonicalization (RFC 6376 §3.4.2, §3.4.4), so the folding mail
-/// software (and lettre itself, after signing) applies never breaks the signature.
-pub fn dkim(email: &Email) -> Result<Option<DkimConfig>, String> {
-    use lettre::message::dkim::{DkimCanonicalization, DkimCanonicalizationType};
-    let Some(dkim) = &email.dkim else {
-        return Ok(None);
-    };
-    let key = DkimSigningKey::new(dkim.key.expose_secret(), dkim.algorithm)
-        .map_err(|e| format!("DKIM key: {e}"))?;
-    // Signed for the sender's domain, which is what receivers align DKIM with.
-    let domain = email.from.email.domain().to_owned();
-    Ok(Some(DkimConfig::new(
-        dkim.selector.clone(),
-        domain,
-        key,
-        SIGNED_HEADERS
-            .iter()
-            .map(|name| HeaderName::new_from_ascii_str(name))
-            .collect(),
-        DkimCanonicalization {
-            header: DkimCanonicalizationType::Relaxed,
-            body: DkimCanonicalizationType::Relaxed,
-        },
-    )))
 }
 
 /// The recipient of a stored message, if it is one.
@@ -693,8 +647,26 @@ mod tests {
             .unwrap()
             .to_utc();
         let email = s.email.as_ref().unwrap();
-        let (id, body) = encode(&s, email, None, "daily", "digest:1", &messages[0], now).unwrap();
-        let (again, _) = encode(&s, email, None, "daily", "digest:1", &messages[0], now).unwrap();
+        let (id, body) = encode(
+            &s,
+            email,
+            &crate::notify::dkim::Signers::of(email).unwrap(),
+            "daily",
+            "digest:1",
+            &messages[0],
+            now,
+        )
+        .unwrap();
+        let (again, _) = encode(
+            &s,
+            email,
+            &crate::notify::dkim::Signers::of(email).unwrap(),
+            "daily",
+            "digest:1",
+            &messages[0],
+            now,
+        )
+        .unwrap();
         assert_eq!(id, again);
         let stored: Stored = serde_json::from_str(&body).unwrap();
         assert_eq!(stored.to, "ada@example.org");

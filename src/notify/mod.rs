@@ -12,6 +12,7 @@ mod answers_fuzz;
 pub mod chat;
 pub mod dingtalk;
 pub mod discord;
+pub mod dkim;
 pub mod email;
 pub mod feishu;
 pub mod http;

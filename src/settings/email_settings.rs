@@ -104,6 +104,56 @@ impl DkimKey {
     }
 }
 
+/// The keys of `dkim` (a list of `{ key, selector }`) or of the older `dkim_key` and
+/// `dkim_selector` pair; errors name the key at fault.
+fn dkim_keys(raw: &RawEmail, base: &Path) -> Result<Vec<DkimKey>, (String, String)> {
+    let read = |path: &str, selector: &str, key: String| {
+        let path = base.join(path);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            (
+                key.clone(),
+                format!("cannot read `{}`: {e}", path.display()),
+            )
+        })?;
+        if selector.trim().is_empty()
+            || !selector
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err((
+                key.replace(".key", ".selector"),
+                format!("`{selector}` is not a DNS label (letters, digits, `-`, `_`, `.`)"),
+            ));
+        }
+        DkimKey::read(selector, &text).map_err(|m| (key, format!("`{}` {m}", path.display())))
+    };
+    let mut keys = match (&raw.dkim_key, &raw.dkim_selector) {
+        (Some(path), Some(selector)) => vec![read(path, selector, "dkim_key".into())?],
+        (None, None) => Vec::new(),
+        (Some(_), None) => {
+            return Err(("dkim_selector".into(), "is needed with `dkim_key`".into()));
+        }
+        (None, Some(_)) => {
+            return Err(("dkim_key".into(), "is needed with `dkim_selector`".into()));
+        }
+    };
+    for (i, entry) in raw.dkim.iter().enumerate() {
+        keys.push(read(&entry.key, &entry.selector, format!("dkim[{i}].key"))?);
+    }
+    let mut selectors: Vec<&str> = keys.iter().map(|k| k.selector.as_str()).collect();
+    selectors.sort_unstable();
+    if let Some(twice) = selectors.windows(2).find(|w| w[0] == w[1]) {
+        return Err((
+            "dkim".into(),
+            format!(
+                "selector `{}` is named twice; each key has its own",
+                twice[0]
+            ),
+        ));
+    }
+    Ok(keys)
+}
+
 /// The slowest pace `email.rate` may set: one message every 100 seconds.
 pub const MIN_RATE: f64 = 0.01;
 /// The fastest pace `email.rate` may set.
@@ -122,8 +172,8 @@ pub struct Email {
     pub unsubscribe_url: Option<Url>,
     /// Signs unsubscribe tokens.
     pub secret: Option<SecretSlice<u8>>,
-    /// The DKIM signing key and its selector.
-    pub dkim: Option<DkimKey>,
+    /// The DKIM keys, each signing every message (RSA and Ed25519 side by side).
+    pub dkim: Vec<DkimKey>,
     /// The words of `email.language`, when set (else the site's).
     pub words: Option<crate::i18n::Catalog>,
     pub timeout: Duration,
@@ -282,19 +332,7 @@ pub fn email(raw: &RawEmail, base: &Path) -> Result<Email, (String, String)> {
             "is needed with `unsubscribe_url`: it signs the unsubscribe links".into(),
         ));
     }
-    let dkim = match (&raw.dkim_key, &raw.dkim_selector) {
-        (Some(path), Some(selector)) => {
-            let path = base.join(path);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| err("dkim_key", format!("cannot read `{}`: {e}", path.display())))?;
-            let key = DkimKey::read(selector, &text)
-                .map_err(|m| err("dkim_key", format!("`{}` {m}", path.display())))?;
-            Some(key)
-        }
-        (None, None) => None,
-        (Some(_), None) => return Err(err("dkim_selector", "is needed with `dkim_key`".into())),
-        (None, Some(_)) => return Err(err("dkim_key", "is needed with `dkim_selector`".into())),
-    };
+    let dkim = dkim_keys(raw, base).map_err(|(key, m)| err(&key, m))?;
     let words = match &raw.language {
         Some(language) => {
             Some(crate::i18n::Catalog::load(base, Some(language)).map_err(|m| err("language", m))?)

@@ -86,13 +86,26 @@ pub struct RawEmail {
     pub unsubscribe_url: Option<String>,
     /// Signs unsubscribe tokens, usually `${TIDINGS_SECRET}`; needed with `unsubscribe_url`.
     pub secret: Option<String>,
-    /// DKIM: a PEM file with the RSA private key (PKCS#1), relative to the settings file.
+    /// DKIM: a PEM file with the private key (RSA or Ed25519), relative to the settings file.
     pub dkim_key: Option<String>,
     /// DKIM: the selector published in DNS.
     pub dkim_selector: Option<String>,
+    /// DKIM with several keys (RSA and Ed25519 side by side): each signs every message.
+    #[serde(default)]
+    pub dkim: Vec<RawDkim>,
     /// Seconds before one message is abandoned (and retried later).
     #[serde(default = "default_email_timeout")]
     pub timeout_seconds: u64,
+}
+
+/// One entry of `email.dkim`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDkim {
+    /// A PEM file with the private key, relative to the settings file.
+    pub key: String,
+    /// The selector its public key is published under.
+    pub selector: String,
 }
 
 /// `[schedule]`

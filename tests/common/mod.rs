@@ -237,13 +237,18 @@ pub fn dkim_key(path: &Path, algorithm: &str) {
     );
 }
 
-/// Verifies every message with dkimpy (tests/support/dkim_verify.py): each must verify,
-/// and a copy with one changed byte in the body or the subject must not.
-pub fn assert_dkim_verifies(key: &Path, messages: &[PathBuf]) {
+/// Verifies every message with dkimpy (tests/support/dkim_verify.py): each must carry one
+/// signature per `(selector, key)`, each must verify, and none may survive a changed byte
+/// in the body, a changed subject, or a second subject prepended.
+pub fn assert_dkim_verifies(keys: &[(&str, &Path)], messages: &[PathBuf]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/dkim_verify.py");
     let out = Command::new("python3")
         .arg(script)
-        .arg(key)
+        .args(
+            keys.iter()
+                .map(|(selector, key)| format!("{selector}={}", key.display())),
+        )
+        .arg("--")
         .args(messages)
         .output()
         .expect("python3 with dkimpy and pynacl (.ci/run installs them)");

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Verifies DKIM signatures with dkimpy, an implementation that is not ours.
 
-    python3 dkim_verify.py KEY.pem MESSAGE.eml [MESSAGE.eml ...]
+    python3 dkim_verify.py SELECTOR=KEY.pem [SELECTOR=KEY.pem ...] -- MESSAGE.eml [...]
 
-The public key is derived from the private key with openssl and served to dkimpy as the
-selector's DNS TXT record (`dnsfunc`), so nothing leaves the machine. Every message must
-verify, and a copy with one byte of its body changed, and one with its Subject changed,
-must not. Prints one line per message; exits 1 on any failure.
+Each key's public half is derived with openssl and served to dkimpy as its selector's DNS
+TXT record (`dnsfunc`), so nothing leaves the machine. Every message must carry exactly one
+signature per key, each must verify on its own, and none may verify on a copy with one byte
+of its body changed, with its Subject changed, or with a second Subject prepended above the
+signed one (which only over-signing catches). Prints one line per message and signature;
+exits 1 on any failure.
 """
 import base64
+import re
 import subprocess
 import sys
 
@@ -25,24 +28,42 @@ def public_record(key_path):
     return b"v=DKIM1; k=ed25519; p=" + base64.b64encode(der[-32:])
 
 
+def verify_all(message, dnsfunc, count):
+    """Whether each of the `count` signatures verifies, by its index."""
+    def one(i):
+        try:
+            return dkim.DKIM(message).verify(idx=i, dnsfunc=dnsfunc)
+        except dkim.DKIMException:
+            return False
+    return [one(i) for i in range(count)]
+
+
 def main():
-    record = public_record(sys.argv[1])
+    split = sys.argv.index("--")
+    records = {}
+    for pair in sys.argv[1:split]:
+        selector, path = pair.split("=", 1)
+        records[selector.encode()] = public_record(path)
 
     def dnsfunc(name, timeout=5):
-        return record
+        return records.get(name.split(b".")[0])
 
     failed = False
-    for path in sys.argv[2:]:
+    for path in sys.argv[split + 1:]:
         message = open(path, "rb").read()
-        ok = dkim.verify(message, dnsfunc=dnsfunc)
         head, _, body = message.partition(b"\r\n\r\n")
+        count = len(re.findall(rb"(?im)^dkim-signature:", head))
+        ok = verify_all(message, dnsfunc, count)
         flipped = body.replace(b"a", b"b", 1) if b"a" in body else body + b"x"
-        tampered_body = dkim.verify(head + b"\r\n\r\n" + flipped, dnsfunc=dnsfunc)
+        tampered_body = verify_all(head + b"\r\n\r\n" + flipped, dnsfunc, count)
         lines = head.split(b"\r\n")
-        lines = [l + b" (changed)" if l.lower().startswith(b"subject:") else l for l in lines]
-        tampered_subject = dkim.verify(b"\r\n".join(lines) + b"\r\n\r\n" + body, dnsfunc=dnsfunc)
-        print(f"{path}: verify={ok} tampered_body={tampered_body} tampered_subject={tampered_subject}")
-        if not ok or tampered_body or tampered_subject:
+        changed = [l + b" (changed)" if l.lower().startswith(b"subject:") else l for l in lines]
+        tampered_subject = verify_all(b"\r\n".join(changed) + b"\r\n\r\n" + body, dnsfunc, count)
+        prepended = verify_all(b"Subject: Urgent: your account\r\n" + message, dnsfunc, count)
+        print(f"{path}: {count} signatures, verify={ok} tampered_body={tampered_body} "
+              f"tampered_subject={tampered_subject} prepended_subject={prepended}")
+        if count != len(records) or not all(ok) or any(tampered_body) \
+                or any(tampered_subject) or any(prepended):
             failed = True
     sys.exit(1 if failed else 0)
 
