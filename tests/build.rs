@@ -850,3 +850,52 @@ fn feed_titles(path: &std::path::Path) -> Vec<String> {
         .map(|e| e.title.clone().unwrap().content)
         .collect()
 }
+
+/// A word that is both a category and a tag (in any case) is listed once per item, in
+/// every format; a post of images alone gets its first image's alt text as its summary,
+/// or its title, never an empty one.
+#[test]
+fn each_word_once_per_item_and_no_empty_summary() {
+    let site = Site::with_settings(
+        &common::BASE_SETTINGS.replace("dir = \"posts\"", "dir = \"posts\"\ncategories = \"flat\""),
+    );
+    site.post(
+        "both.md",
+        "---\ntitle: Both\ndate: 2021-01-03 10:00:00\ncategories: [plugin]\ntags: [plugin, Plugin, other]\n---\ntext\n",
+    );
+    site.post(
+        "alt.md",
+        "---\ntitle: Pictured\ndate: 2021-01-02 10:00:00\n---\n<p><img src=\"/a.png\" alt=\"A cat &amp; a dog\"></p>\n",
+    );
+    site.post(
+        "bare.md",
+        "---\ntitle: Only a picture\ndate: 2021-01-01 10:00:00\n---\n<img src=\"/b.png\">\n",
+    );
+    site.run(&["build"]).expect(0);
+    for file in ["rss.xml", "atom.xml", "feed.json"] {
+        let feed = parse_feed(&site.out().join(file));
+        let by_title = |title: &str| {
+            feed.entries
+                .iter()
+                .find(|e| e.title.as_ref().is_some_and(|t| t.content == title))
+                .unwrap_or_else(|| panic!("{title} in {file}"))
+        };
+        let terms: Vec<&str> = by_title("Both")
+            .categories
+            .iter()
+            .map(|c| c.term.as_str())
+            .collect();
+        assert_eq!(terms, ["plugin", "other"], "{file}");
+        let summary = |title: &str| {
+            by_title(title)
+                .summary
+                .as_ref()
+                // HTML in RSS and Atom, text in JSON Feed.
+                .map(|s| s.content.replace("&amp;", "&"))
+                .unwrap_or_default()
+        };
+        assert_eq!(summary("Pictured"), "A cat & a dog", "{file}");
+        assert_eq!(summary("Only a picture"), "Only a picture", "{file}");
+    }
+    common::assert_feeds_valid(&site.out());
+}

@@ -10,7 +10,7 @@ use atom_syndication::{
 };
 
 use super::doc::FeedDoc;
-use super::entry::{Entry, image_type};
+use super::entry::{Entry, image_type, terms};
 use super::splice::{self, Place};
 use crate::settings::Format;
 
@@ -88,19 +88,14 @@ fn entry(entry: &Entry) -> AtomEntry {
     if let Some(image) = &post.image {
         links.push(link(image, "enclosure", image_type(image)));
     }
-    let mut categories: Vec<Category> = post
-        .categories
-        .iter()
-        .map(|chain| Category {
-            term: chain.join("/"),
-            label: Some(chain.join(" / ")),
+    let categories: Vec<Category> = terms(post)
+        .into_iter()
+        .map(|t| Category {
+            label: t.label,
+            term: t.term,
             ..Category::default()
         })
         .collect();
-    categories.extend(post.tags.iter().map(|tag| Category {
-        term: tag.clone(),
-        ..Category::default()
-    }));
     AtomEntry {
         title: Text::plain(post.title.clone()),
         id: entry.guid.clone(),

@@ -5,7 +5,7 @@ use chrono::{DateTime, FixedOffset};
 use url::Url;
 use uuid::Uuid;
 
-use super::html::{clean_for_feed, strip_illegal_xml, visible_text};
+use super::html::{clean_for_feed, first_image_alt, strip_illegal_xml, visible_text};
 use crate::content::markup::{self, before_more, cut};
 use crate::content::{Problem, read_body};
 use crate::model::Post;
@@ -87,6 +87,19 @@ pub fn prepare<'p>(post: &'p Post, settings: &Settings) -> (Entry<'p>, Option<Pr
             (html_escape::encode_text(&text).into_owned(), text)
         }
     };
+    // A post of images alone still says something in its summary (an empty one is not a
+    // summary, and validators flag it): the first image's alt text, else the title.
+    let (summary_html, summary_text) = if summary_text.trim().is_empty() {
+        let html = match &content {
+            Some(cleaned) => std::borrow::Cow::Borrowed(cleaned.html.as_str()),
+            None => markup::to_html(&body, post.format),
+        };
+        let words = first_image_alt(&html).unwrap_or_else(|| post.title.clone());
+        let words = cut(&words, limit);
+        (html_escape::encode_text(&words).into_owned(), words)
+    } else {
+        (summary_html, summary_text)
+    };
 
     let entry = Entry {
         post,
@@ -97,6 +110,32 @@ pub fn prepare<'p>(post: &'p Post, settings: &Settings) -> (Entry<'p>, Option<Pr
         updated: post.freshness(),
     };
     (entry, problem)
+}
+
+/// One word an item is filed under: a category path (`A/B`, labelled `A / B`) or a tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    pub term: String,
+    /// How a category path reads (`A / B`); tags have none.
+    pub label: Option<String>,
+}
+
+/// The categories then the tags of a post, each word once: a post filed under the category
+/// "plugin" and tagged "plugin" (or "Plugin") lists it once, as readers show one list.
+pub fn terms(post: &Post) -> Vec<Term> {
+    let mut seen = std::collections::HashSet::new();
+    let categories = post.categories.iter().map(|chain| Term {
+        term: chain.join("/"),
+        label: Some(chain.join(" / ")),
+    });
+    let tags = post.tags.iter().map(|tag| Term {
+        term: tag.clone(),
+        label: None,
+    });
+    categories
+        .chain(tags)
+        .filter(|t| !t.term.trim().is_empty() && seen.insert(t.term.to_lowercase()))
+        .collect()
 }
 
 /// The MIME type of an image URL, from its extension, when it has a known one.

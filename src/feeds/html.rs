@@ -230,6 +230,33 @@ fn promote_lazy_source(el: &mut Element) {
 /// The visible text of an HTML fragment (tags dropped, `script`/`style` skipped, entities
 /// decoded, white space folded), reading no further than a little over `max_chars` visible
 /// characters.
+/// The first image's alt text, when it has one: what an image-only post says in words.
+pub fn first_image_alt(html: &str) -> Option<String> {
+    let found: RefCell<Option<String>> = RefCell::new(None);
+    let settings = Settings::new()
+        .with_strict(false)
+        .with_enable_esi_tags(false)
+        .append_element_content_handler(element!("img[alt]", |el| {
+            if found.borrow().is_none()
+                && let Some(alt) = el.get_attribute("alt")
+            {
+                let alt = fold_whitespace(&html_escape::decode_html_entities(&alt));
+                if !alt.is_empty() {
+                    *found.borrow_mut() = Some(alt);
+                }
+            }
+            Ok(())
+        }));
+    {
+        let mut rewriter = HtmlRewriter::new(settings, |_: &[u8]| {});
+        // A parse error leaves what was found so far.
+        if rewriter.write(html.as_bytes()).is_ok() {
+            let _ = rewriter.end();
+        }
+    }
+    found.into_inner()
+}
+
 pub fn visible_text(html: &str, max_chars: usize) -> String {
     // The handlers all append in document order, so they share these.
     let text = RefCell::new(String::new());

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::doc::FeedDoc;
-use super::entry::Entry;
+use super::entry::{Entry, terms};
 use super::splice::{self, Place};
 use crate::settings::Format;
 
@@ -123,12 +123,7 @@ fn feed<'a>(doc: &'a FeedDoc, description: &'a str) -> JsonFeed<'a> {
 
 fn item<'a>(entry: &'a Entry) -> Item<'a> {
     let post = entry.post;
-    let mut tags: Vec<String> = post
-        .categories
-        .iter()
-        .map(|chain| chain.join("/"))
-        .collect();
-    tags.extend(post.tags.iter().cloned());
+    let tags: Vec<String> = terms(post).into_iter().map(|t| t.term).collect();
     Item {
         id: &entry.guid,
         url: &post.url,

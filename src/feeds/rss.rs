@@ -14,7 +14,7 @@ use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Guid, Item};
 
 use super::doc::FeedDoc;
-use super::entry::Entry;
+use super::entry::{Entry, terms};
 use super::splice::{self, Place};
 use crate::settings::Format;
 
@@ -100,18 +100,13 @@ fn channel(doc: &FeedDoc) -> Channel {
 
 fn item(entry: &Entry) -> Item {
     let post = entry.post;
-    let mut categories: Vec<Category> = post
-        .categories
-        .iter()
-        .map(|chain| Category {
-            name: chain.join("/"),
+    let categories: Vec<Category> = terms(post)
+        .into_iter()
+        .map(|t| Category {
+            name: t.term,
             domain: None,
         })
         .collect();
-    categories.extend(post.tags.iter().map(|tag| Category {
-        name: tag.clone(),
-        domain: None,
-    }));
     let mut extensions = BTreeMap::new();
     if let Some(image) = &post.image {
         let thumbnail = Extension {

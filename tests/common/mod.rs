@@ -154,12 +154,34 @@ pub fn assert_feeds_valid(dir: &Path) -> usize {
     for path in &feeds {
         let bytes = std::fs::read(path).unwrap();
         let parsed = feed_rs::parser::parse(bytes.as_slice());
-        assert!(
-            parsed.is_ok(),
-            "feed-rs cannot parse {}: {:?}",
-            path.display(),
-            parsed.err()
-        );
+        let feed =
+            parsed.unwrap_or_else(|e| panic!("feed-rs cannot parse {}: {e:?}", path.display()));
+        // What readers show per item: each word once, and a summary that says something.
+        for entry in &feed.entries {
+            let mut terms: Vec<String> = entry
+                .categories
+                .iter()
+                .map(|c| c.term.to_lowercase())
+                .collect();
+            let all = terms.len();
+            terms.sort();
+            terms.dedup();
+            assert_eq!(
+                terms.len(),
+                all,
+                "a repeated category in {}: {:?}",
+                path.display(),
+                entry.categories
+            );
+            if let Some(summary) = &entry.summary {
+                assert!(
+                    !summary.content.trim().is_empty(),
+                    "an empty summary in {}: {:?}",
+                    path.display(),
+                    entry.id
+                );
+            }
+        }
     }
 
     let xml: Vec<&PathBuf> = all
