@@ -259,10 +259,69 @@ fn telegram_contract(request: &Request) -> Option<Reply> {
     if body["parse_mode"] != "HTML" {
         return refuse("Bad Request: parse_mode");
     }
-    if utf16(body["text"].as_str().unwrap_or("")) > 4096 {
+    if utf16(&telegram_visible(body["text"].as_str().unwrap_or(""))) > 4096 {
         return refuse("Bad Request: message is too long");
     }
     None
+}
+
+/// What Telegram counts of an HTML text: the text between the tags, entities read.
+fn telegram_visible(html: &str) -> String {
+    let text: String = html
+        .split('<')
+        .enumerate()
+        .map(|(i, piece)| {
+            if i == 0 {
+                piece
+            } else {
+                piece.split_once('>').map_or("", |(_, after)| after)
+            }
+        })
+        .collect();
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}
+
+/// A digest is split where the next post would take a message past the 4,096 characters
+/// its readers see (tags are not counted), so messages are full, not a quarter full.
+#[test]
+fn telegram_fills_each_message_by_what_readers_see() {
+    let receiver = Receiver::enforcing(vec![], telegram_contract)
+        .succeeding_with(r#"{"ok": true, "result": {"message_id": 1}}"#);
+    let site = site(&format!(
+        "{}\nmode = \"digest\"\nschedule = \"* * * * * *\"\nmax_posts = 100",
+        telegram_notifier(&receiver.base)
+    ));
+    for n in 1..=64 {
+        site.post(&format!("p{n}.md"), post(n, &format!("新闻 {n} & more")));
+    }
+    site.run_at("2030-01-01T00:00:00Z", &["run", "--once"])
+        .expect(0);
+    let texts: Vec<String> = receiver
+        .requests()
+        .iter()
+        .map(|r| r.json()["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(texts.len() >= 2, "64 long posts need several messages");
+    let seen: Vec<usize> = texts.iter().map(|t| utf16(&telegram_visible(t))).collect();
+    // Each post's part is the same size here: a message was cut only when one more would
+    // not have fitted.
+    let per_post = utf16(&telegram_visible(texts.last().unwrap()))
+        / texts.last().unwrap().matches("<a href").count().max(1);
+    for (i, len) in seen[..seen.len() - 1].iter().enumerate() {
+        assert!(
+            len + per_post > 4096 - 64,
+            "message {i} holds {len} visible characters of 4,096: {seen:?}"
+        );
+    }
+    let titles = texts
+        .iter()
+        .map(|t| t.matches("<a href").count())
+        .sum::<usize>();
+    assert_eq!(titles, 64, "every post once");
 }
 
 fn telegram_notifier(base: &str) -> String {
