@@ -870,6 +870,12 @@ fn signup_in_a_real_browser_confirm_digest_and_one_click_unsubscribe() {
     let page = served.get(&target_of(&unsubscribe), &[]);
     assert_eq!(page.status, 200);
     assert!(page.text().contains("List-Unsubscribe") && page.text().contains("<button"));
+    // Named as the sign-up page names it, never by its settings key alone.
+    assert!(
+        page.text().contains("the “letters” digest"),
+        "{}",
+        page.text()
+    );
     let done = http::request(
         &served.host,
         "POST",
@@ -878,6 +884,12 @@ fn signup_in_a_real_browser_confirm_digest_and_one_click_unsubscribe() {
         b"List-Unsubscribe=One-Click",
     );
     assert_eq!(done.status, 200, "{}", done.text());
+    assert!(
+        done.text()
+            .contains("reader@example.org is unsubscribed from the “letters” digest."),
+        "{}",
+        done.text()
+    );
     assert!(done.header("location").is_none() && done.header("set-cookie").is_none());
     let status = served.site.run(&["status", "--json"]).expect(0).stdout();
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
@@ -1196,6 +1208,21 @@ fn a_chinese_site_serves_and_mails_in_chinese() {
     );
     let bad = served.get("/confirm?token=forged", &[]).text();
     assert!(bad.contains("此链接无效"), "{bad}");
+    // The feeds' own words: titles with the language's punctuation, OPML folders.
+    let opml = served.get("/feeds/index.opml", &[]).text();
+    for words in [
+        "<title>Test Site 的订阅源</title>",
+        "text=\"分类\"",
+        "text=\"标签\"",
+        "title=\"Test Site：新媒体\"",
+        "title=\"Test Site：#notes\"",
+    ] {
+        assert!(opml.contains(words), "{words} in {opml}");
+    }
+    assert!(
+        !opml.contains("Categories") && !opml.contains("Tags"),
+        "{opml}"
+    );
 }
 
 /// A confirmation link confirms once: opened again it changes nothing, and after an

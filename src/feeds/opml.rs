@@ -17,6 +17,7 @@ pub fn render(
 ) -> Vec<u8> {
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     let html_url = settings.site.url.to_string();
+    let words = &settings.words;
     let write = |w: &mut Writer<Vec<u8>>| -> std::io::Result<()> {
         w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
         w.write_event(Event::Start(
@@ -24,7 +25,11 @@ pub fn render(
         ))?;
         w.write_event(Event::Start(BytesStart::new("head")))?;
         w.create_element("title")
-            .write_text_content(BytesText::new(&format!("{} feeds", settings.site.title)))?;
+            .write_text_content(BytesText::new(&words.text(
+                "opml_title",
+                None,
+                &[("site", settings.site.title.clone())],
+            )))?;
         if let Some(site) = feeds.first() {
             w.create_element("dateModified")
                 .write_text_content(BytesText::new(&site.updated.to_rfc2822()))?;
@@ -34,12 +39,16 @@ pub fn render(
         for feed in feeds.iter().filter(|f| f.kind == FeedKind::Site) {
             outline(w, feed, &url_of(feed), &html_url)?;
         }
+        let (categories, tags) = (
+            words.text("opml_categories", None, &[]),
+            words.text("opml_tags", None, &[]),
+        );
         for (folder, is_member) in [
             (
-                "Categories",
+                categories.as_str(),
                 (|k: &FeedKind| matches!(k, FeedKind::Category(_))) as fn(&FeedKind) -> bool,
             ),
-            ("Tags", |k: &FeedKind| {
+            (tags.as_str(), |k: &FeedKind| {
                 matches!(k, FeedKind::Tag(_) | FeedKind::Term { .. })
             }),
         ] {

@@ -81,6 +81,9 @@ pub fn plan(posts: &[Post], settings: &Settings, now: DateTime<Utc>) -> Plan {
     };
 
     let site_title = &settings.site.title;
+    // Feed titles are words readers see: in the site's language, its punctuation included.
+    let words = &settings.words;
+    let site = || ("site", site_title.clone());
     let mut feeds = Vec::new();
     let (items, updated) = take(order.iter().copied().take(limit).collect());
     feeds.push(FeedSpec {
@@ -102,7 +105,11 @@ pub fn plan(posts: &[Post], settings: &Settings, now: DateTime<Utc>) -> Plan {
         for ((names, (items, total)), dir) in members.into_iter().zip(dirs) {
             let (items, updated) = take(items);
             feeds.push(FeedSpec {
-                title: format!("{site_title}: {}", names.join(" / ")),
+                title: words.text(
+                    "feed_title_category",
+                    None,
+                    &[site(), ("category", names.join(" / "))],
+                ),
                 kind: FeedKind::Category(names.to_vec()),
                 dir,
                 items,
@@ -120,7 +127,7 @@ pub fn plan(posts: &[Post], settings: &Settings, now: DateTime<Utc>) -> Plan {
             let (items, updated) = take(items);
             let tag = names.last().cloned().unwrap_or_default();
             feeds.push(FeedSpec {
-                title: format!("{site_title}: #{tag}"),
+                title: words.text("feed_title_tag", None, &[site(), ("tag", tag.clone())]),
                 kind: FeedKind::Tag(tag),
                 dir,
                 items,
@@ -145,7 +152,15 @@ pub fn plan(posts: &[Post], settings: &Settings, now: DateTime<Utc>) -> Plan {
                 let (items, updated) = take(items);
                 let term = names.last().cloned().unwrap_or_default();
                 feeds.push(FeedSpec {
-                    title: format!("{site_title}: {name}: {term}"),
+                    title: words.text(
+                        "feed_title_term",
+                        None,
+                        &[
+                            site(),
+                            ("taxonomy", name.to_owned()),
+                            ("term", term.clone()),
+                        ],
+                    ),
                     kind: FeedKind::Term {
                         taxonomy: name.to_owned(),
                         term,

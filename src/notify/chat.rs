@@ -382,7 +382,8 @@ mod tests {
             }
             "telegram" => {
                 let text = body["text"].as_str().unwrap();
-                assert!(utf16_len(text) <= 4096, "{}", utf16_len(text));
+                let seen = utf16_len(&crate::notify::telegram::visible(text));
+                assert!(seen <= 4096, "{seen}");
                 text.matches("<a href=").count()
             }
             "dingtalk" => {

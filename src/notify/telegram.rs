@@ -32,7 +32,7 @@ fn text(frame: &Frame, posts: &[Rendered]) -> String {
 /// What Telegram counts of an HTML message: its text with the tags taken out and the
 /// entities read. Tags are tidings' own (the template's), whose attribute values are
 /// escaped, so a `>` always ends one.
-fn visible(html: &str) -> String {
+pub fn visible(html: &str) -> String {
     let mut text = String::with_capacity(html.len());
     let mut in_tag = false;
     for c in html.chars() {
@@ -173,7 +173,9 @@ mod tests {
     #[test]
     fn tags_are_not_counted_and_an_entity_is_one_character() {
         assert_eq!(
-            super::visible("<b><a href=\"https://e.org/?a=1&amp;b=2\">A &amp; B &lt;3</a></b>\n<i>x</i>"),
+            super::visible(
+                "<b><a href=\"https://e.org/?a=1&amp;b=2\">A &amp; B &lt;3</a></b>\n<i>x</i>"
+            ),
             "A & B <3\nx"
         );
     }

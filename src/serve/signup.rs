@@ -63,6 +63,17 @@ fn label(state: &State, notifier: &Notifier) -> String {
         .text(key, None, &[("name", notifier.name.clone())])
 }
 
+/// How pages name the notifier a link is for, as the sign-up page names it (its title); a
+/// notifier no longer in the settings by its key.
+fn what_is_sent(state: &State, notifier: &str) -> String {
+    state
+        .settings
+        .notifiers
+        .iter()
+        .find(|n| n.name == notifier)
+        .map_or_else(|| format!("“{notifier}”"), |n| label(state, n))
+}
+
 /// A phrase of these pages in the site's language (`[pages]` of the word catalog).
 fn phrase(state: &State, english: &str, args: &[(&str, String)]) -> String {
     state.settings.words.phrase(english, args)
@@ -547,12 +558,7 @@ pub fn unsubscribe_page(state: &State, token: &str) -> Answer {
         Ok(grant) => grant,
         Err(message) => return refused_link(state, message),
     };
-    let what = state
-        .settings
-        .notifiers
-        .iter()
-        .find(|n| n.name == grant.notifier)
-        .map_or_else(|| format!("“{}”", grant.notifier), |n| label(state, n));
+    let what = what_is_sent(state, &grant.notifier);
     page(
         state,
         StatusCode::OK,
@@ -612,10 +618,10 @@ pub async fn unsubscribe(state: &State, token: &str, request: Request) -> Answer
         "You are unsubscribed",
         phrase(
             state,
-            "{address} will get no more email from “{notifier}”.",
+            "{address} is unsubscribed from {what}.",
             &[
                 ("address", grant.address.clone()),
-                ("notifier", grant.notifier.clone()),
+                ("what", what_is_sent(state, &grant.notifier)),
             ],
         ),
     )
