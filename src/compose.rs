@@ -177,7 +177,8 @@ fn compose_one(
     report: &mut Report,
 ) -> Result<(), StoreError> {
     let started = std::time::Instant::now();
-    let items: Vec<PostItem> = serde_json::from_str(&composition.items).unwrap_or_default();
+    let stored: Vec<PostItem> = serde_json::from_str(&composition.items).unwrap_or_default();
+    let items = for_readers(&stored, settings, notifier);
     let post_ids: Vec<String> = serde_json::from_str(&composition.post_ids).unwrap_or_default();
     let (key, part) = split_part(&composition.key);
     let audience = match notifier.kind {
@@ -284,9 +285,12 @@ pub fn rehearse(
             image: None,
             published: now.to_rfc3339(),
             updated: now.to_rfc3339(),
+            published_utc: String::new(),
+            date: String::new(),
             author: settings.site.author.clone(),
         })
         .collect();
+    let items = for_readers(&items, settings, notifier);
     let post_ids: Vec<String> = items.iter().map(|i| i.post_id.clone()).collect();
     let digest = matches!(notifier.delivery, Delivery::Digest(_));
     let event = if digest {
@@ -475,4 +479,16 @@ pub fn compose(
             Ok(n)
         }
     }
+}
+/// Items as the notifier's readers get them: dates in the site's time zone, written in the
+/// language the notifier writes in (an email notifier's `email.language`, else the site's).
+pub fn for_readers(items: &[PostItem], settings: &Settings, notifier: &Notifier) -> Vec<PostItem> {
+    let words = match (&notifier.kind, &settings.email) {
+        (NotifierKind::Email(_), Some(email)) => email.words.as_ref().unwrap_or(&settings.words),
+        _ => &settings.words,
+    };
+    items
+        .iter()
+        .map(|item| item.for_readers(settings.site.timezone, words))
+        .collect()
 }

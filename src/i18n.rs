@@ -43,6 +43,9 @@ pub struct Catalog {
     has_one: bool,
 }
 
+/// The catalog key of the date pattern.
+const DATE_FORMAT: &str = "date_format";
+
 const EN: &str = include_str!("../templates/i18n/en.toml");
 const ZH_CN: &str = include_str!("../templates/i18n/zh-CN.toml");
 
@@ -74,6 +77,15 @@ impl Catalog {
             lay(parse(&text, &own.display().to_string())?);
         }
         let has_one = !["zh", "ja", "ko"].iter().any(|l| lower.starts_with(l));
+        // A date pattern chrono cannot read would fail where a date is shown: refused here.
+        if let Some(Entry::Text(pattern)) = entries.get(DATE_FORMAT)
+            && chrono::format::StrftimeItems::new(pattern)
+                .any(|item| matches!(item, chrono::format::Item::Error))
+        {
+            return Err(format!(
+                "word catalog `{language}`: `{DATE_FORMAT} = \"{pattern}\"` is not a date pattern (strftime, e.g. \"%Y-%m-%d\")"
+            ));
+        }
         Ok(Catalog {
             language,
             entries,
@@ -101,6 +113,17 @@ impl Catalog {
             out = out.replace(&format!("{{{name}}}"), value);
         }
         out
+    }
+
+    /// A date as readers of this language write it (`date_format`, a strftime pattern).
+    pub fn date<Tz: chrono::TimeZone>(&self, at: &chrono::DateTime<Tz>) -> String
+    where
+        Tz::Offset: std::fmt::Display,
+    {
+        match self.entries.get(DATE_FORMAT) {
+            Some(Entry::Text(pattern)) => at.format(pattern).to_string(),
+            _ => at.format("%Y-%m-%d").to_string(),
+        }
     }
 
     /// A phrase of the server's pages in this language (the English text when the catalog
@@ -188,6 +211,24 @@ mod tests {
         assert_eq!(own.text("other_posts", None, &[]), "其他");
         std::fs::write(dir.path().join("templates/i18n/zh-CN.toml"), "x = [").unwrap();
         assert!(Catalog::load(dir.path(), Some("zh-CN")).is_err());
+    }
+
+    #[test]
+    fn dates_as_each_language_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339("2022-07-24T00:55:00+08:00").unwrap();
+        let en = Catalog::load(dir.path(), Some("en")).unwrap();
+        let zh = Catalog::load(dir.path(), Some("zh-CN")).unwrap();
+        assert_eq!(en.date(&at), "Jul 24, 2022");
+        assert_eq!(zh.date(&at), "2022年7月24日");
+        std::fs::create_dir_all(dir.path().join("templates/i18n")).unwrap();
+        std::fs::write(
+            dir.path().join("templates/i18n/en.toml"),
+            "date_format = \"%Q\"\n",
+        )
+        .unwrap();
+        let err = Catalog::load(dir.path(), Some("en")).unwrap_err();
+        assert!(err.contains("date_format"), "{err}");
     }
 
     #[test]

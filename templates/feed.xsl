@@ -20,16 +20,7 @@
 <meta name="viewport" content="width=device-width, initial-scale=1"/>
 <title><xsl:value-of select="$title"/> · {{ p('Feed') }}</title>
 <style>
-body { margin: 0; font: 16px/1.6 -apple-system, "Segoe UI", Roboto, "PingFang SC", "Microsoft YaHei", sans-serif; color: #1f2328; background: #f6f8fa; }
-main { max-width: 42rem; margin: 0 auto; padding: 1.5rem 1rem 3rem; }
-.about { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: .75rem 1rem; }
-.address { display: flex; gap: .5rem; margin: .5rem 0 0; }
-.address input { flex: 1; min-width: 0; font: inherit; padding: .25rem .5rem; }
-article { background: #fff; border: 1px solid #d0d7de; border-radius: 6px; padding: .75rem 1rem; margin: 1rem 0; }
-article h2 { font-size: 1.1rem; margin: 0 0 .25rem; }
-article img { max-width: 100%; height: auto; }
-.meta { color: #59636e; font-size: .875rem; }
-</style>
+{% include "feed.css" %}</style>
 <script src="{$here}feed.js" defer="defer"></script>
 </head>
 <body>
@@ -47,10 +38,20 @@ article img { max-width: 100%; height: auto; }
 <xsl:template match="item">
 <article>
 <h2><a href="{link}"><xsl:value-of select="title"/></a></h2>
-<p class="meta"><xsl:value-of select="pubDate"/><xsl:for-each select="category"> · <xsl:value-of select="."/></xsl:for-each></p>
+<p class="meta"><xsl:call-template name="rss-date"><xsl:with-param name="date" select="pubDate"/></xsl:call-template><xsl:for-each select="category"> · <xsl:value-of select="."/></xsl:for-each></p>
 <xsl:if test="media:thumbnail/@url"><img src="{media:thumbnail/@url}" alt="" loading="lazy"/></xsl:if>
 <div class="summary"><xsl:value-of select="description" disable-output-escaping="yes"/></div>
 </article>
+</xsl:template>
+<!-- An RSS date (`Sun, 24 Jul 2022 00:55:00 +0800`, written in the site's zone) as the
+     Atom page shows its dates: 2022-07-24. -->
+<xsl:template name="rss-date">
+<xsl:param name="date"/>
+<xsl:variable name="d" select="normalize-space(substring-after($date, ','))"/>
+<xsl:variable name="rest" select="substring-after($d, ' ')"/>
+<xsl:variable name="month" select="substring-before($rest, ' ')"/>
+<xsl:variable name="number" select="string-length(substring-before('JanFebMarAprMayJunJulAugSepOctNovDec', $month)) div 3 + 1"/>
+<xsl:value-of select="concat(substring(substring-after($rest, ' '), 1, 4), '-', format-number($number, '00'), '-', format-number(substring-before($d, ' '), '00'))"/>
 </xsl:template>
 <xsl:template match="atom:entry">
 <article>

@@ -110,13 +110,13 @@ fn items_carry_what_readers_need() {
     let atom = site.read("atom.xml");
     let json: serde_json::Value = serde_json::from_str(&site.read("feed.json")).unwrap();
 
-    // Channel dates are the newest item's, never the build time.
+    // Channel dates are the newest item's, never the build time, in the site's zone.
     assert!(
-        rss.contains("<lastBuildDate>Fri, 18 Jun 2021 08:00:00 +0000</lastBuildDate>"),
+        rss.contains("<lastBuildDate>Fri, 18 Jun 2021 16:00:00 +0800</lastBuildDate>"),
         "{rss}"
     );
     assert!(
-        atom.contains("<updated>2021-06-18T08:00:00+00:00</updated>"),
+        atom.contains("<updated>2021-06-18T16:00:00+08:00</updated>"),
         "{atom}"
     );
     // Absolute self links.

@@ -565,3 +565,64 @@ fn a_settled_scan_skips_the_work_but_never_an_announcement() {
     );
     assert_eq!(receiver.requests().len(), 1, "nothing announced again");
 }
+
+/// One clock for readers: a post written in GMT on an Asia/Shanghai site reads as the next
+/// day there, in the webhook (with the UTC instant beside it), a chat message, an email
+/// digest and every feed.
+#[test]
+fn dates_readers_see_are_in_the_site_zone() {
+    let hook_receiver = Receiver::start(vec![]);
+    let chat_receiver = Receiver::start(vec![]);
+    let site = site_with(&format!(
+        "{}[notifiers.team]\ntype = \"slack\"\nurl = \"{}\"\n\
+         [email]\nfrom = \"news@example.org\"\n\
+         [notifiers.daily]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"* * * * * *\"\nto = [\"a@example.org\"]\n",
+        hook("hook", &hook_receiver.url, ""),
+        chat_receiver.url
+    ));
+    std::fs::create_dir_all(site.path().join("templates")).unwrap();
+    std::fs::write(
+        site.path().join("templates/slack.jinja"),
+        "{{ post.title }} ({{ post.date }})",
+    )
+    .unwrap();
+    site.run_at("2026-12-01T00:00:00Z", &["run", "--once"])
+        .expect(0);
+    site.post(
+        "gmt.md",
+        "---\ntitle: Late news\ndate: Sat, 23 Jul 2022 16:55:00 GMT\ncategories: [News]\n---\nBody.\n",
+    );
+    site.run_at("2026-12-01T00:00:10Z", &["run", "--once"])
+        .expect(0);
+
+    let payload = hook_receiver.requests()[0].json();
+    let item = &payload["posts"][0];
+    assert_eq!(item["published"], "2022-07-24T00:55:00+08:00", "{payload}");
+    assert_eq!(item["published_utc"], "2022-07-23T16:55:00Z", "{payload}");
+    assert_eq!(item["date"], "Jul 24, 2022", "{payload}");
+    let chat = chat_receiver.requests()[0].body.clone();
+    assert!(chat.contains("Late news (Jul 24, 2022)"), "{chat}");
+    let digest: String = std::fs::read_dir(site.path().join("outbox"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(digest.contains("Jul 24, 2022"), "{digest}");
+    assert!(!digest.contains("2022-07-23"), "{digest}");
+    let rss = site.read("rss.xml");
+    assert!(
+        rss.contains("<pubDate>Sun, 24 Jul 2022 00:55:00 +0800</pubDate>"),
+        "{rss}"
+    );
+    assert!(
+        site.read("atom.xml")
+            .contains("<published>2022-07-24T00:55:00+08:00</published>")
+    );
+    let json: serde_json::Value = serde_json::from_str(&site.read("feed.json")).unwrap();
+    let gmt = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["title"] == "Late news")
+        .unwrap();
+    assert_eq!(gmt["date_published"], "2022-07-24T00:55:00+08:00");
+}

@@ -1551,10 +1551,48 @@ fn feeds_opened_in_a_browser_show_a_page_of_their_items() {
             serde_json::Value::Bool(true),
             "{target}: raw XML shown"
         );
+        // A page the server rendered, not an XSLT transform: nothing for a browser that
+        // drops XSLT to refuse, and no banner over it.
+        let kind = browser.script("return document.contentType");
+        assert_eq!(kind, "text/html", "{target}");
         let copy_script = browser
-            .script("return [...document.scripts].some(s => s.src.endsWith('/feeds/feed.js'))");
+            .script("return [...document.scripts].some(s => s.src.endsWith('/assets/copy.js'))");
         assert_eq!(copy_script, serde_json::Value::Bool(true), "{target}");
+        // Dates as the site's readers write them, in its zone (posts dated 10:00 there).
+        let dates = browser.script(
+            "return [...document.querySelectorAll('article .meta')].map(p => p.textContent)",
+        );
+        let dates: Vec<String> = serde_json::from_value(dates).unwrap();
+        assert!(
+            dates.iter().all(|d| d.starts_with("Jan 2, 2024")),
+            "{target}: {dates:?}"
+        );
     }
+    // Feed readers, and browsers asking for XML, still get the feed; the JSON Feed too has
+    // a page.
+    for (target, accept) in [
+        ("/feeds/rss.xml", "application/rss+xml, */*"),
+        ("/feeds/feed.json", "application/feed+json"),
+    ] {
+        let answer = served.get(target, &[("Accept", accept)]);
+        assert!(
+            !answer
+                .header("content-type")
+                .unwrap()
+                .starts_with("text/html"),
+            "{target}"
+        );
+    }
+    let page = served.get(
+        "/feeds/feed.json",
+        &[("Accept", "text/html,application/xhtml+xml")],
+    );
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.text().contains("<article>"), "{}", page.text());
     // The feeds themselves stay what readers expect.
     let rss = served.get("/feeds/rss.xml", &[]).text();
     assert!(rss.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<?xml-stylesheet type=\"text/xsl\" href=\"feed.xsl\"?>\n<rss"));

@@ -42,10 +42,11 @@ pub fn preview(ctx: &Context, name: &str, to: Option<&str>, html_file: Option<&P
             }
             return Ok(());
         }
-        let items: Vec<PostItem> = queued
+        let stored: Vec<PostItem> = queued
             .iter()
             .filter_map(|(_, json)| serde_json::from_str(json).ok())
             .collect();
+        let items = crate::compose::for_readers(&stored, &settings, notifier);
         let ids: Vec<String> = queued.iter().map(|(id, _)| id.clone()).collect();
         let now = ctx.clock.now();
         if let (NotifierKind::Email(target), Some(email)) = (&notifier.kind, &settings.email) {

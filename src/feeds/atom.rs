@@ -10,7 +10,7 @@ use atom_syndication::{
 };
 
 use super::doc::FeedDoc;
-use super::entry::{Entry, image_type, terms};
+use super::entry::{Entry, image_type, in_zone, terms};
 use super::splice::{self, Place};
 use crate::settings::Format;
 
@@ -55,7 +55,7 @@ fn feed(doc: &FeedDoc) -> Feed {
     Feed {
         title: Text::plain(doc.spec.title.clone()),
         id: self_url.clone(),
-        updated: doc.spec.updated,
+        updated: in_zone(doc.spec.updated, doc.settings),
         // Atom requires an author on the feed unless every entry has one.
         authors: vec![person(site.author.as_deref().unwrap_or(&site.title))],
         generator: Some(Generator {
@@ -100,7 +100,7 @@ fn entry(entry: &Entry) -> AtomEntry {
         title: Text::plain(post.title.clone()),
         id: entry.guid.clone(),
         updated: entry.updated,
-        published: Some(post.published),
+        published: Some(entry.published),
         authors: post.author.as_deref().map(person).into_iter().collect(),
         links,
         categories,

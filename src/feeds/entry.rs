@@ -24,7 +24,10 @@ pub struct Entry<'p> {
     pub summary_text: String,
     /// Cleaned HTML of the whole post; `None` when feeds carry summaries only.
     pub content_html: Option<String>,
-    /// `published` or `updated`, whichever is later.
+    /// When the post was published, in the site's time zone (the same instant as the post
+    /// says, written as its readers' clocks show it).
+    pub published: DateTime<FixedOffset>,
+    /// `published` or `updated`, whichever is later, in the site's time zone.
     pub updated: DateTime<FixedOffset>,
 }
 
@@ -107,9 +110,15 @@ pub fn prepare<'p>(post: &'p Post, settings: &Settings) -> (Entry<'p>, Option<Pr
         summary_html,
         summary_text,
         content_html: content.map(|cleaned| cleaned.html),
-        updated: post.freshness(),
+        published: in_zone(post.published, settings),
+        updated: in_zone(post.freshness(), settings),
     };
     (entry, problem)
+}
+
+/// `at` as the site's readers' clocks show it.
+pub fn in_zone(at: DateTime<FixedOffset>, settings: &Settings) -> DateTime<FixedOffset> {
+    at.with_timezone(&settings.site.timezone).fixed_offset()
 }
 
 /// One word an item is filed under: a category path (`A/B`, labelled `A / B`) or a tag.

@@ -132,7 +132,7 @@ fn item<'a>(entry: &'a Entry) -> Item<'a> {
         content_html: entry.content_html.as_deref().unwrap_or(&entry.summary_html),
         summary: &entry.summary_text,
         image: post.image.as_deref(),
-        date_published: post.published.to_rfc3339(),
+        date_published: entry.published.to_rfc3339(),
         date_modified: entry.updated.to_rfc3339(),
         authors: post
             .author

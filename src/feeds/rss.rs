@@ -14,7 +14,7 @@ use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Guid, Item};
 
 use super::doc::FeedDoc;
-use super::entry::{Entry, terms};
+use super::entry::{Entry, in_zone, terms};
 use super::splice::{self, Place};
 use crate::settings::Format;
 
@@ -67,7 +67,7 @@ fn write(channel: &Channel) -> Vec<u8> {
 /// The channel without its items.
 fn channel(doc: &FeedDoc) -> Channel {
     let site = &doc.settings.site;
-    let updated = doc.spec.updated.to_rfc2822();
+    let updated = in_zone(doc.spec.updated, doc.settings).to_rfc2822();
     let mut channel = Channel {
         title: doc.spec.title.clone(),
         link: site.url.to_string(),
@@ -128,7 +128,7 @@ fn item(entry: &Entry) -> Item {
             value: entry.guid.clone(),
             permalink: false,
         }),
-        pub_date: Some(post.published.to_rfc2822()),
+        pub_date: Some(entry.published.to_rfc2822()),
         categories,
         dublin_core_ext: post.author.as_ref().map(|author| DublinCoreExtension {
             creators: vec![author.clone()],

@@ -13,6 +13,9 @@ use crate::settings::Settings;
 pub const XSL: &str = "feed.xsl";
 pub const SCRIPT: &str = "feed.js";
 
+/// The look of a feed's page, shared by the stylesheet and the page `tidings serve` renders.
+pub const STYLE: &str = include_str!("../../templates/feed.css");
+
 /// The copy button's script (the front page's own).
 pub const SCRIPT_SOURCE: &str = include_str!("../../templates/assets/copy.js");
 
@@ -21,7 +24,8 @@ pub fn render(settings: &Settings) -> Result<String, String> {
     let mut env = crate::templates::environment();
     settings.words.register(&mut env);
     // The `.xml` name switches on escaping: catalog words may hold `&` or `<`.
-    env.add_template("feed.xml", include_str!("../../templates/feed.xsl"))
+    env.add_template("feed.css", STYLE)
+        .and_then(|()| env.add_template("feed.xml", include_str!("../../templates/feed.xsl")))
         .and_then(|()| env.get_template("feed.xml"))
         .and_then(|template| {
             template.render(minijinja::context! {

@@ -74,6 +74,7 @@ fn entries<'p>(posts: &'p [Post], full: bool) -> Vec<Entry<'p>> {
                     post.title
                 )
             }),
+            published: post.published,
             updated: post.freshness(),
         })
         .collect()

@@ -286,6 +286,8 @@ mod tests {
             image: Some(format!("https://img.example.org/{n}.jpg")),
             published: "2026-11-27T08:00:00+00:00".into(),
             updated: "2026-11-27T08:00:00+00:00".into(),
+            published_utc: String::new(),
+            date: String::new(),
             author: None,
         }
     }

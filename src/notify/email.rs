@@ -575,6 +575,8 @@ mod tests {
             image: None,
             published: "2026-12-01T08:00:00+00:00".into(),
             updated: "2026-12-01T08:00:00+00:00".into(),
+            published_utc: String::new(),
+            date: String::new(),
             author: None,
         }
     }

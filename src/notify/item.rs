@@ -22,10 +22,17 @@ pub struct PostItem {
     pub tags: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    /// RFC 3339.
+    /// RFC 3339 (in the site's time zone once [`PostItem::for_readers`] has run).
     pub published: String,
     /// RFC 3339; the published date when the post was never updated.
     pub updated: String,
+    /// The instant of `published` in UTC (`…Z`), for machines that compare instants.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub published_utc: String,
+    /// The publication date as readers read it: in the site's time zone, written as the
+    /// language writes dates (`date_format` in the word catalog).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub date: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
 }
@@ -44,8 +51,30 @@ impl PostItem {
             image: post.image.clone(),
             published: post.published.to_rfc3339(),
             updated: entry.updated.to_rfc3339(),
+            published_utc: String::new(),
+            date: String::new(),
             author: post.author.clone(),
         }
+    }
+
+    /// The item as readers get it, whatever zone its date was written in: `published` and
+    /// `updated` in the site's zone `tz`, `published_utc` beside them, and `date` written in
+    /// the words' language. (Items are stored as the scan made them, so a change of
+    /// `site.timezone` or language applies to everything sent after it.)
+    pub fn for_readers(&self, tz: chrono_tz::Tz, words: &crate::i18n::Catalog) -> PostItem {
+        let mut item = self.clone();
+        if let Ok(published) = chrono::DateTime::parse_from_rfc3339(&self.published) {
+            let local = published.with_timezone(&tz);
+            item.published = local.to_rfc3339();
+            item.published_utc = published
+                .with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            item.date = words.date(&local);
+        }
+        if let Ok(updated) = chrono::DateTime::parse_from_rfc3339(&self.updated) {
+            item.updated = updated.with_timezone(&tz).to_rfc3339();
+        }
+        item
     }
 }
 
@@ -62,6 +91,33 @@ pub fn message_id(site_url: &str, notifier: &str, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_post_written_in_gmt_reads_in_the_site_zone() {
+        let dir = tempfile::tempdir().unwrap();
+        let words = crate::i18n::Catalog::load(dir.path(), Some("zh-CN")).unwrap();
+        let item = PostItem {
+            id: "urn:uuid:1".into(),
+            post_id: "a.md".into(),
+            title: "A".into(),
+            url: "https://example.org/a/".into(),
+            summary: String::new(),
+            categories: Vec::new(),
+            tags: Vec::new(),
+            image: None,
+            // `Sat, 23 Jul 2022 16:55:00 GMT`
+            published: "2022-07-23T16:55:00+00:00".into(),
+            updated: "2022-07-23T16:55:00+00:00".into(),
+            published_utc: String::new(),
+            date: String::new(),
+            author: None,
+        };
+        let local = item.for_readers(chrono_tz::Asia::Shanghai, &words);
+        assert_eq!(local.published, "2022-07-24T00:55:00+08:00");
+        assert_eq!(local.updated, "2022-07-24T00:55:00+08:00");
+        assert_eq!(local.published_utc, "2022-07-23T16:55:00Z");
+        assert_eq!(local.date, "2022年7月24日");
+    }
 
     #[test]
     fn message_ids_are_stable_and_distinct() {

@@ -93,6 +93,8 @@ mod tests {
             image: None,
             published: "2026-01-01T00:00:00Z".into(),
             updated: "2026-01-01T00:00:00Z".into(),
+            published_utc: String::new(),
+            date: String::new(),
             author: None,
         }
     }

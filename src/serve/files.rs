@@ -37,6 +37,17 @@ pub fn media_type(file_name: &str) -> Option<&'static str> {
     })
 }
 
+/// Whether the client is a browser opening a page: it asks for `text/html` first (feed
+/// readers ask for feeds, or for anything).
+pub fn wants_html(accept: Option<&str>) -> bool {
+    accept.is_some_and(|accept| {
+        accept
+            .split(',')
+            .next()
+            .is_some_and(|first| first.trim().starts_with("text/html"))
+    })
+}
+
 /// A browser (it asks for `text/html` first) is given an RSS or Atom feed as
 /// `application/xml`: browsers apply a feed's stylesheet (`feed.xsl`) only to XML types they
 /// render, and show `application/rss+xml` as raw text or download it. Feed readers get the
@@ -44,13 +55,7 @@ pub fn media_type(file_name: &str) -> Option<&'static str> {
 fn for_browsers(media_type: &'static str, accept: Option<&str>) -> &'static str {
     let is_feed = media_type.starts_with("application/rss+xml")
         || media_type.starts_with("application/atom+xml");
-    let browser = accept.is_some_and(|accept| {
-        accept
-            .split(',')
-            .next()
-            .is_some_and(|first| first.trim().starts_with("text/html"))
-    });
-    if is_feed && browser {
+    if is_feed && wants_html(accept) {
         "application/xml; charset=utf-8"
     } else {
         media_type
@@ -165,6 +170,13 @@ impl FeedFiles {
             return Some(cached.clone());
         }
         self.load(&path, &segments, meta.len(), modified)
+    }
+
+    /// The feed at `raw` (below `/feeds/`) and its format, when it is a feed file there is.
+    pub fn feed(&self, raw: &str) -> Option<(Format, Bytes)> {
+        let name = safe_segments(raw)?.pop()?;
+        let format = Format::ALL.into_iter().find(|f| f.file_name() == name)?;
+        Some((format, self.lookup(raw)?.body.clone()))
     }
 
     /// The answer to `GET /feeds/<raw>`: the file, or `304`; `None` when there is no such

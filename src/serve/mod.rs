@@ -16,6 +16,7 @@
 
 mod answer;
 mod clients;
+mod feed_page;
 mod files;
 mod health;
 mod limits;
@@ -327,6 +328,15 @@ async fn index(With(state): With<Arc<State>>) -> Reply {
 async fn feed(With(state): With<Arc<State>>, request: Request) -> Reply {
     let path = request.uri().path();
     let file = path.strip_prefix("/feeds/").unwrap_or(path);
+    let accept = request
+        .headers()
+        .get(hyper::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    if files::wants_html(accept)
+        && let Some(page) = feed_as_page(&state, file)
+    {
+        return named("feeds", page);
+    }
     let mut answer = state
         .files
         .answer(file, request.headers())
@@ -338,6 +348,33 @@ async fn feed(With(state): With<Arc<State>>, request: Request) -> Reply {
         }
     }
     named("feeds", answer)
+}
+
+/// A feed file as a page for a browser (see `feed_page`); `None` when it is no feed, or
+/// cannot be shown (the file is then served as it is, its stylesheet still named).
+fn feed_as_page(state: &State, raw: &str) -> Option<Answer> {
+    let (format, bytes) = state.files.feed(raw)?;
+    let feed = feed_page::read(format, &bytes, &state.settings)?;
+    match state.pages.feed(&state.settings, &state.base, &feed) {
+        Ok(html) => {
+            let mut answer = answer::html_answer(hyper::StatusCode::OK, html);
+            let headers = answer.headers_mut();
+            // The page changes with the feed: cached as briefly as the feed, per Accept.
+            headers.insert(
+                hyper::header::CACHE_CONTROL,
+                hyper::header::HeaderValue::from_static("public, max-age=300"),
+            );
+            headers.insert(
+                hyper::header::VARY,
+                hyper::header::HeaderValue::from_static("Accept-Encoding, Accept"),
+            );
+            Some(answer)
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            None
+        }
+    }
 }
 
 async fn style() -> Reply {

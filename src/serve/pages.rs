@@ -100,6 +100,10 @@ impl Pages {
             .map_err(|e| format!("template `index.html`: {e}"))?;
         env.add_template_owned("page.html", pages.page.clone())
             .map_err(|e| format!("template `page.html`: {e}"))?;
+        env.add_template("feed.css", crate::feeds::stylesheet::STYLE)
+            .map_err(|e| format!("template `feed.css`: {e}"))?;
+        env.add_template_owned("feed.html", pages.feed.clone())
+            .map_err(|e| format!("template `feed.html`: {e}"))?;
         Ok(Pages { env })
     }
 
@@ -172,6 +176,27 @@ impl Pages {
             }),
         };
         self.render("page.html", &context)
+    }
+
+    /// A feed as a page (see `feed_page`).
+    pub fn feed(
+        &self,
+        settings: &Settings,
+        base: &str,
+        feed: &super::feed_page::Feed,
+    ) -> Result<String, String> {
+        #[derive(Serialize)]
+        struct Context<'a> {
+            site: SiteInfo<'a>,
+            feed: &'a super::feed_page::Feed,
+            script: String,
+        }
+        let context = Context {
+            site: site_info(settings),
+            feed,
+            script: format!("{base}assets/copy.js"),
+        };
+        self.render("feed.html", &context)
     }
 
     fn render(&self, name: &str, context: &impl Serialize) -> Result<String, String> {

@@ -31,6 +31,8 @@ pub struct Pages {
     pub index: String,
     /// `page.html`: every short answer (confirmed, unsubscribed, link expired, …).
     pub page: String,
+    /// `feed.html`: a feed as a page, for a browser that opens a feed's address.
+    pub feed: String,
     /// `confirm.html` and `confirm.txt`: the double opt-in email.
     pub confirm_html: String,
     pub confirm_txt: String,
@@ -81,6 +83,7 @@ pub fn server(raw: &RawServer, base: &Path) -> Result<Server, (String, String)> 
     let pages = Pages {
         index: template("index.html", include_str!("../../templates/index.html"))?,
         page: template("page.html", include_str!("../../templates/page.html"))?,
+        feed: template("feed.html", include_str!("../../templates/feed.html"))?,
         confirm_html: template("confirm.html", include_str!("../../templates/confirm.html"))?,
         confirm_txt: template("confirm.txt", include_str!("../../templates/confirm.txt"))?,
     };
