@@ -151,6 +151,8 @@ impl Publisher {
         scanner.fire_digests()?;
         let composed = self.compose(None)?;
         let delivered = rt.block_on(self.deliver_due(None));
+        // What was sent left its bodies' space free: give it back before leaving.
+        scanner.give_space_back();
         Ok(PassReport {
             scan,
             composed,

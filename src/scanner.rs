@@ -57,7 +57,12 @@ pub struct Scanner<'a> {
     needs_listing: bool,
     /// The connection session on which this node holds the scanner's role, if it does.
     leading: Option<u64>,
+    /// When this scanner last pruned the state of old rows (see `store::retention`).
+    pruned: Option<DateTime<Utc>>,
 }
+
+/// How often the scanning node prunes what `state.keep_days` no longer keeps.
+const PRUNE_EVERY: chrono::Duration = chrono::Duration::hours(1);
 
 impl<'a> Scanner<'a> {
     /// `backfill` is how many of the newest posts the very first scan of an archive
@@ -75,6 +80,41 @@ impl<'a> Scanner<'a> {
             backfill,
             needs_listing: false,
             leading: None,
+            pruned: None,
+        }
+    }
+
+    /// Gives the state file's free space back (what sent messages' bodies held); a failure
+    /// is only logged.
+    pub fn give_space_back(&self) {
+        if let Err(e) = self.store.give_space_back() {
+            tracing::warn!("giving the state file's space back: {e}");
+        }
+    }
+
+    /// Prunes old rows when an hour has passed since the last time (only the node that
+    /// records does). A failure is logged and tried again at the next scan: pruning is
+    /// housekeeping, never a reason to stop scanning.
+    fn prune_if_due(&mut self, now: DateTime<Utc>) {
+        if self
+            .pruned
+            .is_some_and(|at| now.signed_duration_since(at) < PRUNE_EVERY)
+        {
+            return;
+        }
+        match self.store.prune(now, self.settings.state.keep) {
+            Ok(pruned) => {
+                self.pruned = Some(now);
+                if pruned.deliveries + pruned.scans > 0 {
+                    tracing::info!(
+                        messages = pruned.deliveries,
+                        scans = pruned.scans,
+                        pages_freed = pruned.pages_freed,
+                        "pruned what state.keep_days no longer keeps"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!("pruning the state: {e}"),
         }
     }
 
@@ -101,6 +141,9 @@ impl<'a> Scanner<'a> {
         let now = self.clock.now();
         let settings = self.settings;
         let leader = self.leads()?;
+        if leader {
+            self.prune_if_due(now);
+        }
         let found = content::find(settings)?;
         let digest = found.digest;
         let racy = found.is_racy(now.into());

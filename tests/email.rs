@@ -764,3 +764,60 @@ fn unsubscribe_names_what_it_could_not_do() {
         hook.stderr()
     );
 }
+
+/// What a mailing leaves in the state: while it waits, its bodies; once sent, short rows
+/// (bodies and post lists dropped); after `state.keep_days`, the rows are pruned, their
+/// counts kept, and the file gives the space back.
+#[test]
+fn a_sent_mailing_leaves_a_small_state() {
+    const READERS: usize = 2_000;
+    let site = Site::with_settings(&format!(
+        "{}\n[state]\nkeep_days = 7\n[email]\nfrom = \"news@example.org\"\nrate = 10000\n\
+         [notifiers.daily]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"* * * * * *\"\nsubscribers = \"subscribers.csv\"",
+        common::BASE_SETTINGS
+    ));
+    std::fs::write(
+        site.path().join("subscribers.csv"),
+        common::readers_csv(READERS),
+    )
+    .unwrap();
+    site.post("old.md", post("Old", "[News]", "[]"));
+    site.run_at(T0, &["run", "--once"]).expect(0);
+    for n in 0..20 {
+        site.post(
+            &format!("p{n}.md"),
+            post(&format!("新闻 {n} {}", "长标题".repeat(10)), "[News]", "[]"),
+        );
+    }
+    site.run_at(T1, &["run", "--once"]).expect(0);
+    let state = |site: &Site| -> u64 {
+        ["state.db", "state.db-wal"]
+            .iter()
+            .filter_map(|f| std::fs::metadata(site.path().join(".tidings").join(f)).ok())
+            .map(|m| m.len())
+            .sum()
+    };
+    let status = |site: &Site| -> serde_json::Value {
+        let out = site.run(&["status", "--json"]).expect(0).stdout();
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["notifiers"][0].clone()
+    };
+    assert_eq!(
+        status(&site)["sent"],
+        READERS,
+        "every reader got the digest"
+    );
+    let sent = state(&site);
+    // Eight days on, the scan prunes the rows; the count stays.
+    site.run_at("2026-12-09T00:00:00Z", &["run", "--once"])
+        .expect(0);
+    let pruned = state(&site);
+    assert_eq!(
+        status(&site)["sent"],
+        READERS,
+        "the count outlives the rows"
+    );
+    eprintln!("state after {READERS} messages sent: {sent} bytes; pruned: {pruned} bytes");
+    // ≤ 20 MB for 10,000 messages sent: proportionally 4 MB for these, and far less pruned.
+    assert!(sent <= 4 * 1024 * 1024, "{sent} bytes after sending");
+    assert!(pruned <= 512 * 1024, "{pruned} bytes after pruning");
+}

@@ -137,6 +137,9 @@ pub struct RawState {
     /// Seconds a node's lease on a lane or a message lasts unless renewed: how soon
     /// another node takes over from one that died. Default 30.
     pub lease: Option<u64>,
+    /// Days a sent message's row (and a scan's record) is kept before it is pruned; its
+    /// count stays in `status`. Default 30.
+    pub keep_days: Option<u64>,
 }
 
 /// `[notifiers.<name>]` (its unknown keys are collected in `platform`, and refused there

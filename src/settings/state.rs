@@ -16,6 +16,12 @@ pub const LEASE: Duration = Duration::from_secs(30);
 /// it; longer, and a dead node's lanes wait too long.
 pub const LEASE_RANGE: std::ops::RangeInclusive<u64> = 3..=600;
 
+/// How long the record of a sent message is kept by default (`state.keep_days`).
+pub const KEEP_DAYS: u64 = 30;
+
+/// The shortest and longest `state.keep_days`.
+pub const KEEP_DAYS_RANGE: std::ops::RangeInclusive<u64> = 1..=3650;
+
 /// `[state]`, validated.
 #[derive(Debug, Clone)]
 pub struct State {
@@ -26,6 +32,8 @@ pub struct State {
     pub node: String,
     /// How long a node's leases last unless renewed (`state.lease`).
     pub lease: Duration,
+    /// How long a sent message's row and a scan's record are kept (`state.keep_days`).
+    pub keep: chrono::Duration,
     /// The SQLite file, or with PostgreSQL the local name the node's own caches (parse
     /// cache, settled record) are kept beside.
     pub path: PathBuf,
@@ -90,10 +98,22 @@ pub fn state(raw: &RawState, base: &Path) -> Result<State, (&'static str, String
             ),
         ));
     }
+    let keep_days = raw.keep_days.unwrap_or(KEEP_DAYS);
+    if !KEEP_DAYS_RANGE.contains(&keep_days) {
+        return Err((
+            "state.keep_days",
+            format!(
+                "{keep_days} is not between {} and {} days",
+                KEEP_DAYS_RANGE.start(),
+                KEEP_DAYS_RANGE.end()
+            ),
+        ));
+    }
     Ok(State {
         location,
         node: default_node_name(),
         lease: Duration::from_secs(lease),
+        keep: chrono::Duration::days(i64::try_from(keep_days).unwrap_or(i64::MAX)),
         path,
     })
 }

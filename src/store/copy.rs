@@ -28,6 +28,7 @@ const TABLES: &[(&str, &str, &str)] = &[
         "id, at, duration_ms, posts, new_posts, problems",
         "id",
     ),
+    ("delivery_totals", "notifier, status, count", "notifier, status"),
     ("unsubscribes", "address, notifier, at", "address, notifier"),
     (
         "signups",

@@ -140,6 +140,11 @@ const MIGRATION_HALTED: &str =
     CREATE INDEX deliveries_halted ON deliveries (notifier) WHERE halted = 1;
     CREATE TABLE state_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
+/// Retention: the counts of pruned messages, and an index to find what is old enough.
+pub(super) const MIGRATION_RETENTION: &str =
+    "CREATE TABLE delivery_totals (notifier TEXT NOT NULL, status TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (notifier, status));
+    CREATE INDEX deliveries_done ON deliveries (status, created) WHERE status IN ('sent', 'skipped');";
+
 use crate::settings::state::{Location, default_node_name};
 
 /// Something went wrong with the state.
@@ -216,6 +221,9 @@ fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
 fn open_sqlite(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // A new file gives the space of what is pruned back (see `retention`); this takes
+    // effect only before the first table, and is a no-op on an existing file.
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
     set_wal(&conn)?;
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
     Ok(conn)
@@ -335,7 +343,7 @@ impl Store {
         let all: Vec<&str> = MIGRATIONS
             .iter()
             .copied()
-            .chain([MIGRATION_NODES, MIGRATION_HALTED])
+            .chain([MIGRATION_NODES, MIGRATION_HALTED, MIGRATION_RETENTION])
             .collect();
         if self.db.is_postgres() {
             self.db.batch(&format!(
@@ -576,8 +584,8 @@ mod tests {
     use crate::store::testing::{self, at};
     use crate::store::*;
 
-    /// Every migration but the nodes' one and the halted one, plus those.
-    const VERSIONS: i64 = MIGRATIONS.len() as i64 + 2;
+    /// Every migration but the nodes', the halted and the retention ones, plus those.
+    const VERSIONS: i64 = MIGRATIONS.len() as i64 + 3;
 
     #[test]
     fn postgres_schema_widens_integers_identifies_keys_and_sorts_text_bytewise() {
@@ -590,9 +598,10 @@ mod tests {
         );
         // Every real migration: no 32-bit integer and no text column sorted by a locale is
         // left (the stamps and names must order as SQLite orders them).
-        for migration in MIGRATIONS
-            .iter()
-            .chain([&MIGRATION_NODES, &MIGRATION_HALTED])
+        for migration in
+            MIGRATIONS
+                .iter()
+                .chain([&MIGRATION_NODES, &MIGRATION_HALTED, &MIGRATION_RETENTION])
         {
             let sql = postgres_schema(migration);
             assert!(!sql.contains(" INTEGER"), "{sql}");

@@ -160,7 +160,7 @@ pub(super) fn insert(db: &Db, message: &NewMessage, now: DateTime<Utc>) -> Resul
 
 fn mark_sent(db: &Db, id: i64, now: DateTime<Utc>) -> Result<(), DbError> {
     db.exec(
-        "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent = ?2, last_error = NULL, body = '',
+        "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent = ?2, last_error = NULL, body = '', posts = '',
                 halted = 0, claimed_by = NULL, claimed_until = NULL
          WHERE id = ?1 AND status = 'pending'",
         args![id, stamp(now)],
@@ -177,7 +177,7 @@ fn mark_all_sent(db: &Db, ids: &[i64], at: DateTime<Utc>) -> Result<(), DbError>
         db.exec(
             &format!(
                 "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent = ?1, last_error = NULL,
-                        body = '', claimed_by = NULL, claimed_until = NULL
+                        body = '', posts = '', claimed_by = NULL, claimed_until = NULL
                  WHERE id IN ({}) AND status = 'pending'",
                 marks.join(", ")
             ),
@@ -189,7 +189,7 @@ fn mark_all_sent(db: &Db, ids: &[i64], at: DateTime<Utc>) -> Result<(), DbError>
 
 fn mark_skipped(db: &Db, id: i64, reason: &str) -> Result<(), DbError> {
     db.exec(
-        "UPDATE deliveries SET status = 'skipped', last_error = ?2, body = '', claimed_by = NULL, claimed_until = NULL
+        "UPDATE deliveries SET status = 'skipped', last_error = ?2, body = '', posts = '', claimed_by = NULL, claimed_until = NULL
          WHERE id = ?1 AND status = 'pending'",
         args![id, reason],
     )

@@ -72,7 +72,10 @@ impl Store {
     pub fn counts(&self) -> Result<Counts, StoreError> {
         let posts = self.one("SELECT COUNT(*) FROM posts", &[])?;
         let deliveries = self.rows(
-            "SELECT notifier, status, COUNT(*) FROM deliveries GROUP BY notifier, status ORDER BY notifier, status",
+            "SELECT notifier, status, CAST(SUM(n) AS BIGINT) FROM (
+                 SELECT notifier, status, COUNT(*) AS n FROM deliveries GROUP BY notifier, status
+                 UNION ALL SELECT notifier, status, count FROM delivery_totals
+             ) AS t GROUP BY notifier, status ORDER BY notifier, status",
             &[],
         )?;
         let signups = self.rows(
@@ -123,6 +126,13 @@ impl Store {
 
     /// Counts for one notifier.
     pub fn notifier_status(&self, name: &str) -> Result<NotifierStatus, StoreError> {
+        // Rows of `status` (a constant of ours) kept, and those pruned (`retention`).
+        let with_pruned = |status: &str| {
+            format!(
+                "SELECT (SELECT COUNT(*) FROM deliveries WHERE notifier = ?1 AND status = '{status}')
+                      + COALESCE((SELECT count FROM delivery_totals WHERE notifier = ?1 AND status = '{status}'), 0)"
+            )
+        };
         let count = |sql: &str| -> Result<u64, StoreError> {
             self.one(sql, args![name])?.get(0).map_err(|e| self.err(e))
         };
@@ -157,14 +167,12 @@ impl Store {
             failed: count(
                 "SELECT COUNT(*) FROM deliveries WHERE notifier = ?1 AND status = 'failed'",
             )?,
-            sent: count("SELECT COUNT(*) FROM deliveries WHERE notifier = ?1 AND status = 'sent'")?,
+            sent: count(&with_pruned("sent"))?,
             next_attempt: retry.as_ref().map(|(next, _)| next.clone()),
             last_error: retry.and_then(|(_, e)| e),
             last_failure,
             signups: count("SELECT COUNT(*) FROM signups WHERE notifier = ?1")?,
-            skipped: count(
-                "SELECT COUNT(*) FROM deliveries WHERE notifier = ?1 AND status = 'skipped'",
-            )?,
+            skipped: count(&with_pruned("skipped"))?,
             composing: count(
                 "SELECT COUNT(*) FROM compositions WHERE notifier = ?1 AND status = 'pending'",
             )?,
