@@ -10,6 +10,10 @@ use chrono::{DateTime, Utc};
 pub trait Clock: Send + Sync {
     /// The current instant.
     fn now(&self) -> DateTime<Utc>;
+    /// Whether time stands still (a test's pinned clock): nothing corrects it.
+    fn is_pinned(&self) -> bool {
+        false
+    }
 }
 
 /// The real wall clock.
@@ -30,6 +34,59 @@ pub struct FixedClock(pub DateTime<Utc>);
 impl Clock for FixedClock {
     fn now(&self) -> DateTime<Utc> {
         self.0
+    }
+
+    fn is_pinned(&self) -> bool {
+        true
+    }
+}
+
+/// A node's clock set by another's: the shared database's. Nodes decide leases, claims
+/// and due times against one another's records, so they must agree on the time; a node
+/// whose own clock runs five minutes ahead would otherwise take every lease the moment it
+/// was renewed and send what another node is sending. This is the node's clock plus the
+/// offset last measured against the database (see `Store::database_now`).
+pub struct Following {
+    base: &'static dyn Clock,
+    offset_micros: std::sync::atomic::AtomicI64,
+}
+
+impl Following {
+    pub fn new(base: &'static dyn Clock) -> Following {
+        Following {
+            base,
+            offset_micros: std::sync::atomic::AtomicI64::new(0),
+        }
+    }
+
+    /// The offset now applied to the node's clock.
+    pub fn offset(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::microseconds(
+            self.offset_micros
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    /// Corrects the offset by `error`: the reference time minus this clock's reading of
+    /// the same moment.
+    pub fn correct(&self, error: chrono::TimeDelta) {
+        let error = error.num_microseconds().unwrap_or(0);
+        let _ = self.offset_micros.fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |offset| Some(offset.saturating_add(error)),
+        );
+    }
+}
+
+impl Clock for Following {
+    fn now(&self) -> DateTime<Utc> {
+        let now = self.base.now();
+        now.checked_add_signed(self.offset()).unwrap_or(now)
+    }
+
+    fn is_pinned(&self) -> bool {
+        self.base.is_pinned()
     }
 }
 
@@ -68,6 +125,20 @@ fn pinned(value: Option<&str>, test_build: bool) -> Result<Option<FixedClock>, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_following_clock_takes_the_reference_time() {
+        static BASE: FixedClock =
+            FixedClock(DateTime::from_timestamp_nanos(1_700_000_000_000_000_000));
+        let following = Following::new(&BASE);
+        let reference = BASE.now() - chrono::TimeDelta::minutes(5);
+        following.correct(reference - following.now());
+        assert_eq!(following.now(), reference);
+        // A later measurement finds it a second off: corrected by that second alone.
+        following.correct(chrono::TimeDelta::seconds(1));
+        assert_eq!(following.now(), reference + chrono::TimeDelta::seconds(1));
+        assert_eq!(following.offset(), chrono::TimeDelta::seconds(-299));
+    }
 
     #[test]
     fn the_test_clock_is_a_test_builds_only() {

@@ -76,6 +76,17 @@ impl Publisher {
     ) -> Result<Publisher, StartError> {
         let mut store = Store::open_for(&settings.state)?;
         let lock = store.lock()?;
+        // Nodes sharing a state decide leases against each other's records: they all keep
+        // the database's time, whatever their own clocks say.
+        let following = (store.is_shared() && !clock.is_pinned())
+            .then(|| &*Box::leak(Box::new(crate::clock::Following::new(clock))));
+        let clock: &'static dyn Clock = match following {
+            Some(following) => {
+                follow_database(&store, following)?;
+                following
+            }
+            None => clock,
+        };
         store.node_started(clock.now(), daemon)?;
         // Messages held by a setting that was wrong go now: it may have been fixed.
         let released = store.release_halted(None, clock.now())?;
@@ -94,6 +105,7 @@ impl Publisher {
             shared: deliver::Shared {
                 store: Handle::new(store),
                 clock,
+                following,
                 board,
                 poll,
                 lease: settings.state.lease,
@@ -103,6 +115,11 @@ impl Publisher {
             lanes,
             _lock: lock,
         })
+    }
+
+    /// The clock this node keeps (with a shared state, the database's time).
+    pub fn clock(&self) -> &'static dyn Clock {
+        self.clock
     }
 
     /// A scanner with its own connection.
@@ -420,6 +437,38 @@ async fn supervise(
     }
 }
 
+/// How far a node's clock may be from the database's before it says so: beyond this,
+/// a receiver's clock check (webhook timestamps, five minutes by custom) is at risk too.
+const CLOCK_WARN: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
+/// Sets `following` by the database's clock (the middle of the round trip taken as the
+/// moment the database read its clock), and says so when the node's own clock is off by
+/// more than [`CLOCK_WARN`], once per change of more than a second.
+fn follow_database(store: &Store, following: &crate::clock::Following) -> Result<(), StoreError> {
+    let before = following.now();
+    let Some(database) = store.database_now()? else {
+        return Ok(());
+    };
+    let after = following.now();
+    let middle = before + (after - before) / 2;
+    let previous = following.offset();
+    following.correct(database - middle);
+    let offset = following.offset();
+    if offset.abs() > CLOCK_WARN && (offset - previous).abs() > chrono::TimeDelta::seconds(1) {
+        tracing::warn!(
+            offset_ms = offset.num_milliseconds(),
+            "this node's clock is {:.1} s {} the database's; it keeps the database's time for leases, due times and webhook timestamps (fix the node's clock: NTP)",
+            offset.num_milliseconds().abs() as f64 / 1000.0,
+            if offset > chrono::TimeDelta::zero() {
+                "behind"
+            } else {
+                "ahead of"
+            }
+        );
+    }
+    Ok(())
+}
+
 /// Says three times a lease that this node lives (and whether it scans), renewing its
 /// leases, until told to stop; keeps the email pace (`paces`) to this node's share of the
 /// nodes alive. Each beat also makes sure the state file is still the one opened: one
@@ -440,11 +489,16 @@ async fn heartbeat(
             )));
             return;
         }
-        let now = shared.clock.now();
         let scanner = scanning.load(Ordering::Relaxed);
+        let (clock, following) = (shared.clock, shared.following);
         match shared
             .store
-            .call(move |store| store.heartbeat(scanner, now))
+            .call(move |store| {
+                if let Some(following) = following {
+                    follow_database(store, following)?;
+                }
+                store.heartbeat(scanner, clock.now(), following.map(|f| f.offset()))
+            })
             .await
         {
             Ok(alive) if shared.poll.is_some() && alive != shares => {

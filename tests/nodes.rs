@@ -396,3 +396,102 @@ fn a_state_over_tls_checks_the_servers_certificate() {
         plain.stderr()
     );
 }
+
+/// A node whose clock runs five minutes ahead (`faketime`) beside one whose clock is right:
+/// both keep the database's time, so neither takes a lease the other still holds. Every
+/// post reaches every receiver once, in order, and `status` names the skewed clock.
+#[test]
+fn a_node_whose_clock_runs_ahead_sends_nothing_twice() {
+    let Some(url) = common::postgres_database("skew") else {
+        return;
+    };
+    // libfaketime (Debian `faketime`), preloaded into the one node: its clock only.
+    let Some(faketime) = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/faketime/libfaketimeMT.so.1",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists()) else {
+        common::unavailable("libfaketime is not installed (Debian package faketime)");
+        return;
+    };
+    const POSTS: usize = 150;
+    let receivers: Vec<Receiver> = (0..3)
+        .map(|_| {
+            Receiver::start(
+                (0..POSTS * 2)
+                    .map(|_| Reply::Slow(Duration::from_millis(40)))
+                    .collect(),
+            )
+        })
+        .collect();
+    let notifiers: String = receivers
+        .iter()
+        .enumerate()
+        .map(|(i, r)| webhook(&format!("hook{i}"), &r.url))
+        .collect();
+    let (right, ahead) = (node_site(&url, &notifiers), node_site(&url, &notifiers));
+    for site in [&right, &ahead] {
+        site.post("old.md", post(0));
+    }
+    right.run(&["run", "--once"]).expect(0);
+    for site in [&right, &ahead] {
+        for n in 1..=POSTS {
+            site.post(&format!("p{n:03}.md"), post(n));
+        }
+    }
+    let first = start(&right, "right");
+    // The skewed node arrives while the other is sending every lane.
+    assert!(
+        wait_until(Duration::from_secs(60), || receivers
+            .iter()
+            .all(|r| r.requests().len() >= 5)),
+        "the first node sends"
+    );
+    let log = std::fs::File::create(ahead.path().join("ahead.log")).unwrap();
+    let second = ahead
+        .command(&["run"])
+        .env("TIDINGS_NODE", "ahead")
+        .env("LD_PRELOAD", faketime)
+        .env("FAKETIME", "+5m")
+        // Timers and intervals run on the monotonic clock: left as it is.
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let all_arrived = wait_until(Duration::from_secs(120), || {
+        receivers.iter().all(|r| firsts(r).len() >= POSTS)
+    });
+    let doc = status(&right);
+    let text = right.run(&["status"]).expect(0).stdout();
+    let log = std::fs::read_to_string(ahead.path().join("ahead.log")).unwrap_or_default();
+    stop(first);
+    stop(second);
+    assert!(all_arrived, "every post reached every notifier\n{log}");
+    let expected: Vec<String> = (1..=POSTS).map(|n| format!("Post {n}")).collect();
+    for (i, receiver) in receivers.iter().enumerate() {
+        let titles: Vec<String> = firsts(receiver).into_iter().map(|(_, t)| t).collect();
+        assert_eq!(titles, expected, "hook{i}: each post once, in order");
+        assert_eq!(
+            receiver.requests().len(),
+            POSTS,
+            "hook{i}: no request repeated, no process was killed"
+        );
+    }
+    let skew = doc["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "ahead")
+        .map(|n| n["clock_offset_ms"].as_i64().unwrap_or(0))
+        .unwrap_or(0);
+    assert!(
+        (-310_000..=-290_000).contains(&skew),
+        "the ahead node's clock is 5 minutes ahead: {skew} ms\n{doc}"
+    );
+    assert!(
+        text.contains("node ahead: alive") && text.contains("ahead of the database's"),
+        "{text}"
+    );
+}

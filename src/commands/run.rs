@@ -51,7 +51,7 @@ fn run_with(ctx: &Context, settings: Settings, once: bool, backfill: Option<usiz
         }
     };
     if !once {
-        return run_daemon(&rt, &publisher, &settings, ctx, backfill, server_shared);
+        return run_daemon(&rt, &publisher, &settings, backfill, server_shared);
     }
     match publisher.once(&rt, backfill) {
         Ok(pass) => {
@@ -93,15 +93,21 @@ fn run_daemon(
     rt: &tokio::runtime::Runtime,
     publisher: &Publisher,
     settings: &Arc<Settings>,
-    ctx: &Context,
     backfill: Option<usize>,
     shared: Arc<serve::Shared>,
 ) -> Status {
     let Some(server) = &settings.server else {
         return stopped(rt.block_on(publisher.run(backfill, None, shutdown_signal())));
     };
-    let started = serve::bind(server)
-        .and_then(|listener| serve::start(settings.clone(), ctx.clock, listener, shared.clone()));
+    let started = serve::bind(server).and_then(|listener| {
+        // The daemon's clock: with a shared state, the database's time.
+        serve::start(
+            settings.clone(),
+            publisher.clock(),
+            listener,
+            shared.clone(),
+        )
+    });
     let running = match started {
         Ok(running) => running,
         Err(e) => {

@@ -33,7 +33,12 @@ pub fn status(ctx: &Context, json: bool) -> Status {
     let Some(settings) = load(ctx) else {
         return Status::Failed;
     };
-    type Found = (Option<ScanRecord>, Vec<NotifierStatus>, Vec<NodeStatus>);
+    type Found = (
+        Option<ScanRecord>,
+        Vec<NotifierStatus>,
+        Vec<NodeStatus>,
+        DateTime<Utc>,
+    );
     let now = ctx.clock.now();
     let read = || -> Result<Found, StoreError> {
         if settings.state_missing() {
@@ -42,9 +47,11 @@ pub fn status(ctx: &Context, json: bool) -> Status {
                 name: n.name.clone(),
                 ..NotifierStatus::default()
             });
-            return Ok((None, empty.collect(), Vec::new()));
+            return Ok((None, empty.collect(), Vec::new(), now));
         }
         let store = Store::open_for(&settings.state)?;
+        // With a shared state, ages and leases are the database's time, as the nodes keep it.
+        let now = store.database_now()?.unwrap_or(now);
         let notifiers = settings
             .notifiers
             .iter()
@@ -58,9 +65,9 @@ pub fn status(ctx: &Context, json: bool) -> Status {
                 Ok(status)
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok((store.last_scan()?, notifiers, store.nodes(now)?))
+        Ok((store.last_scan()?, notifiers, store.nodes(now)?, now))
     };
-    let (last_scan, notifiers, nodes) = match read() {
+    let (last_scan, notifiers, nodes, now) = match read() {
         Ok(found) => found,
         Err(e) => {
             crate::errln!("error: {e}");
@@ -166,6 +173,13 @@ fn node_line(node: &NodeStatus, now: DateTime<Utc>, lease: i64) -> String {
     }
     if !node.lanes.is_empty() {
         line.push_str(&format!("; holds lanes {}", node.lanes.join(", ")));
+    }
+    if let Some(ms) = node.clock_offset_ms.filter(|ms| ms.abs() >= 2000) {
+        line.push_str(&format!(
+            "; its clock is {:.1} s {} the database's (it keeps the database's time)",
+            ms.abs() as f64 / 1000.0,
+            if ms > 0 { "behind" } else { "ahead of" }
+        ));
     }
     line
 }

@@ -72,7 +72,11 @@ pub struct Lane {
 #[derive(Clone)]
 pub struct Shared {
     pub store: Handle,
+    /// The node's clock; with a shared state, set by the database's (`following`).
     pub clock: &'static dyn Clock,
+    /// With a shared state, the clock above as it follows the database's: each heartbeat
+    /// measures it again.
+    pub following: Option<&'static crate::clock::Following>,
     pub board: Arc<Board>,
     /// With a state other nodes share: how often a resting lane looks for rows they made
     /// (their composers cannot wake this node's lanes). `None` with a state file.

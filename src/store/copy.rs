@@ -28,7 +28,11 @@ const TABLES: &[(&str, &str, &str)] = &[
         "id, at, duration_ms, posts, new_posts, problems",
         "id",
     ),
-    ("delivery_totals", "notifier, status, count", "notifier, status"),
+    (
+        "delivery_totals",
+        "notifier, status, count",
+        "notifier, status",
+    ),
     ("unsubscribes", "address, notifier, at", "address, notifier"),
     (
         "signups",

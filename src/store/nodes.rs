@@ -58,6 +58,9 @@ pub struct NodeStatus {
     pub stopped: Option<String>,
     /// The lanes it holds now (lease not run out).
     pub lanes: Vec<String>,
+    /// How far its own clock was from the database's at its last heartbeat (the
+    /// database's time minus its own), in milliseconds; it follows the database's.
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// Who holds a lane, when this node does not.
@@ -98,15 +101,27 @@ impl Store {
     /// Records that this node is alive (and whether it scans), and renews its leases:
     /// its lanes, the rows and compositions it has claimed. Returns how many nodes are
     /// alive (this one included): they share the SMTP server's pace.
-    pub fn heartbeat(&mut self, scanner: bool, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    /// `clock_offset`: how far the node's own clock is from the database's (the database's
+    /// time minus the node's), when measured.
+    pub fn heartbeat(
+        &mut self,
+        scanner: bool,
+        now: DateTime<Utc>,
+        clock_offset: Option<TimeDelta>,
+    ) -> Result<usize, StoreError> {
         let node = self.node.clone();
         let until = stamp(lease_end(now, self.lease));
         let silent_since = stamp(now - TimeDelta::milliseconds(self.lease.as_millis() as i64));
         let tx = self.transaction()?;
         tx.exec(
-            "INSERT INTO nodes (name, started, heartbeat, scanner) VALUES (?1, ?2, ?2, ?3)
-             ON CONFLICT (name) DO UPDATE SET heartbeat = ?2, scanner = ?3, stopped = NULL",
-            args![&node, stamp(now), scanner],
+            "INSERT INTO nodes (name, started, heartbeat, scanner, clock_offset_ms) VALUES (?1, ?2, ?2, ?3, ?4)
+             ON CONFLICT (name) DO UPDATE SET heartbeat = ?2, scanner = ?3, stopped = NULL, clock_offset_ms = ?4",
+            args![
+                &node,
+                stamp(now),
+                scanner,
+                clock_offset.map(|o| o.num_milliseconds())
+            ],
         )?;
         tx.exec(
             "UPDATE lanes SET until = ?2 WHERE node = ?1 AND until >= ?3",
@@ -130,6 +145,23 @@ impl Store {
         forget_old_nodes(&tx, now)?;
         tx.commit()?;
         Ok(alive.max(1) as usize)
+    }
+
+    /// The database's own time (PostgreSQL's `clock_timestamp()`), which every node of a
+    /// shared state follows; `None` with a state file, whose one node's clock is the only
+    /// one.
+    pub fn database_now(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        if !self.db.is_postgres() {
+            return Ok(None);
+        }
+        let micros: i64 = self
+            .one(
+                "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)",
+                &[],
+            )?
+            .get(0)
+            .map_err(|e| self.err(e))?;
+        Ok(DateTime::from_timestamp_micros(micros))
     }
 
     /// Records the start of this process: a node started again under the same name keeps
@@ -228,7 +260,7 @@ impl Store {
             .collect::<Result<_, super::db::DbError>>()
             .map_err(|e| self.err(e))?;
         self.rows(
-            "SELECT name, started, heartbeat, scanner, stopped FROM nodes ORDER BY heartbeat DESC, name",
+            "SELECT name, started, heartbeat, scanner, stopped, clock_offset_ms FROM nodes ORDER BY heartbeat DESC, name",
             &[],
         )?
         .iter()
@@ -245,6 +277,7 @@ impl Store {
                 heartbeat: r.get(2)?,
                 scanner: r.get(3)?,
                 stopped: r.get(4)?,
+                clock_offset_ms: r.get(5)?,
             })
         })
         .collect::<Result<_, super::db::DbError>>()
@@ -339,7 +372,7 @@ mod tests {
         // a dies without marking r1: b takes it over once the claim has run out.
         assert_eq!(sent(b.lane_next(&lane, at(32), 10).unwrap()), ["r1"]);
         assert_eq!(
-            a.heartbeat(false, at(33)).unwrap(),
+            a.heartbeat(false, at(33), None).unwrap(),
             1,
             "only a has a heartbeat"
         );

@@ -140,10 +140,12 @@ const MIGRATION_HALTED: &str =
     CREATE INDEX deliveries_halted ON deliveries (notifier) WHERE halted = 1;
     CREATE TABLE state_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
-/// Retention: the counts of pruned messages, and an index to find what is old enough.
+/// Retention: the counts of pruned messages, and an index to find what is old enough; and
+/// how far each node's own clock is from the database's.
 pub(super) const MIGRATION_RETENTION: &str =
     "CREATE TABLE delivery_totals (notifier TEXT NOT NULL, status TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (notifier, status));
-    CREATE INDEX deliveries_done ON deliveries (status, created) WHERE status IN ('sent', 'skipped');";
+    CREATE INDEX deliveries_done ON deliveries (status, created) WHERE status IN ('sent', 'skipped');
+    ALTER TABLE nodes ADD COLUMN clock_offset_ms INTEGER;";
 
 use crate::settings::state::{Location, default_node_name};
 
