@@ -35,6 +35,14 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot start a transport: {0}")]
     Transport(String),
+    #[error(
+        "another process is running as node `{node}` ({other}; this one is {this}): two processes under one name would send the same lanes twice; give each its own name (TIDINGS_NODE)"
+    )]
+    NameInUse {
+        node: String,
+        other: String,
+        this: String,
+    },
 }
 
 /// The name of the lane that sends confirmation mail.
@@ -87,6 +95,9 @@ impl Publisher {
             }
             None => clock,
         };
+        if daemon && store.is_shared() {
+            refuse_a_second_process(&store, clock, settings.state.lease)?;
+        }
         store.node_started(clock.now(), daemon)?;
         // Messages held by a setting that was wrong go now: it may have been fixed.
         let released = store.release_halted(None, clock.now())?;
@@ -434,6 +445,28 @@ async fn supervise(
                 }
             }
         }
+    }
+}
+
+/// Refuses to start when another live process runs under this node's name. A record that
+/// looks alive may be a process just killed (restarted at once under its name): it is
+/// watched for one heartbeat, and only a heartbeat that moves on is another process.
+fn refuse_a_second_process(
+    store: &Store,
+    clock: &dyn Clock,
+    lease: Duration,
+) -> Result<(), StartError> {
+    let Some((beat, _)) = store.other_instance(clock.now())? else {
+        return Ok(());
+    };
+    std::thread::sleep(store::nodes::heartbeat_every(lease) + Duration::from_millis(500));
+    match store.other_instance(clock.now())? {
+        Some((again, other)) if again != beat => Err(StartError::NameInUse {
+            node: store.node().to_owned(),
+            other,
+            this: format!("pid {}", std::process::id()),
+        }),
+        _ => Ok(()),
     }
 }
 

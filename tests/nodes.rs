@@ -495,3 +495,82 @@ fn a_node_whose_clock_runs_ahead_sends_nothing_twice() {
         "{text}"
     );
 }
+
+/// A state address where something accepts connections and never answers (a wrong
+/// service, a hung proxy): commands end with exit 2 naming it, after the connect timeout,
+/// instead of hanging.
+#[test]
+fn a_state_that_never_answers_ends_the_command() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepted by the kernel's backlog and never read: no thread needed.
+    let site = Site::with_settings(&format!(
+        "{}\n[state]\nurl = \"postgres://tidings@127.0.0.1:{port}/tidings?connect_timeout=1\"\n",
+        common::BASE_SETTINGS
+    ));
+    for args in [&["status"][..], &["run", "--once"][..]] {
+        let run = site.run(args).expect(2);
+        assert!(
+            run.stderr().contains(&format!(
+                "127.0.0.1:{port} accepted the connection but did not answer"
+            )),
+            "{args:?}: {}",
+            run.stderr()
+        );
+    }
+    drop(listener);
+}
+
+/// A second process under a live node's name refuses to start (exit 2, naming the name and
+/// the process running it); one started under the name of a node just killed goes ahead.
+#[test]
+fn a_second_process_under_a_live_nodes_name_refuses_to_start() {
+    let Some(url) = common::postgres_database("twins") else {
+        return;
+    };
+    let receiver = Receiver::start(vec![]);
+    let site = node_site(&url, &webhook("hook", &receiver.url));
+    site.post("old.md", post(0));
+    let mut first = start(&site, "twin");
+    assert!(
+        wait_until(Duration::from_secs(30), || status(&site)["nodes"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|n| n["name"] == "twin"))),
+        "the first process is listed"
+    );
+    let second = Run(site
+        .command(&["run"])
+        .env("TIDINGS_NODE", "twin")
+        .output()
+        .unwrap());
+    let second = second.expect(2);
+    assert!(
+        second
+            .stderr()
+            .contains("another process is running as node `twin` ("),
+        "{}",
+        second.stderr()
+    );
+    assert!(
+        second
+            .stderr()
+            .contains(&format!(":{}; this one is", first.id())),
+        "{}",
+        second.stderr()
+    );
+    // Killed, its name is free again at once (its last heartbeat does not move on).
+    kill_9(&mut first);
+    let again = start(&site, "twin");
+    assert!(wait_until(Duration::from_secs(30), || {
+        status(&site)["nodes"].as_array().is_some_and(|n| {
+            n.iter()
+                .any(|n| n["name"] == "twin" && n["started"] != serde_json::Value::Null)
+        })
+    }));
+    site.post("new.md", post(1));
+    assert!(
+        receiver.wait_for(1, Duration::from_secs(30)),
+        "the restarted node sends"
+    );
+    stop(again);
+}

@@ -201,8 +201,63 @@ pub struct Pg {
     pub session: u64,
 }
 
-/// How long a statement (or a wait for a row lock) may take before it is abandoned.
-const PG_STATEMENT_TIMEOUT: &str = "SET statement_timeout = '60s'; SET lock_timeout = '30s'";
+/// How long a statement (or a wait for a row lock) may take before it is abandoned, and
+/// how long a session may sit in an open transaction (one left open by a stalled node would
+/// hold its rows from every other).
+const PG_STATEMENT_TIMEOUT: &str = "SET statement_timeout = '60s'; SET lock_timeout = '30s'; SET idle_in_transaction_session_timeout = '60s'";
+
+/// How long a server has to answer the first byte of a connection.
+const PG_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether something that speaks PostgreSQL answers at each TCP host of `config`: the
+/// client's own timeout covers only the TCP connect, and a port that accepts and never
+/// answers (a wrong service, a hung proxy) would hang every command. It sends the 8-byte
+/// request for TLS every server answers at once (`S` or `N`) and closes.
+fn answers(config: &postgres::Config) -> Result<(), DbError> {
+    use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
+    let ports = config.get_ports();
+    for (i, host) in config.get_hosts().iter().enumerate() {
+        let postgres::config::Host::Tcp(name) = host else {
+            continue;
+        };
+        let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+        let timeout = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(PG_ANSWER_TIMEOUT);
+        let unanswered = |why: String| DbError(format!("{name}:{port} {why}"));
+        let Some(address) = (name.as_str(), port)
+            .to_socket_addrs()
+            .map_err(|e| unanswered(format!("cannot be resolved: {e}")))?
+            .next()
+        else {
+            continue;
+        };
+        let mut stream = std::net::TcpStream::connect_timeout(&address, timeout)
+            .map_err(|e| unanswered(format!("refuses the connection: {e}")))?;
+        stream
+            .set_read_timeout(Some(timeout))
+            .and_then(|()| stream.set_write_timeout(Some(timeout)))
+            .map_err(|e| unanswered(e.to_string()))?;
+        // SSLRequest: length 8, code 80877103.
+        stream
+            .write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
+            .map_err(|e| unanswered(format!("cannot be written to: {e}")))?;
+        let mut answer = [0u8; 1];
+        match stream.read(&mut answer) {
+            Ok(1) if matches!(answer[0], b'S' | b'N') => {}
+            Ok(_) => return Err(unanswered("does not answer as PostgreSQL does".into())),
+            Err(_) => {
+                return Err(unanswered(format!(
+                    "accepted the connection but did not answer within {} s: is it PostgreSQL?",
+                    timeout.as_secs()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
 
 impl Pg {
     /// Connects as `config` says: TLS as its `sslmode` asks (rustls, with the Mozilla
@@ -253,6 +308,7 @@ impl Pg {
 }
 
 fn open_client(config: &postgres::Config) -> Result<postgres::Client, DbError> {
+    answers(config)?;
     let mut client = match config.get_ssl_mode() {
         postgres::config::SslMode::Disable => config.connect(postgres::NoTls)?,
         _ => config.connect(tls()?)?,
@@ -314,6 +370,12 @@ pub fn pg_config(url: &str) -> Result<postgres::Config, DbError> {
     }
     if config.get_application_name().is_none() {
         config.application_name("tidings");
+    }
+    // A connection whose peer vanished (a machine gone, a NAT timed out) is found in a
+    // minute, not the two hours of the system's default.
+    config.keepalives(true);
+    if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+        config.keepalives_idle(Duration::from_secs(30));
     }
     Ok(config)
 }

@@ -37,6 +37,16 @@ pub fn lease_end(now: DateTime<Utc>, lease: std::time::Duration) -> DateTime<Utc
     now + TimeDelta::milliseconds(lease.as_millis().min(i64::MAX as u128) as i64)
 }
 
+/// This process among every node's processes: its host and process id.
+fn instance() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}
+
 /// Forgets nodes that stopped or went silent more than [`FORGET_AFTER`] ago.
 fn forget_old_nodes(on: &impl Queries, now: DateTime<Utc>) -> Result<(), StoreError> {
     on.exec(
@@ -114,13 +124,14 @@ impl Store {
         let silent_since = stamp(now - TimeDelta::milliseconds(self.lease.as_millis() as i64));
         let tx = self.transaction()?;
         tx.exec(
-            "INSERT INTO nodes (name, started, heartbeat, scanner, clock_offset_ms) VALUES (?1, ?2, ?2, ?3, ?4)
-             ON CONFLICT (name) DO UPDATE SET heartbeat = ?2, scanner = ?3, stopped = NULL, clock_offset_ms = ?4",
+            "INSERT INTO nodes (name, started, heartbeat, scanner, clock_offset_ms, instance) VALUES (?1, ?2, ?2, ?3, ?4, ?5)
+             ON CONFLICT (name) DO UPDATE SET heartbeat = ?2, scanner = ?3, stopped = NULL, clock_offset_ms = ?4, instance = ?5",
             args![
                 &node,
                 stamp(now),
                 scanner,
-                clock_offset.map(|o| o.num_milliseconds())
+                clock_offset.map(|o| o.num_milliseconds()),
+                instance()
             ],
         )?;
         tx.exec(
@@ -145,6 +156,24 @@ impl Store {
         forget_old_nodes(&tx, now)?;
         tx.commit()?;
         Ok(alive.max(1) as usize)
+    }
+
+    /// The process last recorded under this node's name, if it looks alive at `now` (not
+    /// stopped, heartbeat within a lease) and is not this one: its heartbeat and who it
+    /// is (`host:pid`). Whether it really lives shows in its next heartbeat.
+    pub fn other_instance(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let since = stamp(now - TimeDelta::milliseconds(self.lease.as_millis() as i64));
+        let row = self.row(
+            "SELECT heartbeat, instance FROM nodes
+             WHERE name = ?1 AND stopped IS NULL AND heartbeat >= ?2 AND instance IS NOT NULL AND instance != ?3",
+            args![&self.node, since, instance()],
+        )?;
+        row.map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .transpose()
+            .map_err(|e: super::db::DbError| self.err(e))
     }
 
     /// The database's own time (PostgreSQL's `clock_timestamp()`), which every node of a
@@ -174,9 +203,9 @@ impl Store {
             return Ok(());
         }
         self.exec(
-            "INSERT INTO nodes (name, started, heartbeat) VALUES (?1, ?2, ?2)
-             ON CONFLICT (name) DO UPDATE SET started = ?2, heartbeat = ?2, scanner = 0, stopped = NULL",
-            args![&self.node, stamp(now)],
+            "INSERT INTO nodes (name, started, heartbeat, instance) VALUES (?1, ?2, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET started = ?2, heartbeat = ?2, scanner = 0, stopped = NULL, instance = ?3",
+            args![&self.node, stamp(now), instance()],
         )
         .map(|_| ())
     }

@@ -145,7 +145,8 @@ const MIGRATION_HALTED: &str =
 pub(super) const MIGRATION_RETENTION: &str =
     "CREATE TABLE delivery_totals (notifier TEXT NOT NULL, status TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (notifier, status));
     CREATE INDEX deliveries_done ON deliveries (status, created) WHERE status IN ('sent', 'skipped');
-    ALTER TABLE nodes ADD COLUMN clock_offset_ms INTEGER;";
+    ALTER TABLE nodes ADD COLUMN clock_offset_ms INTEGER;
+    ALTER TABLE nodes ADD COLUMN instance TEXT;";
 
 use crate::settings::state::{Location, default_node_name};
 
