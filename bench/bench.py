@@ -21,7 +21,7 @@ delivered by daemons (`tidings run`, scanning every second) on one node with a S
 one node on PostgreSQL and three nodes on PostgreSQL, timed from the posts appearing to the
 last message received; and a DKIM-signed digest of 50 posts to 5,000 readers made and
 delivered (file transport) by one node on SQLite, one on PostgreSQL and three on PostgreSQL.
-Uses the release binary (built first with `cargo build --release`). Sends nothing beyond
+Uses the `dist` build (whole-program optimisation; built first with `cargo build --profile dist`). Sends nothing beyond
 127.0.0.1.
 """
 import argparse
@@ -37,7 +37,7 @@ import threading
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-BINARY = ROOT / "target" / "release" / "tidings"
+BINARY = ROOT / "target" / "dist" / "tidings"
 
 WORDS = ("feed reader archive post category digest schedule notify publish channel "
          "server client update release stable network message subscriber summary").split()
@@ -588,7 +588,7 @@ def main():
     parser.add_argument("--postgres", metavar="URL", help="PostgreSQL server for the nodes figures (see .ci/postgres)")
     parser.add_argument("--only-nodes", action="store_true", help="only the nodes figures (with --postgres)")
     args = parser.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--profile", "dist", "--quiet"], cwd=ROOT, check=True)
     if not args.only_nodes:
         for n in args.posts or [10000]:
             run(n, args.keep)

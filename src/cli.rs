@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 
 /// Publishes RSS, Atom and JSON feeds for a Hexo / Jekyll / Hugo style content folder.
 #[derive(Debug, Parser)]
-#[command(name = "tidings", version, about)]
+#[command(
+    name = "tidings",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("TIDINGS_COMMIT"), ")"),
+    about
+)]
 pub struct Cli {
     /// Settings file; relative paths in it resolve against its folder.
     #[arg(
@@ -24,6 +28,11 @@ pub struct Cli {
     /// Log what is being done (repeat for more detail).
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// How log lines are written: `text` for people, `json` for a log pipeline (one JSON
+    /// object a line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     #[command(subcommand)]
     pub command: Command,
@@ -114,6 +123,22 @@ pub enum Command {
         #[command(subcommand)]
         action: StateCommand,
     },
+    /// Print a completion script for a shell (e.g. `tidings completions bash >
+    /// /usr/share/bash-completion/completions/tidings`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), made from these very options: `tidings man >
+    /// /usr/share/man/man1/tidings.1`.
+    Man,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// `tidings state …`

@@ -549,6 +549,10 @@ async fn heartbeat(
                 tracing::error!("heartbeat: {e}; this node's leases run out unless it recovers")
             }
         }
+        // A service manager's watchdog hears from every beat the runtime gets to.
+        if crate::systemd::watched() {
+            crate::systemd::notify("WATCHDOG=1");
+        }
         tokio::select! {
             _ = tokio::time::sleep(store::nodes::heartbeat_every(shared.lease)) => {}
             _ = stop.wait_for(|s| *s) => return,

@@ -30,5 +30,6 @@ pub mod settings;
 pub mod settled;
 pub mod store;
 pub mod sync;
+pub mod systemd;
 pub mod templates;
 pub mod tokens;

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use tidings::cli::{Cli, Command, StateCommand};
+use clap::{CommandFactory, Parser};
+use tidings::cli::{Cli, Command, LogFormat, StateCommand};
 use tidings::commands::{self as app, Context};
 use tidings::feeds::Mode;
 
@@ -31,12 +31,17 @@ fn main() -> ExitCode {
         1 => tracing::Level::INFO,
         _ => tracing::Level::DEBUG,
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
         // Colours only for a person at a terminal, not in log files and journals.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // One JSON object a line, the event's fields at the top level.
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     let clock = match tidings::clock::from_env() {
         Ok(clock) => clock,
         Err(e) => {
@@ -62,6 +67,25 @@ fn main() -> ExitCode {
         Command::State {
             action: StateCommand::Copy { to },
         } => app::state_copy(&ctx, &to),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tidings", &mut script);
+            tidings::out!("{}", String::from_utf8_lossy(&script));
+            app::Status::Clean
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => {
+                    tidings::out!("{}", String::from_utf8_lossy(&page));
+                    app::Status::Clean
+                }
+                Err(e) => {
+                    tidings::errln!("error: {e}");
+                    app::Status::Failed
+                }
+            }
+        }
         Command::Preview { notifier, to, html } => {
             app::preview(&ctx, &notifier, to.as_deref(), html.as_deref())
         }

@@ -626,3 +626,37 @@ fn dates_readers_see_are_in_the_site_zone() {
         .unwrap();
     assert_eq!(gmt["date_published"], "2022-07-24T00:55:00+08:00");
 }
+
+/// Under systemd (`Type=notify`, `WatchdogSec=`): the daemon says it is ready once it
+/// runs, alive at its heartbeats, and stopping on SIGTERM.
+#[test]
+fn a_service_manager_hears_ready_watchdog_and_stopping() {
+    let receiver = Receiver::start(vec![]);
+    let site = site_with(&hook("team", &receiver.url, ""));
+    let socket_path = site.path().join("notify.sock");
+    let manager = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    manager
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut daemon = site
+        .command(&["run"])
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "30000000")
+        .spawn()
+        .unwrap();
+    let mut heard = Vec::new();
+    let next = || {
+        let mut buf = [0u8; 256];
+        let n = manager.recv(&mut buf).expect("a message from the daemon");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    while !heard.contains(&"WATCHDOG=1".to_owned()) {
+        heard.push(next());
+    }
+    assert_eq!(heard[0], "READY=1", "{heard:?}");
+    send_signal(daemon.id(), "TERM");
+    while heard.last().is_some_and(|m| m != "STOPPING=1") {
+        heard.push(next());
+    }
+    assert!(daemon.wait().unwrap().success());
+}

@@ -97,7 +97,10 @@ fn run_daemon(
     shared: Arc<serve::Shared>,
 ) -> Status {
     let Some(server) = &settings.server else {
-        return stopped(rt.block_on(publisher.run(backfill, None, shutdown_signal())));
+        crate::systemd::notify("READY=1");
+        let fatal = rt.block_on(publisher.run(backfill, None, shutdown_signal()));
+        crate::systemd::notify("STOPPING=1");
+        return stopped(fatal);
     };
     let started = serve::bind(server).and_then(|listener| {
         // The daemon's clock: with a shared state, the database's time.
@@ -115,7 +118,9 @@ fn run_daemon(
             return Status::Failed;
         }
     };
+    crate::systemd::notify("READY=1");
     let fatal = rt.block_on(publisher.run(backfill, Some(shared), shutdown_signal()));
+    crate::systemd::notify("STOPPING=1");
     running.stop();
     stopped(fatal)
 }
