@@ -123,6 +123,12 @@ pub enum Command {
         #[command(subcommand)]
         action: StateCommand,
     },
+    /// The email readers: list them, export and import what the state keeps of them
+    /// (sign-ups, unsubscribes), take a sign-up off, or erase every trace of an address.
+    Readers {
+        #[command(subcommand)]
+        action: ReadersCommand,
+    },
     /// Print a completion script for a shell (e.g. `tidings completions bash >
     /// /usr/share/bash-completion/completions/tidings`).
     Completions {
@@ -132,6 +138,47 @@ pub enum Command {
     /// Print the manual page (roff), made from these very options: `tidings man >
     /// /usr/share/man/man1/tidings.1`.
     Man,
+}
+
+/// `tidings readers …`
+#[derive(Debug, Subcommand)]
+pub enum ReadersCommand {
+    /// Every reader of every email notifier (subscriber list, `to`, sign-ups) and whether
+    /// they unsubscribed.
+    List {
+        /// Only this notifier's.
+        #[arg(long, value_name = "NAME")]
+        notifier: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write what the state keeps of readers (sign-ups, unsubscribes) to stdout, as CSV
+    /// (or JSON), for `import`.
+    Export {
+        /// JSON instead of CSV.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Store sign-ups and unsubscribes from an export (CSV, or JSON); every record is
+    /// checked before any is stored.
+    Import {
+        /// The file `export` wrote.
+        file: PathBuf,
+    },
+    /// Take an address's sign-up off (every notifier's, or one's); they may sign up again.
+    Remove {
+        /// The address.
+        email: String,
+        /// Only this notifier's sign-up.
+        #[arg(long, value_name = "NAME")]
+        notifier: Option<String>,
+    },
+    /// Delete every trace of an address: sign-ups, unsubscribes, and every message to it.
+    Erase {
+        /// The address.
+        email: String,
+    },
 }
 
 /// How log lines are written.

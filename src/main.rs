@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use tidings::cli::{Cli, Command, LogFormat, StateCommand};
+use tidings::cli::{Cli, Command, LogFormat, ReadersCommand, StateCommand};
 use tidings::commands::{self as app, Context};
 use tidings::feeds::Mode;
 
@@ -67,6 +67,17 @@ fn main() -> ExitCode {
         Command::State {
             action: StateCommand::Copy { to },
         } => app::state_copy(&ctx, &to),
+        Command::Readers { action } => match action {
+            ReadersCommand::List { notifier, json } => {
+                app::readers::list(&ctx, notifier.as_deref(), json)
+            }
+            ReadersCommand::Export { json } => app::readers::export(&ctx, json),
+            ReadersCommand::Import { file } => app::readers::import(&ctx, &file),
+            ReadersCommand::Remove { email, notifier } => {
+                app::readers::remove(&ctx, &email, notifier.as_deref())
+            }
+            ReadersCommand::Erase { email } => app::readers::erase(&ctx, &email),
+        },
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "tidings", &mut script);

@@ -207,7 +207,7 @@ fn a_message_waiting_for_a_retry_is_dropped_when_its_recipient_unsubscribes() {
     let db = rusqlite::Connection::open(site.path().join(".tidings/state.db")).unwrap();
     let (status, body): (String, String) = db
         .query_row(
-            "SELECT status, body FROM deliveries WHERE posts LIKE '%news%' AND body = '' AND status != 'sent'",
+            "SELECT status, body FROM deliveries WHERE recipient = 'later@example.org' AND status != 'sent'",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -820,4 +820,187 @@ fn a_sent_mailing_leaves_a_small_state() {
     // ≤ 20 MB for 10,000 messages sent: proportionally 4 MB for these, and far less pruned.
     assert!(sent <= 4 * 1024 * 1024, "{sent} bytes after sending");
     assert!(pruned <= 512 * 1024, "{pruned} bytes after pruning");
+}
+
+/// The list in the operator's hands: what the state keeps of readers (sign-ups with their
+/// categories, unsubscribes from one notifier or from all) exports, erases and imports
+/// back to exactly the same records; `list` shows list and sign-up readers alike; `erase`
+/// takes every message to the address with it.
+#[test]
+fn readers_round_trip_export_erase_import() {
+    let site = Site::with_settings(&format!(
+        "{}\n[email]\nfrom = \"news@example.org\"\nrate = 10000\n\
+         [notifiers.letters]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"* * * * * *\"\nsubscribers = \"subscribers.csv\"\n\
+         [notifiers.now]\ntype = \"email\"\nto = [\"desk@example.org\"]",
+        common::BASE_SETTINGS
+    ));
+    std::fs::write(
+        site.path().join("subscribers.csv"),
+        "email,name\nada@example.org,Ada\nbob@example.org,Bob\n",
+    )
+    .unwrap();
+    site.post("old.md", post("Old", "[News]", "[]"));
+    site.run_at(T0, &["run", "--once"]).expect(0);
+    let signups = "notifier,address,state,mailbox,categories,at\n\
+        letters,carol@example.org,signed_up,Carol <Carol@Example.org>,News|Tech/Rust,2026-11-01T10:00:00.000000Z\n\
+        letters,dan@example.org,signed_up,dan@example.org,,2026-11-02T10:00:00.000000Z\n";
+    std::fs::write(site.path().join("signups.csv"), signups).unwrap();
+    site.run(&[
+        "readers",
+        "import",
+        &site.path().join("signups.csv").to_string_lossy(),
+    ])
+    .expect(0);
+    site.run(&["unsubscribe", "bob@example.org", "--notifier", "letters"])
+        .expect(0);
+    site.run(&["unsubscribe", "eve@example.org"]).expect(0);
+    // A digest waits for Carol and the others.
+    site.post("new.md", post("New", "[News]", "[]"));
+    site.run_at(T1, &["run", "--once"]).expect(0);
+
+    let list: serde_json::Value =
+        serde_json::from_str(&site.run(&["readers", "list", "--json"]).expect(0).stdout()).unwrap();
+    let shown: Vec<(String, String, String, bool)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["notifier"].as_str().unwrap().to_owned(),
+                r["address"].as_str().unwrap().to_owned(),
+                r["sources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+                r["unsubscribed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("letters", "ada@example.org", "listed", false),
+        ("letters", "bob@example.org", "listed", true),
+        ("letters", "carol@example.org", "signed_up", false),
+        ("letters", "dan@example.org", "signed_up", false),
+        ("now", "desk@example.org", "listed", false),
+    ];
+    assert_eq!(
+        shown,
+        expected
+            .iter()
+            .map(|(n, a, s, u)| (n.to_string(), a.to_string(), s.to_string(), *u))
+            .collect::<Vec<_>>()
+    );
+
+    let before = site.run(&["readers", "export"]).expect(0).stdout();
+    assert_eq!(
+        before.lines().count(),
+        5,
+        "two sign-ups, two unsubscribes: {before}"
+    );
+    assert!(
+        before.contains(
+            "letters,carol@example.org,signed_up,Carol <Carol@Example.org>,News|Tech/Rust,"
+        )
+    );
+    assert!(before.contains("*,eve@example.org,unsubscribed,,,"));
+    std::fs::write(site.path().join("export.csv"), &before).unwrap();
+    let json = site
+        .run(&["readers", "export", "--json"])
+        .expect(0)
+        .stdout();
+    std::fs::write(site.path().join("export.json"), &json).unwrap();
+
+    for address in [
+        "bob@example.org",
+        "carol@example.org",
+        "dan@example.org",
+        "eve@example.org",
+    ] {
+        let erased = site.run(&["readers", "erase", address]).expect(0);
+        if address == "bob@example.org" {
+            assert!(
+                erased
+                    .stderr()
+                    .contains("`letters`'s list still names bob@example.org")
+            );
+        }
+        if address == "carol@example.org" {
+            assert!(
+                erased
+                    .stdout()
+                    .contains("1 sign-up(s), 0 unsubscribe(s), 1 message(s)"),
+                "{}",
+                erased.stdout()
+            );
+        }
+    }
+    assert_eq!(
+        site.run(&["readers", "export"])
+            .expect(0)
+            .stdout()
+            .lines()
+            .count(),
+        1,
+        "only the header is left"
+    );
+    site.run(&[
+        "readers",
+        "import",
+        &site.path().join("export.csv").to_string_lossy(),
+    ])
+    .expect(0);
+    assert_eq!(
+        site.run(&["readers", "export"]).expect(0).stdout(),
+        before,
+        "CSV round trip"
+    );
+    for address in [
+        "bob@example.org",
+        "carol@example.org",
+        "dan@example.org",
+        "eve@example.org",
+    ] {
+        site.run(&["readers", "erase", address]).expect(0);
+    }
+    site.run(&[
+        "readers",
+        "import",
+        &site.path().join("export.json").to_string_lossy(),
+    ])
+    .expect(0);
+    assert_eq!(
+        site.run(&["readers", "export"]).expect(0).stdout(),
+        before,
+        "JSON round trip"
+    );
+
+    // A bad record stops the import before anything is stored.
+    std::fs::write(
+        site.path().join("bad.csv"),
+        "notifier,address,state,mailbox,categories,at\nletters,x@example.org,signed_up,,,2026-11-01T10:00:00Z\nnobody,y@example.org,signed_up,,,2026-11-01T10:00:00Z\n",
+    )
+    .unwrap();
+    let bad = site
+        .run(&[
+            "readers",
+            "import",
+            &site.path().join("bad.csv").to_string_lossy(),
+        ])
+        .expect(2);
+    assert!(
+        bad.stderr()
+            .contains("record 2: `nobody` is not an email notifier"),
+        "{}",
+        bad.stderr()
+    );
+    assert!(
+        !site
+            .run(&["readers", "export"])
+            .expect(0)
+            .stdout()
+            .contains("x@example.org")
+    );
 }

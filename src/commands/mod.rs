@@ -10,6 +10,7 @@ mod build;
 mod common;
 mod init;
 mod preview;
+pub mod readers;
 mod retry;
 mod run;
 mod send;

@@ -24,6 +24,7 @@ pub mod nodes;
 pub mod open;
 pub mod outbox;
 pub mod posts;
+pub mod reader_records;
 pub mod retention;
 pub mod stamp;
 pub mod stats;
