@@ -96,8 +96,17 @@ pub enum Mode {
     },
 }
 
-/// A store failure: the lane waits this long and looks again.
+/// A store failure: the lane waits this long and looks again, twice as long after each
+/// failure in a row, up to [`STORE_PAUSE_CAP`]; it logs once per wait, not once per poll.
 const STORE_PAUSE: Duration = Duration::from_secs(5);
+const STORE_PAUSE_CAP: Duration = Duration::from_secs(300);
+
+/// The wait after `failures` store failures in a row.
+fn store_pause(failures: u32) -> Duration {
+    STORE_PAUSE
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+        .min(STORE_PAUSE_CAP)
+}
 
 /// A setting that cannot work (`Outcome::Halt`): the lane tries again this much later, in
 /// case the server was wrong rather than the setting; fixing it and restarting is sooner.
@@ -116,9 +125,15 @@ impl Lane {
         // every scan wakes every lane, and a misconfigured server is not to be tried again
         // each time.
         let mut held_until: Option<DateTime<Utc>> = None;
+        // Store failures in a row (the state unreachable): the pause grows with them.
+        let mut failures: u32 = 0;
         loop {
             let now = shared.clock.now();
             let step = self.step(shared, std::mem::take(&mut marks), now).await;
+            if step.is_ok() && failures > 0 {
+                tracing::info!(lane = %self.name, failures, "the state answers again");
+                failures = 0;
+            }
             let wait_until = match step {
                 Ok(Step::HeldElsewhere(other)) => {
                     let state = LaneState::Waiting {
@@ -165,12 +180,14 @@ impl Lane {
                 Err(e) => {
                     // The rows stay pending (a batch not recorded is sent again, with the
                     // same ids): a pause, never a tight loop of repeats.
-                    tracing::error!(lane = %self.name, "outbox: {e}");
+                    failures = failures.saturating_add(1);
+                    let pause = store_pause(failures);
+                    tracing::error!(lane = %self.name, failures, "outbox: {e}; looking again in {} s", pause.as_secs());
                     let state = LaneState::Broken {
                         error: e.to_string(),
                     };
                     shared.board.set(&self.name, state, timeout, now);
-                    Some(notify::after(now, STORE_PAUSE))
+                    Some(notify::after(now, pause))
                 }
             };
             if !marks.is_empty() {
@@ -183,8 +200,10 @@ impl Lane {
             match &mut mode {
                 Mode::Once => return report,
                 Mode::Daemon { wake, stop } => {
-                    // Rows other nodes make, and leases they let go, are looked for.
-                    let wait_until = match (wait_until, shared.poll) {
+                    // Rows other nodes make, and leases they let go, are looked for (not
+                    // while the state does not answer: its pause is kept).
+                    let poll = shared.poll.filter(|_| failures == 0);
+                    let wait_until = match (wait_until, poll) {
                         (Some(until), Some(poll)) => {
                             Some(until.min(notify::after(shared.clock.now(), poll)))
                         }
@@ -517,4 +536,14 @@ struct Sent {
     halt: Option<String>,
     /// The receiver was out of reach: the lane waits until then.
     pause_until: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_store_pause_doubles_to_its_cap() {
+        let waits: Vec<u64> = (1..=9).map(|n| super::store_pause(n).as_secs()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(super::store_pause(u32::MAX).as_secs(), 300);
+    }
 }

@@ -251,19 +251,32 @@ impl Store {
         name: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<HeldElsewhere>, StoreError> {
-        self.exec(
-            "INSERT INTO lanes (name, node, since, until) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (name) DO UPDATE SET node = excluded.node, until = excluded.until,
-                 since = CASE WHEN lanes.node = excluded.node THEN lanes.since ELSE excluded.since END
-             WHERE lanes.node = excluded.node OR lanes.until < excluded.since",
-            args![name, &self.node, stamp(now), stamp(lease_end(now, self.lease))],
-        )?;
-        let holder = self.one("SELECT node, until FROM lanes WHERE name = ?1", args![name])?;
-        let (node, until): (String, String) = (|| Ok((holder.get(0)?, holder.get(1)?)))()
-            .map_err(|e: super::db::DbError| self.err(e))?;
-        Ok((node != self.node).then(|| HeldElsewhere {
-            node,
-            until: parse_stamp(&until),
+        // The holder may let the lane go between the two statements (its lane ran empty):
+        // then there is no row to read, and the lane is taken again.
+        for _ in 0..3 {
+            self.exec(
+                "INSERT INTO lanes (name, node, since, until) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO UPDATE SET node = excluded.node, until = excluded.until,
+                     since = CASE WHEN lanes.node = excluded.node THEN lanes.since ELSE excluded.since END
+                 WHERE lanes.node = excluded.node OR lanes.until < excluded.since",
+                args![name, &self.node, stamp(now), stamp(lease_end(now, self.lease))],
+            )?;
+            let Some(holder) =
+                self.row("SELECT node, until FROM lanes WHERE name = ?1", args![name])?
+            else {
+                continue;
+            };
+            let (node, until): (String, String) = (|| Ok((holder.get(0)?, holder.get(1)?)))()
+                .map_err(|e: super::db::DbError| self.err(e))?;
+            return Ok((node != self.node).then(|| HeldElsewhere {
+                node,
+                until: parse_stamp(&until),
+            }));
+        }
+        // Taken and let go three times over: another node is busy with it.
+        Ok(Some(HeldElsewhere {
+            node: "another node".into(),
+            until: now,
         }))
     }
 
