@@ -55,8 +55,8 @@ pub struct Scanner<'a> {
     backfill: Option<usize>,
     /// The front door needs the feed listing, which only a full scan produces.
     needs_listing: bool,
-    /// The connection session on which this node holds the scanner's role, if it does.
-    leading: Option<u64>,
+    /// Whether this node held the scanner's role at its last look.
+    leading: bool,
     /// When this scanner last pruned the state of old rows (see `store::retention`).
     pruned: Option<DateTime<Utc>>,
 }
@@ -79,7 +79,7 @@ impl<'a> Scanner<'a> {
             store,
             backfill,
             needs_listing: false,
-            leading: None,
+            leading: false,
             pruned: None,
         }
     }
@@ -124,13 +124,17 @@ impl<'a> Scanner<'a> {
     }
 
     /// Whether this node records what is new: always with a state file; with a shared
-    /// state, the one node holding the scanner's lock (taken here when free).
+    /// state, the one node holding the scanner's lease (taken here when free or run out).
     pub fn leads(&mut self) -> Result<bool, StoreError> {
-        let was = self.leading.is_some();
-        let leads = self.store.lead_scans(&mut self.leading)?;
-        if leads && !was && self.store.is_shared() {
-            tracing::info!(node = %self.store.node(), "this node scans and records new posts");
+        let leads = self.store.lead_scans(self.clock.now())?;
+        if leads != self.leading && self.store.is_shared() {
+            if leads {
+                tracing::info!(node = %self.store.node(), "this node scans and records new posts");
+            } else {
+                tracing::info!(node = %self.store.node(), "another node scans now; this one builds its feeds");
+            }
         }
+        self.leading = leads;
         Ok(leads)
     }
 
@@ -190,6 +194,7 @@ impl<'a> Scanner<'a> {
             );
         }
         let by_id: HashMap<&str, &Post> = scan.posts.iter().map(|p| (p.id.as_str(), p)).collect();
+        let node = self.store.node().to_owned();
         let tx = self.store.transaction()?;
         for notifier in &settings.notifiers {
             tx.know_notifier(&notifier.name, now)?;
@@ -238,6 +243,18 @@ impl<'a> Scanner<'a> {
         // In the same transaction: "has this archive been scanned?" must never be answered
         // "no" for posts that were already recorded, or the next scan would take new posts
         // for the archive and announce nothing.
+        // The fence: a node frozen past its lease while it read finds the role gone here,
+        // and records nothing (its transaction is rolled back when dropped).
+        if !tx.still_scanning(&node, self.clock.now())? {
+            tracing::warn!(
+                "this node lost the scanner's role while it scanned (frozen or too slow past its lease); another node records"
+            );
+            self.leading = false;
+            report.follower = true;
+            report.new_posts = 0;
+            report.announced = 0;
+            return Ok(report);
+        }
         let scan_id = tx.record_scan(
             now,
             i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),

@@ -574,3 +574,90 @@ fn a_second_process_under_a_live_nodes_name_refuses_to_start() {
     );
     stop(again);
 }
+
+/// The scanner's role is a lease: freeze the scanning node (SIGSTOP) and another takes the
+/// role once the lease runs out and announces the new post; woken again (SIGCONT), the
+/// frozen node finds the role gone and records nothing, so nothing is announced twice.
+#[test]
+fn a_frozen_scanner_loses_its_role_and_records_nothing_when_it_wakes() {
+    let Some(url) = common::postgres_database("frozen") else {
+        return;
+    };
+    let receiver = Receiver::start(vec![]);
+    let (a, b) = (
+        node_site(&url, &webhook("hook", &receiver.url)),
+        node_site(&url, &webhook("hook", &receiver.url)),
+    );
+    for site in [&a, &b] {
+        site.post("old.md", post(0));
+    }
+    let mut first = start(&a, "a");
+    let scans = |node: &str| {
+        status(&a)["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["name"] == node && n["scanner"] == true)
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || scans("a")),
+        "a scans"
+    );
+    let second = start(&b, "b");
+    assert!(
+        wait_until(Duration::from_secs(30), || status(&a)["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["name"] == "b")),
+        "b runs"
+    );
+    signal(&first, "STOP");
+    for site in [&a, &b] {
+        site.post("p001.md", post(1));
+    }
+    assert!(
+        receiver.wait_for(1, Duration::from_secs(60)),
+        "the other node takes the role and announces the post"
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || scans("b")),
+        "b scans now: {}",
+        status(&a)
+    );
+    signal(&first, "CONT");
+    // Woken, a scans again as it did; its next heartbeat shows it alive.
+    let woke = status(&a)["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "a")
+        .map(|n| n["heartbeat"].clone())
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(30), || status(&a)["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["name"] == "a" && n["heartbeat"] != woke)));
+    for site in [&a, &b] {
+        site.post("p002.md", post(2));
+    }
+    assert!(
+        receiver.wait_for(2, Duration::from_secs(60)),
+        "the next post goes too"
+    );
+    stop(second);
+    kill_9(&mut first);
+    let titles: Vec<String> = firsts(&receiver).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(titles, ["Post 1", "Post 2"]);
+    assert_eq!(receiver.requests().len(), 2, "nothing announced twice");
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

@@ -29,8 +29,9 @@ pub const FORGET_AFTER: TimeDelta = TimeDelta::hours(1);
 /// made.
 pub const POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// The advisory lock the scanning node holds ("tidings" + 2).
-const SCANNER_LOCK: i64 = 0x7469_6469_6e67_7302;
+/// The lease of the scanner's role, among the lanes (no notifier can be named so: its
+/// parentheses and space are not a lane name tidings makes).
+pub const SCANNER: &str = "(scanner role)";
 
 /// When a lease of `lease` taken at `now` ends.
 pub fn lease_end(now: DateTime<Utc>, lease: std::time::Duration) -> DateTime<Utc> {
@@ -80,32 +81,33 @@ pub struct HeldElsewhere {
     pub until: DateTime<Utc>,
 }
 
-impl Store {
-    /// Takes the scanner's role if no other node holds it. SQLite: always this node (one
-    /// process per file). PostgreSQL: a session-level advisory lock, kept for the life of
-    /// the connection; asked again after the connection was made anew.
-    pub fn lead_scans(&mut self, held: &mut Option<u64>) -> Result<bool, StoreError> {
+impl super::open::Tx<'_> {
+    /// The fence of a scan's record: whether this node still holds the scanner's lease at
+    /// `now`, read with the row locked, so no node takes the role over until this
+    /// transaction ends. A node frozen past its lease (and woken) finds it lost and records
+    /// nothing. SQLite: always (one process per file).
+    pub fn still_scanning(&self, node: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         if !self.db.is_postgres() {
             return Ok(true);
         }
-        // Asking counts: once held on this session, do not take it twice.
-        let session = self.db.session();
-        if *held == Some(session) {
-            // Still the same connection? A lost one is made anew on the next statement.
-            self.one("SELECT 1", &[])?;
-            if self.db.session() == session {
-                return Ok(true);
-            }
-        }
-        let got: bool = self
-            .one(
-                "SELECT pg_try_advisory_lock(CAST(?1 AS BIGINT))",
-                args![SCANNER_LOCK],
+        Ok(self
+            .row(
+                "SELECT 1 FROM lanes WHERE name = ?1 AND node = ?2 AND until >= ?3 FOR UPDATE",
+                args![SCANNER, node, stamp(now)],
             )?
-            .get(0)
-            .map_err(|e| self.err(e))?;
-        *held = got.then(|| self.db.session());
-        Ok(got)
+            .is_some())
+    }
+}
+
+impl Store {
+    /// Takes (or keeps) the scanner's role, a lease like a lane's: renewed by this node's
+    /// heartbeat, taken over by another node when it runs out (a node that dies, or is
+    /// frozen, loses it within a lease). SQLite: always this node (one process per file).
+    pub fn lead_scans(&self, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        if !self.db.is_postgres() {
+            return Ok(true);
+        }
+        Ok(self.hold_lane(SCANNER, now)?.is_none())
     }
 
     /// Records that this node is alive (and whether it scans), and renews its leases:
@@ -293,8 +295,8 @@ impl Store {
     /// most recently alive first.
     pub fn nodes(&self, now: DateTime<Utc>) -> Result<Vec<NodeStatus>, StoreError> {
         let lanes = self.rows(
-            "SELECT node, name FROM lanes WHERE until >= ?1 ORDER BY name",
-            args![stamp(now)],
+            "SELECT node, name FROM lanes WHERE until >= ?1 AND name != ?2 ORDER BY name",
+            args![stamp(now), SCANNER],
         )?;
         let lanes: Vec<(String, String)> = lanes
             .iter()
