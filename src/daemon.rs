@@ -59,6 +59,8 @@ pub struct Publisher {
     settings: Arc<Settings>,
     clock: &'static dyn Clock,
     lanes: Vec<Arc<Lane>>,
+    /// The heartbeat's own connection, with a shared state (see [`own_connection`]).
+    beat: Option<Handle>,
     shared: deliver::Shared,
     _lock: RunLock,
 }
@@ -112,7 +114,13 @@ impl Publisher {
             .then(|| store::nodes::POLL.min(store::nodes::heartbeat_every(settings.state.lease)));
         let client = notify::http::client().map_err(StartError::Transport)?;
         let lanes = lanes(&settings, &client)?;
+        let beat = if daemon {
+            own_connection(&settings)?
+        } else {
+            None
+        };
         Ok(Publisher {
+            beat,
             shared: deliver::Shared {
                 store: Handle::new(store),
                 clock,
@@ -265,8 +273,12 @@ impl Publisher {
                 paces.push(lane.pacer.clone());
             }
         }
+        let mut beat = self.shared.clone();
+        if let Some(own) = &self.beat {
+            beat.store = own.clone();
+        }
         tasks.spawn(heartbeat(
-            self.shared.clone(),
+            beat,
             scanning.clone(),
             paces,
             fatal_tx,
@@ -382,6 +394,7 @@ fn lanes(settings: &Settings, client: &reqwest::Client) -> Result<Vec<Arc<Lane>>
                 _ => None,
             },
             held_until: Mutex::new(None),
+            store: own_connection(settings)?,
         }));
     }
     if let (Some(mail), Some((pacer, slots, pool))) = (&mail, &mail_pace) {
@@ -405,9 +418,20 @@ fn lanes(settings: &Settings, client: &reqwest::Client) -> Result<Vec<Arc<Lane>>
             batch: *pool,
             readers: None,
             held_until: Mutex::new(None),
+            store: own_connection(settings)?,
         }));
     }
     Ok(lanes)
+}
+
+/// A connection of its own, with a shared state (PostgreSQL): for each lane and for the
+/// heartbeat, so that a lock or a slow statement on one holds up none of the others. With a
+/// state file, the one shared connection serves (one process writes at a time anyway).
+fn own_connection(settings: &Settings) -> Result<Option<Handle>, StartError> {
+    match settings.state.location {
+        store::Location::Postgres(_) => Ok(Some(Handle::new(Store::open_for(&settings.state)?))),
+        store::Location::File(_) => Ok(None),
+    }
 }
 
 /// Runs a lane until told to stop; a lane whose task panicked is reported on the board and

@@ -661,3 +661,88 @@ fn signal(child: &Child, name: &str) {
         .unwrap();
     assert!(status.success());
 }
+
+/// A row lock held on one lane's messages (an operator's open transaction, a stuck
+/// statement) holds up that lane only: each lane and the heartbeat have their own
+/// connection, so the other notifier delivers new posts while the lock is held, and the
+/// held lane goes on, sending nothing twice, once it is released.
+#[test]
+fn a_row_lock_on_one_lane_holds_up_no_other() {
+    let Some(url) = common::postgres_database("rowlock") else {
+        return;
+    };
+    // hook0's first message takes a while: its row is locked while it is in flight.
+    let held = Receiver::start(vec![Reply::Slow(Duration::from_secs(2))]);
+    let free = Receiver::start(vec![]);
+    let site = node_site(
+        &url,
+        &(webhook("hook0", &held.url) + &webhook("hook1", &free.url)),
+    );
+    site.post("old.md", post(0));
+    site.run(&["run", "--once"]).expect(0);
+    let mut node = start(&site, "solo");
+    site.post("p001.md", post(1));
+    assert!(
+        held.wait_for(1, Duration::from_secs(30)),
+        "hook0 is sending: {}",
+        std::fs::read_to_string(site.path().join("solo.log")).unwrap_or_default()
+    );
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut lock = admin.transaction().unwrap();
+    let locked = lock
+        .query(
+            "SELECT id FROM deliveries WHERE notifier = 'hook0' FOR UPDATE",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(locked.len(), 1);
+    // Recording hook0's attempt now waits for the lock; hook1 goes on.
+    common::wait_until("hook0's record of its attempt waits for the lock", || {
+        admin_waiters(&url) >= 1
+    });
+    site.post("p002.md", post(2));
+    assert!(
+        free.wait_for(2, Duration::from_secs(60)),
+        "hook1 delivers while hook0's row is locked"
+    );
+    // hook1 got through while hook0's statement is still queued behind the lock: with
+    // one connection shared by every lane that cannot happen (hook1 would wait for the
+    // lock too, and go on only once hook0's statement gave up).
+    let waiting: i64 = admin_waiters(&url);
+    assert!(
+        waiting >= 1,
+        "hook0's statement is still waiting for the lock while hook1 delivered"
+    );
+    assert_eq!(
+        held.requests().len(),
+        1,
+        "hook0 waits, sending nothing again"
+    );
+    lock.rollback().unwrap();
+    assert!(held.wait_for(2, Duration::from_secs(60)), "hook0 goes on");
+    stop_after(&mut node);
+    let titles: Vec<String> = firsts(&held).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(titles, ["Post 1", "Post 2"]);
+    assert_eq!(held.requests().len(), 2, "nothing sent twice");
+}
+
+/// How many sessions of this database wait for a lock now.
+fn admin_waiters(url: &str) -> i64 {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+fn stop_after(child: &mut Child) {
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}

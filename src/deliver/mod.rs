@@ -66,6 +66,10 @@ pub struct Lane {
     /// Until when this node holds the lane's lease, as it last took it (ordered lanes: one
     /// node drains one at a time; email lanes are shared, row by row).
     pub held_until: Mutex<Option<DateTime<Utc>>>,
+    /// With a shared state, the lane's own connection: a row lock or a slow statement on
+    /// one lane holds up no other lane and no heartbeat. `None`: the shared one (a state
+    /// file, where one process writes at a time anyway).
+    pub store: Option<Handle>,
 }
 
 /// What every lane shares.
@@ -113,6 +117,11 @@ fn store_pause(failures: u32) -> Duration {
 const HALT_PAUSE: Duration = Duration::from_secs(3600);
 
 impl Lane {
+    /// The connection this lane works on.
+    fn store<'a>(&'a self, shared: &'a Shared) -> &'a Handle {
+        self.store.as_ref().unwrap_or(&shared.store)
+    }
+
     /// Drains the lane. In daemon mode it returns only when told to stop.
     ///
     /// Each round trip to the state file records the last batch's results and reads the
@@ -193,7 +202,11 @@ impl Lane {
             if !marks.is_empty() {
                 // Recorded before the lane waits or returns.
                 let batch = std::mem::take(&mut marks);
-                if let Err(e) = shared.store.call(move |store| store.record(&batch)).await {
+                if let Err(e) = self
+                    .store(shared)
+                    .call(move |store| store.record(&batch))
+                    .await
+                {
                     tracing::error!(lane = %self.name, "cannot record the attempts: {e}");
                 }
             }
@@ -262,8 +275,8 @@ impl Lane {
             && poll
             && crate::sync::lock(&self.held_until)
                 .is_none_or(|until| until < crate::store::nodes::lease_end(now, lease / 2));
-        let step = shared
-            .store
+        let step = self
+            .store(shared)
             .call(move |store| {
                 if !marks.is_empty() {
                     store.record(&marks)?;
@@ -298,8 +311,7 @@ impl Lane {
     /// The last error of the lane's waiting head, for the board.
     async fn head_reason(&self, shared: &Shared) -> String {
         let rows = self.rows.clone();
-        shared
-            .store
+        self.store(shared)
             .call(move |store| store.lane_head_error(&rows))
             .await
             .ok()

@@ -124,6 +124,7 @@ impl Store {
         let node = self.node.clone();
         let until = stamp(lease_end(now, self.lease));
         let silent_since = stamp(now - TimeDelta::milliseconds(self.lease.as_millis() as i64));
+        let skip = self.db.is_postgres();
         let tx = self.transaction()?;
         tx.exec(
             "INSERT INTO nodes (name, started, heartbeat, scanner, clock_offset_ms, instance) VALUES (?1, ?2, ?2, ?3, ?4, ?5)
@@ -136,18 +137,21 @@ impl Store {
                 instance()
             ],
         )?;
+        // A row someone else holds locked (an operator's open transaction, a lane
+        // recording its attempt) is passed over, not waited for: the heartbeat must go
+        // on whatever one lane's rows are doing. The lane holding such a row renews it
+        // itself when it records, and a lapsed claim is taken back only by the node that
+        // holds the lane.
         tx.exec(
-            "UPDATE lanes SET until = ?2 WHERE node = ?1 AND until >= ?3",
+            &renewal("lanes", "name", "node = ?1 AND until >= ?3", skip),
             args![&node, &until, stamp(now)],
         )?;
-        tx.exec(
-            "UPDATE deliveries SET claimed_until = ?2 WHERE claimed_by = ?1 AND status = 'pending'",
-            args![&node, &until],
-        )?;
-        tx.exec(
-            "UPDATE compositions SET claimed_until = ?2 WHERE claimed_by = ?1 AND status = 'pending'",
-            args![&node, &until],
-        )?;
+        for table in ["deliveries", "compositions"] {
+            tx.exec(
+                &renewal(table, "id", "claimed_by = ?1 AND status = 'pending'", skip),
+                args![&node, &until],
+            )?;
+        }
         let alive: u64 = tx
             .one(
                 "SELECT COUNT(*) FROM nodes WHERE stopped IS NULL AND heartbeat >= ?1",
@@ -326,6 +330,25 @@ impl Store {
         })
         .collect::<Result<_, super::db::DbError>>()
         .map_err(|e| self.err(e))
+    }
+}
+
+/// The statement renewing this node's leases in `table` (`?2` the new end): on
+/// PostgreSQL only the rows no one holds locked (`SKIP LOCKED`), SQLite having no row
+/// locks to wait on.
+fn renewal(table: &str, key: &str, mine: &str, skip_locked: bool) -> String {
+    let column = if table == "lanes" {
+        "until"
+    } else {
+        "claimed_until"
+    };
+    if skip_locked {
+        format!(
+            "UPDATE {table} SET {column} = ?2 WHERE {key} IN \
+             (SELECT {key} FROM {table} WHERE {mine} FOR UPDATE SKIP LOCKED)"
+        )
+    } else {
+        format!("UPDATE {table} SET {column} = ?2 WHERE {mine}")
     }
 }
 
