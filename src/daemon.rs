@@ -21,8 +21,9 @@ use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::clock::Clock;
 use crate::compose;
+use crate::deliver::pace::Pace;
 use crate::deliver::{self, Board, Lane, LaneState, Mode, transport};
-use crate::notify::{self, ratelimit::Bucket};
+use crate::notify;
 use crate::scanner::{ScanError, ScanReport, Scanner};
 use crate::serve;
 use crate::settings::{NotifierKind, Settings};
@@ -266,24 +267,11 @@ impl Publisher {
                 stop_rx.clone(),
             ));
         }
-        // Email lanes share one pace per SMTP server; the nodes alive share it again.
-        let mut paces: Vec<Arc<Mutex<Bucket>>> = Vec::new();
-        for lane in self.lanes.iter().filter(|l| !l.rows.ordered) {
-            if !paces.iter().any(|p| Arc::ptr_eq(p, &lane.pacer)) {
-                paces.push(lane.pacer.clone());
-            }
-        }
         let mut beat = self.shared.clone();
         if let Some(own) = &self.beat {
             beat.store = own.clone();
         }
-        tasks.spawn(heartbeat(
-            beat,
-            scanning.clone(),
-            paces,
-            fatal_tx,
-            stop_rx.clone(),
-        ));
+        tasks.spawn(heartbeat(beat, scanning.clone(), fatal_tx, stop_rx.clone()));
         if let Some(server) = server {
             // The server queues confirmation mail: it goes at once, not at the next scan.
             let wake = wakes.get(CONFIRM_LANE).cloned();
@@ -347,13 +335,8 @@ fn lanes(settings: &Settings, client: &reqwest::Client) -> Result<Vec<Arc<Lane>>
         _ => None,
     };
     let mail_pace = mail.as_ref().map(|mail| {
-        let (burst, rate) = deliver::Transport::rate(mail.as_ref()).unwrap_or((1.0, 1.0));
         (
-            Arc::new(Mutex::new(Bucket::new(
-                burst,
-                rate,
-                std::time::Instant::now(),
-            ))),
+            Arc::new(Pace::shared(mail.server(), mail.email.rate)),
             Arc::new(Semaphore::new(mail.email.pool as usize)),
             mail.email.pool as usize,
         )
@@ -368,11 +351,7 @@ fn lanes(settings: &Settings, client: &reqwest::Client) -> Result<Vec<Arc<Lane>>
             _ => {
                 let (burst, rate) = transport.rate().unwrap_or((f64::MAX, f64::MAX));
                 (
-                    Arc::new(Mutex::new(Bucket::new(
-                        burst,
-                        rate,
-                        std::time::Instant::now(),
-                    ))),
+                    Arc::new(Pace::own(burst, rate)),
                     Arc::new(Semaphore::new(1)),
                     1,
                 )
@@ -527,18 +506,16 @@ fn follow_database(store: &Store, following: &crate::clock::Following) -> Result
 }
 
 /// Says three times a lease that this node lives (and whether it scans), renewing its
-/// leases, until told to stop; keeps the email pace (`paces`) to this node's share of the
-/// nodes alive. Each beat also makes sure the state file is still the one opened: one
+/// leases, until told to stop, and logs when the number of nodes alive changes. Each beat also makes sure the state file is still the one opened: one
 /// deleted or replaced under the daemon stops it (`fatal`), since what it recorded after
 /// would be lost.
 async fn heartbeat(
     shared: deliver::Shared,
     scanning: Arc<AtomicBool>,
-    paces: Vec<Arc<Mutex<Bucket>>>,
     fatal: watch::Sender<Option<String>>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut shares = 1;
+    let mut seen = 1;
     loop {
         if let Ok(Some(error)) = shared.store.call(|store| Ok(store.file_replaced())).await {
             let _ = fatal.send(Some(format!(
@@ -558,15 +535,12 @@ async fn heartbeat(
             })
             .await
         {
-            Ok(alive) if shared.poll.is_some() && alive != shares => {
-                shares = alive;
+            Ok(alive) if shared.poll.is_some() && alive != seen => {
+                seen = alive;
                 tracing::info!(
                     nodes = alive,
-                    "nodes alive; each keeps to its share of `email.rate`"
+                    "nodes alive; together they keep to `email.rate`"
                 );
-                for pace in &paces {
-                    crate::sync::lock(pace).share(alive, std::time::Instant::now());
-                }
             }
             Ok(_) => {}
             Err(e) => {

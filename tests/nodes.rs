@@ -746,3 +746,65 @@ fn stop_after(child: &mut Child) {
         .status();
     let _ = child.wait();
 }
+
+/// `email.rate = 5` kept by every process sending to one SMTP server together: two
+/// daemons and a manual `tidings send` deliver one digest to 40 readers, and the mail
+/// arrives no faster than the one schedule in the state allows (a burst of 5, then one
+/// turn every 200 ms: the 40th turn lies at least 6.8 s after the first message's). Each
+/// process keeping to 5 a second on its own sends the 40 in about 2 s.
+#[test]
+fn every_process_sending_mail_keeps_to_one_rate() {
+    let Some(url) = common::postgres_database("pace") else {
+        return;
+    };
+    let sink = common::smtp::SmtpSink::start();
+    let letters = format!(
+        "[email]\nsmtp = \"smtp://127.0.0.1:{}?tls=none\"\nfrom = \"news@example.org\"\nrate = 5\npool = 4\n\
+         [notifiers.letters]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"0 0 0 1 1 *\"\nsubscribers = \"subs.csv\"\n",
+        sink.port
+    );
+    let sites: Vec<Site> = (0..3).map(|_| node_site(&url, &letters)).collect();
+    for site in &sites {
+        std::fs::write(site.path().join("subs.csv"), common::readers_csv(40)).unwrap();
+        site.post("old.md", post(0));
+    }
+    sites[0].run(&["run", "--once"]).expect(0);
+    for site in &sites {
+        site.post("p001.md", post(1));
+    }
+    sites[0].run(&["run", "--once"]).expect(0);
+    let nodes = [start(&sites[0], "a"), start(&sites[1], "b")];
+    let send = sites[2]
+        .command(&["send", "letters"])
+        .env("TIDINGS_NODE", "c")
+        .output()
+        .unwrap();
+    assert!(send.status.success(), "{send:?}");
+    common::wait_until("the digest reached all 40 readers", || {
+        sink.messages().len() >= 40
+    });
+    for node in nodes {
+        stop(node);
+    }
+    let arrivals: Vec<std::time::SystemTime> = std::fs::read_dir(sink.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().modified().unwrap())
+        .collect();
+    assert_eq!(arrivals.len(), 40, "each reader once");
+    let first = arrivals.iter().min().unwrap();
+    let last = arrivals.iter().max().unwrap();
+    let span = last.duration_since(*first).unwrap();
+    // 6.8 s less what the first message may have taken to arrive after its turn.
+    assert!(
+        span >= Duration::from_secs(5),
+        "40 messages at 5 a second (after a burst of 5) took {span:?}"
+    );
+    let log: String = ["a", "b"]
+        .iter()
+        .zip(&sites)
+        .map(|(n, site)| {
+            std::fs::read_to_string(site.path().join(format!("{n}.log"))).unwrap_or_default()
+        })
+        .collect();
+    assert!(!log.contains("cannot take turns"), "{log}");
+}

@@ -10,6 +10,7 @@
 //! sent only after the receiver accepted it.
 
 pub mod board;
+pub mod pace;
 pub mod transport;
 
 use std::sync::{Arc, Mutex};
@@ -20,7 +21,7 @@ use futures_util::future::join_all;
 use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::clock::Clock;
-use crate::notify::{self, Outcome, ratelimit::Bucket};
+use crate::notify::{self, Outcome};
 use crate::store::nodes::HeldElsewhere;
 use crate::store::{Delivery, Handle, LaneRows, Mark, Next};
 pub use board::{Board, LaneState};
@@ -54,8 +55,9 @@ pub struct Lane {
     pub rows: LaneRows,
     pub transport: Arc<dyn Transport>,
     pub max_attempts: u32,
-    /// The receiver's pace (shared by every lane of one SMTP server).
-    pub pacer: Arc<Mutex<Bucket>>,
+    /// The receiver's pace (shared by every lane of one SMTP server, and through the
+    /// state by every process sending to it).
+    pub pacer: Arc<pace::Pace>,
     /// Attempts under way at once across the lanes sharing it (`email.pool`; 1 elsewhere).
     pub slots: Arc<Semaphore>,
     /// Rows taken at once: 1 for an ordered lane, the pool size for email.
@@ -385,11 +387,7 @@ impl Lane {
             };
         }
         let _slot = self.slots.acquire().await.ok();
-        let pace = crate::sync::lock(&self.pacer).reserve(std::time::Instant::now());
-        if !pace.is_zero() {
-            tracing::debug!(lane = %self.name, ?pace, "pacing to the rate limit");
-            tokio::time::sleep(pace).await;
-        }
+        self.pacer.turn(self.store(shared), shared.clock).await;
         let outcome = self
             .transport
             .send(&delivery.message_id, &delivery.body, shared.clock.now())
@@ -425,9 +423,7 @@ impl Lane {
                 let next = notify::after(now, wait);
                 if asked.is_some() {
                     // The receiver's pause holds every message of this destination.
-                    if let Some(until) = std::time::Instant::now().checked_add(wait) {
-                        crate::sync::lock(&self.pacer).pause(until);
-                    }
+                    self.pacer.pause(self.store(shared), next, wait).await;
                 }
                 tracing::warn!(lane = %self.name, id = %delivery.message_id, attempt = attempts, next = %crate::store::stamp(next), "{error}; will retry");
                 // A server out of reach holds the whole lane; one reader's refusal does not.

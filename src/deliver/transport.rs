@@ -115,6 +115,21 @@ pub struct MailTransport {
     pub email: Email,
 }
 
+impl MailTransport {
+    /// The server this mail goes to, naming its pace in the state (`smtp:host:port`; a
+    /// folder of `.eml` files is paced like one too).
+    pub fn server(&self) -> String {
+        match &self.email.transport {
+            crate::settings::email_settings::MailTransport::Smtp { host, port, .. } => {
+                format!("smtp:{}:{port}", host.to_ascii_lowercase())
+            }
+            crate::settings::email_settings::MailTransport::Files(dir) => {
+                format!("files:{}", dir.display())
+            }
+        }
+    }
+}
+
 impl Transport for MailTransport {
     fn send<'a>(&'a self, _message_id: &'a str, body: &'a str, _now: DateTime<Utc>) -> Attempt<'a> {
         Box::pin(crate::notify::smtp::send(&self.mailer, &self.email, body))

@@ -12,8 +12,6 @@ pub struct Bucket {
     updated: Instant,
     /// A receiver's `Retry-After`: nothing goes before this.
     paused_until: Option<Instant>,
-    /// The pace as set, before [`Bucket::share`] divided it.
-    full: (f64, f64),
 }
 
 impl Bucket {
@@ -25,18 +23,7 @@ impl Bucket {
             tokens: capacity,
             updated: now,
             paused_until: None,
-            full: (capacity, per_second),
         }
-    }
-
-    /// Keeps to `1/shares` of the pace as set: several nodes sending to one server share
-    /// its rate between them.
-    pub fn share(&mut self, shares: usize, now: Instant) {
-        self.refill(now);
-        let shares = shares.max(1) as f64;
-        self.capacity = (self.full.0 / shares).max(1.0);
-        self.per_second = self.full.1 / shares;
-        self.tokens = self.tokens.min(self.capacity);
     }
 
     /// Takes a token for a message sent at `now` or later; returns how long to wait first.
@@ -96,26 +83,6 @@ fn seconds(value: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Three nodes alive: each keeps to a third of the pace; alone again, the whole.
-    #[test]
-    fn a_shared_pace_is_divided_between_the_nodes() {
-        let start = Instant::now();
-        let mut bucket = Bucket::new(3.0, 3.0, start);
-        bucket.share(3, start);
-        assert_eq!(bucket.reserve(start), Duration::ZERO);
-        assert_eq!(
-            bucket.reserve(start),
-            Duration::from_secs(1),
-            "one a second"
-        );
-        bucket.share(1, start);
-        let wait = bucket.reserve(start).as_secs_f64();
-        assert!(
-            (wait - 2.0 / 3.0).abs() < 1e-6,
-            "three a second again: {wait}"
-        );
-    }
 
     #[test]
     fn bursts_then_paces() {

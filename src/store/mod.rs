@@ -23,6 +23,7 @@ pub mod handle;
 pub mod nodes;
 pub mod open;
 pub mod outbox;
+pub mod paces;
 pub mod posts;
 pub mod reader_records;
 pub mod retention;

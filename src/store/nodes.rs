@@ -124,7 +124,6 @@ impl Store {
         let node = self.node.clone();
         let until = stamp(lease_end(now, self.lease));
         let silent_since = stamp(now - TimeDelta::milliseconds(self.lease.as_millis() as i64));
-        let skip = self.db.is_postgres();
         let tx = self.transaction()?;
         tx.exec(
             "INSERT INTO nodes (name, started, heartbeat, scanner, clock_offset_ms, instance) VALUES (?1, ?2, ?2, ?3, ?4, ?5)
@@ -143,12 +142,12 @@ impl Store {
         // itself when it records, and a lapsed claim is taken back only by the node that
         // holds the lane.
         tx.exec(
-            &renewal("lanes", "name", "node = ?1 AND until >= ?3", skip),
+            &renewal("lanes", "name", "node = ?1 AND until >= ?3"),
             args![&node, &until, stamp(now)],
         )?;
         for table in ["deliveries", "compositions"] {
             tx.exec(
-                &renewal(table, "id", "claimed_by = ?1 AND status = 'pending'", skip),
+                &renewal(table, "id", "claimed_by = ?1 AND status = 'pending'"),
                 args![&node, &until],
             )?;
         }
@@ -333,23 +332,18 @@ impl Store {
     }
 }
 
-/// The statement renewing this node's leases in `table` (`?2` the new end): on
-/// PostgreSQL only the rows no one holds locked (`SKIP LOCKED`), SQLite having no row
-/// locks to wait on.
-fn renewal(table: &str, key: &str, mine: &str, skip_locked: bool) -> String {
+/// The statement renewing this node's leases in `table` (`?2` the new end): only the rows
+/// no one holds locked (`SKIP LOCKED`; SQLite, with no row locks, runs it without).
+fn renewal(table: &str, key: &str, mine: &str) -> String {
     let column = if table == "lanes" {
         "until"
     } else {
         "claimed_until"
     };
-    if skip_locked {
-        format!(
-            "UPDATE {table} SET {column} = ?2 WHERE {key} IN \
-             (SELECT {key} FROM {table} WHERE {mine} FOR UPDATE SKIP LOCKED)"
-        )
-    } else {
-        format!("UPDATE {table} SET {column} = ?2 WHERE {mine}")
-    }
+    format!(
+        "UPDATE {table} SET {column} = ?2 WHERE {key} IN \
+         (SELECT {key} FROM {table} WHERE {mine} FOR UPDATE SKIP LOCKED)"
+    )
 }
 
 #[cfg(test)]
