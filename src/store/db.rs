@@ -357,6 +357,7 @@ fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
 /// Reads a `postgres://` URL: the password from `PGPASSWORD` when the URL has none, a
 /// bounded wait to connect, and `tidings` as the application name the server shows.
 pub fn pg_config(url: &str) -> Result<postgres::Config, DbError> {
+    let url = libpq_ssl_modes(url)?;
     let mut config: postgres::Config = url
         .parse()
         .map_err(|e: postgres::Error| DbError(format!("the address cannot be read: {e}")))?;
@@ -378,6 +379,42 @@ pub fn pg_config(url: &str) -> Result<postgres::Config, DbError> {
         config.keepalives_idle(Duration::from_secs(30));
     }
     Ok(config)
+}
+
+/// libpq's `sslmode` values the client does not know by name: `verify-ca` and
+/// `verify-full` are what every TLS connection here does anyway (the certificate must chain
+/// to a trusted root and name the host), so they are read as `require`; any other unknown
+/// value is refused naming `sslmode`.
+fn libpq_ssl_modes(url: &str) -> Result<String, DbError> {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return Ok(url.to_owned());
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut changed = false;
+    for (key, value) in parsed.query_pairs() {
+        let value = if key == "sslmode" {
+            match value.as_ref() {
+                "disable" | "prefer" | "require" => value.into_owned(),
+                "verify-ca" | "verify-full" => {
+                    changed = true;
+                    "require".to_owned()
+                }
+                other => {
+                    return Err(DbError(format!(
+                        "`sslmode={other}` is not one of disable, prefer, require, verify-ca, verify-full"
+                    )));
+                }
+            }
+        } else {
+            value.into_owned()
+        };
+        pairs.push((key.into_owned(), value));
+    }
+    if !changed {
+        return Ok(url.to_owned());
+    }
+    parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    Ok(parsed.to_string())
 }
 
 /// A URL with its password left out, to show in messages.
@@ -592,6 +629,18 @@ pub fn to_postgres(sql: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// libpq's verifying modes are accepted (and verify, as every TLS connection here
+    /// does); a misspelt one is refused naming the key.
+    #[test]
+    fn libpq_ssl_modes_are_read_and_a_wrong_one_named() {
+        for mode in ["verify-full", "verify-ca", "require"] {
+            let config = pg_config(&format!("postgres://u@db.example/x?sslmode={mode}")).unwrap();
+            assert_eq!(config.get_ssl_mode(), postgres::config::SslMode::Require);
+        }
+        let error = pg_config("postgres://u@db.example/x?sslmode=verify_full").unwrap_err();
+        assert!(error.0.contains("sslmode=verify_full"), "{}", error.0);
+    }
 
     #[test]
     fn shared_sql_becomes_each_dialect() {
