@@ -8,6 +8,7 @@
 //! it, which changes nothing but through the store. `commands` holds one module per command.
 
 pub mod base_url;
+pub mod bounces;
 pub mod cli;
 pub mod clock;
 pub mod commands;

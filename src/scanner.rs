@@ -118,6 +118,26 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Reads the bounce mailbox (`[bounces]`), when there is one. A state that cannot be
+    /// written stops the scan as it would have anyway; the mailbox's own trouble is only
+    /// logged.
+    fn read_bounces(&mut self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let (Some(bounces), Some(email)) = (&self.settings.bounces, &self.settings.email) else {
+            return Ok(());
+        };
+        let pass = crate::bounces::read_pass(bounces, email, &mut self.store, now)?;
+        if pass.read > 0 {
+            tracing::info!(
+                reports = pass.read,
+                suppressed = pass.suppressed,
+                soft = pass.soft,
+                unsigned = pass.unsigned,
+                "read the bounce mailbox"
+            );
+        }
+        Ok(())
+    }
+
     /// Makes the next scan a full one, whose report carries the feed listing.
     pub fn want_listing(&mut self) {
         self.needs_listing = true;
@@ -147,6 +167,7 @@ impl<'a> Scanner<'a> {
         let leader = self.leads()?;
         if leader {
             self.prune_if_due(now);
+            self.read_bounces(now)?;
         }
         let found = content::find(settings)?;
         let digest = found.digest;

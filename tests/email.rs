@@ -1004,3 +1004,170 @@ fn readers_round_trip_export_erase_import() {
             .contains("x@example.org")
     );
 }
+
+/// A DSN as a receiving MTA returns it to the envelope sender `to`, about `recipient`.
+fn dsn(to: &str, recipient: &str, action: &str, status: &str) -> String {
+    format!(
+        "Return-Path: <>\r\nDelivered-To: {to}\r\nFrom: MAILER-DAEMON@mx.example.org (Mail Delivery System)\r\n\
+         To: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"DSN\"\r\n\r\n\
+         --DSN\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n\r\n\
+         --DSN\r\nContent-Type: message/delivery-status\r\n\r\n\
+         Reporting-MTA: dns; mx.example.org\r\n\r\n\
+         Final-Recipient: rfc822; {recipient}\r\nAction: {action}\r\nStatus: {status}\r\n\
+         Diagnostic-Code: smtp; {} {status} mailbox says no\r\n\r\n\
+         --DSN\r\nContent-Type: text/rfc822-headers\r\n\r\n\
+         Return-Path: <{to}>\r\nFrom: news@example.org\r\nTo: {recipient}\r\nSubject: Digest\r\n\r\n--DSN--\r\n",
+        if status.starts_with('5') { 550 } else { 452 }
+    )
+}
+
+/// An ARF complaint from a mailbox provider's feedback loop about mail sent from `from`.
+fn arf(from: &str, recipient: &str) -> String {
+    format!(
+        "From: fbl@provider.example\r\nTo: abuse@example.org\r\nSubject: complaint\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=feedback-report; boundary=\"ARF\"\r\n\r\n\
+         --ARF\r\nContent-Type: text/plain\r\n\r\nThis is an email abuse report.\r\n\r\n\
+         --ARF\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nVersion: 1\r\n\
+         Original-Mail-From: <{from}>\r\nOriginal-Rcpt-To: <{recipient}>\r\n\r\n\
+         --ARF\r\nContent-Type: message/rfc822\r\n\r\nReturn-Path: <{from}>\r\nFrom: news@example.org\r\n\
+         To: {recipient}\r\nSubject: Digest\r\n\r\nThe digest.\r\n--ARF--\r\n"
+    )
+}
+
+/// Bounces and complaints from a Maildir: every message goes out from its recipient's
+/// signed return path; a hard bounce, soft bounces up to `soft_limit` and a complaint take
+/// exactly those readers off every list, a forged report (another reader's return path)
+/// and an auto-reply take no one off, the reports are marked seen and none deleted, and the
+/// next digest goes to the others only.
+#[test]
+fn bounces_and_complaints_take_exactly_those_readers_off() {
+    let sink = SmtpSink::start();
+    let notifier = "return_path = \"returned@example.org\"\n\
+        [bounces]\nmaildir = \"bounces\"\nsoft_limit = 2\n\
+        [notifiers.daily]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"* * * * * *\"\nsubscribers = \"subscribers.csv\"\n";
+    let site = Site::with_settings(&settings(sink.port, notifier));
+    let readers = ["dead", "full", "grumpy", "victim", "fine"].map(|r| format!("{r}@example.org"));
+    std::fs::write(
+        site.path().join("subscribers.csv"),
+        format!("email\n{}\n", readers.join("\n")),
+    )
+    .unwrap();
+    site.post("old.md", post("Old", "[News]", "[]"));
+    site.run_at(T0, &["run", "--once"]).expect(0);
+    site.post("one.md", post("One", "[News]", "[]"));
+    site.run_at(T1, &["run", "--once"]).expect(0);
+    assert_eq!(sink.messages().len(), 5);
+    let senders = sink.envelope_senders();
+    for reader in &readers {
+        let from = &senders[reader];
+        let token = from
+            .strip_prefix("returned+")
+            .and_then(|t| t.strip_suffix("@example.org"))
+            .unwrap_or_else(|| panic!("{reader}'s return path {from}"));
+        assert_eq!(token.len(), 20, "{from}");
+    }
+    assert_ne!(
+        senders[&readers[0]], senders[&readers[1]],
+        "one token per reader"
+    );
+    let new = site.path().join("bounces/new");
+    std::fs::create_dir_all(&new).unwrap();
+    std::fs::create_dir_all(site.path().join("bounces/cur")).unwrap();
+    std::fs::create_dir_all(site.path().join("bounces/tmp")).unwrap();
+    let reports = [
+        dsn(
+            &senders["dead@example.org"],
+            "dead@example.org",
+            "failed",
+            "5.1.1",
+        ),
+        dsn(
+            &senders["full@example.org"],
+            "full@example.org",
+            "failed",
+            "4.2.2",
+        ),
+        dsn(
+            &senders["full@example.org"],
+            "full@example.org",
+            "delayed",
+            "4.2.2",
+        ),
+        arf(&senders["grumpy@example.org"], "grumpy@example.org"),
+        // Forged: names victim@ but carries fine@'s return path.
+        dsn(
+            &senders["fine@example.org"],
+            "victim@example.org",
+            "failed",
+            "5.1.1",
+        ),
+        format!(
+            "From: fine@example.org\r\nTo: {}\r\nSubject: Out of office\r\n\r\nAway.\r\n",
+            senders["fine@example.org"]
+        ),
+    ];
+    for (i, report) in reports.iter().enumerate() {
+        std::fs::write(new.join(format!("17650000{i:02}.M1P1.mx")), report).unwrap();
+    }
+    let run = site.run_at(NEXT_DAY, &["run", "--once"]).expect(0);
+    assert!(
+        run.stderr()
+            .contains("without its signed return path: not believed"),
+        "{}",
+        run.stderr()
+    );
+    // Read and marked seen, none deleted.
+    assert_eq!(std::fs::read_dir(&new).unwrap().count(), 0);
+    let cur: Vec<String> = std::fs::read_dir(site.path().join("bounces/cur"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(cur.len(), 6);
+    assert!(cur.iter().all(|n| n.ends_with(":2,S")), "{cur:?}");
+    // Exactly those three are off, with their reasons.
+    let list = site.run(&["readers", "list", "--json"]).expect(0);
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout()).unwrap();
+    let reason = |address: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == address)
+            .map(|r| r["reason"].as_str().unwrap_or("").to_owned())
+            .unwrap()
+    };
+    assert!(
+        reason("dead@example.org").starts_with("bounced: 5.1.1"),
+        "{listed}"
+    );
+    assert!(
+        reason("full@example.org").starts_with("bounced: 2 soft bounces"),
+        "{listed}"
+    );
+    assert_eq!(reason("grumpy@example.org"), "complained: abuse");
+    assert_eq!(reason("victim@example.org"), "");
+    assert_eq!(reason("fine@example.org"), "");
+    let status: serde_json::Value =
+        serde_json::from_str(&site.run(&["status", "--json"]).expect(0).stdout()).unwrap();
+    assert_eq!(status["notifiers"][0]["bounced"], 2);
+    assert_eq!(status["notifiers"][0]["complained"], 1);
+    // The next digest goes to the two left.
+    site.post("two.md", post("Two", "[News]", "[]"));
+    site.run_at("2026-12-02T00:00:02Z", &["run", "--once"])
+        .expect(0);
+    let mut second: Vec<String> = sink.messages()[5..]
+        .iter()
+        .map(|(r, _)| r.clone())
+        .collect();
+    second.sort();
+    assert_eq!(second, ["fine@example.org", "victim@example.org"]);
+    // A report read again (the operator moved it back) changes nothing.
+    let again = site.path().join("bounces/cur").join(&cur[0]);
+    std::fs::rename(&again, new.join("again")).unwrap();
+    site.run_at("2026-12-02T00:00:03Z", &["run", "--once"])
+        .expect(0);
+    let after: serde_json::Value =
+        serde_json::from_str(&site.run(&["status", "--json"]).expect(0).stdout()).unwrap();
+    assert_eq!(after["notifiers"][0]["bounced"], 2);
+}

@@ -352,6 +352,9 @@ fn settings_that_cannot_work_are_refused_naming_the_key() {
         (email("nan"), "email.rate"),
         (email("5\npool = 100000"), "email.pool"),
         (email("5\ntimeout_seconds = 99999999"), "email.timeout_seconds"),
+        (email("5\nreturn_path = \"r@example.org\""), "email.return_path"),
+        (email("5\nreturn_path = \"r+x@example.org\""), "email.return_path"),
+        (email("5\n[bounces]\nmaildir = \"b\""), "bounces"),
         (
             "[notifiers.w]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\nheaders = { \"Transfer-Encoding\" = \"chunked\" }\n".into(),
             "notifiers.w.headers.Transfer-Encoding",

@@ -14,13 +14,14 @@ use crate::store::Store;
 use crate::store::reader_records::ReaderRecord;
 
 /// The columns of an export, in order.
-const COLUMNS: [&str; 6] = [
+const COLUMNS: [&str; 7] = [
     "notifier",
     "address",
     "state",
     "mailbox",
     "categories",
     "at",
+    "reason",
 ];
 
 /// A reader as `list` shows them.
@@ -31,6 +32,9 @@ struct Listed {
     /// `listed` (subscriber list or `to`), `signed_up`, or both.
     sources: Vec<&'static str>,
     unsubscribed: bool,
+    /// Why tidings took the address off (`bounced: …`, `complained: …`), if it did.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    reason: String,
     categories: Vec<String>,
 }
 
@@ -61,7 +65,9 @@ pub fn list(ctx: &Context, notifier: Option<&str>, json: bool) -> Status {
             reader.address,
             reader.sources.join("+")
         );
-        if reader.unsubscribed {
+        if !reader.reason.is_empty() {
+            line.push_str(&format!("  {}", reader.reason));
+        } else if reader.unsubscribed {
             line.push_str("  unsubscribed");
         }
         if !reader.categories.is_empty() {
@@ -83,6 +89,7 @@ fn listing(settings: &Settings, records: &[ReaderRecord], only: Option<&str>) ->
                 address: address.to_owned(),
                 sources: Vec::new(),
                 unsubscribed: false,
+                reason: String::new(),
                 categories: Vec::new(),
             })
             .sources
@@ -115,11 +122,19 @@ fn listing(settings: &Settings, records: &[ReaderRecord], only: Option<&str>) ->
         }
     }
     for listed in out.values_mut() {
-        listed.unsubscribed = records.iter().any(|r| {
+        let mut unsubscribes = records.iter().filter(|r| {
             r.state == "unsubscribed"
                 && r.address == listed.address
                 && (r.notifier == "*" || r.notifier == listed.notifier)
         });
+        if let Some(first) = unsubscribes.next() {
+            listed.unsubscribed = true;
+            listed.reason = std::iter::once(first)
+                .chain(unsubscribes)
+                .map(|r| r.reason.clone())
+                .find(|r| !r.is_empty())
+                .unwrap_or_default();
+        }
     }
     out.into_values().collect()
 }
@@ -153,6 +168,7 @@ pub fn export(ctx: &Context, json: bool) -> Status {
                 &r.mailbox,
                 &r.categories.join("|"),
                 &r.at,
+                &r.reason,
             ])
         })
     });
@@ -246,7 +262,9 @@ fn read_records(file: &Path) -> Result<Vec<ReaderRecord>, String> {
     }
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| e.to_string())?.clone();
-    if headers.iter().collect::<Vec<_>>() != COLUMNS {
+    // An export from before bounces has no `reason` column.
+    let names = headers.iter().collect::<Vec<_>>();
+    if names != COLUMNS && names != COLUMNS[..6] {
         return Err(format!(
             "the header is not `{}` (what `tidings readers export` writes)",
             COLUMNS.join(",")
@@ -268,6 +286,7 @@ fn read_records(file: &Path) -> Result<Vec<ReaderRecord>, String> {
                     .map(str::to_owned)
                     .collect(),
                 at: field(5),
+                reason: field(6),
             })
         })
         .collect()

@@ -52,6 +52,7 @@ pub fn status(ctx: &Context, json: bool) -> Status {
         let store = Store::open_for(&settings.state)?;
         // With a shared state, ages and leases are the database's time, as the nodes keep it.
         let now = store.database_now()?.unwrap_or(now);
+        let suppressed = store.suppressed()?;
         let notifiers = settings
             .notifiers
             .iter()
@@ -62,6 +63,15 @@ pub fn status(ctx: &Context, json: bool) -> Status {
                     ordered: !matches!(n.kind, NotifierKind::Email(_)),
                 };
                 status.lane = Some(lane_summary(&store, &rows, now)?);
+                if let NotifierKind::Email(target) = &n.kind {
+                    for reader in target.readers().iter() {
+                        match suppressed.get(&reader.address().to_lowercase()) {
+                            Some(true) => status.complained += 1,
+                            Some(false) => status.bounced += 1,
+                            None => {}
+                        }
+                    }
+                }
                 Ok(status)
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -112,6 +122,13 @@ pub fn status(ctx: &Context, json: bool) -> Status {
         }
         if n.signups > 0 {
             crate::out!("; {} signed up", n.signups);
+        }
+        if n.bounced + n.complained > 0 {
+            crate::out!(
+                "; {} readers taken off by bounces, {} by complaints",
+                n.bounced,
+                n.complained
+            );
         }
         if let Some(next) = &n.next_attempt {
             crate::out!("; next attempt {next}");

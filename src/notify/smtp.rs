@@ -17,6 +17,21 @@ use super::email::Stored;
 use super::outcome::Outcome;
 use crate::settings::email_settings::{Email, MailTransport, TlsMode};
 
+/// The envelope sender of mail to `to`: `email.return_path` with `to`'s signed token
+/// (`bounces+TOKEN@example.org`, so a bounce names the reader it is about in a way no one
+/// else can forge), else the `From` address.
+fn return_path(email: &crate::settings::Email, to: &Address) -> Address {
+    use secrecy::ExposeSecret;
+    match (&email.return_path, &email.secret) {
+        (Some(base), Some(secret)) => {
+            let token = crate::tokens::return_token(secret.expose_secret(), to.as_ref());
+            Address::new(format!("{}+{token}", base.user()), base.domain())
+                .unwrap_or_else(|_| base.clone())
+        }
+        _ => email.from.email.clone(),
+    }
+}
+
 /// Where messages go.
 #[derive(Clone)]
 pub enum Mailer {
@@ -96,7 +111,8 @@ pub async fn send(mailer: &Mailer, email: &Email, body: &str) -> Outcome {
             };
         }
     };
-    let envelope = match lettre::address::Envelope::new(Some(email.from.email.clone()), vec![to]) {
+    let sender = return_path(email, &to);
+    let envelope = match lettre::address::Envelope::new(Some(sender), vec![to]) {
         Ok(envelope) => envelope,
         Err(e) => {
             return Outcome::Fail {
@@ -124,7 +140,17 @@ pub async fn send(mailer: &Mailer, email: &Email, body: &str) -> Outcome {
                     ),
                 },
                 Ok(Ok(_)) => Outcome::Sent,
-                Ok(Err(e)) => classify_smtp(&e),
+                Ok(Err(e)) => match classify_smtp(&e) {
+                    // The refused sender is the return path when there is one.
+                    Outcome::Halt {
+                        key: "email.from",
+                        error,
+                    } if email.return_path.is_some() => Outcome::Halt {
+                        key: "email.return_path",
+                        error,
+                    },
+                    outcome => outcome,
+                },
             }
         }
         Mailer::Files(transport) => match transport.send_raw(&envelope, bytes).await {

@@ -177,6 +177,8 @@ pub struct Email {
     /// The words of `email.language`, when set (else the site's).
     pub words: Option<crate::i18n::Catalog>,
     pub timeout: Duration,
+    /// The envelope sender bounces go to, before each recipient's token is added.
+    pub return_path: Option<lettre::Address>,
 }
 
 /// An email notifier's own settings.
@@ -339,7 +341,25 @@ pub fn email(raw: &RawEmail, base: &Path) -> Result<Email, (String, String)> {
         }
         None => None,
     };
+    let return_path = match &raw.return_path {
+        Some(text) => {
+            let address: lettre::Address = text
+                .parse()
+                .map_err(|e| err("return_path", format!("`{text}` is not an address ({e})")))?;
+            if address.user().contains('+') || address.user().len() > 40 {
+                return Err(err(
+                    "return_path",
+                    format!(
+                        "`{text}`: its local part must be at most 40 characters without `+` (each message adds `+` and a 20-character token)"
+                    ),
+                ));
+            }
+            Some(address)
+        }
+        None => None,
+    };
     Ok(Email {
+        return_path,
         words,
         transport,
         from,

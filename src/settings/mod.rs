@@ -4,6 +4,7 @@
 //! [`Settings::from_raw`]. A bad value is reported with its TOML key before anything runs, so
 //! the rest of the program never meets an unparsed string.
 
+pub mod bounce_settings;
 pub mod content_settings;
 pub mod email_settings;
 pub mod env;
@@ -80,6 +81,8 @@ pub struct Settings {
     pub email: Option<email_settings::Email>,
     /// `[server]`, when present.
     pub server: Option<Server>,
+    /// `[bounces]`, when present.
+    pub bounces: Option<bounce_settings::Bounces>,
     /// The words readers see, in `site.language` (`templates/i18n/`).
     pub words: crate::i18n::Catalog,
 }
@@ -251,6 +254,22 @@ impl Settings {
         if let (Some(server), Some(email)) = (&server, &mut email) {
             links_through_the_server(server, email).map_err(invalid)?;
         }
+        if let Some(email) = &email
+            && email.return_path.is_some()
+            && email.secret.is_none()
+        {
+            return Err(invalid((
+                "email.return_path".into(),
+                "needs `email.secret` (or `[server]`): it signs each recipient's return path"
+                    .into(),
+            )));
+        }
+        let bounces = match &raw.bounces {
+            Some(raw_bounces) => {
+                Some(bounce_settings::bounces(raw_bounces, email.as_ref(), base).map_err(invalid)?)
+            }
+            None => None,
+        };
         let notifiers =
             notifiers(raw.notifiers, &feeds.hubs, &email, &server, base, chats).map_err(invalid)?;
         let words = crate::i18n::Catalog::load(base, raw.site.language.as_deref())
@@ -265,6 +284,7 @@ impl Settings {
             notifiers,
             email,
             server,
+            bounces,
             site,
             generator,
             content,

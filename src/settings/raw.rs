@@ -32,6 +32,25 @@ pub struct RawSettings {
     pub email: Option<RawEmail>,
     /// The web front door (`tidings serve`, and `tidings run` when set).
     pub server: Option<RawServer>,
+    /// Where bounce reports and complaints arrive, read at every pass.
+    pub bounces: Option<RawBounces>,
+}
+
+/// `[bounces]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBounces {
+    /// A Maildir the mail server delivers the return path's mail to (relative to the
+    /// settings file): new messages are read and marked seen, never deleted.
+    pub maildir: String,
+    /// Soft bounces (a full mailbox, a server down) an address may have before it is
+    /// taken off like a hard bounce. Default 3.
+    #[serde(default = "default_soft_limit")]
+    pub soft_limit: u32,
+}
+
+fn default_soft_limit() -> u32 {
+    3
 }
 
 /// `[server]`
@@ -96,6 +115,9 @@ pub struct RawEmail {
     /// Seconds before one message is abandoned (and retried later).
     #[serde(default = "default_email_timeout")]
     pub timeout_seconds: u64,
+    /// The envelope sender bounces go to, e.g. `bounces@example.org`: each message is
+    /// sent from `bounces+TOKEN@example.org`, the token signed for its recipient (VERP).
+    pub return_path: Option<String>,
 }
 
 /// One entry of `email.dkim`.

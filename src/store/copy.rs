@@ -33,7 +33,12 @@ const TABLES: &[(&str, &str, &str)] = &[
         "notifier, status, count",
         "notifier, status",
     ),
-    ("unsubscribes", "address, notifier, at", "address, notifier"),
+    (
+        "unsubscribes",
+        "address, notifier, at, reason",
+        "address, notifier",
+    ),
+    ("soft_bounces", "address, count, last, status", "address"),
     (
         "signups",
         "notifier, address, mailbox, categories, confirmed",

@@ -153,12 +153,19 @@ pub(super) const MIGRATION_RETENTION: &str =
 const MIGRATION_PACES: &str =
     "CREATE TABLE paces (server TEXT PRIMARY KEY, next_turn_us INTEGER NOT NULL);";
 
+/// 9: bounces. An address a hard bounce or a complaint took off every list is an
+/// unsubscribe from everything (notifier '') with its reason; soft bounces are counted
+/// until they reach `bounces.soft_limit`.
+const MIGRATION_BOUNCES: &str = "ALTER TABLE unsubscribes ADD COLUMN reason TEXT;
+    CREATE TABLE soft_bounces (address TEXT PRIMARY KEY, count INTEGER NOT NULL, last TEXT NOT NULL, status TEXT NOT NULL);";
+
 /// The migrations after the first ones, in order.
-const ADDED: [&str; 4] = [
+const ADDED: [&str; 5] = [
     MIGRATION_NODES,
     MIGRATION_HALTED,
     MIGRATION_RETENTION,
     MIGRATION_PACES,
+    MIGRATION_BOUNCES,
 ];
 
 use crate::settings::state::{Location, default_node_name};

@@ -24,6 +24,10 @@ pub struct ReaderRecord {
     pub categories: Vec<String>,
     /// When it was confirmed, or when the address unsubscribed (RFC 3339).
     pub at: String,
+    /// Why an unsubscribe from everything was recorded by tidings, not by the reader:
+    /// `bounced: …` or `complained: …`. Empty otherwise.
+    #[serde(default)]
+    pub reason: String,
 }
 
 /// What erasing an address removed.
@@ -53,10 +57,11 @@ impl Store {
                 mailbox: row.get(2).map_err(|e| self.err(e))?,
                 categories: serde_json::from_str(&categories).unwrap_or_default(),
                 at: row.get(4).map_err(|e| self.err(e))?,
+                reason: String::new(),
             });
         }
         for row in self.rows(
-            "SELECT notifier, address, at FROM unsubscribes ORDER BY notifier, address",
+            "SELECT notifier, address, at, COALESCE(reason, '') FROM unsubscribes ORDER BY notifier, address",
             &[],
         )? {
             let notifier: String = row.get(0).map_err(|e| self.err(e))?;
@@ -71,6 +76,7 @@ impl Store {
                 mailbox: String::new(),
                 categories: Vec::new(),
                 at: row.get(2).map_err(|e| self.err(e))?,
+                reason: row.get(3).map_err(|e| self.err(e))?,
             });
         }
         records.sort_by(|a, b| {
@@ -108,9 +114,10 @@ impl Store {
                     } else {
                         record.notifier.as_str()
                     };
+                    let reason = Some(record.reason.trim()).filter(|r| !r.is_empty());
                     tx.exec(
-                        "INSERT INTO unsubscribes (address, notifier, at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                        args![&address, notifier, &record.at],
+                        "INSERT INTO unsubscribes (address, notifier, at, reason) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                        args![&address, notifier, &record.at, reason],
                     )?;
                 }
                 other => {
@@ -136,8 +143,9 @@ impl Store {
         .map(|n| n as u64)
     }
 
-    /// Deletes every trace of `address`: its sign-ups, its unsubscribes, and every message
-    /// to it (waiting, failed or sent), in one transaction.
+    /// Deletes every trace of `address`: its sign-ups, its unsubscribes (a bounce's
+    /// included), its soft bounces, and every message to it (waiting, failed or sent), in
+    /// one transaction.
     pub fn erase_reader(&mut self, address: &str) -> Result<Erased, StoreError> {
         let address = address.trim().to_lowercase();
         let tx = self.transaction()?;
@@ -148,6 +156,10 @@ impl Store {
         )?;
         let messages = tx.exec(
             "DELETE FROM deliveries WHERE recipient = ?1",
+            args![&address],
+        )?;
+        tx.exec(
+            "DELETE FROM soft_bounces WHERE address = ?1",
             args![&address],
         )?;
         tx.commit()?;

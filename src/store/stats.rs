@@ -34,6 +34,10 @@ pub struct NotifierStatus {
     pub unmade_error: Option<String>,
     /// What the notifier's delivery lane is doing (filled in by `tidings status`).
     pub lane: Option<LaneSummary>,
+    /// Its readers taken off every list by a bounce, and by a complaint (filled in by
+    /// `tidings status` for email notifiers).
+    pub bounced: u64,
+    pub complained: u64,
 }
 
 /// A lane as `tidings status` shows it.
@@ -179,6 +183,8 @@ impl Store {
             unmade,
             unmade_error,
             lane: None,
+            bounced: 0,
+            complained: 0,
         })
     }
 }

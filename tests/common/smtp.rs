@@ -78,6 +78,27 @@ impl SmtpSink {
     }
 }
 
+impl SmtpSink {
+    /// The envelope sender (`MAIL FROM`) of each message received, by recipient.
+    #[allow(dead_code)] // only the bounce tests read it
+    pub fn envelope_senders(&self) -> std::collections::HashMap<String, String> {
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter_map(|name| {
+                let rcpt = name
+                    .strip_prefix(".from-")?
+                    .split_once('-')?
+                    .1
+                    .strip_suffix(".eml")?
+                    .to_owned();
+                let from = std::fs::read_to_string(self.dir.path().join(&name)).ok()?;
+                Some((rcpt, from))
+            })
+            .collect()
+    }
+}
+
 impl Drop for SmtpSink {
     fn drop(&mut self) {
         let _ = self.child.kill();

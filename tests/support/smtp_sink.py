@@ -4,7 +4,7 @@
     python3 smtp_sink.py PORT OUTDIR [PASSWORD]
 
 Writes every message it accepts to OUTDIR, one file per recipient (`<n>-<address>.eml`, the
-bytes as received). Scripted refusals by address: any address containing `reject` gets
+bytes as received; the envelope sender in `.from-<n>-<address>.eml`). Scripted refusals by address: any address containing `reject` gets
 `550 5.1.1` (permanent); one containing `later` gets `451 4.7.1` (transient) the first time
 and is accepted after that. With PASSWORD, a login is required (any user, that password;
 over plain text, as a local relay might) and a wrong one gets `535 5.7.8`. A sender address
@@ -49,6 +49,8 @@ class Sink:
             # never sees half a message.
             partial = self.outdir / ("." + name)
             partial.write_bytes(envelope.original_content or envelope.content)
+            # The envelope sender (the return path bounces go to), beside it.
+            (self.outdir / (".from-" + name)).write_text(envelope.mail_from or "")
             os.replace(partial, self.outdir / name)
         return "250 Message accepted for delivery"
 

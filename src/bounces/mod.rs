@@ -1,0 +1,132 @@
+//! Bounces and complaints: reports read at every pass of the scanning node from where the
+//! mail server delivers the return path's mail (`[bounces] maildir`), and what they do to
+//! the list. A hard bounce or a complaint takes the address off every list at once, its
+//! reason kept; soft bounces are counted and take it off at `bounces.soft_limit` (see
+//! `store::bounces`). Reports are believed only for the address whose signed return-path
+//! token they carry ([`report`]).
+
+pub mod maildir;
+pub mod report;
+
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
+
+use crate::settings::Email;
+use crate::settings::bounce_settings::Bounces;
+use crate::store::{Store, StoreError};
+use report::{Read, Verdict};
+
+/// What one pass over the bounce mailbox did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub read: usize,
+    /// Addresses taken off every list (hard bounces, complaints, soft ones at the limit).
+    pub suppressed: usize,
+    /// Soft bounces counted.
+    pub soft: usize,
+    /// Reports not believed (no signed return path for the address they name).
+    pub unsigned: usize,
+}
+
+/// Reads what arrived in the bounce mailbox and records it. A message is marked seen
+/// only once what it says is recorded: if the state cannot be written, it is read again
+/// at the next pass. A message that cannot be read is reported and left where it is.
+pub fn read_pass(
+    bounces: &Bounces,
+    email: &Email,
+    store: &mut Store,
+    now: DateTime<Utc>,
+) -> Result<Pass, StoreError> {
+    let mut pass = Pass::default();
+    let (Some(return_path), Some(secret)) = (&email.return_path, &email.secret) else {
+        return Ok(pass);
+    };
+    let dir = &bounces.maildir;
+    let waiting = match maildir::waiting(dir) {
+        Ok(waiting) => waiting,
+        Err(e) => {
+            tracing::warn!("bounces.maildir `{}`: {e}", dir.display());
+            return Ok(pass);
+        }
+    };
+    for message in waiting {
+        let shown = message.path.display().to_string();
+        let bytes = match maildir::read(&message, report::MAX_REPORT_BYTES) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                tracing::warn!(
+                    file = %shown,
+                    "larger than {} bytes: not a bounce report; marked seen",
+                    report::MAX_REPORT_BYTES
+                );
+                mark(dir, &message);
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(file = %shown, "cannot read it: {e}");
+                continue;
+            }
+        };
+        pass.read += 1;
+        let signed = |address: &str, token: &str| {
+            crate::tokens::is_return_token(secret.expose_secret(), address, token)
+        };
+        match report::read(&bytes, return_path.user(), signed) {
+            Read::Findings(findings) => {
+                for finding in findings {
+                    record(store, bounces, &finding, now, &mut pass, &shown)?;
+                }
+            }
+            Read::Unsigned(named) => {
+                pass.unsigned += 1;
+                tracing::warn!(
+                    file = %shown,
+                    "a report about {} without its signed return path: not believed",
+                    named.join(", ")
+                );
+            }
+            Read::NotAReport => {
+                tracing::debug!(file = %shown, "not a bounce report");
+            }
+        }
+        mark(dir, &message);
+    }
+    Ok(pass)
+}
+
+fn record(
+    store: &mut Store,
+    bounces: &Bounces,
+    finding: &report::Finding,
+    now: DateTime<Utc>,
+    pass: &mut Pass,
+    file: &str,
+) -> Result<(), StoreError> {
+    let address = &finding.address;
+    match &finding.verdict {
+        Verdict::Hard(reason) | Verdict::Complaint(reason) => {
+            if store.suppress(address, reason, now)? {
+                pass.suppressed += 1;
+                tracing::info!(%address, file, "taken off every list: {reason}");
+            }
+        }
+        Verdict::Soft(status) => {
+            pass.soft += 1;
+            let (count, suppressed) =
+                store.soft_bounce(address, status, now, bounces.soft_limit)?;
+            if suppressed {
+                pass.suppressed += 1;
+                tracing::info!(%address, file, count, "taken off every list: soft bounces reached bounces.soft_limit");
+            } else {
+                tracing::info!(%address, file, count, "soft bounce: {status}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mark(dir: &std::path::Path, message: &maildir::Waiting) {
+    if let Err(e) = maildir::mark_seen(dir, message) {
+        tracing::warn!(file = %message.path.display(), "cannot mark it seen: {e}");
+    }
+}
