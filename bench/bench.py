@@ -449,6 +449,87 @@ def bench_email():
           f"over SMTP; {Count.received} received; peak RSS {usage.ru_maxrss / 1024:.0f} MB")
 
 
+def bench_mailing(readers):
+    """One digest of 20 posts to READERS readers (zh-CN, RSA-2048 DKIM, rate 10000, pool 8)
+    into Postfix's smtp-sink on 127.0.0.1, beside smtp-source pushing as many messages of
+    the same size into another smtp-sink in the same run."""
+    sink, source = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink", shutil.which("smtp-source") or "/usr/sbin/smtp-source"
+    if not (os.path.exists(sink) and os.path.exists(source)):
+        print("mailing: skipped (apt-get install postfix: smtp-sink and smtp-source)")
+        return
+    import socket
+
+    def free_port():
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+    def start_sink(port):
+        # -c counts; 256 is the listen backlog. Run as an unprivileged user when root.
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        proc = subprocess.Popen([sink, *user, f"127.0.0.1:{port}", "256"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return proc
+            except OSError:
+                time.sleep(0.05)
+        sys.exit("smtp-sink did not start")
+
+    work = pathlib.Path(tempfile.mkdtemp(prefix="tidings-mailing-bench-"))
+    posts = work / "posts"
+    posts.mkdir()
+    (posts / "old.md").write_text("---\ntitle: Old\ndate: 2020-01-01\n---\nold\n", encoding="utf-8")
+    with open(work / "subscribers.csv", "w", encoding="utf-8") as f:
+        f.write("email,name\n")
+        for i in range(readers):
+            f.write(f"reader{i}@example.org,读者 {i}\n")
+    subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(work / "dkim.pem"), "2048"], check=True, capture_output=True)
+    port = free_port()
+    proc = start_sink(port)
+    (work / "settings.toml").write_text(
+        '[site]\ntitle = "新闻"\nurl = "https://bench.example.org/"\nlanguage = "zh-CN"\n[content]\ndir = "posts"\n[feeds]\ndir = "feeds"\n'
+        f'[email]\nsmtp = "smtp://127.0.0.1:{port}?tls=none"\nfrom = "新闻 <news@example.org>"\nrate = 10000\npool = 8\n'
+        'unsubscribe_url = "https://bench.example.org/unsubscribe"\nsecret = "bench-secret-0123456789"\n'
+        'dkim_key = "dkim.pem"\ndkim_selector = "s1"\n'
+        '[notifiers.daily]\ntype = "email"\nmode = "digest"\nschedule = "@yearly"\nsubscribers = "subscribers.csv"\nmax_posts = 20\n',
+        encoding="utf-8")
+    base = [str(BINARY), "--config", str(work / "settings.toml")]
+    measure(base + ["run", "--once"])
+    rng = random.Random(9)
+    for i in range(20):
+        (posts / f"new-{i}.md").write_text(
+            f"---\ntitle: '新闻 {i} {sentence(rng)[:40]}'\ndate: 2024-01-01 10:{i:02d}:00\ncategories: [c{i % 5}]\n---\n{body(rng, True)}",
+            encoding="utf-8")
+    measure(base + ["run", "--once"])
+    started = time.time()
+    out = subprocess.Popen(base + ["send", "daily"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(out.pid, 0)
+    elapsed = time.time() - started
+    said = out.stdout.read().decode().strip()
+    proc.terminate()
+    proc.wait()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"tidings send failed: {said}")
+    cpu = usage.ru_utime + usage.ru_stime
+    # smtp-source: as many messages, of a digest's size, 8 sessions, into a fresh sink.
+    port = free_port()
+    proc = start_sink(port)
+    length = 40000
+    started = time.time()
+    subprocess.run([source, "-s", "8", "-m", str(readers), "-l", str(length), "-f", "news@example.org",
+                    "-t", "reader@example.org", f"127.0.0.1:{port}"], check=True, stdout=subprocess.DEVNULL)
+    reference = time.time() - started
+    proc.terminate()
+    proc.wait()
+    shutil.rmtree(work)
+    ours, theirs = readers / elapsed, readers / reference
+    print(f"mailing: one digest of 20 posts to {readers:,} readers (zh-CN, RSA-2048 DKIM, pool 8) into smtp-sink: "
+          f"{elapsed:.1f} s = {ours:,.0f} messages/s end to end (composing included), CPU {cpu * 1000 / readers:.2f} ms "
+          f"per message, peak RSS {usage.ru_maxrss / 1024:.0f} MB ({said}); smtp-source, {readers:,} messages of "
+          f"{length // 1000} KB: {reference:.1f} s = {theirs:,.0f}/s; ratio {ours / theirs:.2f}")
+
+
 def pg_database(admin, name):
     """A new, empty database on the server `admin` names; its URL."""
     subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True, capture_output=True)
@@ -587,8 +668,13 @@ def main():
     parser.add_argument("--keep", help="folder to keep the generated archive in (reused when present)")
     parser.add_argument("--postgres", metavar="URL", help="PostgreSQL server for the nodes figures (see .ci/postgres)")
     parser.add_argument("--only-nodes", action="store_true", help="only the nodes figures (with --postgres)")
+    parser.add_argument("--mailing", type=int, metavar="READERS",
+                        help="only the mailing figure: one digest to READERS readers into Postfix's smtp-sink (e.g. 100000)")
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--profile", "dist", "--quiet"], cwd=ROOT, check=True)
+    if args.mailing:
+        bench_mailing(args.mailing)
+        return
     if not args.only_nodes:
         for n in args.posts or [10000]:
             run(n, args.keep)

@@ -363,6 +363,69 @@ pub enum Made {
     Skipped { recipient: String, error: String },
 }
 
+/// Rendered messages encoded and signed at once, on every core (signing with a 2,048-bit
+/// RSA key is most of a message's cost: measured 1.7 of 2.2 ms), then handed on in order.
+const ENCODED_AT_ONCE: usize = 256;
+
+/// What encoding a rendered email needs.
+struct Encoder<'a> {
+    settings: &'a Settings,
+    email: &'a crate::settings::Email,
+    dkim: &'a notify::dkim::Signers,
+    notifier: &'a str,
+    key: &'a str,
+    now: DateTime<Utc>,
+}
+
+impl Encoder<'_> {
+    /// Encodes and signs `pending` in parallel and hands each to `emit` in order. One
+    /// reader's message failing to encode (or lettre panicking on an odd name) skips
+    /// that reader only.
+    fn encode_and_emit(
+        &self,
+        pending: &mut Vec<notify::email::Rendered>,
+        made: &mut usize,
+        emit: &mut dyn FnMut(Made) -> Result<(), String>,
+    ) -> Result<(), String> {
+        use rayon::prelude::*;
+        let encoded: Vec<Result<(String, String), String>> = pending
+            .par_iter()
+            .map(|rendered| {
+                catch_unwind(AssertUnwindSafe(|| {
+                    notify::email::encode(
+                        self.settings,
+                        self.email,
+                        self.dkim,
+                        self.notifier,
+                        self.key,
+                        rendered,
+                        self.now,
+                    )
+                }))
+                .unwrap_or_else(|panic| Err(panic_text(&panic)))
+            })
+            .collect();
+        for (rendered, encoded) in pending.drain(..).zip(encoded) {
+            match encoded {
+                Ok((id, body)) => {
+                    *made += 1;
+                    emit(Made::Message {
+                        id,
+                        posts: rendered.posts,
+                        body,
+                        recipient: Some(rendered.recipient),
+                    })?;
+                }
+                Err(error) => emit(Made::Skipped {
+                    recipient: rendered.recipient,
+                    error,
+                })?,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Makes the messages of one notification and hands each to `emit`: a webhook gets one
 /// message per `max_posts` posts; a chat platform's messages are also cut to its limits;
 /// email gets one message per recipient. Returns how many messages were made.
@@ -415,6 +478,15 @@ pub fn compose(
                 .ok_or("email notifiers need an `[email]` table")?;
             let dkim = notify::dkim::Signers::of(email)?;
             let mut made = 0;
+            let mut pending: Vec<notify::email::Rendered> = Vec::with_capacity(ENCODED_AT_ONCE);
+            let encoder = Encoder {
+                settings,
+                email,
+                dkim: &dkim,
+                notifier: &notifier.name,
+                key,
+                now,
+            };
             // The list as it is now: a reader removed since the settings were read gets
             // nothing, one added gets this message.
             let readers = target.readers();
@@ -431,37 +503,14 @@ pub fn compose(
                 now,
                 audience,
                 &mut |rendered| {
-                    // One reader's message failing to encode (or lettre panicking on an
-                    // odd name) skips that reader only.
-                    let encoded = catch_unwind(AssertUnwindSafe(|| {
-                        notify::email::encode(
-                            settings,
-                            email,
-                            &dkim,
-                            &notifier.name,
-                            key,
-                            &rendered,
-                            now,
-                        )
-                    }))
-                    .unwrap_or_else(|panic| Err(panic_text(&panic)));
-                    match encoded {
-                        Ok((id, body)) => {
-                            made += 1;
-                            emit(Made::Message {
-                                id,
-                                posts: rendered.posts,
-                                body,
-                                recipient: Some(rendered.recipient),
-                            })
-                        }
-                        Err(error) => emit(Made::Skipped {
-                            recipient: rendered.recipient,
-                            error,
-                        }),
+                    pending.push(rendered);
+                    if pending.len() < ENCODED_AT_ONCE {
+                        return Ok(());
                     }
+                    encoder.encode_and_emit(&mut pending, &mut made, emit)
                 },
             )?;
+            encoder.encode_and_emit(&mut pending, &mut made, emit)?;
             Ok(made)
         }
         NotifierKind::Hub(_) => Err("a WebSub hub is told of changed feeds, not of posts".into()),

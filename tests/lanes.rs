@@ -437,6 +437,34 @@ fn stop(mut child: std::process::Child) {
     assert!(status.success(), "the daemon must stop cleanly on SIGTERM");
 }
 
+/// The daemon keeps its SMTP connections for the next message; when the server restarts
+/// meanwhile, the next message goes on a new connection at once, counted as no retry.
+#[test]
+fn a_kept_smtp_connection_the_server_dropped_is_replaced() {
+    let sink = SmtpSink::start();
+    let site = Site::with_settings(&format!(
+        "{}\n[schedule]\nscan = \"* * * * * *\"\n\
+         [email]\nsmtp = \"smtp://127.0.0.1:{}?tls=none\"\nfrom = \"news@example.org\"\nrate = 100\n\
+         [notifiers.now]\ntype = \"email\"\nto = [\"a@example.org\"]\n",
+        common::BASE_SETTINGS,
+        sink.port,
+    ));
+    site.post("old.md", post(0));
+    site.run(&["run", "--once"]).expect(0);
+    let child = daemon(&site);
+    site.post("p1.md", post(1));
+    common::wait_until("the first message arrived", || sink.messages().len() == 1);
+    let sink = sink.restart();
+    site.post("p2.md", post(2));
+    common::wait_until("the second message arrived", || sink.messages().len() == 1);
+    stop(child);
+    let log = std::fs::read_to_string(site.path().join("daemon.log")).unwrap();
+    assert!(!log.contains("will retry"), "{log}");
+    let status: serde_json::Value =
+        serde_json::from_str(&site.run(&["status", "--json"]).expect(0).stdout()).unwrap();
+    assert_eq!(status["notifiers"][0]["sent"], 2);
+}
+
 /// While one receiver takes three seconds a request with ten messages queued, and a
 /// 300-reader digest goes out at five a second, a new post reaches a fast webhook long
 /// before either is done: no lane waits for another.

@@ -24,6 +24,7 @@ pub mod platforms;
 pub mod ratelimit;
 pub mod slack;
 pub mod smtp;
+pub mod smtp_pool;
 pub mod teams;
 pub mod telegram;
 pub mod webhook;

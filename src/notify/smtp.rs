@@ -1,21 +1,20 @@
-//! Sending stored email: through lettre's SMTP transport with a connection pool, or as
-//! `.eml` files when no server is configured; and sorting what the server answers into
+//! Sending stored email: over SMTP on pooled connections of our own (`smtp_pool`, where
+//! lettre speaks SMTP), or as `.eml` files when no server is configured; and sorting what the server answers into
 //! sent, try again, give up, or a setting that must be fixed (naming it).
 //!
 //! The message itself was built when it entered the outbox (`email`): this only reads the
 //! stored envelope and sends the same bytes at every attempt.
 
 use crate::settings::secret::ExposeSecret;
-use std::time::Duration;
 
-use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::{Address, AsyncFileTransport, AsyncTransport, Tokio1Executor};
+
+use super::smtp_pool::{Pool, SendError};
 
 use super::email::Stored;
 use super::outcome::Outcome;
-use crate::settings::email_settings::{Email, MailTransport, TlsMode};
+use crate::settings::email_settings::{Email, MailTransport};
 
 /// The envelope sender of mail to `to`: `email.return_path` with `to`'s signed token
 /// (`bounces+TOKEN@example.org`, so a bounce names the reader it is about in a way no one
@@ -35,7 +34,7 @@ fn return_path(email: &crate::settings::Email, to: &Address) -> Address {
 /// Where messages go.
 #[derive(Clone)]
 pub enum Mailer {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(std::sync::Arc<Pool>),
     Files(AsyncFileTransport<Tokio1Executor>),
     /// lettre's stub, which keeps what it is given: the tests' receiver.
     #[cfg(test)]
@@ -57,38 +56,21 @@ pub fn mailer(email: &Email) -> Result<Mailer, String> {
             user,
             password,
         } => {
-            let tls = match tls {
-                TlsMode::None => Tls::None,
-                mode => {
-                    let parameters = TlsParameters::new(host.clone())
-                        .map_err(|e| format!("TLS for {host}: {e}"))?;
-                    if *mode == TlsMode::Implicit {
-                        Tls::Wrapper(parameters)
-                    } else {
-                        Tls::Required(parameters)
-                    }
-                }
-            };
-            let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
-                .port(*port)
-                .tls(tls)
-                .timeout(Some(email.timeout))
-                // The pool reconnects when the server closes an idle connection.
-                .pool_config(
-                    PoolConfig::new()
-                        .max_size(email.pool)
-                        .idle_timeout(Duration::from_secs(60)),
-                );
-            if let Some(user) = user {
-                builder = builder.credentials(Credentials::new(
+            let credentials = user.as_ref().map(|user| {
+                Credentials::new(
                     user.clone(),
                     password
                         .as_ref()
                         .map(|p| p.expose_secret().to_owned())
                         .unwrap_or_default(),
-                ));
-            }
-            Ok(Mailer::Smtp(builder.build()))
+                )
+            });
+            Ok(Mailer::Smtp(std::sync::Arc::new(Pool::new(
+                host,
+                *port,
+                *tls,
+                credentials,
+            )?)))
         }
     }
 }
@@ -130,9 +112,9 @@ pub async fn send(mailer: &Mailer, email: &Email, body: &str) -> Outcome {
                 after: None,
             },
         },
-        Mailer::Smtp(transport) => {
-            // lettre's own timeout covers connecting and each command; this covers the whole send.
-            match tokio::time::timeout(email.timeout, transport.send_raw(&envelope, bytes)).await {
+        Mailer::Smtp(pool) => {
+            // The whole send, connecting included, within the timeout.
+            match tokio::time::timeout(email.timeout, pool.send(&envelope, bytes)).await {
                 Err(_) => Outcome::Unreachable {
                     error: format!(
                         "no answer from the SMTP server within {}s",
@@ -140,7 +122,7 @@ pub async fn send(mailer: &Mailer, email: &Email, body: &str) -> Outcome {
                     ),
                 },
                 Ok(Ok(_)) => Outcome::Sent,
-                Ok(Err(e)) => match classify_smtp(&e) {
+                Ok(Err(e)) => match classify_send(&e) {
                     // The refused sender is the return path when there is one.
                     Outcome::Halt {
                         key: "email.from",
@@ -166,24 +148,51 @@ pub async fn send(mailer: &Mailer, email: &Email, body: &str) -> Outcome {
 /// says how it went; an error names the setting at fault and what to change.
 pub async fn connect(email: &Email) -> Result<String, String> {
     let mailer = mailer(email)?;
-    let Mailer::Smtp(transport) = mailer else {
+    let Mailer::Smtp(pool) = mailer else {
         return Ok("none set: messages are written as .eml files into `email.outbox`".into());
     };
-    match tokio::time::timeout(email.timeout, transport.test_connection()).await {
+    match tokio::time::timeout(email.timeout, pool.check()).await {
         Err(_) => Err(format!(
             "`email.smtp`: no answer from the SMTP server within {}s",
             email.timeout.as_secs()
         )),
-        Ok(Ok(true)) => {
+        Ok(Ok(())) => {
             Ok("connected, greeted and logged in as the settings say; nothing sent".into())
         }
-        Ok(Ok(false)) => Err("`email.smtp`: the server closed the connection".into()),
-        Ok(Err(e)) => Err(match setting_at_fault(&e) {
-            Some((key, hint)) => format!("`{key}`: SMTP: {e}; {hint}"),
-            None => format!("`email.smtp`: SMTP: {e}"),
+        Ok(Err(e)) => Err(match classify_send(&e) {
+            Outcome::Halt { key, error } => format!("`{key}`: {error}"),
+            _ => format!("`email.smtp`: SMTP: {e}"),
         }),
     }
 }
+
+/// Sorts a failed send: before SMTP began (no connection: try again later; a TLS
+/// handshake that failed: a setting to fix), or what the SMTP conversation said.
+fn classify_send(e: &SendError) -> Outcome {
+    match e {
+        SendError::Smtp(e) => classify_smtp(e),
+        SendError::Connect(error) => Outcome::Unreachable {
+            error: format!("SMTP: {error}"),
+        },
+        SendError::Tls(error) => {
+            let hint = if error
+                .to_ascii_lowercase()
+                .contains("starttls is not supported")
+            {
+                NO_STARTTLS
+            } else {
+                BAD_TLS
+            };
+            Outcome::Halt {
+                key: "email.smtp",
+                error: format!("SMTP: {error}; {hint}"),
+            }
+        }
+    }
+}
+
+const NO_STARTTLS: &str = "the server offers no STARTTLS: use `smtps://` (port 465) if it speaks TLS at once, or add `?tls=none` for a local relay";
+const BAD_TLS: &str = "the TLS handshake failed: check the host name and that the port matches the scheme (`smtps://` 465, `smtp://` 587)";
 
 /// Sorts an SMTP failure: a setting that cannot work halts the lane (naming the key and
 /// what to change); a refusal of one recipient fails that message; the rest is tried again.
@@ -211,16 +220,10 @@ pub fn setting_at_fault(
 ) -> Option<(&'static str, &'static str)> {
     let text = e.to_string().to_ascii_lowercase();
     if text.contains("starttls is not supported") {
-        return Some((
-            "email.smtp",
-            "the server offers no STARTTLS: use `smtps://` (port 465) if it speaks TLS at once, or add `?tls=none` for a local relay",
-        ));
+        return Some(("email.smtp", NO_STARTTLS));
     }
     if e.is_tls() {
-        return Some((
-            "email.smtp",
-            "the TLS handshake failed: check the host name and that the port matches the scheme (`smtps://` 465, `smtp://` 587)",
-        ));
+        return Some(("email.smtp", BAD_TLS));
     }
     let code = e.status().map(|c| c.to_string());
     match code.as_deref() {
