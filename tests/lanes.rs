@@ -620,3 +620,82 @@ fn kill_9_during_every_kind_of_delivery_loses_nothing() {
         "only messages in flight repeat (pool 8), got {repeats}"
     );
 }
+
+/// `kill -HUP` reads the settings again: a changed template and a new notifier take effect
+/// for the next post; settings with a fault are refused with the reason in the log, and
+/// the daemon goes on as it was; SIGTERM still stops it cleanly.
+#[test]
+fn sighup_reads_the_settings_again_and_refuses_a_broken_file() {
+    let receiver = Receiver::start(vec![]);
+    let added = Receiver::start(vec![]);
+    let settings = |extra: &str| {
+        format!(
+            "{}\n[schedule]\nscan = \"* * * * * *\"\n[notifiers.hook]\ntype = \"webhook\"\nurl = \"{}\"\ntemplate = \"hook.json\"\n{extra}",
+            common::BASE_SETTINGS,
+            receiver.url
+        )
+    };
+    let site = Site::with_settings(&settings(""));
+    std::fs::create_dir(site.path().join("templates")).unwrap();
+    let template = site.path().join("templates/hook.json");
+    std::fs::write(
+        &template,
+        "{\"v\": 1, \"title\": {{ posts[0].title | tojson }}}",
+    )
+    .unwrap();
+    site.post("old.md", post(0));
+    site.run(&["run", "--once"]).expect(0);
+    let child = daemon(&site);
+    let log = || std::fs::read_to_string(site.path().join("daemon.log")).unwrap_or_default();
+    site.post("p1.md", post(1));
+    assert!(receiver.wait_for(1, Duration::from_secs(30)), "{}", log());
+    // Changed on disk only: the daemon goes on with what it read.
+    std::fs::write(
+        &template,
+        "{\"v\": 2, \"title\": {{ posts[0].title | tojson }}}",
+    )
+    .unwrap();
+    site.post("p2.md", post(2));
+    assert!(receiver.wait_for(2, Duration::from_secs(30)), "{}", log());
+    std::fs::write(
+        site.path().join("settings.toml"),
+        settings(&format!(
+            "[notifiers.added]\ntype = \"webhook\"\nurl = \"{}\"\n",
+            added.url
+        )),
+    )
+    .unwrap();
+    hangup(&child);
+    common::wait_until("the settings are read again", || {
+        log().contains("settings read again")
+    });
+    site.post("p3.md", post(3));
+    assert!(receiver.wait_for(3, Duration::from_secs(30)), "{}", log());
+    assert!(added.wait_for(1, Duration::from_secs(30)), "{}", log());
+    let versions: Vec<i64> = receiver
+        .requests()
+        .iter()
+        .map(|r| r.json()["v"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, [1, 1, 2], "the template changed at the reload");
+    // A broken file is refused, and everything goes on.
+    std::fs::write(site.path().join("settings.toml"), "[site\nbroken").unwrap();
+    hangup(&child);
+    common::wait_until("the broken settings are refused", || {
+        log().contains("were not read again")
+    });
+    site.post("p4.md", post(4));
+    assert!(receiver.wait_for(4, Duration::from_secs(30)), "{}", log());
+    assert!(added.wait_for(2, Duration::from_secs(30)), "{}", log());
+    stop(child);
+    assert!(!log().contains("panicked"), "{}", log());
+}
+
+fn hangup(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .arg("-HUP")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

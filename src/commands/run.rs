@@ -51,7 +51,7 @@ fn run_with(ctx: &Context, settings: Settings, once: bool, backfill: Option<usiz
         }
     };
     if !once {
-        return run_daemon(&rt, &publisher, &settings, backfill, server_shared);
+        return run_daemons(ctx, &rt, publisher, settings, backfill, server_shared);
     }
     match publisher.once(&rt, backfill) {
         Ok(pass) => {
@@ -86,6 +86,42 @@ fn run_with(ctx: &Context, settings: Settings, once: bool, backfill: Option<usiz
     }
 }
 
+/// The daemon until SIGINT or SIGTERM. SIGHUP reads the settings again (and with them
+/// the templates, the catalogs and the DKIM keys): when they are sound, the daemon stops
+/// as on SIGTERM (what is in flight is finished and recorded, leases are let go) and starts
+/// again on them in the same process; when they are not, the reason is logged and the
+/// daemon goes on as it was. Subscriber lists need no signal: they are read as they are
+/// at every message.
+fn run_daemons(
+    ctx: &Context,
+    rt: &tokio::runtime::Runtime,
+    mut publisher: Publisher,
+    mut settings: Arc<Settings>,
+    mut backfill: Option<usize>,
+    mut shared: Arc<serve::Shared>,
+) -> Status {
+    loop {
+        let reload: Arc<std::sync::Mutex<Option<Settings>>> = Arc::default();
+        let signal = stop_signal(ctx.config.to_owned(), reload.clone());
+        let status = run_daemon(rt, &publisher, &settings, backfill, shared, signal);
+        let Some(next) = crate::sync::lock(&reload).take() else {
+            return status;
+        };
+        drop(publisher);
+        tracing::info!(settings = %next.path.display(), "settings read again: starting on them");
+        settings = Arc::new(next);
+        shared = Arc::new(serve::Shared::default());
+        backfill = None;
+        publisher = match Publisher::open(settings.clone(), ctx.clock, shared.board.clone(), true) {
+            Ok(publisher) => publisher,
+            Err(e) => {
+                crate::errln!("error: {e}");
+                return Status::Failed;
+            }
+        };
+    }
+}
+
 /// The daemon, with the server beside it when `[server]` is set: the socket is opened first
 /// (an address in use stops everything before it starts), and the server stops with the
 /// daemon.
@@ -95,10 +131,11 @@ fn run_daemon(
     settings: &Arc<Settings>,
     backfill: Option<usize>,
     shared: Arc<serve::Shared>,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Status {
     let Some(server) = &settings.server else {
         crate::systemd::notify("READY=1");
-        let fatal = rt.block_on(publisher.run(backfill, None, shutdown_signal()));
+        let fatal = rt.block_on(publisher.run(backfill, None, signal));
         crate::systemd::notify("STOPPING=1");
         return stopped(fatal);
     };
@@ -119,7 +156,7 @@ fn run_daemon(
         }
     };
     crate::systemd::notify("READY=1");
-    let fatal = rt.block_on(publisher.run(backfill, Some(shared), shutdown_signal()));
+    let fatal = rt.block_on(publisher.run(backfill, Some(shared), signal));
     crate::systemd::notify("STOPPING=1");
     running.stop();
     stopped(fatal)
@@ -137,18 +174,40 @@ fn stopped(fatal: Option<String>) -> Status {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM, and on SIGHUP once the settings at `path` read again
+/// without fault (left in `reload`); a SIGHUP whose settings have a fault is logged with
+/// it, and waiting goes on.
+async fn stop_signal(path: std::path::PathBuf, reload: Arc<std::sync::Mutex<Option<Settings>>>) {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+    let (Ok(mut term), Ok(mut hangup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hangup.recv() => {
+                let read = path.clone();
+                let loaded = tokio::task::spawn_blocking(move || {
+                    crate::notify::platforms::load_settings(&read)
+                })
+                .await;
+                match loaded {
+                    Ok(Ok(settings)) => {
+                        crate::systemd::notify("RELOADING=1");
+                        *crate::sync::lock(&reload) = Some(settings);
+                        return;
+                    }
+                    Ok(Err(e)) => tracing::error!(
+                        "SIGHUP: the settings were not read again, the daemon goes on as it was: {e}"
+                    ),
+                    Err(e) => tracing::error!("SIGHUP: reading the settings stopped: {e}"),
+                }
             }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }
