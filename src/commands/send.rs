@@ -34,16 +34,15 @@ pub fn send(ctx: &Context, name: &str) -> Status {
     };
     let result = (|| {
         publisher.scanner(None)?.send_now(name)?;
-        publisher.compose(Some(name))
+        Ok::<_, crate::scanner::ScanError>(publisher.compose_and_deliver(&rt, Some(name))?)
     })();
-    let composed = match result {
-        Ok(composed) => composed,
+    let (composed, delivered) = match result {
+        Ok(done) => done,
         Err(e) => {
             crate::errln!("error: {e}");
             return Status::Failed;
         }
     };
-    let delivered = rt.block_on(publisher.deliver_due(Some(name)));
     crate::outln!(
         "{} messages made; {} sent, {} to retry, {} failed",
         composed.messages,
