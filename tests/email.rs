@@ -1171,3 +1171,102 @@ fn bounces_and_complaints_take_exactly_those_readers_off() {
         serde_json::from_str(&site.run(&["status", "--json"]).expect(0).stdout()).unwrap();
     assert_eq!(after["notifiers"][0]["bounced"], 2);
 }
+
+/// The same reports delivered into an IMAP mailbox (Dovecot): exactly the readers they are
+/// about are taken off, every message is marked seen and none deleted, and a second pass
+/// reads nothing again.
+#[test]
+fn bounces_from_an_imap_mailbox_take_exactly_those_readers_off() {
+    let Some(dovecot) = common::dovecot::Dovecot::start() else {
+        return;
+    };
+    let sink = SmtpSink::start();
+    let notifier = format!(
+        "return_path = \"returned@example.org\"\n\
+         [bounces]\nimap = \"imap://{}@127.0.0.1:{}/INBOX\"\npassword = \"${{TIDINGS_TEST_IMAP_PASSWORD}}\"\nsoft_limit = 2\n\
+         [notifiers.daily]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"* * * * * *\"\nsubscribers = \"subscribers.csv\"\n",
+        common::dovecot::USER,
+        dovecot.port
+    );
+    let site = Site::with_settings(&settings(sink.port, &notifier));
+    let run = |at: &str, args: &[&str]| {
+        common::Run(
+            site.command(args)
+                .env("TIDINGS_TEST_IMAP_PASSWORD", common::dovecot::PASSWORD)
+                .env("TIDINGS_TEST_NOW", at)
+                .output()
+                .unwrap(),
+        )
+    };
+    let readers = ["dead", "full", "grumpy", "victim", "fine"].map(|r| format!("{r}@example.org"));
+    std::fs::write(
+        site.path().join("subscribers.csv"),
+        format!("email\n{}\n", readers.join("\n")),
+    )
+    .unwrap();
+    site.post("old.md", post("Old", "[News]", "[]"));
+    run(T0, &["run", "--once"]).expect(0);
+    site.post("one.md", post("One", "[News]", "[]"));
+    run(T1, &["run", "--once"]).expect(0);
+    let senders = sink.envelope_senders();
+    let reports = [
+        dsn(
+            &senders["dead@example.org"],
+            "dead@example.org",
+            "failed",
+            "5.1.1",
+        ),
+        dsn(
+            &senders["full@example.org"],
+            "full@example.org",
+            "failed",
+            "4.2.2",
+        ),
+        dsn(
+            &senders["full@example.org"],
+            "full@example.org",
+            "delayed",
+            "4.2.2",
+        ),
+        arf(&senders["grumpy@example.org"], "grumpy@example.org"),
+        dsn(
+            &senders["fine@example.org"],
+            "victim@example.org",
+            "failed",
+            "5.1.1",
+        ),
+    ];
+    for report in &reports {
+        dovecot.deliver(report.as_bytes());
+    }
+    let first = run(NEXT_DAY, &["run", "--once"]).expect(0);
+    assert!(
+        first.stderr().contains("not believed"),
+        "{}",
+        first.stderr()
+    );
+    assert_eq!(
+        dovecot.counts(),
+        (5, 5),
+        "all read and marked seen, none deleted"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&run(NEXT_DAY, &["status", "--json"]).expect(0).stdout()).unwrap();
+    assert_eq!(status["notifiers"][0]["bounced"], 2);
+    assert_eq!(status["notifiers"][0]["complained"], 1);
+    // Nothing unseen is left: a second pass reads nothing.
+    let again = run("2026-12-02T00:00:01Z", &["-v", "run", "--once"]).expect(0);
+    assert!(
+        !again.stderr().contains("read the bounce mailbox"),
+        "{}",
+        again.stderr()
+    );
+    site.post("two.md", post("Two", "[News]", "[]"));
+    run("2026-12-02T00:00:02Z", &["run", "--once"]).expect(0);
+    let mut second: Vec<String> = sink.messages()[5..]
+        .iter()
+        .map(|(r, _)| r.clone())
+        .collect();
+    second.sort();
+    assert_eq!(second, ["fine@example.org", "victim@example.org"]);
+}

@@ -5,6 +5,7 @@
 //! `store::bounces`). Reports are believed only for the address whose signed return-path
 //! token they carry ([`report`]).
 
+pub mod imap;
 pub mod maildir;
 pub mod report;
 
@@ -19,6 +20,7 @@ use report::{Read, Verdict};
 /// What one pass over the bounce mailbox did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pass {
+    /// Reports read (a message too large to be one is not counted).
     pub read: usize,
     /// Addresses taken off every list (hard bounces, complaints, soft ones at the limit).
     pub suppressed: usize,
@@ -28,9 +30,9 @@ pub struct Pass {
     pub unsigned: usize,
 }
 
-/// Reads what arrived in the bounce mailbox and records it. A message is marked seen
+/// Reads what arrived in the bounce mailboxes and records it. A message is marked seen
 /// only once what it says is recorded: if the state cannot be written, it is read again
-/// at the next pass. A message that cannot be read is reported and left where it is.
+/// at the next pass. A mailbox that cannot be read is reported, and tried again then.
 pub fn read_pass(
     bounces: &Bounces,
     email: &Email,
@@ -41,40 +43,23 @@ pub fn read_pass(
     let (Some(return_path), Some(secret)) = (&email.return_path, &email.secret) else {
         return Ok(pass);
     };
-    let dir = &bounces.maildir;
-    let waiting = match maildir::waiting(dir) {
-        Ok(waiting) => waiting,
-        Err(e) => {
-            tracing::warn!("bounces.maildir `{}`: {e}", dir.display());
-            return Ok(pass);
-        }
-    };
-    for message in waiting {
-        let shown = message.path.display().to_string();
-        let bytes = match maildir::read(&message, report::MAX_REPORT_BYTES) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => {
-                tracing::warn!(
-                    file = %shown,
-                    "larger than {} bytes: not a bounce report; marked seen",
-                    report::MAX_REPORT_BYTES
-                );
-                mark(dir, &message);
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(file = %shown, "cannot read it: {e}");
-                continue;
-            }
+    let mut handle = |shown: &str, bytes: Option<&[u8]>| -> Result<(), StoreError> {
+        let Some(bytes) = bytes else {
+            tracing::warn!(
+                file = %shown,
+                "larger than {} bytes: not a bounce report; marked seen",
+                report::MAX_REPORT_BYTES
+            );
+            return Ok(());
         };
         pass.read += 1;
         let signed = |address: &str, token: &str| {
             crate::tokens::is_return_token(secret.expose_secret(), address, token)
         };
-        match report::read(&bytes, return_path.user(), signed) {
+        match report::read(bytes, return_path.user(), signed) {
             Read::Findings(findings) => {
                 for finding in findings {
-                    record(store, bounces, &finding, now, &mut pass, &shown)?;
+                    record(store, bounces, &finding, now, &mut pass, shown)?;
                 }
             }
             Read::Unsigned(named) => {
@@ -85,13 +70,46 @@ pub fn read_pass(
                     named.join(", ")
                 );
             }
-            Read::NotAReport => {
-                tracing::debug!(file = %shown, "not a bounce report");
+            Read::NotAReport => tracing::debug!(file = %shown, "not a bounce report"),
+        }
+        Ok(())
+    };
+    if let Some(dir) = &bounces.maildir {
+        maildir_pass(dir, &mut handle)?;
+    }
+    if let Some(mailbox) = &bounces.imap {
+        match imap::pass(mailbox, report::MAX_REPORT_BYTES, &mut handle) {
+            Ok(recorded) => recorded.map(|_| ())?,
+            Err(e) => tracing::warn!("bounces.imap: {e}"),
+        }
+    }
+    Ok(pass)
+}
+
+/// The Maildir's new messages, each handed to `handle` and then marked seen.
+fn maildir_pass(
+    dir: &std::path::Path,
+    handle: &mut imap::Handler<'_, StoreError>,
+) -> Result<(), StoreError> {
+    let waiting = match maildir::waiting(dir) {
+        Ok(waiting) => waiting,
+        Err(e) => {
+            tracing::warn!("bounces.maildir `{}`: {e}", dir.display());
+            return Ok(());
+        }
+    };
+    for message in waiting {
+        let shown = message.path.display().to_string();
+        match maildir::read(&message, report::MAX_REPORT_BYTES) {
+            Ok(bytes) => handle(&shown, bytes.as_deref())?,
+            Err(e) => {
+                tracing::warn!(file = %shown, "cannot read it: {e}");
+                continue;
             }
         }
         mark(dir, &message);
     }
-    Ok(pass)
+    Ok(())
 }
 
 fn record(

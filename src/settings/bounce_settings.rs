@@ -10,11 +10,13 @@ use super::raw::RawBounces;
 /// The most soft bounces `bounces.soft_limit` may allow.
 pub const MAX_SOFT_LIMIT: u32 = 100;
 
-/// `[bounces]`.
+/// `[bounces]`: one source or both.
 #[derive(Debug, Clone)]
 pub struct Bounces {
     /// A Maildir: `new/` is read, each message then moved to `cur/` marked seen.
-    pub maildir: PathBuf,
+    pub maildir: Option<PathBuf>,
+    /// An IMAP mailbox: unseen messages are read, then marked seen.
+    pub imap: Option<crate::bounces::imap::Mailbox>,
     pub soft_limit: u32,
 }
 
@@ -36,8 +38,42 @@ pub fn bounces(
             format!("must be from 1 to {MAX_SOFT_LIMIT}"),
         ));
     }
+    let imap = match &raw.imap {
+        Some(text) => {
+            let password = match &raw.password {
+                Some(p) => {
+                    super::env::interpolate(p).map_err(|m| ("bounces.password".to_owned(), m))?
+                }
+                None => {
+                    return Err((
+                        "bounces.password".into(),
+                        "is needed with `bounces.imap`, usually `${IMAP_PASSWORD}`".into(),
+                    ));
+                }
+            };
+            Some(
+                crate::bounces::imap::Mailbox::parse(text, password.into())
+                    .map_err(|m| ("bounces.imap".to_owned(), m))?,
+            )
+        }
+        None if raw.password.is_some() => {
+            return Err((
+                "bounces.password".into(),
+                "is set but `bounces.imap` is not".into(),
+            ));
+        }
+        None => None,
+    };
+    let maildir = raw.maildir.as_ref().map(|dir| base.join(dir));
+    if maildir.is_none() && imap.is_none() {
+        return Err((
+            "bounces".into(),
+            "names no source: set `maildir` or `imap`".into(),
+        ));
+    }
     Ok(Bounces {
-        maildir: base.join(&raw.maildir),
+        maildir,
+        imap,
         soft_limit: raw.soft_limit,
     })
 }

@@ -42,7 +42,12 @@ pub struct RawSettings {
 pub struct RawBounces {
     /// A Maildir the mail server delivers the return path's mail to (relative to the
     /// settings file): new messages are read and marked seen, never deleted.
-    pub maildir: String,
+    pub maildir: Option<String>,
+    /// An IMAP mailbox the return path's mail arrives in: `imaps://user@host/INBOX`.
+    /// Unseen messages are read and marked seen, never deleted.
+    pub imap: Option<String>,
+    /// The IMAP password, usually `${IMAP_PASSWORD}`.
+    pub password: Option<String>,
     /// Soft bounces (a full mailbox, a server down) an address may have before it is
     /// taken off like a hard bounce. Default 3.
     #[serde(default = "default_soft_limit")]

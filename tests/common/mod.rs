@@ -15,6 +15,7 @@ pub struct Site {
 pub const TEST_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 pub mod browser;
+pub mod dovecot;
 pub mod http;
 pub mod receiver;
 pub mod smtp;
