@@ -580,7 +580,12 @@ fn a_wrong_setting_halts_the_lane_naming_the_key_and_loses_nothing() {
             smtp_settings(&good, "news@example.org"),
         )
         .unwrap();
-        run(&["check", "--connect"], "right-password").expect(0);
+        let checked = run(&["check", "--connect"], "right-password").expect(0);
+        assert!(
+            checked.stdout().contains("logged in as the settings say"),
+            "{}",
+            checked.stdout()
+        );
         let sent = common::Run(
             site.command(&["run", "--once"])
                 .env("TIDINGS_TEST_SMTP_PASSWORD", "right-password")
@@ -1269,4 +1274,22 @@ fn bounces_from_an_imap_mailbox_take_exactly_those_readers_off() {
         .collect();
     second.sort();
     assert_eq!(second, ["fine@example.org", "victim@example.org"]);
+}
+
+/// `check --connect` to a server taking mail without a login says there was none, rather
+/// than that it logged in.
+#[test]
+fn check_connect_without_a_login_says_so() {
+    let sink = SmtpSink::start();
+    let site = Site::with_settings(&settings(
+        sink.port,
+        "[notifiers.now]\ntype = \"email\"\nto = [\"a@example.org\"]\n",
+    ));
+    let checked = site.run(&["check", "--connect"]).expect(0);
+    assert!(
+        checked.stdout().contains("with no login") && !checked.stdout().contains("logged in"),
+        "{}",
+        checked.stdout()
+    );
+    assert!(sink.messages().is_empty(), "nothing sent");
 }

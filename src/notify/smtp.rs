@@ -156,9 +156,12 @@ pub async fn connect(email: &Email) -> Result<String, String> {
             "`email.smtp`: no answer from the SMTP server within {}s",
             email.timeout.as_secs()
         )),
-        Ok(Ok(())) => {
-            Ok("connected, greeted and logged in as the settings say; nothing sent".into())
-        }
+        Ok(Ok(())) => Ok(match &email.transport {
+            MailTransport::Smtp { user: Some(_), .. } => {
+                "connected, greeted and logged in as the settings say; nothing sent".into()
+            }
+            _ => "connected and greeted, with no login (`email.smtp` names no user: the server must take mail from this machine without one); nothing sent".into(),
+        }),
         Ok(Err(e)) => Err(match classify_send(&e) {
             Outcome::Halt { key, error } => format!("`{key}`: {error}"),
             _ => format!("`email.smtp`: SMTP: {e}"),
