@@ -303,13 +303,19 @@ impl Publisher {
         }
         tasks.spawn(heartbeat(beat, scanning.clone(), fatal_tx, stop_rx.clone()));
         if let Some(server) = server {
-            // The server queues confirmation mail: it goes at once, not at the next scan.
-            let wake = wakes.get(CONFIRM_LANE).cloned();
+            // The server queues confirmation mail, and the operator's page puts failed
+            // messages back or cuts a digest: what they made goes at once, not at the next
+            // scan. The composer and every lane look (those with nothing to do sleep again).
+            let lanes: Vec<Arc<Notify>> = wakes.values().cloned().collect();
+            let composer = composer_wake.clone();
             let mut stopped = stop_rx.clone();
             tasks.spawn(async move {
                 loop {
                     tokio::select! {
-                        _ = server.queued() => if let Some(wake) = &wake { wake.notify_one() },
+                        _ = server.queued() => {
+                            composer.notify();
+                            lanes.iter().for_each(|lane| lane.notify_one());
+                        }
                         _ = stopped.wait_for(|s| *s) => return,
                     }
                 }

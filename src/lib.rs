@@ -22,6 +22,7 @@ pub mod i18n;
 pub mod model;
 pub mod notify;
 pub mod output;
+pub mod overview;
 pub mod progress;
 pub mod readers;
 pub mod scanner;

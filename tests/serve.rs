@@ -762,6 +762,12 @@ fn behind_a_proxy_each_reader_has_their_own_limit() {
 fn health_and_metrics() {
     let sink = SmtpSink::start();
     let served = served_site(sink.port, "");
+    // Without `server.admin_token` there is no operator's page, token or not.
+    let admin = served.get(
+        "/admin",
+        &[("Authorization", "Bearer anything-at-all-here")],
+    );
+    assert_eq!(admin.status, 404);
     let health = served.get("/healthz", &[]);
     assert_eq!(health.status, 200);
     assert_eq!(health.header("content-type"), Some("application/json"));
@@ -1825,4 +1831,209 @@ fn a_real_websub_hub_delivers_the_new_post_to_its_subscriber() {
         .find(|n| n["name"].as_str().is_some_and(|n| n.starts_with("websub:")))
         .unwrap();
     assert_eq!(hub_notifier["failed"], 0, "{status}\n{}", hub.log());
+}
+
+/// A reverse proxy on 127.0.0.1 that adds `Authorization: Bearer <token>` to every
+/// request, as an operator puts one in front of `/admin`: one request per connection.
+fn admin_proxy(target: String, token: &'static str) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let target = target.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(client.try_clone().unwrap());
+                let mut head = String::new();
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    if lower.starts_with("connection:") || lower.starts_with("authorization:") {
+                        continue;
+                    }
+                    head.push_str(&line);
+                }
+                let mut body = vec![0u8; length];
+                reader.read_exact(&mut body).unwrap();
+                head.push_str(&format!(
+                    "Authorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+                ));
+                let mut upstream = std::net::TcpStream::connect(&target).unwrap();
+                upstream.write_all(head.as_bytes()).unwrap();
+                upstream.write_all(&body).unwrap();
+                let mut answer = Vec::new();
+                let _ = upstream.read_to_end(&mut answer);
+                let mut client = client;
+                let _ = client.write_all(&answer);
+            });
+        }
+    });
+    port
+}
+
+/// The number a `/admin` page shows for `key` of notifier `name`.
+fn admin_number(page: &str, name: &str, key: &str) -> u64 {
+    let article = page
+        .split(&format!("data-notifier=\"{name}\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no notifier {name}"));
+    let cell = article
+        .split(&format!("data-key=\"{key}\">"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {key} for {name}"));
+    cell.split('<').next().unwrap().trim().parse().unwrap()
+}
+
+/// `/admin`: only with `server.admin_token`, only for requests carrying it (401 without);
+/// its numbers are `status --json`'s; its retry button puts a failed message back, which
+/// the daemon then sends; a form from elsewhere is refused; Chromium through a proxy that
+/// adds the token renders it, charts included.
+#[test]
+fn the_admin_page_shows_what_status_shows_and_only_to_its_token() {
+    const TOKEN: &str = "admin-token-0123456789";
+    let sink = SmtpSink::start();
+    // The webhook refuses its first message for good (one attempt), then takes anything.
+    let hook = Receiver::start(vec![Reply::Status(500)]);
+    let port = free_port();
+    let site = Site::with_settings(&format!(
+        "{}\n[notifiers.hook]\ntype = \"webhook\"\nurl = \"{}\"\nmax_attempts = 1\n",
+        settings(port, sink.port, &format!("admin_token = \"{TOKEN}\"")),
+        hook.url
+    ));
+    site.post("old.md", post("Old", "[News]"));
+    site.run(&["run", "--once"]).expect(0);
+    site.post("new.md", post("New", "[News]"));
+    let served = Served::start(site, port);
+    let status = || -> serde_json::Value {
+        serde_json::from_str(&served.site.run(&["status", "--json"]).expect(0).stdout()).unwrap()
+    };
+    let of = |doc: &serde_json::Value, name: &str, key: &str| -> u64 {
+        doc["notifiers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap()[key]
+            .as_u64()
+            .unwrap()
+    };
+    common::wait_until("the hook's message failed and the digest went", || {
+        let doc = status();
+        of(&doc, "hook", "failed") == 1 && of(&doc, "letters", "sent") >= 1
+    });
+    // Without the token, or with another, nothing.
+    let none = served.get("/admin", &[]);
+    assert_eq!(none.status, 401);
+    assert_eq!(
+        none.header("www-authenticate"),
+        Some("Bearer realm=\"tidings admin\"")
+    );
+    assert_eq!(
+        served
+            .get(
+                "/admin",
+                &[("Authorization", "Bearer wrong-token-0123456789")]
+            )
+            .status,
+        401
+    );
+    let bearer = format!("Bearer {TOKEN}");
+    let page = served.get("/admin", &[("Authorization", &bearer)]);
+    assert_eq!(page.status, 200, "{}", page.text());
+    let html = page.text();
+    let doc = status();
+    for name in ["hook", "letters"] {
+        for key in ["queued", "pending", "retrying", "failed", "sent", "skipped"] {
+            assert_eq!(
+                admin_number(&html, name, key),
+                of(&doc, name, key),
+                "{name} {key}"
+            );
+        }
+    }
+    assert_eq!(admin_number(&html, "letters", "listed"), 1);
+    // The failure is listed with the receiver's answer, as `status` has it.
+    let failure = doc["notifiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "hook")
+        .unwrap()["last_failure"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let row = html
+        .split("<tr class=\"failure\"><td>hook</td>")
+        .nth(1)
+        .expect("a failure row for hook");
+    let shown_error: String = failure.chars().take(30).collect();
+    assert!(
+        row.split("</tr>").next().unwrap().contains(&shown_error),
+        "{failure} in {row}"
+    );
+    assert!(html.contains("<svg class=\"chart\""), "charts");
+    // A form without this page's token is refused; with it, the failed message goes back
+    // and the daemon sends it.
+    let form_token = html
+        .split("name=\"form\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let post = |form: &str| {
+        http::request(
+            &served.host,
+            "POST",
+            "/admin/retry",
+            &[
+                ("Authorization", &bearer),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            format!("notifier=hook&form={form}").as_bytes(),
+        )
+    };
+    assert_eq!(post("0000").status, 403);
+    assert_eq!(hook.requests().len(), 1);
+    let done = post(&form_token);
+    assert_eq!(done.status, 303);
+    assert_eq!(done.header("location"), Some("/admin"));
+    common::wait_until("the retried message was sent", || {
+        let doc = status();
+        of(&doc, "hook", "sent") == 1 && of(&doc, "hook", "failed") == 0
+    });
+    assert_eq!(hook.requests().len(), 2);
+    // A browser behind a proxy that adds the token.
+    let proxy = admin_proxy(served.host.clone(), TOKEN);
+    let browser = Browser::start();
+    browser.open(&format!("http://127.0.0.1:{proxy}/admin"));
+    browser.wait_for_text("Latest failures");
+    let shown = browser.script(
+        "return [document.querySelectorAll('article.notifier').length, \
+         document.querySelectorAll('svg.chart rect').length, \
+         document.querySelector('[data-notifier=hook] [data-key=sent]').textContent.trim(), \
+         [...document.styleSheets].length]",
+    );
+    assert_eq!(shown[0], 2, "{shown}");
+    assert!(shown[1].as_u64().unwrap() > 0, "{shown}");
+    assert_eq!(shown[2], "1", "{shown}");
+    assert_eq!(
+        shown[3], 1,
+        "the stylesheet loads under the page's policy: {shown}"
+    );
+    browser.screenshot(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts/serve-admin.png"),
+    );
 }

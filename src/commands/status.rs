@@ -5,28 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use super::common::{Context, Status, load};
-use crate::settings::NotifierKind;
 use crate::store::nodes::NodeStatus;
-use crate::store::{LaneRows, LaneSummary, Next, NotifierStatus, ScanRecord, Store, StoreError};
-
-/// What a lane would do at `now`.
-fn lane_summary(
-    store: &Store,
-    rows: &LaneRows,
-    now: DateTime<Utc>,
-) -> Result<LaneSummary, StoreError> {
-    let messages = store.lane_len(rows)?;
-    let (state, until) = match store.lane_peek(rows, now)? {
-        Next::Send(list) if !list.is_empty() => ("due", None),
-        Next::WaitUntil(until) => ("waiting", Some(crate::store::stamp(until))),
-        _ => ("idle", None),
-    };
-    Ok(LaneSummary {
-        state: state.into(),
-        until,
-        messages,
-    })
-}
+use crate::store::{NotifierStatus, ScanRecord, Store, StoreError};
 
 /// `tidings status [--json]`.
 pub fn status(ctx: &Context, json: bool) -> Status {
@@ -52,29 +32,7 @@ pub fn status(ctx: &Context, json: bool) -> Status {
         let store = Store::open_for(&settings.state)?;
         // With a shared state, ages and leases are the database's time, as the nodes keep it.
         let now = store.database_now()?.unwrap_or(now);
-        let suppressed = store.suppressed()?;
-        let notifiers = settings
-            .notifiers
-            .iter()
-            .map(|n| {
-                let mut status = store.notifier_status(&n.name)?;
-                let rows = LaneRows {
-                    notifier: Some(n.name.clone()),
-                    ordered: !matches!(n.kind, NotifierKind::Email(_)),
-                };
-                status.lane = Some(lane_summary(&store, &rows, now)?);
-                if let NotifierKind::Email(target) = &n.kind {
-                    for reader in target.readers().iter() {
-                        match suppressed.get(&reader.address().to_lowercase()) {
-                            Some(true) => status.complained += 1,
-                            Some(false) => status.bounced += 1,
-                            None => {}
-                        }
-                    }
-                }
-                Ok(status)
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let notifiers = crate::overview::notifiers(&settings, &store, now)?;
         Ok((store.last_scan()?, notifiers, store.nodes(now)?, now))
     };
     let (last_scan, notifiers, nodes, now) = match read() {

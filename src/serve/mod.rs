@@ -14,6 +14,7 @@
 //! unsubscribe is a row in the state file that the next digest reads. What the front page
 //! lists is the daemon's last build, handed over after each scan: data flows one way.
 
+mod admin;
 mod answer;
 mod clients;
 mod feed_page;
@@ -30,8 +31,10 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::Form;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Extension, Query, Request, State as With};
+use axum::http::HeaderMap;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response as Reply};
 use axum::routing::{get, post};
@@ -248,6 +251,9 @@ fn router(state: Arc<State>) -> Router {
         .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/admin", get(admin_page))
+        .route("/admin/retry", post(admin_retry))
+        .route("/admin/send", post(admin_send))
         .fallback(nothing_here)
         .layer(DefaultBodyLimit::max(signup::MAX_FORM_BYTES))
         .layer(
@@ -456,6 +462,34 @@ async fn healthz(With(state): With<Arc<State>>) -> Reply {
 
 async fn metrics(With(state): With<Arc<State>>) -> Reply {
     named("metrics", health::metrics(&state).await)
+}
+
+async fn admin_page(With(state): With<Arc<State>>, headers: HeaderMap) -> Reply {
+    named("admin", admin::page(&state, &headers).await)
+}
+
+async fn admin_retry(
+    With(state): With<Arc<State>>,
+    headers: HeaderMap,
+    form: signup::FormFields,
+) -> Reply {
+    let fields = form.map(|Form(f)| f).unwrap_or_default();
+    named(
+        "admin",
+        admin::act(&state, &headers, admin::Action::Retry, &fields).await,
+    )
+}
+
+async fn admin_send(
+    With(state): With<Arc<State>>,
+    headers: HeaderMap,
+    form: signup::FormFields,
+) -> Reply {
+    let fields = form.map(|Form(f)| f).unwrap_or_default();
+    named(
+        "admin",
+        admin::act(&state, &headers, admin::Action::Send, &fields).await,
+    )
 }
 
 async fn nothing_here(With(state): With<Arc<State>>) -> Reply {

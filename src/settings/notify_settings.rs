@@ -78,6 +78,18 @@ pub enum NotifierKind {
     Hub(Url),
 }
 
+impl NotifierKind {
+    /// The `type` it was set up with (`webhook`, `email`, a chat platform's; `websub` for a hub).
+    pub fn name(&self) -> &'static str {
+        match self {
+            NotifierKind::Webhook(_) => "webhook",
+            NotifierKind::Chat(chat) => chat.kind,
+            NotifierKind::Email(_) => "email",
+            NotifierKind::Hub(_) => "websub",
+        }
+    }
+}
+
 /// A chat platform as the settings load it. Each platform's module (in `notify/`)
 /// implements it, and the registry that loads the settings hands every one in: the
 /// settings never name a platform.

@@ -78,6 +78,10 @@ pub struct RawServer {
     /// entry (the one the proxy added). Only set it when a proxy always sets that header.
     #[serde(default)]
     pub trust_forwarded_for: bool,
+    /// Opens the operator's page, `/admin`, to requests carrying `Authorization: Bearer
+    /// <token>`; usually `${TIDINGS_ADMIN_TOKEN}`, at least 16 characters. Without it the
+    /// page does not exist.
+    pub admin_token: Option<String>,
 }
 
 /// `[email]`

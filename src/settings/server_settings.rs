@@ -22,6 +22,8 @@ pub struct Server {
     /// Whether the client address comes from `X-Forwarded-For` (behind a proxy).
     pub trust_forwarded_for: bool,
     pub pages: Pages,
+    /// Opens `/admin` (`Authorization: Bearer …`); without it the page does not exist.
+    pub admin_token: Option<SecretSlice<u8>>,
 }
 
 /// Template sources: `templates/<file>` beside the settings file, or the compiled-in ones.
@@ -64,6 +66,19 @@ pub fn server(raw: &RawServer, base: &Path) -> Result<Server, (String, String)> 
             "must be https:// (mail clients only offer one-click unsubscribe over HTTPS; http:// is for 127.0.0.1 and localhost)".into(),
         ));
     }
+    let admin_token = match &raw.admin_token {
+        Some(text) => {
+            let token = interpolate(text).map_err(|m| err("admin_token", m))?;
+            if token.chars().count() < MIN_SECRET {
+                return Err(err(
+                    "admin_token",
+                    format!("must be at least {MIN_SECRET} characters"),
+                ));
+            }
+            Some(SecretSlice::from(token.into_bytes()))
+        }
+        None => None,
+    };
     let secret = interpolate(&raw.secret).map_err(|m| err("secret", m))?;
     if secret.chars().count() < MIN_SECRET {
         return Err(err(
@@ -91,6 +106,7 @@ pub fn server(raw: &RawServer, base: &Path) -> Result<Server, (String, String)> 
         listen,
         public_url,
         secret: SecretSlice::from(secret.into_bytes()),
+        admin_token,
         signups_per_hour: raw.signups_per_hour,
         trust_forwarded_for: raw.trust_forwarded_for,
         pages,

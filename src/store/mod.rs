@@ -15,6 +15,7 @@
 //! [`stats`] (scans and counts); [`open`] opens, locks and migrates the state and runs
 //! transactions, [`stamp`] is how times are stored. This file only names them.
 
+pub mod activity;
 pub mod bounces;
 pub mod compositions;
 pub mod copy;
