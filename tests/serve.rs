@@ -1993,18 +1993,23 @@ fn the_admin_page_shows_what_status_shows_and_only_to_its_token() {
         .next()
         .unwrap()
         .to_owned();
-    let post = |form: &str| {
+    let post_to = |target: &str, notifier: &str, form: &str| {
         http::request(
             &served.host,
             "POST",
-            "/admin/retry",
+            target,
             &[
                 ("Authorization", &bearer),
                 ("Content-Type", "application/x-www-form-urlencoded"),
             ],
-            format!("notifier=hook&form={form}").as_bytes(),
+            format!("notifier={notifier}&form={form}").as_bytes(),
         )
     };
+    let post = |form: &str| post_to("/admin/retry", "hook", form);
+    // `send` is for digests; the webhook sends instantly.
+    assert_eq!(post_to("/admin/send", "hook", &form_token).status, 400);
+    assert_eq!(post_to("/admin/send", "nobody", &form_token).status, 400);
+    assert_eq!(post_to("/admin/send", "letters", &form_token).status, 303);
     assert_eq!(post("0000").status, 403);
     assert_eq!(hook.requests().len(), 1);
     let done = post(&form_token);
