@@ -1244,6 +1244,26 @@ fn bounces_from_an_imap_mailbox_take_exactly_those_readers_off() {
     for report in &reports {
         dovecot.deliver(report.as_bytes());
     }
+    let checked = run(NEXT_DAY, &["check", "--connect"]).expect(0);
+    assert!(
+        checked.stdout().contains("bounces.imap: logged in")
+            && checked.stdout().contains("5 unseen"),
+        "{}",
+        checked.stdout()
+    );
+    assert_eq!(dovecot.counts(), (5, 0), "checking reads and marks nothing");
+    let wrong = common::Run(
+        site.command(&["check", "--connect"])
+            .env("TIDINGS_TEST_IMAP_PASSWORD", "not-the-password")
+            .output()
+            .unwrap(),
+    )
+    .expect(2);
+    assert!(
+        wrong.stderr().contains("`bounces.imap`") && wrong.stderr().contains("login"),
+        "{}",
+        wrong.stderr()
+    );
     let first = run(NEXT_DAY, &["run", "--once"]).expect(0);
     assert!(
         first.stderr().contains("not believed"),

@@ -176,6 +176,27 @@ pub fn pass<E>(
     Ok(Ok(read))
 }
 
+/// Logs in and opens the folder as a pass would, reads and marks nothing; how many unseen
+/// messages wait.
+pub fn check(mailbox: &Mailbox) -> Result<usize, String> {
+    let shown = mailbox.shown();
+    let fail = |what: &str, e: imap::Error| format!("{shown}: {what}: {e}");
+    let mut client = imap::Client::new(connect(mailbox)?);
+    client.read_greeting().map_err(|e| fail("greeting", e))?;
+    let mut session = client
+        .login(&mailbox.user, mailbox.password.expose_secret())
+        .map_err(|(e, _)| fail("login", e))?;
+    session
+        .examine(&mailbox.folder)
+        .map_err(|e| fail("examine", e))?;
+    let unseen = session
+        .uid_search("UNSEEN")
+        .map_err(|e| fail("search", e))?
+        .len();
+    let _ = session.logout();
+    Ok(unseen)
+}
+
 fn connect(mailbox: &Mailbox) -> Result<Stream, String> {
     use std::net::ToSocketAddrs;
     let shown = mailbox.shown();

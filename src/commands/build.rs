@@ -227,7 +227,8 @@ fn print_schedules(settings: &Settings, now: DateTime<Utc>) {
 }
 
 /// `tidings check [--connect]`: `build` in check mode, then, with `--connect`, a connection
-/// to the SMTP server of `[email]` (sending nothing). A server that refuses is exit 2.
+/// to the SMTP server of `[email]` (sending nothing) and to the bounce mailbox over IMAP
+/// (reading nothing). A server that refuses is exit 2.
 pub fn check(ctx: &Context, connect: bool) -> Status {
     let status = build(ctx, Mode::Check, false);
     if !connect || status == Status::Failed {
@@ -244,13 +245,29 @@ pub fn check(ctx: &Context, connect: bool) -> Status {
         return Status::Failed;
     };
     let _entered = rt.enter();
-    match rt.block_on(crate::notify::smtp::connect(email)) {
+    let status = match rt.block_on(crate::notify::smtp::connect(email)) {
         Ok(said) => {
             crate::outln!("email.smtp: {said}");
             status
         }
         Err(error) => {
             crate::errln!("error: {error}");
+            Status::Failed
+        }
+    };
+    let Some(mailbox) = settings.bounces.as_ref().and_then(|b| b.imap.as_ref()) else {
+        return status;
+    };
+    match crate::bounces::imap::check(mailbox) {
+        Ok(unseen) => {
+            crate::outln!(
+                "bounces.imap: logged in to {}; {unseen} unseen messages wait to be read",
+                mailbox.shown()
+            );
+            status
+        }
+        Err(error) => {
+            crate::errln!("error: `bounces.imap`: {error}");
             Status::Failed
         }
     }
