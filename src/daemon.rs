@@ -162,6 +162,8 @@ impl Publisher {
         only: Option<&str>,
     ) -> Result<(compose::Report, deliver::Report), StoreError> {
         let composing = AtomicBool::new(true);
+        // Wakes the lanes' pause between rounds as soon as composing is over.
+        let composed_all = tokio::sync::Notify::new();
         std::thread::scope(|scope| {
             let delivering = scope.spawn(|| {
                 rt.block_on(async {
@@ -175,7 +177,10 @@ impl Publisher {
                             return total;
                         }
                         if idle {
-                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            tokio::select! {
+                                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                                _ = composed_all.notified() => {}
+                            }
                         }
                     }
                 })
@@ -184,6 +189,7 @@ impl Publisher {
                 compose::compose_pending(&mut store, &self.settings, self.clock.now(), only)
             });
             composing.store(false, Ordering::Release);
+            composed_all.notify_one();
             let delivered = delivering.join().unwrap_or_else(|panic| {
                 tracing::error!("delivering stopped: {}", compose::panic_text(&panic));
                 deliver::Report::default()
