@@ -810,3 +810,67 @@ fn every_process_sending_mail_keeps_to_one_rate() {
         .collect();
     assert!(!log.contains("cannot take turns"), "{log}");
 }
+
+/// A hard bounce read by one node takes the reader off for every node: node a reads it
+/// from its Maildir, node b then sends the next digest to the others only.
+#[test]
+fn an_address_one_node_saw_bounce_gets_no_mail_from_another() {
+    let Some(url) = common::postgres_database("bounced") else {
+        return;
+    };
+    let sink = common::smtp::SmtpSink::start();
+    let letters = format!(
+        "[email]\nsmtp = \"smtp://127.0.0.1:{}?tls=none\"\nfrom = \"news@example.org\"\nrate = 100\n\
+         return_path = \"returned@example.org\"\nsecret = \"${{TIDINGS_TEST_SECRET}}\"\n\
+         [bounces]\nmaildir = \"bounces\"\n\
+         [notifiers.letters]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"* * * * * *\"\nsubscribers = \"subs.csv\"\n",
+        sink.port
+    );
+    let (a, b) = (node_site(&url, &letters), node_site(&url, &letters));
+    for site in [&a, &b] {
+        std::fs::write(
+            site.path().join("subs.csv"),
+            "email\ngone@example.org\nstays@example.org\nalso@example.org\n",
+        )
+        .unwrap();
+        site.post("old.md", post(0));
+    }
+    a.run_at("2026-12-01T00:00:00Z", &["run", "--once"])
+        .expect(0);
+    for site in [&a, &b] {
+        site.post("p001.md", post(1));
+    }
+    a.run_at("2026-12-01T00:00:02Z", &["run", "--once"])
+        .expect(0);
+    assert_eq!(sink.messages().len(), 3);
+    let from = sink.envelope_senders()["gone@example.org"].clone();
+    let new = a.path().join("bounces/new");
+    std::fs::create_dir_all(&new).unwrap();
+    std::fs::write(
+        new.join("1.M1.mx"),
+        format!(
+            "From: MAILER-DAEMON@mx.example.org\r\nTo: {from}\r\nSubject: Undelivered\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+             --B\r\nContent-Type: text/plain\r\n\r\nNo such user.\r\n\r\n\
+             --B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n\
+             Final-Recipient: rfc822; gone@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--B--\r\n"
+        ),
+    )
+    .unwrap();
+    a.run_at("2026-12-01T00:01:00Z", &["run", "--once"])
+        .expect(0);
+    for site in [&a, &b] {
+        site.post("p002.md", post(2));
+    }
+    let node = start(&b, "b");
+    common::wait_until("the next digest reached the two left", || {
+        sink.messages().len() >= 5
+    });
+    stop(node);
+    let mut second: Vec<String> = sink.messages()[3..]
+        .iter()
+        .map(|(r, _)| r.clone())
+        .collect();
+    second.sort();
+    assert_eq!(second, ["also@example.org", "stays@example.org"]);
+}
