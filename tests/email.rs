@@ -1040,6 +1040,50 @@ fn arf(from: &str, recipient: &str) -> String {
     )
 }
 
+/// The five readers of the bounce tests, written as the site's subscriber list.
+fn bounce_readers(site: &Site) -> [String; 5] {
+    let readers = ["dead", "full", "grumpy", "victim", "fine"].map(|r| format!("{r}@example.org"));
+    std::fs::write(
+        site.path().join("subscribers.csv"),
+        format!("email\n{}\n", readers.join("\n")),
+    )
+    .unwrap();
+    readers
+}
+
+/// What comes back about them, each to the return path the reader's message was sent
+/// from (`senders`): a hard bounce for dead@, two soft ones for full@, a complaint about
+/// grumpy@, and a forged hard bounce naming victim@ on fine@'s return path.
+fn bounce_reports(senders: &std::collections::HashMap<String, String>) -> Vec<String> {
+    vec![
+        dsn(
+            &senders["dead@example.org"],
+            "dead@example.org",
+            "failed",
+            "5.1.1",
+        ),
+        dsn(
+            &senders["full@example.org"],
+            "full@example.org",
+            "failed",
+            "4.2.2",
+        ),
+        dsn(
+            &senders["full@example.org"],
+            "full@example.org",
+            "delayed",
+            "4.2.2",
+        ),
+        arf(&senders["grumpy@example.org"], "grumpy@example.org"),
+        dsn(
+            &senders["fine@example.org"],
+            "victim@example.org",
+            "failed",
+            "5.1.1",
+        ),
+    ]
+}
+
 /// Bounces and complaints from a Maildir: every message goes out from its recipient's
 /// signed return path; a hard bounce, soft bounces up to `soft_limit` and a complaint take
 /// exactly those readers off every list, a forged report (another reader's return path)
@@ -1052,12 +1096,7 @@ fn bounces_and_complaints_take_exactly_those_readers_off() {
         [bounces]\nmaildir = \"bounces\"\nsoft_limit = 2\n\
         [notifiers.daily]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"* * * * * *\"\nsubscribers = \"subscribers.csv\"\n";
     let site = Site::with_settings(&settings(sink.port, notifier));
-    let readers = ["dead", "full", "grumpy", "victim", "fine"].map(|r| format!("{r}@example.org"));
-    std::fs::write(
-        site.path().join("subscribers.csv"),
-        format!("email\n{}\n", readers.join("\n")),
-    )
-    .unwrap();
+    let readers = bounce_readers(&site);
     site.post("old.md", post("Old", "[News]", "[]"));
     site.run_at(T0, &["run", "--once"]).expect(0);
     site.post("one.md", post("One", "[News]", "[]"));
@@ -1080,38 +1119,11 @@ fn bounces_and_complaints_take_exactly_those_readers_off() {
     std::fs::create_dir_all(&new).unwrap();
     std::fs::create_dir_all(site.path().join("bounces/cur")).unwrap();
     std::fs::create_dir_all(site.path().join("bounces/tmp")).unwrap();
-    let reports = [
-        dsn(
-            &senders["dead@example.org"],
-            "dead@example.org",
-            "failed",
-            "5.1.1",
-        ),
-        dsn(
-            &senders["full@example.org"],
-            "full@example.org",
-            "failed",
-            "4.2.2",
-        ),
-        dsn(
-            &senders["full@example.org"],
-            "full@example.org",
-            "delayed",
-            "4.2.2",
-        ),
-        arf(&senders["grumpy@example.org"], "grumpy@example.org"),
-        // Forged: names victim@ but carries fine@'s return path.
-        dsn(
-            &senders["fine@example.org"],
-            "victim@example.org",
-            "failed",
-            "5.1.1",
-        ),
-        format!(
-            "From: fine@example.org\r\nTo: {}\r\nSubject: Out of office\r\n\r\nAway.\r\n",
-            senders["fine@example.org"]
-        ),
-    ];
+    let mut reports = bounce_reports(&senders);
+    reports.push(format!(
+        "From: fine@example.org\r\nTo: {}\r\nSubject: Out of office\r\n\r\nAway.\r\n",
+        senders["fine@example.org"]
+    ));
     for (i, report) in reports.iter().enumerate() {
         std::fs::write(new.join(format!("17650000{i:02}.M1P1.mx")), report).unwrap();
     }
@@ -1203,44 +1215,13 @@ fn bounces_from_an_imap_mailbox_take_exactly_those_readers_off() {
                 .unwrap(),
         )
     };
-    let readers = ["dead", "full", "grumpy", "victim", "fine"].map(|r| format!("{r}@example.org"));
-    std::fs::write(
-        site.path().join("subscribers.csv"),
-        format!("email\n{}\n", readers.join("\n")),
-    )
-    .unwrap();
+    bounce_readers(&site);
     site.post("old.md", post("Old", "[News]", "[]"));
     run(T0, &["run", "--once"]).expect(0);
     site.post("one.md", post("One", "[News]", "[]"));
     run(T1, &["run", "--once"]).expect(0);
     let senders = sink.envelope_senders();
-    let reports = [
-        dsn(
-            &senders["dead@example.org"],
-            "dead@example.org",
-            "failed",
-            "5.1.1",
-        ),
-        dsn(
-            &senders["full@example.org"],
-            "full@example.org",
-            "failed",
-            "4.2.2",
-        ),
-        dsn(
-            &senders["full@example.org"],
-            "full@example.org",
-            "delayed",
-            "4.2.2",
-        ),
-        arf(&senders["grumpy@example.org"], "grumpy@example.org"),
-        dsn(
-            &senders["fine@example.org"],
-            "victim@example.org",
-            "failed",
-            "5.1.1",
-        ),
-    ];
+    let reports = bounce_reports(&senders);
     for report in &reports {
         dovecot.deliver(report.as_bytes());
     }
