@@ -130,11 +130,7 @@ pub fn pass<E>(
 ) -> Result<Result<usize, E>, String> {
     let shown = mailbox.shown();
     let fail = |what: &str, e: imap::Error| format!("{shown}: {what}: {e}");
-    let mut client = imap::Client::new(connect(mailbox)?);
-    client.read_greeting().map_err(|e| fail("greeting", e))?;
-    let mut session = client
-        .login(&mailbox.user, mailbox.password.expose_secret())
-        .map_err(|(e, _)| fail("login", e))?;
+    let mut session = log_in(mailbox)?;
     session
         .select(&mailbox.folder)
         .map_err(|e| fail("select", e))?;
@@ -181,11 +177,7 @@ pub fn pass<E>(
 pub fn check(mailbox: &Mailbox) -> Result<usize, String> {
     let shown = mailbox.shown();
     let fail = |what: &str, e: imap::Error| format!("{shown}: {what}: {e}");
-    let mut client = imap::Client::new(connect(mailbox)?);
-    client.read_greeting().map_err(|e| fail("greeting", e))?;
-    let mut session = client
-        .login(&mailbox.user, mailbox.password.expose_secret())
-        .map_err(|(e, _)| fail("login", e))?;
+    let mut session = log_in(mailbox)?;
     session
         .examine(&mailbox.folder)
         .map_err(|e| fail("examine", e))?;
@@ -195,6 +187,16 @@ pub fn check(mailbox: &Mailbox) -> Result<usize, String> {
         .len();
     let _ = session.logout();
     Ok(unseen)
+}
+
+/// Connects, reads the server's greeting and logs in.
+fn log_in(mailbox: &Mailbox) -> Result<imap::Session<Stream>, String> {
+    let fail = |what: &str, e: imap::Error| format!("{}: {what}: {e}", mailbox.shown());
+    let mut client = imap::Client::new(connect(mailbox)?);
+    client.read_greeting().map_err(|e| fail("greeting", e))?;
+    client
+        .login(&mailbox.user, mailbox.password.expose_secret())
+        .map_err(|(e, _)| fail("login", e))
 }
 
 fn connect(mailbox: &Mailbox) -> Result<Stream, String> {
