@@ -9,6 +9,8 @@
 
 use mail_parser::{MessageParser, MimeHeaders};
 
+use crate::store::bounces::{BOUNCED, COMPLAINED};
+
 /// The largest report read; a real one is a few KB plus the returned message's headers.
 pub const MAX_REPORT_BYTES: usize = 1 << 20;
 /// Recipients read from one report.
@@ -97,7 +99,7 @@ pub fn read(bytes: &[u8], return_user: &str, signed: impl Fn(&str, &str) -> bool
         named.extend(
             recipients
                 .into_iter()
-                .map(|a| (a, Verdict::Complaint(format!("complained: {feedback}")))),
+                .map(|a| (a, Verdict::Complaint(format!("{COMPLAINED}: {feedback}")))),
         );
     }
     if !is_report {
@@ -146,7 +148,7 @@ fn delivery_status(body: &str) -> Vec<(String, Verdict)> {
             .unwrap_or_default();
         let said = format!("{status}{diagnostic}");
         let verdict = match (action.as_str(), status.chars().next()) {
-            ("failed", Some('5')) => Verdict::Hard(format!("bounced: {said}")),
+            ("failed", Some('5')) => Verdict::Hard(format!("{BOUNCED}: {said}")),
             ("failed", _) | ("delayed", _) => Verdict::Soft(said),
             _ => continue, // delivered, relayed, expanded
         };

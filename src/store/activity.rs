@@ -47,10 +47,7 @@ impl Store {
         )?
         .into_iter()
         .map(|row| {
-            let n = |i: usize| -> Result<u64, StoreError> {
-                let v: i64 = row.get(i).map_err(|e| self.err(e))?;
-                Ok(v.max(0) as u64)
-            };
+            let n = |i: usize| row.get::<u64>(i).map_err(|e| self.err(e));
             Ok(DayOfMessages {
                 day: row.get(0).map_err(|e| self.err(e))?,
                 notifier: row.get(1).map_err(|e| self.err(e))?,
@@ -72,10 +69,7 @@ impl Store {
         )?
         .into_iter()
         .map(|row| {
-            let n = |i: usize| -> Result<u64, StoreError> {
-                let v: i64 = row.get(i).map_err(|e| self.err(e))?;
-                Ok(v.max(0) as u64)
-            };
+            let n = |i: usize| row.get::<u64>(i).map_err(|e| self.err(e));
             Ok(DayOfPosts {
                 day: row.get(0).map_err(|e| self.err(e))?,
                 seen: n(1)?,

@@ -10,17 +10,6 @@ use super::db::args;
 use super::open::{Queries, Store, StoreError};
 use super::stamp::stamp;
 
-/// What the list holds because of bounces, for `status`.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct BounceCounts {
-    /// Addresses taken off by a hard bounce (or by reaching the soft limit).
-    pub bounced: u64,
-    /// Addresses taken off by a complaint.
-    pub complained: u64,
-    /// Addresses with soft bounces, still on the list.
-    pub soft: u64,
-}
-
 /// Why an address was taken off, as `unsubscribes.reason` starts.
 pub const BOUNCED: &str = "bounced";
 pub const COMPLAINED: &str = "complained";
@@ -92,25 +81,6 @@ impl Store {
         })
         .collect()
     }
-
-    pub fn bounce_counts(&self) -> Result<BounceCounts, StoreError> {
-        let row = self.one(
-            "SELECT
-                 (SELECT COUNT(*) FROM unsubscribes WHERE notifier = '' AND reason LIKE 'bounced%'),
-                 (SELECT COUNT(*) FROM unsubscribes WHERE notifier = '' AND reason LIKE 'complained%'),
-                 (SELECT COUNT(*) FROM soft_bounces)",
-            &[],
-        )?;
-        let get = |i: usize| -> Result<u64, StoreError> {
-            let n: i64 = row.get(i).map_err(|e| self.err(e))?;
-            Ok(n.max(0) as u64)
-        };
-        Ok(BounceCounts {
-            bounced: get(0)?,
-            complained: get(1)?,
-            soft: get(2)?,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -156,11 +126,21 @@ mod tests {
             store
                 .suppress("angry@example.org", "complained: abuse", at(4))
                 .unwrap();
-            store
-                .soft_bounce("slow@example.org", "4.4.1", at(4), 3)
-                .unwrap();
-            let counts = store.bounce_counts().unwrap();
-            assert_eq!((counts.bounced, counts.complained, counts.soft), (2, 1, 1));
+            assert_eq!(
+                store
+                    .soft_bounce("slow@example.org", "4.4.1", at(4), 3)
+                    .unwrap(),
+                (1, false)
+            );
+            let suppressed = store.suppressed().unwrap();
+            assert_eq!(
+                suppressed.len(),
+                3,
+                "a soft bounce below the limit takes no one off"
+            );
+            assert!(!suppressed["dead@example.org"]);
+            assert!(!suppressed["full@example.org"]);
+            assert!(suppressed["angry@example.org"], "complained");
         }
     }
 }
