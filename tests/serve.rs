@@ -2010,6 +2010,7 @@ fn the_admin_page_shows_what_status_shows_and_only_to_its_token() {
     assert_eq!(post_to("/admin/send", "hook", &form_token).status, 400);
     assert_eq!(post_to("/admin/send", "nobody", &form_token).status, 400);
     assert_eq!(post_to("/admin/send", "letters", &form_token).status, 303);
+    assert_eq!(post_to("/admin/erase", "hook", &form_token).status, 404);
     assert_eq!(post("0000").status, 403);
     assert_eq!(hook.requests().len(), 1);
     let done = post(&form_token);

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use axum::Form;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Extension, Query, Request, State as With};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, Request, State as With};
 use axum::http::HeaderMap;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response as Reply};
@@ -252,8 +252,7 @@ fn router(state: Arc<State>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/admin", get(admin_page))
-        .route("/admin/retry", post(admin_retry))
-        .route("/admin/send", post(admin_send))
+        .route("/admin/{action}", post(admin_act))
         .fallback(nothing_here)
         .layer(DefaultBodyLimit::max(signup::MAX_FORM_BYTES))
         .layer(
@@ -468,28 +467,20 @@ async fn admin_page(With(state): With<Arc<State>>, headers: HeaderMap) -> Reply 
     named("admin", admin::page(&state, &headers).await)
 }
 
-async fn admin_retry(
+/// `POST /admin/retry` and `POST /admin/send`.
+async fn admin_act(
     With(state): With<Arc<State>>,
+    Path(action): Path<String>,
     headers: HeaderMap,
     form: signup::FormFields,
 ) -> Reply {
+    let action = match action.as_str() {
+        "retry" => admin::Action::Retry,
+        "send" => admin::Action::Send,
+        _ => return nothing_here(With(state)).await,
+    };
     let fields = form.map(|Form(f)| f).unwrap_or_default();
-    named(
-        "admin",
-        admin::act(&state, &headers, admin::Action::Retry, &fields).await,
-    )
-}
-
-async fn admin_send(
-    With(state): With<Arc<State>>,
-    headers: HeaderMap,
-    form: signup::FormFields,
-) -> Reply {
-    let fields = form.map(|Form(f)| f).unwrap_or_default();
-    named(
-        "admin",
-        admin::act(&state, &headers, admin::Action::Send, &fields).await,
-    )
+    named("admin", admin::act(&state, &headers, action, &fields).await)
 }
 
 async fn nothing_here(With(state): With<Arc<State>>) -> Reply {
