@@ -59,7 +59,13 @@ pub struct Scanner<'a> {
     leading: bool,
     /// When this scanner last pruned the state of old rows (see `store::retention`).
     pruned: Option<DateTime<Utc>>,
+    /// When this scanner last read the bounce mailbox.
+    bounces_read: Option<DateTime<Utc>>,
 }
+
+/// How often, at most, the scanning node reads the bounce mailbox: a site scanning every
+/// second would otherwise log in to an IMAP server every second.
+const BOUNCES_EVERY: chrono::Duration = chrono::Duration::minutes(1);
 
 /// How often the scanning node prunes what `state.keep_days` no longer keeps.
 const PRUNE_EVERY: chrono::Duration = chrono::Duration::hours(1);
@@ -81,6 +87,7 @@ impl<'a> Scanner<'a> {
             needs_listing: false,
             leading: false,
             pruned: None,
+            bounces_read: None,
         }
     }
 
@@ -118,13 +125,21 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Reads the bounce mailbox (`[bounces]`), when there is one. A state that cannot be
+    /// Reads the bounce mailbox (`[bounces]`), when there is one, at most once a minute.
+    /// A state that cannot be
     /// written stops the scan as it would have anyway; the mailbox's own trouble is only
     /// logged.
     fn read_bounces(&mut self, now: DateTime<Utc>) -> Result<(), StoreError> {
         let (Some(bounces), Some(email)) = (&self.settings.bounces, &self.settings.email) else {
             return Ok(());
         };
+        if self
+            .bounces_read
+            .is_some_and(|at| now.signed_duration_since(at) < BOUNCES_EVERY)
+        {
+            return Ok(());
+        }
+        self.bounces_read = Some(now);
         let pass = crate::bounces::read_pass(bounces, email, &mut self.store, now)?;
         if pass.read > 0 {
             tracing::info!(
