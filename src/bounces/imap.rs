@@ -127,7 +127,7 @@ pub fn pass<E>(
     mailbox: &Mailbox,
     limit: usize,
     handle: &mut Handler<'_, E>,
-) -> Result<Result<usize, E>, String> {
+) -> Result<Result<(), E>, String> {
     let shown = mailbox.shown();
     let fail = |what: &str, e: imap::Error| format!("{shown}: {what}: {e}");
     let mut session = log_in(mailbox)?;
@@ -141,7 +141,6 @@ pub fn pass<E>(
         .collect();
     unseen.sort_unstable();
     unseen.truncate(MAX_PER_PASS);
-    let mut read = 0;
     for uid in unseen {
         let name = format!("{shown} UID {uid}");
         let size = session
@@ -166,10 +165,9 @@ pub fn pass<E>(
         session
             .uid_store(uid.to_string(), "+FLAGS (\\Seen)")
             .map_err(|e| fail("mark seen", e))?;
-        read += 1;
     }
     let _ = session.logout();
-    Ok(Ok(read))
+    Ok(Ok(()))
 }
 
 /// Logs in and opens the folder as a pass would, reads and marks nothing; how many unseen

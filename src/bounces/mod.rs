@@ -79,7 +79,7 @@ pub fn read_pass(
     }
     if let Some(mailbox) = &bounces.imap {
         match imap::pass(mailbox, report::MAX_REPORT_BYTES, &mut handle) {
-            Ok(recorded) => recorded.map(|_| ())?,
+            Ok(recorded) => recorded?,
             Err(e) => tracing::warn!("bounces.imap: {e}"),
         }
     }
