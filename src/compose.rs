@@ -476,7 +476,7 @@ pub fn compose(
                 .email
                 .as_ref()
                 .ok_or("email notifiers need an `[email]` table")?;
-            let dkim = notify::dkim::Signers::of(email)?;
+            let dkim = notify::dkim::Signers::of(email);
             let mut made = 0;
             let mut pending: Vec<notify::email::Rendered> = Vec::with_capacity(ENCODED_AT_ONCE);
             let encoder = Encoder {

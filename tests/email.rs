@@ -375,8 +375,8 @@ fn the_default_digest_html_is_clean_and_inline_styled() {
     );
 }
 
-/// RSA alone, Ed25519 alone (the `dkim_key` pair), and both at once (`dkim = [...]`, as RFC
-/// 8463 advises): dkimpy verifies every signature, each covers the list headers and lists
+/// RSA alone (PKCS#1, PKCS#8, and 1024 bits, which ring refuses and the `rsa` crate signs),
+/// Ed25519 alone (the `dkim_key` pair), and both at once (`dkim = [...]`, as RFC 8463 advises): dkimpy verifies every signature, each covers the list headers and lists
 /// each once more than the message carries it, so a prepended second Subject breaks it.
 #[test]
 fn dkim_signatures_verify_with_rsa_and_ed25519_and_cover_the_list_headers() {
@@ -385,8 +385,16 @@ fn dkim_signatures_verify_with_rsa_and_ed25519_and_cover_the_list_headers() {
     let both = "dkim = [{ key = \"rsa.pem\", selector = \"r1\" }, { key = \"ed.pem\", selector = \"e1\" }]";
     /// (selector, key file, algorithm tag) of each key a case signs with.
     type Keys<'a> = &'a [(&'a str, &'a str, &'a str)];
-    let cases: [(&str, Keys); 3] = [
+    let cases: [(&str, Keys); 5] = [
         (pair, &[("s2026", "rsa.pem", "a=rsa-sha256")]),
+        (
+            "dkim_key = \"rsa8.pem\"\ndkim_selector = \"p8\"",
+            &[("p8", "rsa8.pem", "a=rsa-sha256")],
+        ),
+        (
+            "dkim_key = \"rsa1024.pem\"\ndkim_selector = \"old\"",
+            &[("old", "rsa1024.pem", "a=rsa-sha256")],
+        ),
         (ed_pair, &[("s2026", "ed.pem", "a=ed25519-sha256")]),
         (
             both,
@@ -406,6 +414,8 @@ fn dkim_signatures_verify_with_rsa_and_ed25519_and_cover_the_list_headers() {
             common::BASE_SETTINGS
         ));
         common::dkim_key(&site.path().join("rsa.pem"), "rsa");
+        common::dkim_key(&site.path().join("rsa8.pem"), "rsa-pkcs8");
+        common::dkim_key(&site.path().join("rsa1024.pem"), "rsa-1024");
         common::dkim_key(&site.path().join("ed.pem"), "ed25519");
         site.post("old.md", post("Old", "[News]", "[]"));
         site.run_at(T0, &["run", "--once"]).expect(0);
@@ -430,9 +440,6 @@ fn dkim_signatures_verify_with_rsa_and_ed25519_and_cover_the_list_headers() {
         let verifier_keys: Vec<(&str, &Path)> =
             paths.iter().map(|(s, p)| (*s, p.as_path())).collect();
         common::assert_dkim_verifies(&verifier_keys, &files);
-        let over_signed = "h=from:from:to:to:subject:subject:date:date:message-id:message-id:\
-            mime-version:mime-version:content-type:content-type:reply-to:reply-to:list-id:list-id:\
-            list-unsubscribe:list-unsubscribe:list-unsubscribe-post:list-unsubscribe-post;";
         for file in &files {
             let bytes = std::fs::read(file).unwrap();
             let message = parse(&bytes);
@@ -447,10 +454,30 @@ fn dkim_signatures_verify_with_rsa_and_ed25519_and_cover_the_list_headers() {
                     &format!("s={selector};"),
                     algorithm,
                     "c=relaxed/relaxed;",
-                    over_signed,
                 ] {
                     assert!(signature.contains(part), "{part} missing: {signature}");
                 }
+                // Over-signed: every covered header is listed twice (the message carries it
+                // once at most), whatever the order.
+                let listed: Vec<String> = signature
+                    .split(';')
+                    .find_map(|tag| tag.strip_prefix("h="))
+                    .unwrap_or_default()
+                    .split(':')
+                    .map(str::to_lowercase)
+                    .collect();
+                for name in tidings::notify::dkim::SIGNED_HEADERS {
+                    let name = name.to_lowercase();
+                    assert_eq!(
+                        listed.iter().filter(|l| **l == name).count(),
+                        2,
+                        "{name} not listed twice: {signature}"
+                    );
+                }
+                assert_eq!(
+                    listed.len(),
+                    2 * tidings::notify::dkim::SIGNED_HEADERS.len()
+                );
             }
         }
     }

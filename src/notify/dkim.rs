@@ -7,20 +7,21 @@
 //! most once, so the second listing stands for "no further instance" (§5.4.2) and signs
 //! that absence ("over-signing"). A header added on the way, such as a second `Subject:`
 //! prepended above the signed one, then breaks the signature instead of being shown to the
-//! reader unsigned. (lettre hashes a name listed twice once, which is exactly what a
-//! verifier computes for a header present once.)
+//! reader unsigned.
 //!
-//! Signing is lettre's; relaxed canonicalization of header and body (§3.4.2, §3.4.4), so
-//! the folding mail software (and lettre itself) applies never breaks a signature.
+//! Canonicalization and the header are mail-auth's, relaxed for header and body (§3.4.2,
+//! §3.4.4), so the folding mail software applies never breaks a signature. The keys sign
+//! with ring (see [`DkimKeyPair`]): one RSA signature per reader is most of what a
+//! newsletter costs.
+
+use std::sync::Arc;
 
 use lettre::Message;
-use lettre::message::dkim::{
-    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningKey,
-};
-use lettre::message::header::{HeaderName, Headers};
+use mail_auth::common::crypto::{Algorithm, HashContext, HashImpl, Sha256, SigningKey};
+use mail_auth::common::headers::{HeaderWriter, Writable};
+use mail_auth::dkim::{Canonicalization, DkimSigner};
 
-use crate::settings::email_settings::Email;
-use crate::settings::secret::ExposeSecret;
+use crate::settings::email_settings::{DkimKeyPair, Email};
 
 /// The headers every signature covers (RFC 6376 §5.4; RFC 8058 §4 asks for both
 /// List-Unsubscribe headers). A header a message does not carry (Reply-To, the list
@@ -39,57 +40,86 @@ pub const SIGNED_HEADERS: &[&str] = &[
     "List-Unsubscribe-Post",
 ];
 
-const SIGNATURE: &str = "DKIM-Signature";
-
 /// The signers of `[email]`'s keys (none without DKIM).
-pub struct Signers(Vec<DkimConfig>);
+pub struct Signers(Vec<(String, DkimSigner<Key, mail_auth::dkim::Done>)>);
+
+/// A settings key as mail-auth signs with it.
+pub struct Key(Arc<DkimKeyPair>);
+
+impl SigningKey for Key {
+    type Hasher = Sha256;
+
+    fn sign(&self, input: impl Writable) -> mail_auth::Result<Vec<u8>> {
+        let failed = |what: &str| {
+            mail_auth::Error::Crypto(mail_auth::common::crypto::CryptoError::Library(
+                what.to_owned(),
+            ))
+        };
+        match &*self.0 {
+            DkimKeyPair::Rsa(pair) => {
+                let mut data = Vec::with_capacity(1024);
+                input.write(&mut data);
+                let mut signature = vec![0; pair.public().modulus_len()];
+                pair.sign(
+                    &ring::signature::RSA_PKCS1_SHA256,
+                    &ring::rand::SystemRandom::new(),
+                    &data,
+                    &mut signature,
+                )
+                .map_err(|_| failed("RSA signing failed"))?;
+                Ok(signature)
+            }
+            DkimKeyPair::OtherRsa(key) => key.sign(input),
+            // RFC 8463 §3: Ed25519 signs the SHA-256 of the data, not the data.
+            DkimKeyPair::Ed25519(pair) => {
+                let mut hash = <Sha256 as HashImpl>::hasher();
+                input.write(&mut hash);
+                Ok(pair.sign(hash.complete().as_ref()).as_ref().to_vec())
+            }
+        }
+    }
+
+    fn algorithm(&self) -> Algorithm {
+        match *self.0 {
+            DkimKeyPair::Rsa(_) | DkimKeyPair::OtherRsa(_) => Algorithm::RsaSha256,
+            DkimKeyPair::Ed25519(_) => Algorithm::Ed25519Sha256,
+        }
+    }
+}
 
 impl Signers {
-    /// One signer per key (the keys were checked when the settings loaded), each for the
+    /// One signer per key (the keys were read when the settings loaded), each for the
     /// sender's domain, which is what receivers align DKIM with.
-    pub fn of(email: &Email) -> Result<Signers, String> {
+    pub fn of(email: &Email) -> Signers {
         let domain = email.from.email.domain().to_owned();
-        email
-            .dkim
-            .iter()
-            .map(|key| {
-                let signing = DkimSigningKey::new(key.key.expose_secret(), key.algorithm)
-                    .map_err(|e| format!("DKIM key `{}`: {e}", key.selector))?;
-                Ok(DkimConfig::new(
-                    key.selector.clone(),
-                    domain.clone(),
-                    signing,
-                    SIGNED_HEADERS
-                        .iter()
-                        .flat_map(|name| [*name, *name])
-                        .map(HeaderName::new_from_ascii_str)
-                        .collect(),
-                    DkimCanonicalization {
-                        header: DkimCanonicalizationType::Relaxed,
-                        body: DkimCanonicalizationType::Relaxed,
-                    },
-                ))
-            })
-            .collect::<Result<Vec<_>, String>>()
-            .map(Signers)
+        Signers(
+            email
+                .dkim
+                .iter()
+                .map(|key| {
+                    let signer = DkimSigner::from_key(Key(key.key.clone()))
+                        .domain(domain.clone())
+                        .selector(key.selector.clone())
+                        .headers(SIGNED_HEADERS.iter().flat_map(|name| [*name, *name]))
+                        .header_canonicalization(Canonicalization::Relaxed)
+                        .body_canonicalization(Canonicalization::Relaxed);
+                    (key.selector.clone(), signer)
+                })
+                .collect(),
+        )
     }
 
     /// The message as it is sent: one `DKIM-Signature` header per key in front of it.
-    pub fn sign(&self, message: &Message) -> Vec<u8> {
-        let mut out = Vec::new();
-        for config in &self.0 {
-            // lettre keeps one signature per message (a second replaces the first): each
-            // is made on a copy of the unsigned message and written in front of it, folded
-            // as lettre folds it.
-            let mut copy = message.clone();
-            copy.sign(config);
-            if let Some(signature) = copy.headers_mut().remove_raw(SIGNATURE) {
-                let mut line = Headers::new();
-                line.insert_raw(signature);
-                out.extend_from_slice(line.to_string().as_bytes());
-            }
+    pub fn sign(&self, message: &Message) -> Result<Vec<u8>, String> {
+        let formatted = message.formatted();
+        let mut out = Vec::with_capacity(formatted.len() + 512 * self.0.len());
+        for (selector, signer) in &self.0 {
+            let signature = signer
+                .sign(&formatted)
+                .map_err(|e| format!("DKIM signature `{selector}`: {e}"))?;
+            signature.write_header(&mut out);
         }
-        out.extend_from_slice(&message.formatted());
-        out
+        out.extend_from_slice(&formatted);
+        Ok(out)
     }
 }

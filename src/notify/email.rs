@@ -407,7 +407,7 @@ fn finish(
         .header(content_type)
         .body(body)
         .map_err(|e| format!("cannot build the message: {e}"))?;
-    let signed = dkim.sign(&message);
+    let signed = dkim.sign(&message)?;
     let stored = Stored {
         to: to.to_owned(),
         eml: String::from_utf8_lossy(&signed).into_owned(),
@@ -523,7 +523,7 @@ pub fn confirmation(
     if let Some(reply_to) = &email.reply_to {
         builder = builder.reply_to(reply_to.clone());
     }
-    let stored = finish(builder, text, html, &Signers::of(email)?, &context.address)?;
+    let stored = finish(builder, text, html, &Signers::of(email), &context.address)?;
     Ok((id, stored))
 }
 
@@ -652,7 +652,7 @@ mod tests {
         let (id, body) = encode(
             &s,
             email,
-            &crate::notify::dkim::Signers::of(email).unwrap(),
+            &crate::notify::dkim::Signers::of(email),
             "daily",
             "digest:1",
             &messages[0],
@@ -662,7 +662,7 @@ mod tests {
         let (again, _) = encode(
             &s,
             email,
-            &crate::notify::dkim::Signers::of(email).unwrap(),
+            &crate::notify::dkim::Signers::of(email),
             "daily",
             "digest:1",
             &messages[0],

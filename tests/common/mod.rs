@@ -239,18 +239,28 @@ pub fn hexo_post(title: &str, date: &str, categories: &[&str], body: &str) -> St
 
 /// Makes a DKIM key with openssl: `rsa` (PKCS#1) or `ed25519` (PKCS#8).
 pub fn dkim_key(path: &Path, algorithm: &str) {
-    let args: &[&str] = match algorithm {
-        "rsa" => &["genrsa", "-traditional", "-out"],
-        _ => &["genpkey", "-algorithm", "ed25519", "-out"],
+    // "rsa": PKCS#1 2048 bits; "rsa-pkcs8": what `openssl genpkey` writes; "rsa-1024": the
+    // smallest size RFC 8301 allows; anything else: Ed25519.
+    let (args, bits): (&[&str], &[&str]) = match algorithm {
+        "rsa" => (&["genrsa", "-traditional"], &["2048"]),
+        "rsa-1024" => (&["genrsa", "-traditional"], &["1024"]),
+        "rsa-pkcs8" => (
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+            ],
+            &[],
+        ),
+        _ => (&["genpkey", "-algorithm", "ed25519"], &[]),
     };
     let made = Command::new("openssl")
         .args(args)
+        .arg("-out")
         .arg(path)
-        .args(if algorithm == "rsa" {
-            &["2048"][..]
-        } else {
-            &[][..]
-        })
+        .args(bits)
         .output()
         .expect("openssl makes the test key");
     assert!(

@@ -21,8 +21,9 @@ import dkim
 def public_record(key_path):
     der = subprocess.run(["openssl", "pkey", "-in", key_path, "-pubout", "-outform", "DER"],
                          check=True, capture_output=True).stdout
-    text = open(key_path).read()
-    if "RSA PRIVATE KEY" in text:
+    # An Ed25519 SubjectPublicKeyInfo is 44 bytes; an RSA one is hundreds (PKCS#1 and
+    # PKCS#8 private keys alike).
+    if len(der) != 44:
         return b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
     # Ed25519 (RFC 8463): the raw 32-byte key, after the SubjectPublicKeyInfo prefix.
     return b"v=DKIM1; k=ed25519; p=" + base64.b64encode(der[-32:])
