@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 use lettre::Message;
 use lettre::message::header::{self, ContentTransferEncoding, HeaderName, HeaderValue};
-use lettre::message::{Body, Mailbox, MultiPart};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use serde::{Deserialize, Serialize};
 
 use super::dkim::Signers;
@@ -43,6 +43,9 @@ pub struct Rendered {
     pub unsubscribe: Unsubscribe,
     /// Post ids the message tells of.
     pub posts: Vec<String>,
+    /// The MIME boundary, one for the whole mailing: its messages then differ only where
+    /// their readers do, and the state keeps what they share once (`store::bodies`).
+    pub boundary: std::sync::Arc<str>,
 }
 
 /// Where a recipient unsubscribes.
@@ -213,6 +216,7 @@ pub fn render<'r>(
         .find(|n| n.name == notifier)
         .and_then(|n| n.title.clone())
         .unwrap_or_else(|| notifier.to_owned());
+    let boundary = mailing_boundary();
     let mut seen = std::collections::HashSet::new();
     // A sign-up first: it is the person's own latest choice of categories.
     for recipient in audience.signed_up.iter().chain(readers) {
@@ -294,9 +298,18 @@ pub fn render<'r>(
                 .take(max_posts)
                 .map(|(_, id)| (*id).clone())
                 .collect(),
+            boundary: boundary.clone(),
         })?;
     }
     Ok(())
+}
+
+/// A MIME boundary no one can foresee (so no post can carry it), from the process's
+/// random hash keys.
+fn mailing_boundary() -> std::sync::Arc<str> {
+    use std::hash::BuildHasher;
+    let random = || std::collections::hash_map::RandomState::new().hash_one(0u8);
+    format!("tidings{:016x}{:016x}", random(), random()).into()
 }
 
 fn unsubscribe_for(
@@ -389,6 +402,7 @@ pub fn encode(
         rendered.html.clone(),
         dkim,
         &rendered.recipient,
+        Some(&rendered.boundary),
     )?;
     Ok((id, stored))
 }
@@ -400,8 +414,9 @@ fn finish(
     html: String,
     dkim: &Signers,
     to: &str,
+    boundary: Option<&str>,
 ) -> Result<String, String> {
-    let (content_type, body) = alternative_body(text, html)?;
+    let (content_type, body) = alternative_body(text, html, boundary)?;
     let message = builder
         .header(header::MIME_VERSION_1_0)
         .header(content_type)
@@ -420,8 +435,19 @@ fn finish(
 /// Content-Type outside the DKIM signature; lifting it into the message's own headers lets
 /// the signature cover it (RFC 6376 §5.4). The parts are already 7-bit (quoted-printable
 /// or base64), so the body goes out byte for byte as made.
-fn alternative_body(text: String, html: String) -> Result<(header::ContentType, Body), String> {
-    let part = MultiPart::alternative_plain_html(text, html);
+fn alternative_body(
+    text: String,
+    html: String,
+    boundary: Option<&str>,
+) -> Result<(header::ContentType, Body), String> {
+    let mut builder = MultiPart::alternative();
+    // A boundary must not occur in what it bounds: if the text carries it, lettre's own.
+    if let Some(boundary) = boundary.filter(|b| !text.contains(b) && !html.contains(b)) {
+        builder = builder.boundary(boundary);
+    }
+    let part = builder
+        .singlepart(SinglePart::plain(text))
+        .singlepart(SinglePart::html(html));
     let content_type = part
         .headers()
         .get::<header::ContentType>()
@@ -523,7 +549,14 @@ pub fn confirmation(
     if let Some(reply_to) = &email.reply_to {
         builder = builder.reply_to(reply_to.clone());
     }
-    let stored = finish(builder, text, html, &Signers::of(email), &context.address)?;
+    let stored = finish(
+        builder,
+        text,
+        html,
+        &Signers::of(email),
+        &context.address,
+        None,
+    )?;
     Ok((id, stored))
 }
 

@@ -9,7 +9,7 @@
 use super::db::args;
 use super::open::Queries;
 use super::open::{Store, StoreError, Tx};
-use super::outbox::{NewMessage, insert};
+use super::outbox::{NewMessage, insert_all};
 use super::stamp::stamp;
 use chrono::{DateTime, Utc};
 
@@ -92,10 +92,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let tx = self.transaction()?;
-        let mut added = 0;
-        for message in messages {
-            added += usize::from(insert(tx.db, message, now).map_err(|e| tx.err(e))?);
-        }
+        let added = insert_all(tx.db, messages, now).map_err(|e| tx.err(e))?;
         for id in finished {
             tx.exec("DELETE FROM compositions WHERE id = ?1", args![*id])?;
         }

@@ -39,6 +39,7 @@ const TABLES: &[(&str, &str, &str)] = &[
         "address, notifier",
     ),
     ("soft_bounces", "address, count, last, status", "address"),
+    ("body_parts", "hash, text, used", "hash"),
     (
         "signups",
         "notifier, address, mailbox, categories, confirmed",

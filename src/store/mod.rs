@@ -16,6 +16,7 @@
 //! transactions, [`stamp`] is how times are stored. This file only names them.
 
 pub mod activity;
+pub mod bodies;
 pub mod bounces;
 pub mod compositions;
 pub mod copy;

@@ -159,13 +159,19 @@ const MIGRATION_PACES: &str =
 const MIGRATION_BOUNCES: &str = "ALTER TABLE unsubscribes ADD COLUMN reason TEXT;
     CREATE TABLE soft_bounces (address TEXT PRIMARY KEY, count INTEGER NOT NULL, last TEXT NOT NULL, status TEXT NOT NULL);";
 
+/// 10: what several readers' messages share, stored once (see `store::bodies`).
+const MIGRATION_BODY_PARTS: &str =
+    "CREATE TABLE body_parts (hash TEXT PRIMARY KEY, text TEXT NOT NULL, used TEXT NOT NULL);
+    CREATE INDEX body_parts_used ON body_parts (used);";
+
 /// The migrations after the first ones, in order.
-const ADDED: [&str; 5] = [
+const ADDED: [&str; 6] = [
     MIGRATION_NODES,
     MIGRATION_HALTED,
     MIGRATION_RETENTION,
     MIGRATION_PACES,
     MIGRATION_BOUNCES,
+    MIGRATION_BODY_PARTS,
 ];
 
 use crate::settings::state::{Location, default_node_name};
@@ -201,6 +207,8 @@ pub struct Store {
     pub(super) lease: std::time::Duration,
     /// The SQLite file's identity (device, inode) when it was opened.
     pub(super) identity: Option<(u64, u64)>,
+    /// Message body parts read so far (see `store::bodies`).
+    pub(super) parts: super::bodies::Cache,
 }
 
 /// A file's identity: its device and inode (on Unix; elsewhere none, and nothing is
@@ -297,6 +305,7 @@ impl Store {
             node: node.to_owned(),
             lease: crate::settings::state::LEASE,
             identity,
+            parts: Default::default(),
         };
         store.migrate().map_err(wrap)?;
         Ok(store)

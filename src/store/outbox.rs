@@ -11,10 +11,10 @@
 use chrono::{DateTime, Utc};
 
 use super::db::{Db, DbError, Row, args};
-use super::nodes;
 use super::open::Queries;
 use super::open::{Store, StoreError, Tx};
 use super::stamp::{parse_stamp, stamp};
+use super::{bodies, nodes};
 
 /// One message in the outbox.
 #[derive(Debug, Clone)]
@@ -134,9 +134,33 @@ fn deliveries_of(rows: &[Row]) -> Result<Vec<Delivery>, DbError> {
     rows.iter().map(row).collect()
 }
 
-/// Adds a pending message to the outbox; the message id is unique, so the same message
-/// queued twice is there once. Returns whether it was added.
-pub(super) fn insert(db: &Db, message: &NewMessage, now: DateTime<Utc>) -> Result<bool, DbError> {
+/// Adds pending messages to the outbox, their large bodies packed (see `store::bodies`);
+/// a message id is unique, so the same message queued twice is there once. Returns how
+/// many were added.
+pub(super) fn insert_all(
+    db: &Db,
+    messages: &[NewMessage],
+    now: DateTime<Utc>,
+) -> Result<usize, DbError> {
+    let batch: Vec<bodies::Unpacked> = messages
+        .iter()
+        .map(|m| bodies::Unpacked {
+            body: &m.body,
+            recipient: m.recipient.as_deref().unwrap_or(&m.message_id),
+            key: &m.message_id,
+        })
+        .collect();
+    let packed = bodies::pack(&batch);
+    bodies::store_parts(db, &packed.parts, now)?;
+    let mut added = 0;
+    for (message, body) in messages.iter().zip(&packed.bodies) {
+        added += usize::from(insert(db, message, body, now)?);
+    }
+    Ok(added)
+}
+
+/// Adds one pending message with its body as stored.
+fn insert(db: &Db, message: &NewMessage, body: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
     let posts = serde_json::to_string(&message.post_ids).unwrap_or_else(|_| "[]".into());
     db.exec(
         "INSERT INTO deliveries (message_id, notifier, kind, posts, body, status, next_attempt, created, recipient, seq)
@@ -146,7 +170,7 @@ pub(super) fn insert(db: &Db, message: &NewMessage, now: DateTime<Utc>) -> Resul
             &message.notifier,
             &message.kind,
             posts,
-            &message.body,
+            body,
             stamp(now),
             message.recipient.as_deref().map(str::to_lowercase),
             message.seq,
@@ -159,17 +183,41 @@ pub(super) fn insert(db: &Db, message: &NewMessage, now: DateTime<Utc>) -> Resul
 // ran out while it sent cannot undo what the node that took over recorded.
 
 fn mark_sent(db: &Db, id: i64, now: DateTime<Utc>) -> Result<(), DbError> {
+    let was = pending_bodies(db, &[id])?;
     db.exec(
         "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent = ?2, last_error = NULL, body = '', posts = '',
                 halted = 0, claimed_by = NULL, claimed_until = NULL
          WHERE id = ?1 AND status = 'pending'",
         args![id, stamp(now)],
-    )
-    .map(|_| ())
+    )?;
+    bodies::drop_recipes(db, &was)
+}
+
+/// The stored bodies of those of `ids` still pending that point to a recipe (whose recipe
+/// goes once the row is marked done).
+fn pending_bodies(db: &Db, ids: &[i64]) -> Result<Vec<(i64, String)>, DbError> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(200) {
+        let marks: Vec<String> = (2..chunk.len() + 2).map(|i| format!("?{i}")).collect();
+        let mut values = vec![super::db::Value::from(format!("{}%", '\u{1}'))];
+        values.extend(chunk.iter().map(|id| super::db::Value::from(*id)));
+        for row in db.rows(
+            &format!(
+                "SELECT id, body FROM deliveries
+                 WHERE id IN ({}) AND status = 'pending' AND body LIKE ?1",
+                marks.join(", ")
+            ),
+            &values,
+        )? {
+            found.push((row.get(0)?, row.get(1)?));
+        }
+    }
+    Ok(found)
 }
 
 /// Marks every row of `ids` sent at `at`, in one statement.
 fn mark_all_sent(db: &Db, ids: &[i64], at: DateTime<Utc>) -> Result<(), DbError> {
+    let was = pending_bodies(db, ids)?;
     for chunk in ids.chunks(200) {
         let marks: Vec<String> = (2..chunk.len() + 2).map(|i| format!("?{i}")).collect();
         let mut values = vec![super::db::Value::from(stamp(at))];
@@ -184,16 +232,17 @@ fn mark_all_sent(db: &Db, ids: &[i64], at: DateTime<Utc>) -> Result<(), DbError>
             &values,
         )?;
     }
-    Ok(())
+    bodies::drop_recipes(db, &was)
 }
 
 fn mark_skipped(db: &Db, id: i64, reason: &str) -> Result<(), DbError> {
+    let was = pending_bodies(db, &[id])?;
     db.exec(
         "UPDATE deliveries SET status = 'skipped', last_error = ?2, body = '', posts = '', claimed_by = NULL, claimed_until = NULL
          WHERE id = ?1 AND status = 'pending'",
         args![id, reason],
-    )
-    .map(|_| ())
+    )?;
+    bodies::drop_recipes(db, &was)
 }
 
 /// Keeps the row pending with its attempts as they were (the receiver never judged it),
@@ -366,7 +415,7 @@ impl Store {
         )?)?;
         if !claimed.is_empty() {
             claimed.sort_by_key(|d| d.id); // one recipient each: any order keeps theirs
-            return Ok(Next::Send(claimed));
+            return Ok(Next::Send(self.unpacked(claimed)?));
         }
         let waits = self.db.one(
             &format!(
@@ -392,13 +441,23 @@ impl Store {
     /// Reads the bodies of rows listed without them.
     fn with_bodies(&self, mut list: Vec<Delivery>) -> Result<Vec<Delivery>, DbError> {
         for delivery in &mut list {
-            delivery.body = self
+            let stored = self
                 .db
                 .one(
                     "SELECT body FROM deliveries WHERE id = ?1",
                     args![delivery.id],
                 )?
                 .get(0)?;
+            delivery.body = bodies::unpack(&self.db, &self.parts, stored)?;
+        }
+        Ok(list)
+    }
+
+    /// Rows read with their bodies as stored, with their bodies as made.
+    fn unpacked(&self, mut list: Vec<Delivery>) -> Result<Vec<Delivery>, DbError> {
+        for delivery in &mut list {
+            let stored = std::mem::take(&mut delivery.body);
+            delivery.body = bodies::unpack(&self.db, &self.parts, stored)?;
         }
         Ok(list)
     }
@@ -467,12 +526,14 @@ impl Store {
             "SELECT d.id, d.message_id, d.notifier, {body}, d.attempts, d.kind, d.recipient, d.next_attempt
              FROM {PENDING} WHERE {condition} ORDER BY d.id"
         );
-        deliveries_of(&self.rows(&sql, args![param])?).map_err(|e| self.err(e))
+        deliveries_of(&self.rows(&sql, args![param])?)
+            .and_then(|list| self.unpacked(list))
+            .map_err(|e| self.err(e))
     }
 
     /// Adds one message to the outbox (a sign-up's confirmation email).
     pub fn enqueue(&self, message: &NewMessage, now: DateTime<Utc>) -> Result<(), StoreError> {
-        insert(&self.db, message, now)
+        insert_all(&self.db, std::slice::from_ref(message), now)
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
@@ -626,7 +687,7 @@ impl Tx<'_> {
         message: &NewMessage,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        insert(self.db, message, now)
+        insert_all(self.db, std::slice::from_ref(message), now)
             .map(|_| ())
             .map_err(|e| self.err(e))
     }

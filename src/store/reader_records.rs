@@ -154,10 +154,21 @@ impl Store {
             "DELETE FROM unsubscribes WHERE address = ?1",
             args![&address],
         )?;
+        // A message's recipe (`store::bodies`) holds the reader's words: it goes too.
+        let recipes: Vec<(i64, String)> = tx
+            .rows(
+                "SELECT id, body FROM deliveries WHERE recipient = ?1",
+                args![&address],
+            )?
+            .iter()
+            .map(|row| Ok((row.get(0)?, row.get(1)?)))
+            .collect::<Result<_, super::db::DbError>>()
+            .map_err(|e| tx.err(e))?;
         let messages = tx.exec(
             "DELETE FROM deliveries WHERE recipient = ?1",
             args![&address],
         )?;
+        super::bodies::drop_recipes(tx.db, &recipes).map_err(|e| tx.err(e))?;
         tx.exec(
             "DELETE FROM soft_bounces WHERE address = ?1",
             args![&address],

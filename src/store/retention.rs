@@ -17,6 +17,8 @@ use super::stamp::stamp;
 pub struct Pruned {
     pub deliveries: u64,
     pub scans: u64,
+    /// Message body parts no message names any more (see `store::bodies`).
+    pub parts: u64,
     /// Pages a SQLite file gave back to the file system.
     pub pages_freed: u64,
 }
@@ -53,8 +55,9 @@ impl Store {
             "DELETE FROM scans WHERE at < ?1 AND id < (SELECT MAX(id) FROM scans)",
             args![cutoff],
         )?;
+        let parts = super::bodies::prune_parts(tx.db, now).map_err(|e| tx.err(e))?;
         tx.commit()?;
-        let pages_freed = if deliveries + scans > 0 {
+        let pages_freed = if deliveries + scans > 0 || parts > 0 {
             self.give_space_back()?
         } else {
             0
@@ -62,6 +65,7 @@ impl Store {
         Ok(Pruned {
             deliveries: deliveries as u64,
             scans: scans as u64,
+            parts,
             pages_freed,
         })
     }
@@ -165,6 +169,102 @@ mod tests {
             assert_eq!(store.notifier_status("letters").unwrap().sent, 2);
             let left: Vec<String> = ids(&store).into_iter().map(|(m, _)| m).collect();
             assert_eq!(left, ["old_pending"], "pending work stays");
+        }
+    }
+}
+
+#[cfg(test)]
+mod parts {
+    use super::*;
+    use crate::store::NewMessage;
+    use crate::store::testing::{at, stores};
+
+    /// A digest-like body: the same long text for everyone, with the reader's own lines.
+    fn digest(reader: &str) -> NewMessage {
+        let shared: String = (0..300)
+            .map(|i| format!("第 {i} 行 the digest says the same to everyone\\r\\n"))
+            .collect();
+        NewMessage {
+            message_id: format!("m-{reader}"),
+            notifier: "letters".into(),
+            kind: "digest".into(),
+            post_ids: vec!["a".into()],
+            body: format!(
+                "{{\"to\":\"{reader}\",\"eml\":\"To: {reader}\\r\\n{shared}bye {reader}\\r\\n{shared}\"}}"
+            ),
+            recipient: Some(reader.into()),
+            seq: 0,
+        }
+    }
+
+    fn count(store: &Store, sql: &str) -> i64 {
+        store.one(sql, &[]).unwrap().get(0).unwrap()
+    }
+
+    #[test]
+    fn shared_parts_are_stored_once_read_back_whole_and_pruned_when_no_message_names_them() {
+        for (mut store, _dir) in stores() {
+            let messages: Vec<NewMessage> = (0..20)
+                .map(|i| digest(&format!("reader{i}@example.org")))
+                .collect();
+            let tx = store.transaction().unwrap();
+            tx.know_notifier("letters", at(0)).unwrap();
+            tx.commit().unwrap();
+            store.store_composed(&messages, &[], at(1)).unwrap();
+            let whole: usize = messages.iter().map(|m| m.body.len()).sum();
+            let kept = count(&store, "SELECT SUM(LENGTH(body)) FROM deliveries")
+                + count(&store, "SELECT SUM(LENGTH(text)) FROM body_parts");
+            assert!(kept * 5 < whole as i64, "kept {kept} of {whole}");
+            let unsent = store.unsent("letters").unwrap();
+            assert_eq!(unsent.len(), 20);
+            for (delivery, message) in unsent.iter().zip(&messages) {
+                assert_eq!(delivery.body, message.body, "read back byte for byte");
+            }
+            // A recipe per message, and the pieces they share.
+            let shared = count(&store, "SELECT COUNT(*) FROM body_parts") - 20;
+            assert!(shared > 0);
+            assert_eq!(
+                count(&store, "SELECT MAX(LENGTH(body)) FROM deliveries"),
+                44,
+                "a row keeps a pointer"
+            );
+            // Pending work keeps its parts; so does a failed message once the rest is sent.
+            assert_eq!(
+                store
+                    .prune(at(5), chrono::Duration::hours(1))
+                    .unwrap()
+                    .parts,
+                0
+            );
+            let ids: Vec<i64> = store.due(at(5)).unwrap().iter().map(|d| d.id).collect();
+            store.mark_failed_attempt(ids[0], "HTTP 550", None).unwrap();
+            for id in &ids[1..] {
+                store.mark_sent(*id, at(5)).unwrap();
+            }
+            assert_eq!(
+                store
+                    .prune(at(6), chrono::Duration::hours(1))
+                    .unwrap()
+                    .parts,
+                0
+            );
+            // A sent message's recipe goes at once; the failed one keeps its own.
+            assert_eq!(count(&store, "SELECT COUNT(*) FROM body_parts"), shared + 1);
+            // Once no row names them (and the grace after their last use is over), they go.
+            store.retry_failed("letters", at(7)).unwrap();
+            for d in store.due(at(7)).unwrap() {
+                store.mark_sent(d.id, at(7)).unwrap();
+            }
+            // Within the grace after their last use: kept.
+            let mut soon = at(1) + crate::store::bodies::PART_GRACE - chrono::TimeDelta::minutes(1);
+            assert_eq!(
+                store.prune(soon, chrono::Duration::days(30)).unwrap().parts,
+                0
+            );
+            soon += chrono::TimeDelta::minutes(2);
+            let pruned = store.prune(soon, chrono::Duration::days(30)).unwrap();
+            assert_eq!(pruned.parts as i64, shared);
+            assert_eq!(count(&store, "SELECT COUNT(*) FROM body_parts"), 0);
         }
     }
 }
