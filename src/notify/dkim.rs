@@ -11,7 +11,7 @@
 //!
 //! Canonicalization and the header are mail-auth's, relaxed for header and body (§3.4.2,
 //! §3.4.4), so the folding mail software applies never breaks a signature. The keys sign
-//! with ring (see [`DkimKeyPair`]): one RSA signature per reader is most of what a
+//! with aws-lc-rs (see [`DkimKeyPair`]): one RSA signature per reader is most of what a
 //! newsletter costs.
 
 use std::sync::Arc;
@@ -59,10 +59,10 @@ impl SigningKey for Key {
             DkimKeyPair::Rsa(pair) => {
                 let mut data = Vec::with_capacity(1024);
                 input.write(&mut data);
-                let mut signature = vec![0; pair.public().modulus_len()];
+                let mut signature = vec![0; pair.public_modulus_len()];
                 pair.sign(
-                    &ring::signature::RSA_PKCS1_SHA256,
-                    &ring::rand::SystemRandom::new(),
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                    &aws_lc_rs::rand::SystemRandom::new(),
                     &data,
                     &mut signature,
                 )

@@ -151,6 +151,9 @@ pub async fn send(
 /// 3xx would otherwise carry the operator's headers, signature and body to another host,
 /// and turn a POST into a GET to anywhere) and never sends a `Referer`.
 pub fn client() -> Result<reqwest::Client, String> {
+    // reqwest takes the process's crypto provider; rustls is built with aws-lc-rs alone, so
+    // this is the one there is (a second call finds it installed and changes nothing).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .redirect(reqwest::redirect::Policy::none())

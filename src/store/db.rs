@@ -338,7 +338,7 @@ fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, DbError> {
                 .map_err(|e| DbError(format!("PGSSLROOTCERT `{shown}`: {e}")))?;
         }
     }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map(|builder| {
