@@ -46,6 +46,19 @@ pub fn compose_pending(
     now: DateTime<Utc>,
     only: Option<&str>,
 ) -> Result<Report, StoreError> {
+    compose_pending_of(store, settings, now, only, None)
+}
+
+/// [`compose_pending`] for email notifiers alone (`mail` true) or for every other kind
+/// (false): the daemon composes each on a thread of its own, so an announcement to a chat
+/// or a webhook never waits behind a mailing to many thousands of readers.
+pub fn compose_pending_of(
+    store: &mut Store,
+    settings: &Settings,
+    now: DateTime<Utc>,
+    only: Option<&str>,
+    mail: Option<bool>,
+) -> Result<Report, StoreError> {
     let mut report = Report::default();
     let mut batch = Batch::default();
     // A round that split a mailing into parts goes again, for the parts.
@@ -60,6 +73,9 @@ pub fn compose_pending(
             else {
                 continue; // removed from the settings: kept for when it comes back
             };
+            if mail.is_some_and(|mail| mail != matches!(notifier.kind, NotifierKind::Email(_))) {
+                continue; // the other composer's
+            }
             if store.is_shared() {
                 // Another node composes this one; or it is large enough to share out.
                 if !store.claim_composition(composition.id, now)? {
@@ -540,4 +556,51 @@ pub fn for_readers(items: &[PostItem], settings: &Settings, notifier: &Notifier)
         .iter()
         .map(|item| item.for_readers(settings.site.timezone, words))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The daemon's two composers each take their own kind: the one for everything but
+    /// mail composes a post's webhook message while a mailing still waits for the other.
+    #[test]
+    fn each_composer_takes_its_own_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("posts")).unwrap();
+        let text = "[site]\ntitle = \"Site\"\nurl = \"https://example.org/\"\n[content]\ndir = \"posts\"\n\
+                    [email]\nfrom = \"news@example.org\"\n\
+                    [notifiers.letters]\ntype = \"email\"\nto = [\"ada@example.org\", \"bob@example.org\"]\n\
+                    [notifiers.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\n";
+        let settings = Settings::parse(text, std::path::Path::new("s.toml"), dir.path()).unwrap();
+        let mut store = Store::open(&dir.path().join("s.db")).unwrap();
+        let now = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 1, 8, 0, 0).unwrap();
+        let item = serde_json::json!([{
+            "id": "urn:uuid:1", "post_id": "p1.md", "title": "Post", "url": "https://example.org/p1/",
+            "summary": "Summary.", "categories": [], "tags": [],
+            "published": "2026-12-01T08:00:00+00:00", "updated": "2026-12-01T08:00:00+00:00",
+        }])
+        .to_string();
+        let tx = store.transaction().unwrap();
+        for notifier in ["letters", "hook"] {
+            tx.queue_composition(notifier, "posts.new", "p1", &item, "[\"p1.md\"]", now)
+                .unwrap();
+        }
+        tx.commit().unwrap();
+        let waiting = |store: &Store| -> Vec<String> {
+            let list = store.compositions(None, false).unwrap();
+            list.into_iter().map(|c| c.notifier).collect()
+        };
+        let others = compose_pending_of(&mut store, &settings, now, None, Some(false)).unwrap();
+        assert_eq!(others.notifiers, BTreeSet::from(["hook".to_owned()]));
+        assert_eq!(
+            waiting(&store),
+            ["letters"],
+            "the mailing waits for its own composer"
+        );
+        let mail = compose_pending_of(&mut store, &settings, now, None, Some(true)).unwrap();
+        assert_eq!(mail.notifiers, BTreeSet::from(["letters".to_owned()]));
+        assert_eq!(mail.messages, 2, "one message per reader");
+        assert!(waiting(&store).is_empty());
+    }
 }

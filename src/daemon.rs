@@ -3,8 +3,10 @@
 //!
 //! - the **scanner** (a thread of its own): scans on `schedule.scan`, cuts digests when
 //!   they fire, records what is new in short transactions; it never waits for a delivery;
-//! - the **composer** (a thread of its own): makes the messages of what the scanner
-//!   recorded, outside any scan transaction, with its own connection;
+//! - two **composers** (threads of their own, each with its own connection): make the
+//!   messages of what the scanner recorded, outside any scan transaction; one makes mail,
+//!   the other every other kind, so a post's webhook or chat message never waits behind
+//!   a mailing to thousands;
 //! - one **lane** per notifier and one for confirmation mail (async tasks), each draining
 //!   its own rows of the outbox; a lane whose task panics is restarted after a pause.
 //!
@@ -250,22 +252,29 @@ impl Publisher {
             .iter()
             .map(|lane| (lane.name.clone(), Arc::new(Notify::new())))
             .collect();
-        let composer_wake = Arc::new(Wake::default());
+        let composer_wake = Arc::new(ComposerWakes::default());
         let scanner_wake = Arc::new(Wake::default());
         let scanning = Arc::new(AtomicBool::new(false));
 
-        let composer = {
-            let (settings, clock, wake, lanes) = (
-                self.settings.clone(),
-                self.clock,
-                composer_wake.clone(),
-                wakes.clone(),
-            );
-            let every = self.shared.poll.unwrap_or(COMPOSER_ROUND);
-            std::thread::Builder::new()
-                .name("composer".into())
-                .spawn(move || composer_loop(&settings, clock, &wake, &lanes, every))
-        };
+        // Two composers: mailings, and every other kind (see `compose_pending_of`).
+        let composers: Vec<std::io::Result<std::thread::JoinHandle<()>>> = [true, false]
+            .into_iter()
+            .map(|mail| {
+                let (settings, clock, wakes_, lanes) = (
+                    self.settings.clone(),
+                    self.clock,
+                    composer_wake.clone(),
+                    wakes.clone(),
+                );
+                let every = self.shared.poll.unwrap_or(COMPOSER_ROUND);
+                std::thread::Builder::new()
+                    .name(if mail { "mail composer" } else { "composer" }.into())
+                    .spawn(move || {
+                        let wake = if mail { &wakes_.mail } else { &wakes_.other };
+                        composer_loop(&settings, clock, wake, &lanes, every, mail)
+                    })
+            })
+            .collect();
         let scanner = {
             let (settings, clock, wake, composer_wake, lanes, server, scanning) = (
                 self.settings.clone(),
@@ -289,7 +298,13 @@ impl Publisher {
                     scanner_loop(&settings, clock, backfill, loop_parts)
                 })
         };
-        if let Err(e) = composer.as_ref().and(scanner.as_ref()) {
+        let not_started = composers
+            .iter()
+            .map(|c| c.as_ref().err())
+            .chain([scanner.as_ref().err()])
+            .flatten()
+            .next();
+        if let Some(e) = not_started {
             tracing::error!("cannot start a thread: {e}");
             return Some(format!("cannot start a thread: {e}"));
         }
@@ -686,7 +701,7 @@ fn scanner_loop(
 /// What the scanner thread wakes and tells.
 struct Loop<'a> {
     wake: &'a Wake,
-    composer: &'a Wake,
+    composer: &'a ComposerWakes,
     lanes: &'a HashMap<String, Arc<Notify>>,
     server: Option<&'a serve::Shared>,
     /// Whether this node scanned at its last scan (for its heartbeat).
@@ -701,6 +716,7 @@ fn composer_loop(
     wake: &Wake,
     lanes: &HashMap<String, Arc<Notify>>,
     every: Duration,
+    mail: bool,
 ) {
     let mut store = match Store::open_for(&settings.state) {
         Ok(store) => store,
@@ -710,7 +726,7 @@ fn composer_loop(
         }
     };
     loop {
-        match compose::compose_pending(&mut store, settings, clock.now(), None) {
+        match compose::compose_pending_of(&mut store, settings, clock.now(), None, Some(mail)) {
             Ok(report) => {
                 for name in &report.notifiers {
                     if let Some(lane) = lanes.get(name) {
@@ -734,6 +750,25 @@ fn until(clock: &dyn Clock, at: DateTime<Utc>) -> Duration {
         .to_std()
         .unwrap_or(Duration::ZERO)
         .min(notify::MAX_WAIT)
+}
+
+/// The two composers' wakes: both look when there may be something to compose.
+#[derive(Default)]
+struct ComposerWakes {
+    mail: Wake,
+    other: Wake,
+}
+
+impl ComposerWakes {
+    fn notify(&self) {
+        self.mail.notify();
+        self.other.notify();
+    }
+
+    fn stop(&self) {
+        self.mail.stop();
+        self.other.stop();
+    }
 }
 
 /// Wakes a thread that waits, or tells it to stop.

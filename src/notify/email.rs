@@ -425,7 +425,9 @@ fn finish(
     let signed = dkim.sign(&message)?;
     let stored = Stored {
         to: to.to_owned(),
-        eml: String::from_utf8_lossy(&signed).into_owned(),
+        // 7-bit by construction: taken as it is, without a second copy.
+        eml: String::from_utf8(signed)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
     };
     Ok(serde_json::to_string(&stored).expect("plain structs serialize"))
 }
