@@ -178,6 +178,11 @@ pub enum ReadersCommand {
     Erase {
         /// The address.
         email: String,
+        /// Keep its unsubscribes and bounce or complaint suppressions under the address's
+        /// SHA-256 (not the address): a subscriber list that still names it does not mail
+        /// it again; a new confirmed sign-up lifts them.
+        #[arg(long)]
+        keep_suppression: bool,
     },
 }
 

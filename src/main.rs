@@ -76,7 +76,10 @@ fn main() -> ExitCode {
             ReadersCommand::Remove { email, notifier } => {
                 app::readers::remove(&ctx, &email, notifier.as_deref())
             }
-            ReadersCommand::Erase { email } => app::readers::erase(&ctx, &email),
+            ReadersCommand::Erase {
+                email,
+                keep_suppression,
+            } => app::readers::erase(&ctx, &email, keep_suppression),
         },
         Command::Completions { shell } => {
             let mut script = Vec::new();

@@ -1321,3 +1321,97 @@ fn check_connect_without_a_login_says_so() {
     );
     assert!(sink.messages().is_empty(), "nothing sent");
 }
+
+/// `readers erase --keep-suppression`: a reader who unsubscribed and then asked to be
+/// erased leaves no trace of the address in the state file (not even in its free space or
+/// its write-ahead log), yet the operator's list, which still names them, mails them no more.
+/// Without the flag, `erase` warns that the list would mail them again.
+#[test]
+fn an_erased_reader_with_a_kept_suppression_is_not_mailed_again() {
+    let site = Site::with_settings(&format!(
+        "{}\n[email]\nfrom = \"news@example.org\"\n\
+         [notifiers.letters]\ntype = \"email\"\nsubscribers = \"subscribers.csv\"",
+        common::BASE_SETTINGS
+    ));
+    std::fs::write(
+        site.path().join("subscribers.csv"),
+        "email,name\nada@example.org,Ada\nbob.erased@example.org,Bob\n",
+    )
+    .unwrap();
+    site.post("old.md", post("Old", "[News]", "[]"));
+    site.run_at(T0, &["run", "--once"]).expect(0);
+    site.post("first.md", post("First", "[News]", "[]"));
+    site.run_at(T1, &["run", "--once"]).expect(0);
+    let outbox = site.path().join("outbox");
+    let mailed = |to: &str| -> usize {
+        std::fs::read_dir(&outbox)
+            .map(|files| {
+                files
+                    .filter(|f| {
+                        std::fs::read_to_string(f.as_ref().unwrap().path())
+                            .unwrap()
+                            .contains(&format!("<{to}>"))
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        (mailed("ada@example.org"), mailed("bob.erased@example.org")),
+        (1, 1)
+    );
+    site.run(&["unsubscribe", "bob.erased@example.org"])
+        .expect(0);
+    let erased = site
+        .run(&[
+            "readers",
+            "erase",
+            "bob.erased@example.org",
+            "--keep-suppression",
+        ])
+        .expect(0);
+    assert!(
+        erased.stdout().contains("1 suppression(s) kept"),
+        "{}",
+        erased.stdout()
+    );
+    assert!(
+        !erased.stderr().contains("still names"),
+        "a kept suppression covers the list: {}",
+        erased.stderr()
+    );
+    let state = site.path().join(".tidings");
+    for file in std::fs::read_dir(&state).unwrap() {
+        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+        assert!(
+            !bytes.windows(10).any(|w| w == b"bob.erased"),
+            "the state holds no trace of the address"
+        );
+    }
+    assert!(
+        !site
+            .run(&["readers", "export"])
+            .expect(0)
+            .stdout()
+            .contains("bob.erased")
+    );
+    site.post("second.md", post("Second", "[News]", "[]"));
+    site.run_at("2026-12-01T00:00:04Z", &["run", "--once"])
+        .expect(0);
+    assert_eq!(
+        (mailed("ada@example.org"), mailed("bob.erased@example.org")),
+        (2, 1),
+        "the list still names Bob; the kept suppression keeps him off"
+    );
+    // Erased without the flag, an unsubscribed reader the list names is mailed again:
+    // `erase` says so.
+    site.run(&["unsubscribe", "ada@example.org"]).expect(0);
+    let plain = site.run(&["readers", "erase", "ada@example.org"]).expect(0);
+    assert!(
+        plain
+            .stderr()
+            .contains("`letters`'s list still names ada@example.org"),
+        "{}",
+        plain.stderr()
+    );
+}

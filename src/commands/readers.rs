@@ -313,30 +313,48 @@ pub fn remove(ctx: &Context, address: &str, notifier: Option<&str>) -> Status {
     }
 }
 
-/// `tidings readers erase ADDRESS`: every trace, and a warning for each subscriber list
-/// that still names the address (the operator's file: tidings does not edit it).
-pub fn erase(ctx: &Context, address: &str) -> Status {
+/// `tidings readers erase ADDRESS [--keep-suppression]`: every trace (its suppressions
+/// kept under its hash when asked), and a warning for each subscriber list that still names
+/// the address and would mail it again (the operator's file: tidings does not edit it).
+pub fn erase(ctx: &Context, address: &str, keep_suppression: bool) -> Status {
     let Some(settings) = load(ctx) else {
         return Status::Failed;
     };
     let lower = address.trim().to_lowercase();
-    match Store::open_for(&settings.state).and_then(|mut s| s.erase_reader(&lower)) {
-        Ok(erased) => {
+    let erased = Store::open_for(&settings.state).and_then(|mut store| {
+        let erased = store.erase_reader(&lower, keep_suppression)?;
+        // The lists that would mail the address again: those naming it, but for a
+        // notifier a kept suppression covers.
+        let mut mailed_again = Vec::new();
+        for notifier in &settings.notifiers {
+            if let NotifierKind::Email(target) = &notifier.kind
+                && target.readers().contains(&lower)
+                && !store.is_unsubscribed(&notifier.name, &lower)?
+            {
+                mailed_again.push(notifier.name.clone());
+            }
+        }
+        Ok((erased, mailed_again))
+    });
+    match erased {
+        Ok((erased, mailed_again)) => {
             crate::outln!(
                 "{lower} erased: {} sign-up(s), {} unsubscribe(s), {} message(s)",
                 erased.signups,
                 erased.unsubscribes,
                 erased.messages
             );
-            for notifier in &settings.notifiers {
-                if let NotifierKind::Email(target) = &notifier.kind
-                    && target.readers().contains(&lower)
-                {
-                    crate::errln!(
-                        "warning: notifier `{}`'s list still names {lower}: remove it there, or it is mailed again",
-                        notifier.name
-                    );
-                }
+            if erased.kept > 0 {
+                crate::outln!(
+                    "{} suppression(s) kept under the address's SHA-256: lists that name it do not mail it",
+                    erased.kept
+                );
+            }
+            for notifier in mailed_again {
+                crate::errln!(
+                    "warning: notifier `{notifier}`'s list still names {lower}: remove it there, \
+                     or it is mailed again (or erase with --keep-suppression after it unsubscribes)"
+                );
             }
             Status::Clean
         }

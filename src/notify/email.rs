@@ -135,11 +135,18 @@ pub struct Audience {
     /// Only the readers of this share `(k, n)`: part k of n, by a hash of the address
     /// (nodes sharing a state compose a large mailing in parts, side by side).
     pub part: Option<(u64, u64)>,
+    /// Whether `unsubscribed` holds erased addresses' kept suppressions (by hash).
+    pub erased: bool,
 }
 
 impl Audience {
     fn unsubscribed(&self, address: &str) -> bool {
-        self.unsubscribed.contains(&address.to_lowercase())
+        let lower = address.to_lowercase();
+        self.unsubscribed.contains(&lower)
+            || (self.erased
+                && self
+                    .unsubscribed
+                    .contains(&crate::store::subscribers::erased_key(&lower)))
     }
 
     /// Whether `address` (lower case) is in this audience's part.
@@ -167,10 +174,14 @@ impl Audience {
                 })
             })
             .collect();
+        let erased = unsubscribed
+            .iter()
+            .any(|a| a.starts_with(crate::store::subscribers::ERASED));
         Audience {
             signed_up,
             unsubscribed,
             part: None,
+            erased,
         }
     }
 }

@@ -579,11 +579,22 @@ impl Store {
         notifier: &str,
         addresses: &[String],
     ) -> Result<std::collections::HashSet<String>, StoreError> {
-        self.addresses_among(
+        // An erased address's kept suppression is found by its hash.
+        let keys: Vec<String> = addresses
+            .iter()
+            .map(|a| super::subscribers::erased_key(a))
+            .collect();
+        let mut found = self.addresses_among(
             "SELECT address FROM unsubscribes WHERE notifier IN ('', ?1) AND address IN",
             notifier,
-            addresses,
-        )
+            &[addresses, &keys[..]].concat(),
+        )?;
+        for (address, key) in addresses.iter().zip(&keys) {
+            if found.remove(key) {
+                found.insert(address.to_lowercase());
+            }
+        }
+        Ok(found)
     }
 
     /// Which of `addresses` (lower case) signed up for `notifier` and confirmed.
@@ -671,8 +682,12 @@ impl Store {
     /// Whether `address` unsubscribed from `notifier` (or from everything).
     pub fn is_unsubscribed(&self, notifier: &str, address: &str) -> Result<bool, StoreError> {
         self.one(
-            "SELECT EXISTS (SELECT 1 FROM unsubscribes WHERE address = ?2 AND notifier IN ('', ?1))",
-            args![notifier, address.to_lowercase()],
+            "SELECT EXISTS (SELECT 1 FROM unsubscribes WHERE address IN (?2, ?3) AND notifier IN ('', ?1))",
+            args![
+                notifier,
+                address.to_lowercase(),
+                super::subscribers::erased_key(address)
+            ],
         )?
         .get(0)
         .map_err(|e| self.err(e))

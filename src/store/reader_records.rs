@@ -36,6 +36,8 @@ pub struct Erased {
     pub signups: u64,
     pub unsubscribes: u64,
     pub messages: u64,
+    /// Unsubscribes kept under the address's hash.
+    pub kept: u64,
 }
 
 /// The notifier an unsubscribe from every notifier is recorded under, and shown as.
@@ -145,20 +147,50 @@ impl Store {
 
     /// Deletes every trace of `address`: its sign-ups, its unsubscribes (a bounce's
     /// included), its soft bounces, and every message to it (waiting, failed or sent), in
-    /// one transaction.
-    pub fn erase_reader(&mut self, address: &str) -> Result<Erased, StoreError> {
+    /// one transaction. With `keep_suppression`, its unsubscribes (and their reasons) stay
+    /// under the address's hash instead ([`super::subscribers::erased_key`]): a list that
+    /// names the address again does not mail it.
+    pub fn erase_reader(
+        &mut self,
+        address: &str,
+        keep_suppression: bool,
+    ) -> Result<Erased, StoreError> {
         let address = address.trim().to_lowercase();
+        let erased = self.erase_rows(&address, keep_suppression)?;
+        if !self.db.is_postgres() {
+            // A SQLite file keeps what it deleted, and earlier versions of changed rows, in
+            // its free space until it is overwritten, and its write-ahead log holds pages
+            // as they were: the file is rebuilt and the log written back and emptied, so
+            // no byte of the address is left. (PostgreSQL's vacuum does this in its time.)
+            self.db
+                .batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(erased)
+    }
+
+    fn erase_rows(&mut self, address: &str, keep_suppression: bool) -> Result<Erased, StoreError> {
         let tx = self.transaction()?;
-        let signups = tx.exec("DELETE FROM signups WHERE address = ?1", args![&address])?;
+        let kept = if keep_suppression {
+            tx.exec(
+                "INSERT INTO unsubscribes (address, notifier, at, reason)
+                 SELECT ?2, notifier, at, reason FROM unsubscribes WHERE address = ?1
+                 ON CONFLICT DO NOTHING",
+                args![address, super::subscribers::erased_key(address)],
+            )?
+        } else {
+            0
+        };
+        let signups = tx.exec("DELETE FROM signups WHERE address = ?1", args![address])?;
         let unsubscribes = tx.exec(
             "DELETE FROM unsubscribes WHERE address = ?1",
-            args![&address],
+            args![address],
         )?;
         // A message's recipe (`store::bodies`) holds the reader's words: it goes too.
         let recipes: Vec<(i64, String)> = tx
             .rows(
                 "SELECT id, body FROM deliveries WHERE recipient = ?1",
-                args![&address],
+                args![address],
             )?
             .iter()
             .map(|row| Ok((row.get(0)?, row.get(1)?)))
@@ -166,18 +198,19 @@ impl Store {
             .map_err(|e| tx.err(e))?;
         let messages = tx.exec(
             "DELETE FROM deliveries WHERE recipient = ?1",
-            args![&address],
+            args![address],
         )?;
         super::bodies::drop_recipes(tx.db, &recipes).map_err(|e| tx.err(e))?;
         tx.exec(
             "DELETE FROM soft_bounces WHERE address = ?1",
-            args![&address],
+            args![address],
         )?;
         tx.commit()?;
         Ok(Erased {
             signups: signups as u64,
             unsubscribes: unsubscribes as u64,
             messages: messages as u64,
+            kept: kept as u64,
         })
     }
 }

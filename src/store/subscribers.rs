@@ -26,6 +26,19 @@ pub struct Signup {
     pub categories: Vec<String>,
 }
 
+/// What an erased address's kept suppression is stored under (`readers erase
+/// --keep-suppression`): its SHA-256, so the state no longer holds the address yet still
+/// knows not to mail it when the operator's list names it again.
+pub fn erased_key(address: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(address.trim().to_lowercase().as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{ERASED}{hex}")
+}
+
+/// What an erased address's key starts with (no address can: it has no `@`).
+pub const ERASED: &str = "sha256:";
+
 fn unsubscribed_from(
     db: &Db,
     notifier: &str,
@@ -102,6 +115,19 @@ impl Store {
     ) -> Result<Confirmed, StoreError> {
         let address = signup.address.trim().to_lowercase();
         let tx = self.transaction()?;
+        // A suppression kept when the address was erased is its own again: the person has
+        // given the address back, and what follows treats it as any unsubscribe.
+        let erased = erased_key(&address);
+        tx.exec(
+            "INSERT INTO unsubscribes (address, notifier, at, reason)
+             SELECT ?1, notifier, at, reason FROM unsubscribes WHERE address = ?2
+             ON CONFLICT DO NOTHING",
+            args![&address, &erased],
+        )?;
+        tx.exec(
+            "DELETE FROM unsubscribes WHERE address = ?1",
+            args![&erased],
+        )?;
         let latest = |sql: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
             let at: Option<String> = tx
                 .one(sql, args![&address, notifier])?
