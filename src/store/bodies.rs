@@ -6,19 +6,19 @@
 //! the state and given back minutes later. Here a body of [`PACKED_FROM`] bytes or more is
 //! cut where its content says (a rolling hash, so an insertion moves only the cuts around
 //! it), and a piece that messages of two different recipients in the same stored batch
-//! both carry goes into `body_parts` under its SHA-256. The message's recipe (its key, the
-//! shared pieces' hashes, its other pieces inline) goes there too, and the row keeps only
-//! a pointer to it: a row is small from the start, so once sent it leaves no half-empty
-//! page behind. Reading a body assembles the same bytes every time: a retry sends exactly
-//! what was signed. Nothing personal is shared (a piece becomes a part only when two
-//! recipients got it), and a recipe is its message's alone: it goes when the message is
-//! sent, skipped or erased.
+//! both carry goes into `body_parts` under its SHA-256. The message's recipe (the shared
+//! pieces' hashes, its other pieces inline) goes into `body_recipes`, appended in order
+//! like the outbox itself, and the row keeps only a pointer to it: a row is small from the
+//! start, so once sent it leaves no half-empty page behind. Reading a body assembles the
+//! same bytes every time: a retry sends exactly what was signed. Nothing personal is shared
+//! (a piece becomes a part only when two recipients got it), and a recipe is its message's
+//! alone: it goes when the message is sent, skipped or erased.
 //!
-//! A part is pruned once nothing names it and it was last stored more than [`PART_GRACE`]
-//! ago (a batch being stored on another node may name it without having committed yet:
-//! storing a part refreshes its `used` time).
+//! A part is pruned once no recipe names it and it was last stored more than
+//! [`PART_GRACE`] ago (a batch being stored on another node may name it without having
+//! committed yet: storing a part refreshes its `used` time); so is a recipe no row points
+//! to (left by a crash between the two writes).
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -33,8 +33,8 @@ use super::stamp::stamp;
 /// whole).
 pub const PACKED_FROM: usize = 4096;
 
-/// What a pointer to a recipe, and a recipe, start with: no body tidings makes (JSON) can.
-const RECIPE: char = '\u{1}';
+/// What a pointer to a recipe starts with: no body tidings makes (JSON) can.
+const POINTER: char = '\u{1}';
 
 /// A piece is at least this long (the last may be shorter) and at most [`MAX_PIECE`]; the
 /// rolling hash cuts on average every kilobyte between.
@@ -42,7 +42,7 @@ const MIN_PIECE: usize = 256;
 const MAX_PIECE: usize = 8 << 10;
 const CUT_MASK: u64 = 0x3ff << 54;
 
-/// How long an unreferenced part is kept after it was last stored.
+/// How long an unreferenced part (or recipe) is kept after it was last stored.
 pub const PART_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 /// Bytes of parts a process keeps in memory (a mailing's shared parts are read once, not
@@ -96,32 +96,32 @@ fn hash_of(piece: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(piece.as_bytes()))
 }
 
-/// A batch's bodies as rows keep them, and the parts to store with them.
+/// A body as a row will keep it: whole, or as a recipe to store apart.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Kept {
+    Whole(String),
+    Recipe(String),
+}
+
+/// A batch's bodies as rows keep them, and the shared parts to store with them.
 pub struct Packed<'a> {
-    pub bodies: Vec<String>,
-    pub parts: HashMap<String, Cow<'a, str>>,
+    pub bodies: Vec<Kept>,
+    pub parts: HashMap<String, &'a str>,
 }
 
-/// One body of a batch: its text, its recipient (or anything that tells one reader from
-/// another), and its message's unique key (which makes its recipe its own).
-pub struct Unpacked<'a> {
-    pub body: &'a str,
-    pub recipient: &'a str,
-    pub key: &'a str,
-}
-
-/// Packs a batch of bodies. A piece carried by two recipients' bodies becomes a part.
+/// Packs a batch of bodies, each with its recipient (or anything that tells one reader
+/// from another). A piece carried by two recipients' bodies becomes a part.
 ///
 /// Pieces are told apart by a fast 128-bit hash first; only a piece found shared is hashed
 /// with SHA-256, the name it is stored and read under. A crafted collision of the fast hash
 /// could at most keep a shared piece inline; what a recipe assembles is always its own
 /// pieces.
-pub fn pack<'a>(batch: &[Unpacked<'a>]) -> Packed<'a> {
+pub fn pack<'a>(batch: &[(&'a str, &'a str)]) -> Packed<'a> {
     let cut: Vec<Option<Vec<(&str, u128)>>> = batch
         .iter()
-        .map(|one| {
-            (one.body.len() >= PACKED_FROM).then(|| {
-                pieces(one.body)
+        .map(|(body, _)| {
+            (body.len() >= PACKED_FROM).then(|| {
+                pieces(body)
                     .into_iter()
                     .map(|piece| (piece, xxhash_rust::xxh3::xxh3_128(piece.as_bytes())))
                     .collect()
@@ -131,10 +131,10 @@ pub fn pack<'a>(batch: &[Unpacked<'a>]) -> Packed<'a> {
     // Which recipient first carried each piece; once a second one did, the piece's name
     // and the text that name is the SHA-256 of.
     let mut carriers: HashMap<u128, Carried> = HashMap::new();
-    for (one, pieces) in batch.iter().zip(&cut) {
+    for ((_, recipient), pieces) in batch.iter().zip(&cut) {
         for (piece, fast) in pieces.iter().flatten() {
-            let seen = carriers.entry(*fast).or_insert((one.recipient, None));
-            if seen.0 != one.recipient && seen.1.is_none() {
+            let seen = carriers.entry(*fast).or_insert((recipient, None));
+            if seen.0 != *recipient && seen.1.is_none() {
                 seen.1 = Some((hash_of(piece), piece));
             }
         }
@@ -143,20 +143,17 @@ pub fn pack<'a>(batch: &[Unpacked<'a>]) -> Packed<'a> {
     let bodies = batch
         .iter()
         .zip(&cut)
-        .map(|(one, pieces)| {
+        .map(|((body, _), pieces)| {
             let Some(pieces) = pieces else {
-                return one.body.to_owned();
+                return Kept::Whole((*body).to_owned());
             };
-            let mut recipe = String::with_capacity(one.body.len() / 4);
-            recipe.push(RECIPE);
-            recipe.push_str(&one.key.replace('\n', " "));
-            recipe.push('\n');
+            let mut recipe = String::with_capacity(body.len() / 4);
             for (piece, fast) in pieces {
                 match carriers.get(fast).and_then(|c| c.1.as_ref()) {
                     Some((name, named)) if named == piece => {
                         recipe.push('#');
                         recipe.push_str(name);
-                        parts.insert(name.clone(), Cow::Borrowed(*piece));
+                        parts.insert(name.clone(), *piece);
                     }
                     _ => {
                         recipe.push('+');
@@ -166,9 +163,7 @@ pub fn pack<'a>(batch: &[Unpacked<'a>]) -> Packed<'a> {
                     }
                 }
             }
-            let name = hash_of(&recipe);
-            parts.insert(name.clone(), Cow::Owned(recipe));
-            format!("{RECIPE}{name}")
+            Kept::Recipe(recipe)
         })
         .collect();
     Packed { bodies, parts }
@@ -178,15 +173,15 @@ pub fn pack<'a>(batch: &[Unpacked<'a>]) -> Packed<'a> {
 type Carried<'a> = (&'a str, Option<(String, &'a str)>);
 
 /// The recipe a row's body points to, if it does.
-fn pointer(body: &str) -> Option<&str> {
-    body.strip_prefix(RECIPE).filter(|p| p.len() == HASH_LEN)
+fn pointer(body: &str) -> Option<i64> {
+    body.strip_prefix(POINTER)?.parse().ok()
 }
 
 /// Stores a batch's parts (in the batch's transaction), refreshing the `used` time of those
 /// already there.
 pub fn store_parts(
     db: &Db,
-    parts: &HashMap<String, Cow<'_, str>>,
+    parts: &HashMap<String, &str>,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
     let now = stamp(now);
@@ -194,10 +189,21 @@ pub fn store_parts(
         db.exec(
             "INSERT INTO body_parts (hash, text, used) VALUES (?1, ?2, ?3)
              ON CONFLICT (hash) DO UPDATE SET used = excluded.used",
-            args![hash.as_str(), text.as_ref(), now.as_str()],
+            args![hash.as_str(), *text, now.as_str()],
         )?;
     }
     Ok(())
+}
+
+/// Stores a recipe; returns what its row keeps instead of the body.
+pub fn store_recipe(db: &Db, recipe: &str, now: DateTime<Utc>) -> Result<String, DbError> {
+    let id: i64 = db
+        .one(
+            "INSERT INTO body_recipes (text, created) VALUES (?1, ?2) RETURNING id",
+            args![recipe, stamp(now)],
+        )?
+        .get(0)?;
+    Ok(format!("{POINTER}{id}"))
 }
 
 /// The parts a process has read, by hash (a part never changes: what a hash names is fixed).
@@ -222,16 +228,12 @@ impl Cache {
 
 /// A row's body as it was made: a recipe's pieces put together, any other body as it is.
 pub fn unpack(db: &Db, cache: &Cache, body: String) -> Result<String, DbError> {
-    let Some(name) = pointer(&body) else {
+    let Some(id) = pointer(&body) else {
         return Ok(body);
     };
-    let recipe = read_part(db, name)?;
-    let broken = || DbError(format!("the recipe of a message body ({name}) is broken"));
-    let mut rest = recipe
-        .strip_prefix(RECIPE)
-        .and_then(|r| r.split_once('\n'))
-        .ok_or_else(broken)?
-        .1;
+    let recipe = read_recipe(db, id)?;
+    let broken = || DbError(format!("the recipe of a message body ({id}) is broken"));
+    let mut rest = recipe.as_str();
     let mut out = String::with_capacity(rest.len() * 8);
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix('#') {
@@ -250,43 +252,48 @@ pub fn unpack(db: &Db, cache: &Cache, body: String) -> Result<String, DbError> {
     Ok(out)
 }
 
-fn read_part(db: &Db, hash: &str) -> Result<String, DbError> {
-    db.rows("SELECT text FROM body_parts WHERE hash = ?1", args![hash])?
+fn read_recipe(db: &Db, id: i64) -> Result<String, DbError> {
+    db.rows("SELECT text FROM body_recipes WHERE id = ?1", args![id])?
         .first()
         .map(|row| row.get::<String>(0))
         .transpose()?
-        .ok_or_else(|| DbError(format!("a message body's part {hash} is missing")))
-}
-
-/// Deletes the recipes of rows that no longer point to them (just sent, skipped or
-/// erased): `rows` are (id, body as it was). A recipe is its message's alone.
-pub fn drop_recipes(db: &Db, rows: &[(i64, String)]) -> Result<(), DbError> {
-    for (id, body) in rows {
-        if let Some(name) = pointer(body) {
-            db.exec(
-                "DELETE FROM body_parts WHERE hash = ?1
-                 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE id = ?2 AND body = ?3)",
-                args![name, *id, body.as_str()],
-            )?;
-        }
-    }
-    Ok(())
+        .ok_or_else(|| DbError(format!("a message body's recipe {id} is missing")))
 }
 
 fn part(db: &Db, cache: &Cache, hash: &str) -> Result<Arc<str>, DbError> {
     if let Some(text) = cache.get(hash) {
         return Ok(text);
     }
-    let text: Arc<str> = read_part(db, hash)?.into();
+    let text: Arc<str> = db
+        .rows("SELECT text FROM body_parts WHERE hash = ?1", args![hash])?
+        .first()
+        .map(|row| row.get::<String>(0))
+        .transpose()?
+        .ok_or_else(|| DbError(format!("a message body's part {hash} is missing")))?
+        .into();
     cache.put(hash, text.clone());
     Ok(text)
 }
 
+/// Deletes the recipes of rows that no longer point to them (just sent, skipped or
+/// erased, or never stored): `rows` are (id, body as it was). A recipe is its message's
+/// alone.
+pub fn drop_recipes(db: &Db, rows: &[(i64, String)]) -> Result<(), DbError> {
+    for (id, body) in rows {
+        if let Some(recipe) = pointer(body) {
+            db.exec(
+                "DELETE FROM body_recipes WHERE id = ?1
+                 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE id = ?2 AND body = ?3)",
+                args![recipe, *id, body.as_str()],
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// The hashes a recipe names.
 fn named(recipe: &str, into: &mut HashSet<String>) {
-    let Some((_, mut rest)) = recipe.strip_prefix(RECIPE).and_then(|r| r.split_once('\n')) else {
-        return;
-    };
+    let mut rest = recipe;
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix('#') {
             let Some(hash) = after.get(..HASH_LEN) else {
@@ -305,40 +312,54 @@ fn named(recipe: &str, into: &mut HashSet<String>) {
     }
 }
 
-/// Deletes the parts nothing names that were last stored before `now` less
-/// [`PART_GRACE`]; returns how many went. A recipe that names a part was stored with it,
-/// so a part that old is named, if at all, by a recipe as old: only those are read.
+/// Deletes the parts no recipe names, and the recipes no row points to, that were last
+/// stored before `now` less [`PART_GRACE`]; returns how many went. A recipe that names a
+/// part was stored with it (or before it was stored again), so a part that old is named,
+/// if at all, by a recipe as old: only those are read.
 pub fn prune_parts(db: &Db, now: DateTime<Utc>) -> Result<u64, DbError> {
     let Some(cutoff) = now.checked_sub_signed(PART_GRACE) else {
         return Ok(0);
     };
-    let old: HashSet<String> = db
+    let cutoff = stamp(cutoff);
+    let old_recipes: Vec<i64> = db
         .rows(
-            "SELECT hash FROM body_parts WHERE used < ?1",
-            args![stamp(cutoff)],
+            "SELECT id FROM body_recipes WHERE created < ?1",
+            args![cutoff.as_str()],
         )?
         .iter()
         .map(|row| row.get(0))
         .collect::<Result<_, _>>()?;
-    if old.is_empty() {
+    let old_parts: HashSet<String> = db
+        .rows(
+            "SELECT hash FROM body_parts WHERE used < ?1",
+            args![cutoff.as_str()],
+        )?
+        .iter()
+        .map(|row| row.get(0))
+        .collect::<Result<_, _>>()?;
+    if old_recipes.is_empty() && old_parts.is_empty() {
         return Ok(0);
     }
-    let mut kept = HashSet::new();
+    let mut pointed = HashSet::new();
     for row in db.rows(
         "SELECT body FROM deliveries WHERE body LIKE ?1",
-        args![format!("{RECIPE}%")],
+        args![format!("{POINTER}%")],
     )? {
-        let body: String = row.get(0)?;
-        if let Some(name) = pointer(&body).filter(|name| old.contains(*name)) {
-            kept.insert(name.to_owned());
-            named(&read_part(db, name)?, &mut kept);
+        pointed.extend(pointer(&row.get::<String>(0)?));
+    }
+    let mut named_parts = HashSet::new();
+    let mut gone = 0;
+    for id in old_recipes {
+        if pointed.contains(&id) {
+            named(&read_recipe(db, id)?, &mut named_parts);
+        } else {
+            gone += db.exec("DELETE FROM body_recipes WHERE id = ?1", args![id])?;
         }
     }
-    let mut gone = 0;
-    for hash in old.iter().filter(|h| !kept.contains(*h)) {
+    for hash in old_parts.iter().filter(|h| !named_parts.contains(*h)) {
         gone += db.exec(
             "DELETE FROM body_parts WHERE hash = ?1 AND used < ?2",
-            args![hash.as_str(), stamp(cutoff)],
+            args![hash.as_str(), cutoff.as_str()],
         )?;
     }
     Ok(gone)
@@ -358,20 +379,14 @@ mod tests {
         )
     }
 
-    fn one<'a>(body: &'a str, recipient: &'a str) -> Unpacked<'a> {
-        Unpacked {
-            body,
-            recipient,
-            key: recipient,
-        }
-    }
-
-    /// The recipes of a packed batch, by the rows' pointers.
-    fn recipes<'p>(packed: &'p Packed<'_>) -> Vec<&'p str> {
+    fn recipes(packed: &Packed<'_>) -> Vec<String> {
         packed
             .bodies
             .iter()
-            .map(|b| packed.parts[pointer(b).unwrap()].as_ref())
+            .map(|kept| match kept {
+                Kept::Recipe(recipe) => recipe.clone(),
+                Kept::Whole(_) => panic!("a large body is kept as a recipe"),
+            })
             .collect()
     }
 
@@ -394,19 +409,11 @@ mod tests {
     fn a_part_is_what_two_recipients_share_and_nothing_personal() {
         let readers = ["a@example.org", "b@example.org", "c@example.org"];
         let bodies: Vec<String> = readers.iter().map(|r| body(r)).collect();
-        let batch: Vec<Unpacked> = bodies.iter().zip(readers).map(|(b, r)| one(b, r)).collect();
+        let batch: Vec<(&str, &str)> = bodies.iter().map(String::as_str).zip(readers).collect();
         let packed = pack(&batch);
-        let recipes = recipes(&packed);
-        let shared: Vec<&Cow<str>> = packed
-            .parts
-            .values()
-            .filter(|p| !p.starts_with(RECIPE))
-            .collect();
-        assert!(!shared.is_empty());
-        assert!(shared.iter().all(|p| !p.contains("@example.org")));
-        // Each row keeps a pointer; each recipe is small beside its message.
-        assert!(packed.bodies.iter().all(|b| b.len() == 1 + HASH_LEN));
-        for (recipe, whole) in recipes.iter().zip(&bodies) {
+        assert!(!packed.parts.is_empty());
+        assert!(packed.parts.values().all(|p| !p.contains("@example.org")));
+        for (recipe, whole) in recipes(&packed).iter().zip(&bodies) {
             assert!(
                 recipe.len() * 4 < whole.len(),
                 "{} of {}",
@@ -415,39 +422,26 @@ mod tests {
             );
         }
         // One recipient's two messages share nothing with anyone.
-        let alone = pack(&[
-            one(&bodies[0], "a"),
-            Unpacked {
-                key: "a2",
-                ..one(&bodies[0], "a")
-            },
-        ]);
-        assert!(alone.parts.values().all(|p| p.starts_with(RECIPE)));
+        let alone = pack(&[(&bodies[0], "a"), (&bodies[0], "a")]);
+        assert!(alone.parts.is_empty());
         // Small bodies stay as they are.
-        assert_eq!(pack(&[one("{}", "a"), one("{}", "b")]).bodies, ["{}", "{}"]);
+        assert_eq!(
+            pack(&[("{}", "a"), ("{}", "b")]).bodies,
+            [Kept::Whole("{}".into()), Kept::Whole("{}".into())]
+        );
     }
 
     #[test]
     fn a_recipe_names_its_parts_and_a_broken_one_names_nothing_twice() {
         let bodies: Vec<String> = ["a", "b"].iter().map(|r| body(r)).collect();
-        let packed = pack(&[one(&bodies[0], "a"), one(&bodies[1], "b")]);
+        let packed = pack(&[(&bodies[0], "a"), (&bodies[1], "b")]);
         let mut names = HashSet::new();
-        named(recipes(&packed)[0], &mut names);
-        let shared: HashSet<String> = packed
-            .parts
-            .iter()
-            .filter(|(_, p)| !p.starts_with(RECIPE))
-            .map(|(h, _)| h.clone())
-            .collect();
-        assert_eq!(names, shared);
-        for broken in [
-            "\u{1}k\n#short",
-            "\u{1}k\n+99999:x",
-            "\u{1}k\n+x:",
-            "\u{1}k\n?",
-            "\u{1}",
-        ] {
+        named(&recipes(&packed)[0], &mut names);
+        assert_eq!(names, packed.parts.keys().cloned().collect::<HashSet<_>>());
+        for broken in ["#short", "+99999:x", "+x:", "?", ""] {
             named(broken, &mut HashSet::new());
         }
+        assert_eq!(pointer("\u{1}42"), Some(42));
+        assert_eq!(pointer("{\"to\":1}"), None);
     }
 }

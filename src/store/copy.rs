@@ -40,6 +40,7 @@ const TABLES: &[(&str, &str, &str)] = &[
     ),
     ("soft_bounces", "address, count, last, status", "address"),
     ("body_parts", "hash, text, used", "hash"),
+    ("body_recipes", "id, text, created", "id"),
     (
         "signups",
         "notifier, address, mailbox, categories, confirmed",
@@ -56,7 +57,7 @@ const TABLES: &[(&str, &str, &str)] = &[
 const PAGE: usize = 1000;
 
 /// Tables whose ids the target must go on counting from.
-const COUNTED: &[&str] = &["deliveries", "scans", "compositions"];
+const COUNTED: &[&str] = &["deliveries", "scans", "compositions", "body_recipes"];
 
 /// What a copy moved: rows per table.
 #[derive(Debug, Default)]

@@ -142,19 +142,29 @@ pub(super) fn insert_all(
     messages: &[NewMessage],
     now: DateTime<Utc>,
 ) -> Result<usize, DbError> {
-    let batch: Vec<bodies::Unpacked> = messages
+    let batch: Vec<(&str, &str)> = messages
         .iter()
-        .map(|m| bodies::Unpacked {
-            body: &m.body,
-            recipient: m.recipient.as_deref().unwrap_or(&m.message_id),
-            key: &m.message_id,
+        .map(|m| {
+            (
+                m.body.as_str(),
+                m.recipient.as_deref().unwrap_or(&m.message_id),
+            )
         })
         .collect();
     let packed = bodies::pack(&batch);
     bodies::store_parts(db, &packed.parts, now)?;
     let mut added = 0;
-    for (message, body) in messages.iter().zip(&packed.bodies) {
-        added += usize::from(insert(db, message, body, now)?);
+    for (message, kept) in messages.iter().zip(packed.bodies) {
+        let body = match kept {
+            bodies::Kept::Whole(body) => body,
+            bodies::Kept::Recipe(recipe) => bodies::store_recipe(db, &recipe, now)?,
+        };
+        if insert(db, message, &body, now)? {
+            added += 1;
+        } else {
+            // Already there (composed again after a crash): the new recipe is no one's.
+            bodies::drop_recipes(db, &[(0, body)])?;
+        }
     }
     Ok(added)
 }
