@@ -603,8 +603,8 @@ fn to_sqlite(sql: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// `?N` becomes `$N` (outside quoted text) and `INDEXED BY name` hints go: PostgreSQL's
-/// planner picks its indexes itself.
+/// `?N` becomes `$N` (outside quoted text) and `INDEXED BY name` and `NOT INDEXED` hints
+/// go: PostgreSQL's planner picks its indexes itself.
 pub fn to_postgres(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut quoted = false;
@@ -626,7 +626,7 @@ pub fn to_postgres(sql: &str) -> String {
             .unwrap_or(rest.len());
         out.replace_range(at..at + " INDEXED BY ".len() + name_len, "");
     }
-    out
+    out.replace(" NOT INDEXED", "")
 }
 
 #[cfg(test)]
@@ -682,6 +682,10 @@ mod tests {
         assert_eq!(
             to_postgres("SELECT * FROM t INDEXED BY t_last"),
             "SELECT * FROM t"
+        );
+        assert_eq!(
+            to_postgres("UPDATE t NOT INDEXED SET x = 1 WHERE id IN (?1)"),
+            "UPDATE t SET x = 1 WHERE id IN ($1)"
         );
     }
 
