@@ -312,6 +312,18 @@ fn named(recipe: &str, into: &mut HashSet<String>) {
     }
 }
 
+/// The first column of what `sql` (with one parameter) selects.
+fn first_column<T: super::db::FromValue, C: FromIterator<T>>(
+    db: &Db,
+    sql: &str,
+    param: &str,
+) -> Result<C, DbError> {
+    db.rows(sql, args![param])?
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
 /// Deletes the parts no recipe names, and the recipes no row points to, that were last
 /// stored before `now` less [`PART_GRACE`]; returns how many went. A recipe that names a
 /// part was stored with it (or before it was stored again), so a part that old is named,
@@ -321,22 +333,13 @@ pub fn prune_parts(db: &Db, now: DateTime<Utc>) -> Result<u64, DbError> {
         return Ok(0);
     };
     let cutoff = stamp(cutoff);
-    let old_recipes: Vec<i64> = db
-        .rows(
-            "SELECT id FROM body_recipes WHERE created < ?1",
-            args![cutoff.as_str()],
-        )?
-        .iter()
-        .map(|row| row.get(0))
-        .collect::<Result<_, _>>()?;
-    let old_parts: HashSet<String> = db
-        .rows(
-            "SELECT hash FROM body_parts WHERE used < ?1",
-            args![cutoff.as_str()],
-        )?
-        .iter()
-        .map(|row| row.get(0))
-        .collect::<Result<_, _>>()?;
+    let old_recipes: Vec<i64> = first_column(
+        db,
+        "SELECT id FROM body_recipes WHERE created < ?1",
+        &cutoff,
+    )?;
+    let old_parts: HashSet<String> =
+        first_column(db, "SELECT hash FROM body_parts WHERE used < ?1", &cutoff)?;
     if old_recipes.is_empty() && old_parts.is_empty() {
         return Ok(0);
     }
