@@ -84,17 +84,16 @@ impl DkimKey {
             .map_err(|_| format!("is not a private key: {HOW}"))?;
         let rejected = |e: aws_lc_rs::error::KeyRejected| format!("cannot be read ({e}): {HOW}");
         let key = match &der {
-            PrivateKeyDer::Pkcs1(pkcs1) => {
-                rsa_key(aws_lc_rs::rsa::KeyPair::from_der(pkcs1.secret_pkcs1_der()))
-                    .or_else(|e| other_rsa_key(&der, e))
-                    .map_err(rejected)?
-            }
+            PrivateKeyDer::Pkcs1(pkcs1) => rsa_key(
+                aws_lc_rs::rsa::KeyPair::from_der(pkcs1.secret_pkcs1_der()),
+                &der,
+            )
+            .map_err(rejected)?,
             PrivateKeyDer::Pkcs8(pkcs8) => {
                 let bytes = pkcs8.secret_pkcs8_der();
                 match aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(bytes) {
                     Ok(pair) => DkimKeyPair::Ed25519(pair),
-                    Err(_) => rsa_key(aws_lc_rs::rsa::KeyPair::from_pkcs8(bytes))
-                        .or_else(|e| other_rsa_key(&der, e))
+                    Err(_) => rsa_key(aws_lc_rs::rsa::KeyPair::from_pkcs8(bytes), &der)
                         .map_err(rejected)?,
                 }
             }
@@ -107,21 +106,17 @@ impl DkimKey {
     }
 }
 
+/// An RSA key as aws-lc-rs read it (`parsed`), or, when it refused it (under 2048 bits),
+/// as the `rsa` crate reads `der`; one neither reads keeps aws-lc-rs's reason.
 fn rsa_key(
-    pair: Result<aws_lc_rs::rsa::KeyPair, aws_lc_rs::error::KeyRejected>,
-) -> Result<DkimKeyPair, aws_lc_rs::error::KeyRejected> {
-    pair.map(DkimKeyPair::Rsa)
-}
-
-/// An RSA key aws-lc-rs refused (under 2048 bits) is read by the `rsa` crate instead; one
-/// neither reads keeps aws-lc-rs's reason.
-fn other_rsa_key(
+    parsed: Result<aws_lc_rs::rsa::KeyPair, aws_lc_rs::error::KeyRejected>,
     der: &rustls::pki_types::PrivateKeyDer<'_>,
-    refused: aws_lc_rs::error::KeyRejected,
 ) -> Result<DkimKeyPair, aws_lc_rs::error::KeyRejected> {
-    mail_auth::common::crypto::RsaKey::from_key_der(der.clone_key())
-        .map(|key| DkimKeyPair::OtherRsa(Box::new(key)))
-        .map_err(|_| refused)
+    parsed.map(DkimKeyPair::Rsa).or_else(|refused| {
+        mail_auth::common::crypto::RsaKey::from_key_der(der.clone_key())
+            .map(|key| DkimKeyPair::OtherRsa(Box::new(key)))
+            .map_err(|_| refused)
+    })
 }
 
 /// The keys of `dkim` (a list of `{ key, selector }`) or of the older `dkim_key` and

@@ -275,6 +275,14 @@ fn part(db: &Db, cache: &Cache, hash: &str) -> Result<Arc<str>, DbError> {
     Ok(text)
 }
 
+/// Deletes the recipe `body` points to, which no row holds (a message already stored).
+pub fn forget(db: &Db, body: &str) -> Result<(), DbError> {
+    if let Some(recipe) = pointer(body) {
+        db.exec("DELETE FROM body_recipes WHERE id = ?1", args![recipe])?;
+    }
+    Ok(())
+}
+
 /// Deletes the recipes of rows that no longer point to them (just sent, skipped or
 /// erased, or never stored): `rows` are (id, body as it was). A recipe is its message's
 /// alone.

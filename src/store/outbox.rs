@@ -163,7 +163,7 @@ pub(super) fn insert_all(
             added += 1;
         } else {
             // Already there (composed again after a crash): the new recipe is no one's.
-            bodies::drop_recipes(db, &[(0, body)])?;
+            bodies::forget(db, &body)?;
         }
     }
     Ok(added)
