@@ -355,6 +355,23 @@ fn settings_that_cannot_work_are_refused_naming_the_key() {
         (email("5\nreturn_path = \"r@example.org\""), "email.return_path"),
         (email("5\nreturn_path = \"r+x@example.org\""), "email.return_path"),
         (email("5\n[bounces]\nmaildir = \"b\""), "bounces"),
+        (email("5\n[bounces]\nsoft_limit = 2"), "bounces"),
+        (
+            email("5\n[bounces.mailgun]\nsigning_key = \"key-x\""),
+            "`bounces.mailgun` in",
+        ),
+        (
+            email("5\n[bounces.mailgun]\nsigning_kee = \"key-x\""),
+            "unknown field `signing_kee`",
+        ),
+        (
+            email("5\n[bounces.sendgrid]\nverification_key = \"AAAA\""),
+            "bounces.sendgrid.verification_key",
+        ),
+        (
+            email("5\n[bounces.postmark]\nuser = \"p\"\npassword = \"short\""),
+            "bounces.postmark.password",
+        ),
         (
             "[notifiers.w]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\nheaders = { \"Transfer-Encoding\" = \"chunked\" }\n".into(),
             "notifiers.w.headers.Transfer-Encoding",

@@ -8,6 +8,7 @@
 pub mod imap;
 pub mod maildir;
 pub mod report;
+pub mod services;
 
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
@@ -59,7 +60,7 @@ pub fn read_pass(
         match report::read(bytes, return_path.user(), signed) {
             Read::Findings(findings) => {
                 for finding in findings {
-                    record(store, bounces, &finding, now, &mut pass, shown)?;
+                    record(store, bounces.soft_limit, &finding, now, &mut pass, shown)?;
                 }
             }
             Read::Unsigned(named) => {
@@ -112,31 +113,32 @@ fn maildir_pass(
     Ok(())
 }
 
-fn record(
+/// Records what a report or a service's event found about one address; `from` names
+/// where it came from in the log (a file, a webhook).
+pub fn record(
     store: &mut Store,
-    bounces: &Bounces,
+    soft_limit: u32,
     finding: &report::Finding,
     now: DateTime<Utc>,
     pass: &mut Pass,
-    file: &str,
+    from: &str,
 ) -> Result<(), StoreError> {
     let address = &finding.address;
     match &finding.verdict {
         Verdict::Hard(reason) | Verdict::Complaint(reason) => {
             if store.suppress(address, reason, now)? {
                 pass.suppressed += 1;
-                tracing::info!(%address, file, "taken off every list: {reason}");
+                tracing::info!(%address, from, "taken off every list: {reason}");
             }
         }
         Verdict::Soft(status) => {
             pass.soft += 1;
-            let (count, suppressed) =
-                store.soft_bounce(address, status, now, bounces.soft_limit)?;
+            let (count, suppressed) = store.soft_bounce(address, status, now, soft_limit)?;
             if suppressed {
                 pass.suppressed += 1;
-                tracing::info!(%address, file, count, "taken off every list: soft bounces reached bounces.soft_limit");
+                tracing::info!(%address, from, count, "taken off every list: soft bounces reached bounces.soft_limit");
             } else {
-                tracing::info!(%address, file, count, "soft bounce: {status}");
+                tracing::info!(%address, from, count, "soft bounce: {status}");
             }
         }
     }

@@ -16,6 +16,7 @@
 
 mod admin;
 mod answer;
+mod bounce_hooks;
 mod clients;
 mod feed_page;
 mod files;
@@ -101,6 +102,7 @@ pub fn start(
         base: server.public_url.path().to_owned(),
         signup: limits::Limits::new(server.signups_per_hour),
         metrics: Mutex::new(BTreeMap::new()),
+        seen_events: Mutex::default(),
         store: Arc::new(Mutex::new(store)),
         server,
         settings,
@@ -253,6 +255,7 @@ fn router(state: Arc<State>) -> Router {
         .route("/metrics", get(metrics))
         .route("/admin", get(admin_page))
         .route("/admin/{action}", post(admin_act))
+        .route("/bounces/{service}", post(bounce_events))
         .fallback(nothing_here)
         .layer(DefaultBodyLimit::max(signup::MAX_FORM_BYTES))
         .layer(
@@ -483,11 +486,24 @@ async fn admin_act(
     named("admin", admin::act(&state, &headers, action, &fields).await)
 }
 
+/// `POST /bounces/<service>`: a sending service's events; 404 for a service `[bounces]`
+/// does not name.
+async fn bounce_events(
+    With(state): With<Arc<State>>,
+    Path(service): Path<String>,
+    request: Request,
+) -> Reply {
+    match bounce_hooks::receive(&state, &service, request).await {
+        Some(answer) => named("bounces", answer),
+        None => nothing_here(With(state)).await,
+    }
+}
+
 async fn nothing_here(With(state): With<Arc<State>>) -> Reply {
     named("other", not_found(&state))
 }
 
-/// A request that declares a body larger than any route takes is answered 413 at once,
+/// A request that declares a body larger than its route takes is answered 413 at once,
 /// before its body (which may never come) is waited for.
 async fn refuse_declared_oversize(request: Request, next: Next) -> Reply {
     let declared = request
@@ -495,7 +511,12 @@ async fn refuse_declared_oversize(request: Request, next: Next) -> Reply {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > signup::MAX_FORM_BYTES as u64) {
+    let limit = if request.uri().path().starts_with("/bounces/") {
+        crate::bounces::services::MAX_BODY_BYTES
+    } else {
+        signup::MAX_FORM_BYTES
+    };
+    if declared.is_some_and(|n| n > limit as u64) {
         let mut answer = Response::new(Full::new(Bytes::from_static(b"request body too large\n")));
         *answer.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
         answer.headers_mut().insert(

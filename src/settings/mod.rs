@@ -265,9 +265,10 @@ impl Settings {
             )));
         }
         let bounces = match &raw.bounces {
-            Some(raw_bounces) => {
-                Some(bounce_settings::bounces(raw_bounces, email.as_ref(), base).map_err(invalid)?)
-            }
+            Some(raw_bounces) => Some(
+                bounce_settings::bounces(raw_bounces, email.as_ref(), server.is_some(), base)
+                    .map_err(invalid)?,
+            ),
             None => None,
         };
         let notifiers =

@@ -52,6 +52,13 @@ pub struct RawBounces {
     /// taken off like a hard bounce. Default 3.
     #[serde(default = "default_soft_limit")]
     pub soft_limit: u32,
+    /// Mailgun's webhooks, taken by `tidings serve` at `/bounces/mailgun`. Each service's
+    /// table is read by its own module (`bounces::services`), which owns its keys.
+    pub mailgun: Option<toml::Value>,
+    /// SendGrid's signed Event Webhook, at `/bounces/sendgrid`.
+    pub sendgrid: Option<toml::Value>,
+    /// Postmark's bounce and spam complaint webhooks, at `/bounces/postmark`.
+    pub postmark: Option<toml::Value>,
 }
 
 fn default_soft_limit() -> u32 {
