@@ -2043,3 +2043,292 @@ fn the_admin_page_shows_what_status_shows_and_only_to_its_token() {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts/serve-admin.png"),
     );
 }
+
+/// `openssl`, with `input` on its standard input; its standard output.
+fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("openssl");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}");
+    out.stdout
+}
+
+/// A Mailgun webhook body for `event`, signed by `openssl` with `key` as Mailgun documents
+/// it (HMAC-SHA256 of timestamp and token, in hex).
+fn mailgun_body(key: &str, timestamp: i64, token: &str, event: &str) -> Vec<u8> {
+    let signed = openssl(
+        &["dgst", "-sha256", "-hmac", key],
+        format!("{timestamp}{token}").as_bytes(),
+    );
+    let signed = String::from_utf8(signed).unwrap();
+    let hex = signed.trim().rsplit(' ').next().unwrap();
+    format!(
+        r#"{{"signature":{{"timestamp":"{timestamp}","token":"{token}","signature":"{hex}"}},"event-data":{event}}}"#
+    )
+    .into_bytes()
+}
+
+/// SendGrid's signature headers for `body`, signed by `openssl` with the P-256 key in
+/// `pem` over the timestamp followed by the body.
+fn sendgrid_headers(pem: &Path, timestamp: i64, body: &str) -> Vec<(String, String)> {
+    use base64::Engine;
+    let signature = openssl(
+        &["dgst", "-sha256", "-sign", pem.to_str().unwrap()],
+        format!("{timestamp}{body}").as_bytes(),
+    );
+    vec![
+        (
+            "X-Twilio-Email-Event-Webhook-Signature".into(),
+            base64::engine::general_purpose::STANDARD.encode(signature),
+        ),
+        (
+            "X-Twilio-Email-Event-Webhook-Timestamp".into(),
+            timestamp.to_string(),
+        ),
+    ]
+}
+
+fn post_json(served: &Served, path: &str, headers: &[(String, String)], body: &[u8]) -> u16 {
+    let mut all: Vec<(&str, &str)> = vec![("Content-Type", "application/json")];
+    all.extend(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    http::request(&served.host, "POST", path, &all, body).status
+}
+
+/// Sending services' bounce webhooks, each request signed or authenticated by an
+/// independent tool (openssl, base64) as the service does it: Mailgun's, SendGrid's and
+/// Postmark's hard bounces and complaints take exactly those readers off; a forged or
+/// altered request, a replayed Mailgun token and a stale signature take no one off; a
+/// SendGrid event posted again (a retry) counts once, so a soft bounce is not doubled.
+#[test]
+fn sending_services_bounce_webhooks_take_exactly_those_readers_off() {
+    let sink = SmtpSink::start();
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("sendgrid.pem");
+    openssl(
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            pem.to_str().unwrap(),
+        ],
+        b"",
+    );
+    let spki = openssl(
+        &[
+            "pkey",
+            "-in",
+            pem.to_str().unwrap(),
+            "-pubout",
+            "-outform",
+            "DER",
+        ],
+        b"",
+    );
+    let verification_key = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(spki)
+    };
+    let mailgun_key = "key-0123456789abcdef";
+    let extra = format!(
+        "[bounces]\nsoft_limit = 2\n\
+         [bounces.mailgun]\nsigning_key = \"{mailgun_key}\"\n\
+         [bounces.sendgrid]\nverification_key = \"{verification_key}\"\n\
+         [bounces.postmark]\nuser = \"postmark\"\npassword = \"${{TIDINGS_TEST_SECRET}}\"\n\
+         [notifiers.daily]\ntype = \"email\"\nmode = \"digest\"\nschedule = \"0 0 6 * * *\"\nsubscribers = \"subscribers.csv\"\n"
+    );
+    let site = Site::with_settings(&settings(port, sink.port, &extra));
+    let readers = [
+        "mg-dead",
+        "mg-grumpy",
+        "sg-dead",
+        "sg-busy",
+        "sg-grumpy",
+        "pm-dead",
+        "pm-grumpy",
+        "victim",
+        "fine",
+    ]
+    .map(|r| format!("{r}@example.org"));
+    std::fs::write(
+        site.path().join("subscribers.csv"),
+        format!("email\n{}\n", readers.join("\n")),
+    )
+    .unwrap();
+    site.post("a.md", post("Alpha", "[News]"));
+    let served = Served::start(site, port);
+    let now = SystemClock.now().timestamp();
+
+    // Mailgun: a hard bounce and a complaint, signed.
+    let hard = r#"{"id":"mg1","event":"failed","severity":"permanent","reason":"bounce","recipient":"mg-dead@example.org","delivery-status":{"code":550,"message":"5.1.1 no such mailbox"}}"#;
+    let token = "a".repeat(50);
+    assert_eq!(
+        post_json(
+            &served,
+            "/bounces/mailgun",
+            &[],
+            &mailgun_body(mailgun_key, now, &token, hard)
+        ),
+        200
+    );
+    let complained = r#"{"id":"mg2","event":"complained","recipient":"mg-grumpy@example.org"}"#;
+    let token2 = "b".repeat(50);
+    assert_eq!(
+        post_json(
+            &served,
+            "/bounces/mailgun",
+            &[],
+            &mailgun_body(mailgun_key, now, &token2, complained)
+        ),
+        200
+    );
+    // Its token again with another event (the signature does not cover the event): not
+    // believed. Another key, and a day-old signature: refused.
+    let replayed = hard.replace("mg-dead@", "victim@").replace("mg1", "mg3");
+    assert_eq!(
+        post_json(
+            &served,
+            "/bounces/mailgun",
+            &[],
+            &mailgun_body(mailgun_key, now, &token, &replayed)
+        ),
+        200
+    );
+    let forged = mailgun_body("key-guessed", now, &"c".repeat(50), &replayed);
+    assert_eq!(post_json(&served, "/bounces/mailgun", &[], &forged), 403);
+    let stale = mailgun_body(mailgun_key, now - 26 * 3600, &"d".repeat(50), &replayed);
+    assert_eq!(post_json(&served, "/bounces/mailgun", &[], &stale), 403);
+
+    // SendGrid: a batch with a hard bounce, a block (soft), a spam report and a delivery.
+    let batch = r#"[{"email":"sg-dead@example.org","event":"bounce","type":"bounce","status":"5.1.1","reason":"550 no such user","sg_event_id":"sg1"},{"email":"sg-busy@example.org","event":"bounce","type":"blocked","status":"4.7.1","reason":"try later","sg_event_id":"sg2"},{"email":"sg-grumpy@example.org","event":"spamreport","sg_event_id":"sg3"},{"email":"fine@example.org","event":"delivered","sg_event_id":"sg4"}]"#;
+    let signed = sendgrid_headers(&pem, now, batch);
+    assert_eq!(
+        post_json(&served, "/bounces/sendgrid", &signed, batch.as_bytes()),
+        200
+    );
+    // The same batch again, signed afresh (SendGrid's retry): the block counts once, so
+    // sg-busy@ stays below `soft_limit = 2`.
+    let again = sendgrid_headers(&pem, now + 1, batch);
+    assert_eq!(
+        post_json(&served, "/bounces/sendgrid", &again, batch.as_bytes()),
+        200
+    );
+    // An altered batch under the first signature: refused.
+    let altered = batch
+        .replace("fine@", "victim@")
+        .replace("delivered", "spamreport");
+    assert_eq!(
+        post_json(&served, "/bounces/sendgrid", &signed, altered.as_bytes()),
+        403
+    );
+
+    // Postmark: its Basic credentials, then wrong ones.
+    let basic = |credentials: &str| {
+        use base64::Engine;
+        vec![(
+            "Authorization".to_owned(),
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(credentials)
+            ),
+        )]
+    };
+    let good = basic(&format!("postmark:{}", common::TEST_SECRET));
+    let pm_hard = r#"{"RecordType":"Bounce","ID":42,"Type":"HardBounce","TypeCode":1,"Email":"pm-dead@example.org","Details":"smtp;550 5.1.1 unknown user"}"#;
+    assert_eq!(
+        post_json(&served, "/bounces/postmark", &good, pm_hard.as_bytes()),
+        200
+    );
+    let pm_spam = r#"{"RecordType":"SpamComplaint","ID":43,"Type":"SpamComplaint","TypeCode":512,"Email":"pm-grumpy@example.org"}"#;
+    assert_eq!(
+        post_json(&served, "/bounces/postmark", &good, pm_spam.as_bytes()),
+        200
+    );
+    let pm_victim = pm_hard.replace("pm-dead@", "victim@").replace("42", "44");
+    assert_eq!(
+        post_json(
+            &served,
+            "/bounces/postmark",
+            &basic("postmark:guess"),
+            pm_victim.as_bytes()
+        ),
+        403
+    );
+    assert_eq!(
+        post_json(&served, "/bounces/postmark", &[], pm_victim.as_bytes()),
+        403
+    );
+    // A service the settings do not name.
+    assert_eq!(post_json(&served, "/bounces/sparkpost", &[], b"[]"), 404);
+
+    let list = served.site.run(&["readers", "list", "--json"]).expect(0);
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout()).unwrap();
+    let reason = |address: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == address)
+            .map(|r| r["reason"].as_str().unwrap_or("").to_owned())
+            .unwrap_or_else(|| panic!("{address} not listed: {listed}"))
+    };
+    assert_eq!(
+        reason("mg-dead@example.org"),
+        "bounced: 550 5.1.1 no such mailbox (Mailgun)"
+    );
+    assert_eq!(
+        reason("mg-grumpy@example.org"),
+        "complained: spam report (Mailgun)"
+    );
+    assert_eq!(
+        reason("sg-dead@example.org"),
+        "bounced: 5.1.1 550 no such user (SendGrid)"
+    );
+    assert_eq!(
+        reason("sg-grumpy@example.org"),
+        "complained: spam report (SendGrid)"
+    );
+    assert_eq!(
+        reason("pm-dead@example.org"),
+        "bounced: HardBounce smtp;550 5.1.1 unknown user (Postmark)"
+    );
+    assert_eq!(
+        reason("pm-grumpy@example.org"),
+        "complained: spam report (Postmark)"
+    );
+    for untouched in [
+        "sg-busy@example.org",
+        "victim@example.org",
+        "fine@example.org",
+    ] {
+        assert_eq!(reason(untouched), "", "{listed}");
+    }
+    // A second block for sg-busy@, a new event: the second soft bounce takes it off.
+    let block = r#"[{"email":"sg-busy@example.org","event":"bounce","type":"blocked","status":"4.7.1","reason":"still no","sg_event_id":"sg5"}]"#;
+    let signed = sendgrid_headers(&pem, now, block);
+    assert_eq!(
+        post_json(&served, "/bounces/sendgrid", &signed, block.as_bytes()),
+        200
+    );
+    let list = served.site.run(&["readers", "list", "--json"]).expect(0);
+    assert!(
+        list.stdout().contains("bounced: 2 soft bounces"),
+        "{}",
+        list.stdout()
+    );
+    let log = served.log();
+    assert!(log.contains("a signed request seen before"), "{log}");
+    assert!(
+        !log.contains(mailgun_key) && !log.contains(common::TEST_SECRET),
+        "{log}"
+    );
+}
