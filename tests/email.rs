@@ -1170,24 +1170,15 @@ fn bounces_and_complaints_take_exactly_those_readers_off() {
     assert_eq!(cur.len(), 6);
     assert!(cur.iter().all(|n| n.ends_with(":2,S")), "{cur:?}");
     // Exactly those three are off, with their reasons.
-    let list = site.run(&["readers", "list", "--json"]).expect(0);
-    let listed: serde_json::Value = serde_json::from_str(&list.stdout()).unwrap();
-    let reason = |address: &str| {
-        listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["address"] == address)
-            .map(|r| r["reason"].as_str().unwrap_or("").to_owned())
-            .unwrap()
-    };
+    let listed = common::reader_reasons(&site);
+    let reason = |address: &str| listed[address].clone();
     assert!(
         reason("dead@example.org").starts_with("bounced: 5.1.1"),
-        "{listed}"
+        "{listed:?}"
     );
     assert!(
         reason("full@example.org").starts_with("bounced: 2 soft bounces"),
-        "{listed}"
+        "{listed:?}"
     );
     assert_eq!(reason("grumpy@example.org"), "complained: abuse");
     assert_eq!(reason("victim@example.org"), "");

@@ -27,6 +27,18 @@ pub enum Verdict {
     Complaint(String),
 }
 
+#[cfg(test)]
+impl Verdict {
+    /// Its kind in a word, for tests that compare many.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Verdict::Hard(_) => "hard",
+            Verdict::Soft(_) => "soft",
+            Verdict::Complaint(_) => "complaint",
+        }
+    }
+}
+
 /// One address a report is about, and what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {

@@ -345,3 +345,19 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Each listed reader's address and why tidings took it off (`""`: it did not), from
+/// `tidings readers list --json`.
+pub fn reader_reasons(site: &Site) -> std::collections::BTreeMap<String, String> {
+    let list = site.run(&["readers", "list", "--json"]).expect(0);
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout()).unwrap();
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let address = r["address"].as_str().unwrap_or("").to_owned();
+            (address, r["reason"].as_str().unwrap_or("").to_owned())
+        })
+        .collect()
+}

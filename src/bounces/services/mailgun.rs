@@ -34,9 +34,7 @@ pub struct Mailgun {
 impl Mailgun {
     /// From the `[bounces.mailgun]` table as written; an error names its key.
     pub fn from_table(table: &toml::Value) -> Result<Mailgun, (String, String)> {
-        let raw = Raw::deserialize(table.clone())
-            .map_err(|e| ("bounces.mailgun".to_owned(), e.message().to_owned()))?;
-        Mailgun::from_raw(&raw)
+        Mailgun::from_raw(&super::table("mailgun", table)?)
     }
 
     /// From `[bounces.mailgun]`; an error names its key.
@@ -310,11 +308,7 @@ mod tests {
                     now(),
                 )
                 .unwrap();
-            let kind = posted.events.first().map(|(_, f)| match f.verdict {
-                Verdict::Hard(_) => "hard",
-                Verdict::Soft(_) => "soft",
-                Verdict::Complaint(_) => "complaint",
-            });
+            let kind = posted.events.first().map(|(_, f)| f.verdict.kind());
             assert_eq!(kind, expected, "{event}");
         }
     }

@@ -68,6 +68,15 @@ pub enum Refusal {
     Malformed(String),
 }
 
+/// A service's `[bounces.<name>]` table read into its module's settings; an error names
+/// the table.
+pub fn table<T: serde::de::DeserializeOwned>(
+    name: &str,
+    table: &toml::Value,
+) -> Result<T, (String, String)> {
+    T::deserialize(table.clone()).map_err(|e| (format!("bounces.{name}"), e.message().to_owned()))
+}
+
 /// Whether a request signed at Unix time `seconds` may still be taken at `now`.
 pub fn fresh(seconds: &str, now: DateTime<Utc>) -> Result<(), Refusal> {
     let at = seconds

@@ -42,9 +42,7 @@ const MIN_PASSWORD: usize = 16;
 impl Postmark {
     /// From the `[bounces.postmark]` table as written; an error names its key.
     pub fn from_table(table: &toml::Value) -> Result<Postmark, (String, String)> {
-        let raw = Raw::deserialize(table.clone())
-            .map_err(|e| ("bounces.postmark".to_owned(), e.message().to_owned()))?;
-        Postmark::from_raw(&raw)
+        Postmark::from_raw(&super::table("postmark", table)?)
     }
 
     /// From `[bounces.postmark]`; an error names its key.
@@ -258,11 +256,7 @@ mod tests {
         ];
         for (event, expected) in cases {
             let posted = postmark().read(&headers, event.as_bytes(), now).unwrap();
-            let kind = posted.events.first().map(|(_, f)| match f.verdict {
-                Verdict::Hard(_) => "hard",
-                Verdict::Soft(_) => "soft",
-                Verdict::Complaint(_) => "complaint",
-            });
+            let kind = posted.events.first().map(|(_, f)| f.verdict.kind());
             assert_eq!(kind, expected, "{event}");
         }
     }

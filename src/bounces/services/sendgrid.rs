@@ -40,9 +40,7 @@ pub struct SendGrid {
 impl SendGrid {
     /// From the `[bounces.sendgrid]` table as written; an error names its key.
     pub fn from_table(table: &toml::Value) -> Result<SendGrid, (String, String)> {
-        let raw = Raw::deserialize(table.clone())
-            .map_err(|e| ("bounces.sendgrid".to_owned(), e.message().to_owned()))?;
-        SendGrid::from_raw(&raw)
+        SendGrid::from_raw(&super::table("sendgrid", table)?)
     }
 
     /// From `[bounces.sendgrid]`; an error names its key.
@@ -220,14 +218,7 @@ mod tests {
         let got: Vec<(&str, &str, &str)> = posted
             .events
             .iter()
-            .map(|(id, f)| {
-                let kind = match f.verdict {
-                    Verdict::Hard(_) => "hard",
-                    Verdict::Soft(_) => "soft",
-                    Verdict::Complaint(_) => "complaint",
-                };
-                (id.as_str(), f.address.as_str(), kind)
-            })
+            .map(|(id, f)| (id.as_str(), f.address.as_str(), f.verdict.kind()))
             .collect();
         assert_eq!(
             got,
