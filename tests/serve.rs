@@ -72,13 +72,7 @@ struct Served {
 
 impl Served {
     fn start(site: Site, port: u16) -> Served {
-        let log = std::fs::File::create(site.path().join("serve.log")).unwrap();
-        let child = site
-            .command(&["serve"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child = Self::spawn(&site);
         let served = Served {
             site,
             host: format!("127.0.0.1:{port}"),
@@ -86,6 +80,26 @@ impl Served {
         };
         served.wait_until_scanned();
         served
+    }
+
+    fn spawn(site: &Site) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(site.path().join("serve.log"))
+            .unwrap();
+        site.command(&["serve"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+
+    /// Stops the server (SIGTERM) and starts it again on the same site and port.
+    fn restart(&mut self) {
+        assert!(self.stop().success());
+        self.child = Some(Self::spawn(&self.site));
+        self.wait_until_scanned();
     }
 
     fn wait_until_scanned(&self) {
@@ -2165,7 +2179,7 @@ fn sending_services_bounce_webhooks_take_exactly_those_readers_off() {
     )
     .unwrap();
     site.post("a.md", post("Alpha", "[News]"));
-    let served = Served::start(site, port);
+    let mut served = Served::start(site, port);
     let now = SystemClock.now().timestamp();
 
     // Mailgun: a hard bounce and a complaint, signed.
@@ -2220,6 +2234,13 @@ fn sending_services_bounce_webhooks_take_exactly_those_readers_off() {
     let again = sendgrid_headers(&pem, now + 1, batch);
     assert_eq!(
         post_json(&served, "/bounces/sendgrid", &again, batch.as_bytes()),
+        200
+    );
+    // Again after a restart (the keys taken are in the state, not the process).
+    served.restart();
+    let third = sendgrid_headers(&pem, now + 2, batch);
+    assert_eq!(
+        post_json(&served, "/bounces/sendgrid", &third, batch.as_bytes()),
         200
     );
     // An altered batch under the first signature: refused.

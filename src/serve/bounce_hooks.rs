@@ -1,12 +1,13 @@
 //! `POST /bounces/<service>`: bounce and complaint events from the sending services
 //! `[bounces]` names (`bounces::services`). A request must prove that it comes from its
 //! service; what it reports is recorded like a report from the bounce mailbox, each event
-//! once. The answers are what the services act on: 200 taken (or already taken), 403 not
+//! once on every node. The answers are what the services act on: 200 taken (or already taken), 403 not
 //! proved, 400 not events, 503 not stored just now (the service posts it again later).
 
 use std::time::Duration;
 
 use axum::extract::Request;
+use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Limited};
 use hyper::StatusCode;
 
@@ -14,6 +15,7 @@ use super::answer::{Answer, plain};
 use super::state::State;
 use crate::bounces::services::{MAX_BODY_BYTES, Posted, Refusal, Service};
 use crate::bounces::{Pass, record};
+use crate::store::{Store, StoreError};
 
 /// The events must arrive within this time.
 const BODY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -43,58 +45,83 @@ pub async fn receive(state: &State, name: &str, request: Request) -> Option<Answ
     Some(take(state, service.as_ref(), posted, bounces.soft_limit, now).await)
 }
 
-/// Records the events not taken before. Their keys are taken first, so that the same
-/// request arriving twice at once counts once, and given back if the store failed.
+/// What became of a request's events.
+enum Taken {
+    /// Its nonce was taken before: a replay (or a retry of a request already taken).
+    Replayed,
+    Recorded(Pass),
+}
+
+/// Records the events not taken before. Their keys are taken first, in the store every
+/// node shares, so that the same event reaching two nodes at once counts once; they are
+/// given back if what they said could not be recorded, so that the service's retry is.
 async fn take(
     state: &State,
     service: &dyn Service,
     posted: Posted,
     soft_limit: u32,
-    now: chrono::DateTime<chrono::Utc>,
+    now: DateTime<Utc>,
 ) -> Answer {
-    let (keys, events) = {
-        let mut seen = crate::sync::lock(&state.seen_events);
-        if let Some(nonce) = &posted.nonce
-            && !seen.take(nonce, now)
-        {
-            tracing::warn!(
-                service = service.name(),
-                "a signed request seen before: not believed again"
-            );
-            return plain(StatusCode::OK, "already taken\n");
-        }
-        let mut keys: Vec<String> = posted.nonce.iter().cloned().collect();
-        let mut events = Vec::new();
-        for (key, finding) in posted.events {
-            if seen.take(&key, now) {
-                keys.push(key);
-                events.push(finding);
-            }
-        }
-        (keys, events)
-    };
     let from = format!("the {} webhook", service.name());
-    let recorded = state
+    let taken = state
         .with_store(move |store| {
-            let mut pass = Pass::default();
-            for finding in &events {
-                record(store, soft_limit, finding, now, &mut pass, &from)?;
+            let mut taken = Vec::new();
+            let result = take_and_record(store, posted, soft_limit, now, &from, &mut taken);
+            if result.is_err()
+                && let Err(e) = store.give_back_bounce_events(&taken)
+            {
+                tracing::error!("bounce event keys not given back: {e}");
             }
-            Ok(pass)
+            result
         })
         .await;
-    match recorded {
-        Ok(pass) => plain(
+    match taken {
+        Ok(Taken::Recorded(pass)) => plain(
             StatusCode::OK,
             format!(
                 "taken: {} suppressed, {} soft\n",
                 pass.suppressed, pass.soft
             ),
         ),
+        Ok(Taken::Replayed) => {
+            tracing::warn!(
+                service = service.name(),
+                "a signed request seen before: not believed again"
+            );
+            plain(StatusCode::OK, "already taken\n")
+        }
         Err(e) => {
-            crate::sync::lock(&state.seen_events).give_back(&keys);
             tracing::error!(service = service.name(), "bounce events not stored: {e}");
             plain(StatusCode::SERVICE_UNAVAILABLE, "try again later\n")
         }
     }
+}
+
+/// Takes the request's nonce and its events' keys, pushing each it took onto `taken`,
+/// and records the events taken now.
+fn take_and_record(
+    store: &mut Store,
+    posted: Posted,
+    soft_limit: u32,
+    now: DateTime<Utc>,
+    from: &str,
+    taken: &mut Vec<String>,
+) -> Result<Taken, StoreError> {
+    let nonce: Vec<String> = posted.nonce.into_iter().collect();
+    if store.take_bounce_events(&nonce, now)?.contains(&false) {
+        return Ok(Taken::Replayed);
+    }
+    taken.extend(nonce);
+    let (keys, findings): (Vec<String>, Vec<_>) = posted.events.into_iter().unzip();
+    let fresh = store.take_bounce_events(&keys, now)?;
+    taken.extend(
+        keys.into_iter()
+            .zip(&fresh)
+            .filter_map(|(k, new)| new.then_some(k)),
+    );
+    let mut pass = Pass::default();
+    for (finding, _) in findings.iter().zip(&fresh).filter(|(_, new)| **new) {
+        record(store, soft_limit, finding, now, &mut pass, from)?;
+    }
+    Ok(Taken::Recorded(pass))
 }

@@ -102,7 +102,6 @@ pub fn start(
         base: server.public_url.path().to_owned(),
         signup: limits::Limits::new(server.signups_per_hour),
         metrics: Mutex::new(BTreeMap::new()),
-        seen_events: Mutex::default(),
         store: Arc::new(Mutex::new(store)),
         server,
         settings,

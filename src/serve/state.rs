@@ -72,8 +72,6 @@ pub struct State {
     pub(super) signup: Limits,
     /// Requests answered, by route and status.
     pub(super) metrics: Mutex<BTreeMap<(&'static str, u16), u64>>,
-    /// Sending services' events (and nonces) already taken, see `bounce_hooks`.
-    pub(super) seen_events: Mutex<crate::bounces::services::Seen>,
 }
 
 impl State {

@@ -14,6 +14,10 @@ use super::stamp::stamp;
 pub const BOUNCED: &str = "bounced";
 pub const COMPLAINED: &str = "complained";
 
+/// How long a sending service's event key is remembered: longer than any service retries
+/// a post (SendGrid, the longest, for 24 hours), so a retry is known as one.
+pub const EVENT_KEYS_KEPT: chrono::Duration = chrono::Duration::hours(25);
+
 impl Store {
     /// Takes `address` off every list for `reason` (`bounced: 5.1.1 …`, `complained: abuse`).
     /// Whether it was on until now.
@@ -67,6 +71,37 @@ impl Store {
         Ok((count, suppressed))
     }
 
+    /// Takes each of a sending service's event keys not taken before, in one transaction
+    /// (the same key posted to two nodes at once is taken by one); for each, whether it
+    /// was taken now.
+    pub fn take_bounce_events(
+        &mut self,
+        keys: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
+        let tx = self.transaction()?;
+        let mut taken = Vec::with_capacity(keys.len());
+        for key in keys {
+            let added = tx.exec(
+                "INSERT INTO bounce_events (key, at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+                args![key, stamp(now)],
+            )?;
+            taken.push(added > 0);
+        }
+        tx.commit()?;
+        Ok(taken)
+    }
+
+    /// Gives keys back: what their events said could not be recorded, so that the
+    /// service's retry is taken.
+    pub fn give_back_bounce_events(&mut self, keys: &[String]) -> Result<(), StoreError> {
+        let tx = self.transaction()?;
+        for key in keys {
+            tx.exec("DELETE FROM bounce_events WHERE key = ?1", args![key])?;
+        }
+        tx.commit()
+    }
+
     /// Every address bounces or complaints took off, with whether it complained.
     pub fn suppressed(&self) -> Result<std::collections::HashMap<String, bool>, StoreError> {
         self.rows(
@@ -86,6 +121,35 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use crate::store::testing::{self, at};
+
+    /// A service's event key is taken once until given back, on every back end, and
+    /// forgotten by `prune` a day after.
+    #[test]
+    fn a_bounce_event_is_taken_once_until_given_back_or_pruned() {
+        for (mut store, _dir) in testing::stores() {
+            let keys = ["mailgun:t1".to_owned(), "mailgun:e1".to_owned()];
+            assert_eq!(
+                store.take_bounce_events(&keys, at(1)).unwrap(),
+                [true, true]
+            );
+            let again = ["mailgun:e1".to_owned(), "mailgun:e2".to_owned()];
+            assert_eq!(
+                store.take_bounce_events(&again, at(1)).unwrap(),
+                [false, true]
+            );
+            store.give_back_bounce_events(&keys[1..]).unwrap();
+            assert_eq!(
+                store.take_bounce_events(&keys, at(2)).unwrap(),
+                [false, true]
+            );
+            let later = at(2) + super::EVENT_KEYS_KEPT + chrono::Duration::hours(1);
+            store.prune(later, chrono::Duration::days(30)).unwrap();
+            assert_eq!(
+                store.take_bounce_events(&keys, later).unwrap(),
+                [true, true]
+            );
+        }
+    }
 
     /// A hard bounce takes the address off every list at once; soft ones only at the
     /// limit; a complaint like a hard bounce. On every back end.

@@ -39,6 +39,7 @@ const TABLES: &[(&str, &str, &str)] = &[
         "address, notifier",
     ),
     ("soft_bounces", "address, count, last, status", "address"),
+    ("bounce_events", "key, at", "key"),
     ("body_parts", "hash, text, used", "hash"),
     ("body_recipes", "id, text, created", "id"),
     (

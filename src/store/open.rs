@@ -166,14 +166,22 @@ const MIGRATION_BODY_PARTS: &str =
     CREATE TABLE body_recipes (id INTEGER PRIMARY KEY, text TEXT NOT NULL, created TEXT NOT NULL);
     CREATE INDEX body_recipes_created ON body_recipes (created);";
 
+/// 11: sending services' bounce events already taken, by the service's id for each (and
+/// a Mailgun request's one-time token), kept a day so that a retry or a replay reaching
+/// any node counts once (see `serve::bounce_hooks`).
+const MIGRATION_BOUNCE_EVENTS: &str =
+    "CREATE TABLE bounce_events (key TEXT PRIMARY KEY, at TEXT NOT NULL);
+    CREATE INDEX bounce_events_at ON bounce_events (at);";
+
 /// The migrations after the first ones, in order.
-const ADDED: [&str; 6] = [
+const ADDED: [&str; 7] = [
     MIGRATION_NODES,
     MIGRATION_HALTED,
     MIGRATION_RETENTION,
     MIGRATION_PACES,
     MIGRATION_BOUNCES,
     MIGRATION_BODY_PARTS,
+    MIGRATION_BOUNCE_EVENTS,
 ];
 
 use crate::settings::state::{Location, default_node_name};

@@ -55,6 +55,12 @@ impl Store {
             "DELETE FROM scans WHERE at < ?1 AND id < (SELECT MAX(id) FROM scans)",
             args![cutoff],
         )?;
+        if let Some(kept) = now.checked_sub_signed(super::bounces::EVENT_KEYS_KEPT) {
+            tx.exec(
+                "DELETE FROM bounce_events WHERE at < ?1",
+                args![stamp(kept)],
+            )?;
+        }
         let parts = super::bodies::prune_parts(tx.db, now).map_err(|e| tx.err(e))?;
         tx.commit()?;
         let pages_freed = if deliveries + scans > 0 || parts > 0 {

@@ -7,14 +7,13 @@
 //! Each service is one module here that owns its settings (`[bounces.<service>]`), how its
 //! requests prove where they come from (an HMAC, an ECDSA signature, a password), and what
 //! its events mean; adding one is a file and a line in `settings::bounce_settings`. An
-//! event is believed only from a request that proves itself, and taken once ([`Seen`]): a
-//! service's retry, or a request replayed, counts a soft bounce once.
+//! event is believed only from a request that proves itself, and taken once by its key
+//! (`store::bounces`, shared by every node): a service's retry, or a request replayed,
+//! counts a soft bounce once.
 
 pub mod mailgun;
 pub mod postmark;
 pub mod sendgrid;
-
-use std::collections::{HashSet, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -27,12 +26,11 @@ pub const MAX_EVENTS: usize = 2000;
 /// The longest address SMTP carries.
 const MAX_ADDRESS: usize = 254;
 /// How old a signed request may be: services retry a failed post for hours (Mailgun 8,
-/// Postmark 10.5, SendGrid 24), and a retry may carry its first signature.
-pub const MAX_AGE: Duration = Duration::hours(25);
+/// Postmark 10.5, SendGrid 24), and a retry may carry its first signature. No older than
+/// the store remembers the keys taken, or a replay could be taken again.
+pub const MAX_AGE: Duration = crate::store::bounces::EVENT_KEYS_KEPT;
 /// How far ahead of our clock a request's time may be (the service's clock is not ours).
 const MAX_AHEAD: Duration = Duration::minutes(5);
-/// Keys [`Seen`] remembers at most: beyond it the oldest are forgotten first.
-const MAX_SEEN: usize = 200_000;
 
 /// A sending service's webhook.
 pub trait Service: std::fmt::Debug + Send + Sync {
@@ -134,50 +132,6 @@ pub fn said(text: &str) -> String {
         .collect()
 }
 
-/// Keys (event ids, nonces) taken in the last [`MAX_AGE`], at most [`MAX_SEEN`] of them.
-#[derive(Debug, Default)]
-pub struct Seen {
-    order: VecDeque<(DateTime<Utc>, String)>,
-    keys: HashSet<String>,
-}
-
-impl Seen {
-    /// Takes `key` unless it was taken already; `false` when it was.
-    pub fn take(&mut self, key: &str, now: DateTime<Utc>) -> bool {
-        self.forget_older_than(now);
-        if self.keys.contains(key) {
-            return false;
-        }
-        if self.order.len() >= MAX_SEEN
-            && let Some((_, oldest)) = self.order.pop_front()
-        {
-            self.keys.remove(&oldest);
-        }
-        self.keys.insert(key.to_owned());
-        self.order.push_back((now, key.to_owned()));
-        true
-    }
-
-    /// Gives `keys` back (what they reported could not be recorded: a retry is taken).
-    pub fn give_back(&mut self, keys: &[String]) {
-        for key in keys {
-            self.keys.remove(key);
-        }
-        self.order.retain(|(_, k)| !keys.contains(k));
-    }
-
-    fn forget_older_than(&mut self, now: DateTime<Utc>) {
-        let Some(oldest) = now.checked_sub_signed(MAX_AGE) else {
-            return;
-        };
-        while self.order.front().is_some_and(|(at, _)| *at < oldest) {
-            if let Some((_, key)) = self.order.pop_front() {
-                self.keys.remove(&key);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,17 +152,6 @@ mod tests {
         for nonsense in ["", "soon", "99999999999999999999", "-99999999999999"] {
             assert!(fresh(nonsense, now).is_err(), "{nonsense}");
         }
-    }
-
-    #[test]
-    fn a_key_is_taken_once_until_it_is_given_back_or_a_day_has_passed() {
-        let now = at("2026-12-06T12:00:00Z");
-        let mut seen = Seen::default();
-        assert!(seen.take("a", now));
-        assert!(!seen.take("a", now));
-        seen.give_back(&["a".to_owned()]);
-        assert!(seen.take("a", now));
-        assert!(seen.take("a", now + MAX_AGE + Duration::seconds(1)));
     }
 
     #[test]
