@@ -2179,6 +2179,14 @@ fn sending_services_bounce_webhooks_take_exactly_those_readers_off() {
     )
     .unwrap();
     site.post("a.md", post("Alpha", "[News]"));
+    let check = site.run(&["check"]);
+    assert!(
+        check.stdout().contains(&format!(
+            "bounces.sendgrid: give sendgrid the webhook address http://127.0.0.1:{port}/bounces/sendgrid"
+        )),
+        "{}",
+        check.stdout()
+    );
     let mut served = Served::start(site, port);
     let now = SystemClock.now().timestamp();
 

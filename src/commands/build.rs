@@ -127,6 +127,7 @@ pub fn build(ctx: &Context, mode: Mode, full: bool) -> Status {
     };
     if mode == Mode::Check && !ctx.quiet {
         print_schedules(&settings, ctx.clock.now());
+        print_bounce_webhooks(&settings);
     }
     let skipped = if mode == Mode::Check {
         warn_without_unsubscribe_page(&settings);
@@ -269,6 +270,22 @@ pub fn check(ctx: &Context, connect: bool) -> Status {
         Err(error) => {
             crate::errln!("error: `bounces.imap`: {error}");
             Status::Failed
+        }
+    }
+}
+
+/// The address to give each sending service `[bounces]` names, under `public_url`.
+fn print_bounce_webhooks(settings: &Settings) {
+    let (Some(bounces), Some(server)) = (&settings.bounces, &settings.server) else {
+        return;
+    };
+    for service in &bounces.services {
+        let name = service.name();
+        match server.public_url.join(&format!("bounces/{name}")) {
+            Ok(url) => crate::outln!("bounces.{name}: give {name} the webhook address {url}"),
+            Err(e) => {
+                crate::errln!("bounces.{name}: no webhook address under `server.public_url`: {e}")
+            }
         }
     }
 }
