@@ -25,6 +25,8 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub const MAX_EVENTS: usize = 2000;
 /// The longest address SMTP carries.
 const MAX_ADDRESS: usize = 254;
+/// The longest event id kept as it is (the services' are 22 to 50 characters).
+const MAX_ID: usize = 200;
 /// How old a signed request may be: services retry a failed post for hours (Mailgun 8,
 /// Postmark 10.5, SendGrid 24), and a retry may carry its first signature. No older than
 /// the store remembers the keys taken, or a replay could be taken again.
@@ -110,10 +112,10 @@ pub fn address(text: &str) -> Option<String> {
 }
 
 /// The key an event is taken once by: the service's id for it, or where it gives none
-/// (it always should), a digest of the event as posted.
+/// (it always should) or one longer than [`MAX_ID`], a digest of the event as posted.
 pub fn event_key(service: &str, id: &str, event: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    if !id.trim().is_empty() {
+    if !id.trim().is_empty() && id.len() <= MAX_ID {
         return format!("{service}:{}", id.trim());
     }
     let digest = Sha256::digest(event);
@@ -159,6 +161,7 @@ mod tests {
         assert_eq!(event_key("s", " e1 ", b"x"), "s:e1");
         assert_ne!(event_key("s", "", b"one"), event_key("s", "", b"two"));
         assert_eq!(event_key("s", "", b"one"), event_key("s", "", b"one"));
+        assert!(event_key("s", &"x".repeat(500), b"one").len() < 100);
     }
 
     #[test]
