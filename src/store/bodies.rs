@@ -379,16 +379,7 @@ pub fn prune_parts(db: &Db, now: DateTime<Utc>) -> Result<u64, DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A digest-like body: a long shared text with one reader's lines in it.
-    fn body(reader: &str) -> String {
-        let shared: String = (0..400)
-            .map(|i| format!("line {i} of the digest, the same for everyone\\r\\n"))
-            .collect();
-        format!(
-            "{{\"to\":\"{reader}\",\"eml\":\"To: {reader}\\r\\n{shared}unsubscribe {reader}\\r\\n{shared}\"}}"
-        )
-    }
+    use crate::store::testing::digest_body as body;
 
     fn recipes(packed: &Packed<'_>) -> Vec<String> {
         packed

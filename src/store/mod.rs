@@ -49,6 +49,17 @@ pub(crate) mod testing {
     use super::{Location, Store};
     use chrono::{DateTime, TimeZone, Utc};
 
+    /// A digest-like message body for `reader`, large enough to be cut into pieces: the
+    /// same long text (CJK and ASCII) for everyone twice, around the reader's own lines.
+    pub fn digest_body(reader: &str) -> String {
+        let shared: String = (0..300)
+            .map(|i| format!("第 {i} 行 the digest says the same to everyone\\r\\n"))
+            .collect();
+        format!(
+            "{{\"to\":\"{reader}\",\"eml\":\"To: {reader}\\r\\n{shared}bye {reader}\\r\\n{shared}\"}}"
+        )
+    }
+
     /// An hour of a fixed test day.
     pub fn at(h: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 27, h, 0, 0).unwrap()

@@ -183,21 +183,16 @@ mod tests {
 mod parts {
     use super::*;
     use crate::store::NewMessage;
-    use crate::store::testing::{at, stores};
+    use crate::store::testing::{at, digest_body, stores};
 
     /// A digest-like body: the same long text for everyone, with the reader's own lines.
     fn digest(reader: &str) -> NewMessage {
-        let shared: String = (0..300)
-            .map(|i| format!("第 {i} 行 the digest says the same to everyone\\r\\n"))
-            .collect();
         NewMessage {
             message_id: format!("m-{reader}"),
             notifier: "letters".into(),
             kind: "digest".into(),
             post_ids: vec!["a".into()],
-            body: format!(
-                "{{\"to\":\"{reader}\",\"eml\":\"To: {reader}\\r\\n{shared}bye {reader}\\r\\n{shared}\"}}"
-            ),
+            body: digest_body(reader),
             recipient: Some(reader.into()),
             seq: 0,
         }
