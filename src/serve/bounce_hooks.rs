@@ -1,17 +1,18 @@
 //! `POST /bounces/<service>`: bounce and complaint events from the sending services
 //! `[bounces]` names (`bounces::services`). A request must prove that it comes from its
 //! service; what it reports is recorded like a report from the bounce mailbox, each event
-//! once on every node. The answers are what the services act on: 200 taken (or already taken), 403 not
-//! proved, 400 not events, 503 not stored just now (the service posts it again later).
+//! once on every node. The answers are what the services act on: 200 taken (or already
+//! taken), 403 not proved, 400 not events, 503 not stored just now (the service posts it
+//! again later).
 
 use std::time::Duration;
 
 use axum::extract::Request;
 use chrono::{DateTime, Utc};
-use http_body_util::{BodyExt, Limited};
 use hyper::StatusCode;
 
 use super::answer::{Answer, plain};
+use super::body;
 use super::state::State;
 use crate::bounces::services::{MAX_BODY_BYTES, Posted, Refusal, Service};
 use crate::bounces::{Pass, record};
@@ -24,11 +25,9 @@ pub async fn receive(state: &State, name: &str, request: Request) -> Option<Answ
     let bounces = state.settings.bounces.as_ref()?;
     let service = bounces.services.iter().find(|s| s.name() == name)?.clone();
     let headers = request.headers().clone();
-    let body = Limited::new(request.into_body(), MAX_BODY_BYTES);
-    let body = match tokio::time::timeout(BODY_TIMEOUT, body.collect()).await {
-        Err(_) => return Some(plain(StatusCode::REQUEST_TIMEOUT, "too slow\n")),
-        Ok(Err(_)) => return Some(plain(StatusCode::PAYLOAD_TOO_LARGE, "too large\n")),
-        Ok(Ok(collected)) => collected.to_bytes(),
+    let body = match body::read(request, MAX_BODY_BYTES, BODY_TIMEOUT).await {
+        Ok(body) => body,
+        Err(unread) => return Some(plain(unread.status(), format!("{}\n", unread.status()))),
     };
     let now = state.clock.now();
     let posted = match service.read(&headers, &body, now) {

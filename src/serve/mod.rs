@@ -16,6 +16,7 @@
 
 mod admin;
 mod answer;
+mod body;
 mod bounce_hooks;
 mod clients;
 mod feed_page;

@@ -16,12 +16,13 @@ use axum::Form;
 use axum::extract::Request;
 use axum::extract::rejection::FormRejection;
 use chrono::DateTime;
-use http_body_util::{BodyExt, Limited};
 use hyper::StatusCode;
+use hyper::body::Bytes;
 use hyper::header::{self, HeaderValue};
 use lettre::message::Mailbox;
 
 use super::answer::{Answer, html_answer};
+use super::body::{self, Unread};
 use super::pages::{self, Field, Page, PageForm, SignupForm};
 use super::state::{State, page};
 use crate::notify::email::{Confirmation, confirmation};
@@ -166,16 +167,16 @@ fn same_site(state: &State, headers: &hyper::HeaderMap) -> bool {
 }
 
 /// Reads a small request body, refusing one too large or too slow.
-async fn read_body(request: Request) -> Result<Vec<u8>, (StatusCode, &'static str)> {
-    let body = Limited::new(request.into_body(), MAX_FORM_BYTES);
-    match tokio::time::timeout(BODY_TIMEOUT, body.collect()).await {
-        Err(_) => Err((
-            StatusCode::REQUEST_TIMEOUT,
-            "The form took too long to arrive.",
-        )),
-        Ok(Err(_)) => Err((StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.")),
-        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
-    }
+async fn read_body(request: Request) -> Result<Bytes, (StatusCode, &'static str)> {
+    body::read(request, MAX_FORM_BYTES, BODY_TIMEOUT)
+        .await
+        .map_err(|unread| {
+            let message = match unread {
+                Unread::TooSlow => "The form took too long to arrive.",
+                Unread::TooLarge => "The form is too large.",
+            };
+            (unread.status(), message)
+        })
 }
 
 /// The fields of the sign-up form.

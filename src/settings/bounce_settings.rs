@@ -5,7 +5,6 @@
 //! received. The services are listed here, one line each ([`services`]).
 
 use std::path::{Path, PathBuf};
-
 use std::sync::Arc;
 
 use super::email_settings::Email;
