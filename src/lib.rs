@@ -18,6 +18,7 @@ pub mod daemon;
 pub mod deliver;
 pub mod feeds;
 pub mod generators;
+pub mod hex;
 pub mod i18n;
 pub mod model;
 pub mod notify;

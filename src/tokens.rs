@@ -75,21 +75,12 @@ pub fn return_token(secret: &[u8], address: &str) -> String {
     )
     .finalize()
     .into_bytes();
-    digest[..10].iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&digest[..10])
 }
 
 /// Whether `token` is `address`'s return-path token (compared in constant time).
 pub fn is_return_token(secret: &[u8], address: &str, token: &str) -> bool {
-    let Some(expected) = (0..token.len())
-        .step_by(2)
-        .map(|i| {
-            token
-                .get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect::<Option<Vec<u8>>>()
-        .filter(|bytes| bytes.len() == 10)
-    else {
+    let Some(expected) = crate::hex::decode(token).filter(|bytes| bytes.len() == 10) else {
         return false;
     };
     let mac = mac(

@@ -515,11 +515,7 @@ impl Generator for Hexo {
 fn hash(slug: &str, date: DateTime<FixedOffset>) -> String {
     use sha1::{Digest, Sha1};
     let digest = Sha1::digest(format!("{slug}{}", date.timestamp()).as_bytes());
-    digest
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()[..12]
-        .to_owned()
+    crate::hex::encode(&digest[..6])
 }
 
 /// When the file was made (its modification time where the file system keeps no birth

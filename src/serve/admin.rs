@@ -75,13 +75,11 @@ fn form_token(state: &State) -> String {
     let Some(token) = &state.server.admin_token else {
         return String::new();
     };
-    mac(token.expose_secret(), b"admin form")
-        .finalize()
-        .into_bytes()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::encode(
+        &mac(token.expose_secret(), b"admin form")
+            .finalize()
+            .into_bytes()[..16],
+    )
 }
 
 /// One notifier as the page shows it.

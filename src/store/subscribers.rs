@@ -32,8 +32,7 @@ pub struct Signup {
 pub fn erased_key(address: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(address.trim().to_lowercase().as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{ERASED}{hex}")
+    format!("{ERASED}{}", crate::hex::encode(&digest))
 }
 
 /// What an erased address's key starts with (no address can: it has no `@`).

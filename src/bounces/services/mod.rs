@@ -119,8 +119,7 @@ pub fn event_key(service: &str, id: &str, event: &[u8]) -> String {
         return format!("{service}:{}", id.trim());
     }
     let digest = Sha256::digest(event);
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{service}:sha256:{hex}")
+    format!("{service}:sha256:{}", crate::hex::encode(&digest[..16]))
 }
 
 /// A service's text (a diagnostic, a reason) as a reason kept beside an address: one
