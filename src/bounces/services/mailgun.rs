@@ -14,9 +14,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use super::{Posted, Refusal, Service, address, event_key, fresh, said};
+use super::{Posted, Refusal, Service, address, event_key, fresh, said, spam_report};
 use crate::bounces::report::{Finding, Verdict};
-use crate::store::bounces::{BOUNCED, COMPLAINED};
+use crate::store::bounces::BOUNCED;
 
 /// The longest signature read (an HMAC-SHA256 in hex is 64 digits).
 const MAX_SIGNATURE: usize = 128;
@@ -165,14 +165,10 @@ fn verdict(event: &Event) -> Option<Verdict> {
         said(&format!("{code} {text} (Mailgun)"))
     };
     match (event.event.as_str(), event.severity.as_str()) {
-        ("complained", _) => Some(Verdict::Complaint(format!(
-            "{COMPLAINED}: spam report (Mailgun)"
-        ))),
+        ("complained", _) => Some(spam_report("Mailgun")),
         ("failed", "permanent") => match event.reason.as_str() {
             "bounce" | "suppress-bounce" => Some(Verdict::Hard(format!("{BOUNCED}: {}", told()))),
-            "suppress-complaint" => Some(Verdict::Complaint(format!(
-                "{COMPLAINED}: spam report (Mailgun)"
-            ))),
+            "suppress-complaint" => Some(spam_report("Mailgun")),
             "old" => Some(Verdict::Soft(told())),
             _ => None, // an ESP block, an unsubscribe Mailgun keeps: not about the mailbox
         },

@@ -17,7 +17,8 @@ pub mod sendgrid;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::report::Finding;
+use super::report::{Finding, Verdict};
+use crate::store::bounces::COMPLAINED;
 
 /// The largest request read: a batch of events (SendGrid posts up to a few hundred).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -120,6 +121,11 @@ pub fn event_key(service: &str, id: &str, event: &[u8]) -> String {
     }
     let digest = Sha256::digest(event);
     format!("{service}:sha256:{}", crate::hex::encode(&digest[..16]))
+}
+
+/// A spam report a service passes on, as the reason kept beside the address.
+pub fn spam_report(service: &str) -> Verdict {
+    Verdict::Complaint(format!("{COMPLAINED}: spam report ({service})"))
 }
 
 /// A service's text (a diagnostic, a reason) as a reason kept beside an address: one

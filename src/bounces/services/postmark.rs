@@ -15,9 +15,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use super::{Posted, Refusal, Service, address, event_key, said};
+use super::{Posted, Refusal, Service, address, event_key, said, spam_report};
 use crate::bounces::report::{Finding, Verdict};
-use crate::store::bounces::{BOUNCED, COMPLAINED};
+use crate::store::bounces::BOUNCED;
 
 /// `[bounces.postmark]`
 #[derive(Debug, Deserialize)]
@@ -152,9 +152,7 @@ fn verdict(event: &Event) -> Option<Verdict> {
         said(&format!("{} {text} (Postmark)", event.kind))
     };
     if event.record_type == "SpamComplaint" || event.kind == "SpamComplaint" {
-        return Some(Verdict::Complaint(format!(
-            "{COMPLAINED}: spam report (Postmark)"
-        )));
+        return Some(spam_report("Postmark"));
     }
     if event.record_type != "Bounce" {
         return None;

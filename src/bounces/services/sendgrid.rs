@@ -14,9 +14,9 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{MAX_EVENTS, Posted, Refusal, Service, address, event_key, fresh, said};
+use super::{MAX_EVENTS, Posted, Refusal, Service, address, event_key, fresh, said, spam_report};
 use crate::bounces::report::{Finding, Verdict};
-use crate::store::bounces::{BOUNCED, COMPLAINED};
+use crate::store::bounces::BOUNCED;
 
 const SIGNATURE: &str = "x-twilio-email-event-webhook-signature";
 const TIMESTAMP: &str = "x-twilio-email-event-webhook-timestamp";
@@ -139,14 +139,10 @@ fn verdict(event: &Event) -> Option<Verdict> {
     match (event.event.as_str(), event.kind.as_str()) {
         ("bounce", "blocked") => Some(Verdict::Soft(told())),
         ("bounce", _) => Some(Verdict::Hard(format!("{BOUNCED}: {}", told()))),
-        ("spamreport", _) => Some(Verdict::Complaint(format!(
-            "{COMPLAINED}: spam report (SendGrid)"
-        ))),
+        ("spamreport", _) => Some(spam_report("SendGrid")),
         ("dropped", _) => match event.reason.as_str() {
             "Bounced Address" | "Invalid" => Some(Verdict::Hard(format!("{BOUNCED}: {}", told()))),
-            "Spam Reporting Address" => Some(Verdict::Complaint(format!(
-                "{COMPLAINED}: spam report (SendGrid)"
-            ))),
+            "Spam Reporting Address" => Some(spam_report("SendGrid")),
             _ => None,
         },
         _ => None,
